@@ -1,0 +1,48 @@
+/*
+ * svec.h - the on-disk layout of the svec sparse vector type.
+ *
+ * The layout matches pgvector's sparsevec so that the two stay familiar:
+ * a varlena header, the dimension count, the number of stored non-zeros,
+ * a reserved word, then nnz sorted 0-based int32 indices followed by nnz
+ * float4 values.  Zero weights are never stored.
+ */
+#ifndef SPARSECLIP_SVEC_H
+#define SPARSECLIP_SVEC_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+#define SVEC_MAX_DIM	1000000000
+#define SVEC_MAX_NNZ	1000000
+
+typedef struct SVec
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int32		dim;			/* number of dimensions */
+	int32		nnz;			/* number of stored non-zeros */
+	int32		unused;			/* reserved, always zero */
+	int32		indices[FLEXIBLE_ARRAY_MEMBER];	/* sorted, 0-based */
+	/* float4 values[nnz] follow the indices */
+} SVec;
+
+#define SVEC_SIZE(nnz)		(offsetof(SVec, indices) + (size_t) (nnz) * (sizeof(int32) + sizeof(float4)))
+#define SVEC_VALUES(x)		((float4 *) ((x)->indices + (x)->nnz))
+
+#define DatumGetSVec(x)		((SVec *) PG_DETOAST_DATUM(x))
+#define PG_GETARG_SVEC_P(n)	DatumGetSVec(PG_GETARG_DATUM(n))
+#define PG_RETURN_SVEC_P(x)	PG_RETURN_POINTER(x)
+
+/* Allocate a zeroed svec with room for nnz entries. */
+extern SVec *svec_alloc(int32 dim, int32 nnz);
+
+/* Raise ERROR unless a and b have the same number of dimensions. */
+extern void svec_check_same_dims(const SVec *a, const SVec *b);
+
+/* Inner product and squared L2 norm, accumulated in double. */
+extern double svec_dot(const SVec *a, const SVec *b);
+extern double svec_norm2(const SVec *a);
+
+/* Build from arbitrary (index, value) pairs: sorts, rejects duplicates, drops zeros. */
+extern SVec *svec_from_pairs(int32 dim, int32 n, int32 *indices, float4 *values);
+
+#endif
