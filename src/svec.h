@@ -30,6 +30,7 @@ typedef struct SVec
 
 #define DatumGetSVec(x)		((SVec *) PG_DETOAST_DATUM(x))
 #define PG_GETARG_SVEC_P(n)	DatumGetSVec(PG_GETARG_DATUM(n))
+#define PG_GETARG_SVEC_P_COPY(n)	((SVec *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(n)))
 #define PG_RETURN_SVEC_P(x)	PG_RETURN_POINTER(x)
 
 /* Allocate a zeroed svec with room for nnz entries. */
@@ -42,7 +43,25 @@ extern void svec_check_same_dims(const SVec *a, const SVec *b);
 extern double svec_dot(const SVec *a, const SVec *b);
 extern double svec_norm2(const SVec *a);
 
-/* Build from arbitrary (index, value) pairs: sorts, rejects duplicates, drops zeros. */
-extern SVec *svec_from_pairs(int32 dim, int32 n, int32 *indices, float4 *values);
+/*
+ * Build from arbitrary 0-based (index, value) pairs: sorts, drops zeros,
+ * raises dup_errcode on a repeated index.
+ */
+extern SVec *svec_from_pairs(int32 dim, int32 n, int32 *indices, float4 *values, int dup_errcode);
+
+/* 1 - cosine similarity; NaN when either vector is zero. */
+extern double svec_cosine_distance_internal(const SVec *a, const SVec *b);
+
+/* The btree order: dense expansions lexicographically, then dims. */
+extern int	svec_cmp_internal(const SVec *a, const SVec *b);
+
+/* Every weight times factor, dropping products that underflow to zero. */
+extern SVec *svec_scale(const SVec *a, double factor);
+
+/* Validation shared by every way of making an svec; each raises ERROR. */
+extern void svec_check_dim(int64 dim);
+extern void svec_check_nnz(int64 nnz);
+extern void svec_check_value(float4 value);
+extern void svec_check_typmod(int32 dim, int32 typmod);
 
 #endif

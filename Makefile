@@ -1,0 +1,56 @@
+# sparseclip - PGXS build.
+#
+#   make                  build the extension (add WERROR=1 for -Werror)
+#   make install          install it into the PostgreSQL of PG_CONFIG
+#   make unit             build and run the C unit tests of the pure-C core
+#   make test             everything, on a throwaway cluster (test/run-all.sh)
+
+EXTENSION  = sparseclip
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" sparseclip.control)
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+
+CORE_SRCS  = $(sort $(wildcard src/core/*.c))
+PG_SRCS    = $(sort $(wildcard src/*.c src/inverted/*.c))
+MODULE_big = sparseclip
+OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
+
+# The extension script is assembled from the parts in sql/ext, in name order.
+EXT_PARTS  = $(sort $(wildcard sql/ext/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress runs every sql/*.sql against expected/*.out.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+WERROR ?=
+PG_CPPFLAGS = -Isrc -Isrc/core
+PG_CFLAGS   = -std=gnu11 $(if $(WERROR),-Werror)
+# -Bsymbolic: our own calls bind to our own symbols, even when another
+# extension loaded first (pgvector, say) exports a function of the same name.
+SHLIB_LINK  = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread -Wl,-Bsymbolic
+
+EXTRA_CLEAN = test/unit/bin $(DATA_built) results regression.diffs regression.out
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(EXT_PARTS) sparseclip.control
+	cat $(EXT_PARTS) > $@
+
+# ---- C unit tests of the pure-C core (no PostgreSQL needed) ----
+UNIT_SRCS   = $(sort $(wildcard test/unit/test_*.c))
+UNIT_BINS   = $(patsubst test/unit/%.c,test/unit/bin/%,$(UNIT_SRCS))
+UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(if $(WERROR),-Werror) -Isrc/core -Itest/unit
+UNIT_LIBS   = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread
+
+test/unit/bin/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
+
+.PHONY: unit test
+unit: $(UNIT_BINS)
+	@status=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || status=1; done; exit $$status
+
+test:
+	bash test/run-all.sh

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building and testing sparseclip need.
+# Runs apt-get only when something is missing, so repeated runs are fast.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential
+	postgresql-15
+	postgresql-server-dev-15
+	libopenblas-dev
+	libturbojpeg0-dev
+	libjpeg62-turbo-dev
+	libutf8proc-dev
+	zlib1g-dev
+	libipc-run-perl
+	util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
