@@ -1,0 +1,34 @@
+# test/bench/cluster.sh - source this to get a throwaway PostgreSQL cluster
+# for a benchmark: run as root; the server runs as postgres on a unix socket
+# in a temporary directory and is stopped when the calling script exits.
+#
+#   source "$(dirname "$0")/cluster.sh"
+#   bench_start_cluster [extra postgres -c settings...]
+#   psql -c 'SELECT 1'           # PGHOST, PGPORT, PGUSER, PGDATABASE are set
+#
+# BENCH_TMP is the cluster's directory (readable by postgres), for data files.
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BENCH_BINDIR=$("$PG_CONFIG" --bindir)
+export PATH="$BENCH_BINDIR:$PATH"
+
+bench_stop_cluster() {
+	if [ -n "${BENCH_TMP:-}" ] && [ -f "$BENCH_TMP/data/postmaster.pid" ]; then
+		runuser -u postgres -- "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" -m fast stop >/dev/null 2>&1 || true
+	fi
+	[ -n "${BENCH_TMP:-}" ] && rm -rf "$BENCH_TMP"
+}
+
+bench_start_cluster() {
+	BENCH_TMP=$(mktemp -d /tmp/sparseclip-bench.XXXXXX)
+	chmod 755 "$BENCH_TMP"
+	mkdir -p "$BENCH_TMP/sock"
+	chown -R postgres: "$BENCH_TMP"
+	trap bench_stop_cluster EXIT
+	runuser -u postgres -- "$BENCH_BINDIR/initdb" -D "$BENCH_TMP/data" -A trust -E UTF8 --locale=C --no-sync >/dev/null
+	local opts="-k $BENCH_TMP/sock -p 5433 -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB -c maintenance_work_mem=1GB -c work_mem=64MB -c checkpoint_timeout=30min"
+	for o in "$@"; do opts="$opts -c $o"; done
+	runuser -u postgres -- env OPENBLAS_NUM_THREADS=1 "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" \
+		-l "$BENCH_TMP/server.log" -w -o "$opts" start >/dev/null
+	export PGHOST="$BENCH_TMP/sock" PGPORT=5433 PGUSER=postgres PGDATABASE=postgres
+}
