@@ -1,0 +1,232 @@
+/*
+ * layers.c - forward kernels of the CLIP transformer; see layers.h.
+ */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+void
+sc_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+					 const float *weight, const float *bias, int N, int C)
+{
+	int			i, j;
+
+	for (i = 0; i < N; i++)
+	{
+		const float *x = inp + (size_t) i * C;
+		float	   *o = out + (size_t) i * C;
+		float		m = 0.0f, v = 0.0f, s;
+
+		for (j = 0; j < C; j++)
+			m += x[j];
+		m /= (float) C;
+		/* two-pass variance: exact enough for activations of any offset */
+		for (j = 0; j < C; j++)
+		{
+			float		d = x[j] - m;
+
+			v += d * d;
+		}
+		v /= (float) C;
+		s = 1.0f / sqrtf(v + 1e-5f);
+		for (j = 0; j < C; j++)
+			o[j] = (x[j] - m) * s * weight[j] + bias[j];
+		if (mean)
+			mean[i] = m;
+		if (rstd)
+			rstd[i] = s;
+	}
+}
+
+void
+sc_matmul_forward(float *out, const float *inp, const float *weight,
+				  const float *bias, int N, int C, int OC)
+{
+	int			i;
+
+	if (bias)
+	{
+		/* seed out with the bias so that sgemm accumulates onto it (beta 1) */
+		for (i = 0; i < N; i++)
+			memcpy(out + (size_t) i * OC, bias, (size_t) OC * sizeof(float));
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+				1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
+}
+
+/*
+ * exp(x) by Cody-Waite range reduction and a degree-6 polynomial (the
+ * Cephes expf coefficients), branch-free so that loops over it vectorize.
+ * Valid for x in [-87, 88]; below -87 it returns 0.
+ */
+static inline float
+fast_exp(float x)
+{
+	const float magic = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
+	float		t, n, r, p;
+	union
+	{
+		float		f;
+		int			i;
+	}			u;
+
+	x = x > 88.0f ? 88.0f : x;
+	t = x < -87.0f ? -87.0f : x;
+	n = (t * 1.44269504088896341f + magic) - magic;
+	r = t - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	u.i = ((int) n + 127) << 23;
+	return x < -87.0f ? 0.0f : p * u.f;
+}
+
+float
+sc_fast_exp_neg(float x)
+{
+	return fast_exp(x);
+}
+
+void
+sc_attention_forward(float *out, float *att, const float *qkv,
+					 int T, int C, int NH, int causal)
+{
+	int			hs = C / NH;
+	float		scale = 1.0f / sqrtf((float) hs);
+	int			h, i, j;
+
+	for (h = 0; h < NH; h++)
+	{
+		const float *q = qkv + h * hs;
+		const float *k = qkv + C + h * hs;
+		const float *v = qkv + 2 * C + h * hs;
+		float	   *a = att + (size_t) h * T * T;
+
+		/* scores = scale * Q K^T, read in place from the strided qkv rows;
+		 * with a causal mask the upper triangle is computed and discarded,
+		 * cheaper at these sizes than one call per row block */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+					scale, q, 3 * C, k, 3 * C, 0.0f, a, T);
+		for (i = 0; i < T; i++)
+		{
+			float	   *row = a + (size_t) i * T;
+			int			n = causal ? i + 1 : T;
+			float		mx = row[0], sum = 0.0f, inv;
+
+			for (j = 1; j < n; j++)
+				mx = row[j] > mx ? row[j] : mx;
+			for (j = 0; j < n; j++)
+			{
+				row[j] = fast_exp(row[j] - mx);
+				sum += row[j];
+			}
+			inv = 1.0f / sum;
+			for (j = 0; j < n; j++)
+				row[j] *= inv;
+			for (j = n; j < T; j++)
+				row[j] = 0.0f;
+		}
+		/* out_h = att V, written straight into the head's columns of out */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+					1.0f, a, T, v, 3 * C, 0.0f, out + h * hs, C);
+	}
+}
+
+void
+sc_gelu_forward(float *out, const float *inp, int N)
+{
+	int			i;
+
+	/* 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz & Stegun 7.1.26 */
+	for (i = 0; i < N; i++)
+	{
+		float		x = inp[i];
+		float		z = x * 0.70710678118654752f;
+		float		az = fabsf(z);
+		float		t = 1.0f / (1.0f + 0.3275911f * az);
+		float		poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+													 t * (-1.453152027f + t * 1.061405429f))));
+		float		e = 1.0f - poly * fast_exp(-az * az);
+		float		erfz = z < 0.0f ? -e : e;
+
+		out[i] = 0.5f * x * (1.0f + erfz);
+	}
+}
+
+void
+sc_quick_gelu_forward(float *out, const float *inp, int N)
+{
+	int			i;
+
+	for (i = 0; i < N; i++)
+	{
+		float		x = inp[i];
+
+		out[i] = x / (1.0f + fast_exp(-1.702f * x));
+	}
+}
+
+void
+sc_residual_forward(float *out, const float *a, const float *b, int N)
+{
+	int			i;
+
+	for (i = 0; i < N; i++)
+		out[i] = a[i] + b[i];
+}
+
+void
+sc_relu_forward(float *out, const float *inp, int N)
+{
+	int			i;
+
+	for (i = 0; i < N; i++)
+		out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void
+sc_l2norm_forward(float *x, int N, int C)
+{
+	int			i, j;
+
+	for (i = 0; i < N; i++)
+	{
+		float	   *r = x + (size_t) i * C;
+		double		ss = 0.0;
+		float		inv;
+
+		for (j = 0; j < C; j++)
+			ss += (double) r[j] * r[j];
+		if (ss == 0.0)
+			continue;
+		inv = (float) (1.0 / sqrt(ss));
+		for (j = 0; j < C; j++)
+			r[j] *= inv;
+	}
+}
+
+void
+sc_im2patch_forward(float *patches, const float *image, int S, int P)
+{
+	int			G = S / P;
+	int			gy, gx, c, py;
+
+	for (gy = 0; gy < G; gy++)
+		for (gx = 0; gx < G; gx++)
+		{
+			float	   *row = patches + ((size_t) gy * G + gx) * 3 * P * P;
+
+			for (c = 0; c < 3; c++)
+				for (py = 0; py < P; py++)
+					memcpy(row + (c * P + py) * P,
+						   image + ((size_t) c * S + gy * P + py) * S + gx * P,
+						   (size_t) P * sizeof(float));
+		}
+}
