@@ -54,6 +54,8 @@ struct ClipTokenizer
 	PairSlot   *pair_slots;
 };
 
+static void set_err(char *err, size_t errlen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+
 static void
 set_err(char *err, size_t errlen, const char *fmt,...)
 {
@@ -571,11 +573,11 @@ heap_pop(Scratch *sc)
 static void
 push_candidate(const ClipTokenizer *tok, Scratch *sc, int32_t pos)
 {
-	int32_t		nx = sc->next[pos];
+	int32_t		nx;
 	const PairSlot *p;
 	HeapEntry	e;
 
-	if (pos < 0 || nx < 0)
+	if (pos < 0 || (nx = sc->next[pos]) < 0)
 		return;
 	p = pair_find(tok, sc->sym[pos], sc->sym[nx]);
 	if (!p || p->merged < 0)

@@ -80,6 +80,8 @@ cp_push_utf8(CpBuf *b, const char *s)
 	}
 }
 
+static void set_err(char *err, size_t errlen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+
 static void
 set_err(char *err, size_t errlen, const char *fmt,...)
 {
