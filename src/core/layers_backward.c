@@ -1,0 +1,218 @@
+/*
+ * layers_backward.c - backward passes of the transformer kernels; see
+ * layers_backward.h.  All of them accumulate (+=) into their outputs.
+ */
+#include "layers_backward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+void
+sc_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+					  const float *inp, const float *weight, const float *mean,
+					  const float *rstd, int N, int C)
+{
+	int			i, j;
+
+	for (i = 0; i < N; i++)
+	{
+		const float *x = inp + (size_t) i * C;
+		const float *dy = dout + (size_t) i * C;
+		float		m = mean[i], s = rstd[i];
+		float		dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+
+		/* two reductions first: the mean of dnorm and of dnorm * norm */
+		for (j = 0; j < C; j++)
+		{
+			float		norm = (x[j] - m) * s;
+			float		dn = weight[j] * dy[j];
+
+			dnorm_mean += dn;
+			dnorm_norm_mean += dn * norm;
+		}
+		dnorm_mean /= (float) C;
+		dnorm_norm_mean /= (float) C;
+		for (j = 0; j < C; j++)
+		{
+			float		norm = (x[j] - m) * s;
+			float		dn = weight[j] * dy[j];
+
+			if (dbias)
+				dbias[j] += dy[j];
+			if (dweight)
+				dweight[j] += norm * dy[j];
+			if (dinp)
+				dinp[(size_t) i * C + j] += s * (dn - dnorm_mean - norm * dnorm_norm_mean);
+		}
+	}
+}
+
+void
+sc_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+				   const float *inp, const float *weight, int N, int C, int OC)
+{
+	int			i, j;
+
+	if (dinp)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
+					1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+	if (dweight)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
+					1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+	if (dbias)
+		for (i = 0; i < N; i++)
+		{
+			const float *r = dout + (size_t) i * OC;
+
+			for (j = 0; j < OC; j++)
+				dbias[j] += r[j];
+		}
+}
+
+void
+sc_attention_backward(float *dqkv, float *scratch, const float *dout,
+					  const float *qkv, const float *att, int T, int C, int NH)
+{
+	int			hs = C / NH;
+	float		scale = 1.0f / sqrtf((float) hs);
+	int			h, i, j;
+
+	for (h = 0; h < NH; h++)
+	{
+		const float *q = qkv + h * hs;
+		const float *k = qkv + C + h * hs;
+		const float *v = qkv + 2 * C + h * hs;
+		const float *a = att + (size_t) h * T * T;
+		const float *dy = dout + h * hs;
+		float	   *dq = dqkv + h * hs;
+		float	   *dk = dqkv + C + h * hs;
+		float	   *dv = dqkv + 2 * C + h * hs;
+
+		/* dA = dY V^T, dV += A^T dY */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+					1.0f, dy, C, v, 3 * C, 0.0f, scratch, T);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+					1.0f, a, T, dy, C, 1.0f, dv, 3 * C);
+		/* softmax backward row by row; masked entries have A = 0 and get 0 */
+		for (i = 0; i < T; i++)
+		{
+			const float *ar = a + (size_t) i * T;
+			float	   *dr = scratch + (size_t) i * T;
+			float		dot = 0.0f;
+
+			for (j = 0; j < T; j++)
+				dot += ar[j] * dr[j];
+			for (j = 0; j < T; j++)
+				dr[j] = ar[j] * (dr[j] - dot);
+		}
+		/* scores = scale Q K^T: dQ += scale dS K, dK += scale dS^T Q */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+					scale, scratch, T, k, 3 * C, 1.0f, dq, 3 * C);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+					scale, scratch, T, q, 3 * C, 1.0f, dk, 3 * C);
+	}
+}
+
+void
+sc_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
+{
+	int			i;
+
+	/* d/dx x Phi(x) = Phi(x) + x phi(x) */
+	for (i = 0; i < N; i++)
+	{
+		float		x = inp[i];
+		float		cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+		float		pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+
+		dinp[i] += (cdf + x * pdf) * dout[i];
+	}
+}
+
+void
+sc_quick_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
+{
+	int			i;
+
+	for (i = 0; i < N; i++)
+	{
+		float		x = inp[i];
+		float		s = 1.0f / (1.0f + expf(-1.702f * x));
+
+		dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
+	}
+}
+
+void
+sc_residual_backward(float *da, float *db, const float *dout, int N)
+{
+	int			i;
+
+	if (da)
+		for (i = 0; i < N; i++)
+			da[i] += dout[i];
+	if (db)
+		for (i = 0; i < N; i++)
+			db[i] += dout[i];
+}
+
+void
+sc_relu_backward(float *dinp, const float *out, const float *dout, int N)
+{
+	int			i;
+
+	for (i = 0; i < N; i++)
+		dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void
+sc_l2norm_backward(float *dinp, const float *inp, const float *dout, int N, int C)
+{
+	int			i, j;
+
+	for (i = 0; i < N; i++)
+	{
+		const float *x = inp + (size_t) i * C;
+		const float *dy = dout + (size_t) i * C;
+		float	   *dx = dinp + (size_t) i * C;
+		double		ss = 0.0, xdy = 0.0;
+		float		inv, c;
+
+		for (j = 0; j < C; j++)
+		{
+			ss += (double) x[j] * x[j];
+			xdy += (double) x[j] * dy[j];
+		}
+		if (ss == 0.0)
+			continue;
+		inv = (float) (1.0 / sqrt(ss));
+		/* y = x inv, so y (y . dy) = x (x . dy) inv^2 */
+		c = (float) (xdy / ss);
+		for (j = 0; j < C; j++)
+			dx[j] += inv * (dy[j] - x[j] * c);
+	}
+}
+
+void
+sc_im2patch_backward(float *dimage, const float *dpatches, int S, int P)
+{
+	int			G = S / P;
+	int			gy, gx, c, py, px;
+
+	for (gy = 0; gy < G; gy++)
+		for (gx = 0; gx < G; gx++)
+		{
+			const float *row = dpatches + ((size_t) gy * G + gx) * 3 * P * P;
+
+			for (c = 0; c < 3; c++)
+				for (py = 0; py < P; py++)
+				{
+					float	   *d = dimage + ((size_t) c * S + gy * P + py) * S + gx * P;
+					const float *s = row + (c * P + py) * P;
+
+					for (px = 0; px < P; px++)
+						d[px] += s[px];
+				}
+		}
+}
