@@ -1,0 +1,75 @@
+/*
+ * settings.c - module load and sparseclip's configuration parameters.
+ *
+ * Nothing here needs shared_preload_libraries: the parameters are defined
+ * when the library is first loaded in a backend.  Each part of the
+ * extension that has settings registers them from _PG_init below.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include <cblas.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "settings.h"
+
+char	   *sparseclip_model_path = NULL;
+int			sparseclip_threads = 1;
+int			sparseclip_max_image_pixels = 25000000;
+int			sparseclip_batch_size = 32;
+
+void		_PG_init(void);
+
+void
+sparseclip_apply_threads(void)
+{
+	/* OpenBLAS would otherwise start one thread per core in every backend. */
+	if (openblas_get_num_threads() != sparseclip_threads)
+		openblas_set_num_threads(sparseclip_threads);
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("sparseclip.model",
+							   "Path of the model file (safetensors) that encode_text and encode_image use.",
+							   "The file is mapped read-only once per backend and reloaded when it changes.",
+							   &sparseclip_model_path,
+							   NULL,
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sparseclip.threads",
+							"Number of OpenBLAS threads a backend uses for encoding.",
+							NULL,
+							&sparseclip_threads,
+							1, 1, 64,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sparseclip.max_image_pixels",
+							"Largest image (width times height) that encode_image decodes.",
+							"Larger images are refused from their header alone, before decoding.",
+							&sparseclip_max_image_pixels,
+							25000000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sparseclip.batch_size",
+							"Number of images or texts the batch encoders run through the model at once.",
+							NULL,
+							&sparseclip_batch_size,
+							32, 1, 4096,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("sparseclip");
+	sparseclip_apply_threads();
+}

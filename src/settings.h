@@ -1,0 +1,15 @@
+/*
+ * settings.h - sparseclip's configuration parameters (GUCs).
+ */
+#ifndef SPARSECLIP_SETTINGS_H
+#define SPARSECLIP_SETTINGS_H
+
+extern char *sparseclip_model_path;		/* sparseclip.model (superuser) */
+extern int	sparseclip_threads;			/* sparseclip.threads */
+extern int	sparseclip_max_image_pixels;	/* sparseclip.max_image_pixels (superuser) */
+extern int	sparseclip_batch_size;		/* sparseclip.batch_size */
+
+/* Set OpenBLAS to sparseclip.threads for the work about to run. */
+extern void sparseclip_apply_threads(void);
+
+#endif
