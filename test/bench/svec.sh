@@ -48,7 +48,7 @@ time_sql() {
 echo "loading..." >&2
 parse_text=$(time_sql "COPY t_text FROM '$BENCH_TMP/vecs.txt'" "TRUNCATE t_text")
 parse_svec=$(time_sql "COPY t_svec FROM '$BENCH_TMP/vecs.txt'" "TRUNCATE t_svec")
-psql -qX -c "VACUUM ANALYZE t_text; VACUUM ANALYZE t_svec" >/dev/null
+psql -qX -c "VACUUM ANALYZE t_text" -c "VACUUM ANALYZE t_svec" >/dev/null
 print_text=$(time_sql "COPY t_text TO '/dev/null'")
 print_svec=$(time_sql "COPY t_svec TO '/dev/null'")
 
