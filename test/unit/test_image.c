@@ -1,0 +1,321 @@
+/*
+ * test_image.c - JPEG decoding and CLIP preprocessing against references
+ * made by torchvision/PIL (test/fixtures/gen_image_fixtures.py), plus the
+ * error cases: empty, random, truncated, not a JPEG, zero size, too big.
+ */
+#include "unit.h"
+
+#include <stdint.h>
+
+#include "image.h"
+#include "json.h"
+
+#define FIXTURES "test/fixtures/image/"
+
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	uint8_t    *buf = NULL;
+	long		n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+	{
+		buf = malloc((size_t) n + 1);
+		if (buf && fread(buf, 1, (size_t) n, f) == (size_t) n)
+			*len = (size_t) n;
+		else
+		{
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* CLIP's; cases.json carries the same */
+static float mean3[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+static float std3[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+static void
+check_case(const json_value *c)
+{
+	const char *jpeg_name,
+			   *ref_name,
+			   *mode;
+	size_t		nlen,
+				jlen,
+				rlen,
+				i,
+				n;
+	int64_t		size,
+				width,
+				height;
+	char		path[512],
+				err[256];
+	uint8_t    *jpeg,
+			   *ref;
+	float	   *out;
+	int			w,
+				h,
+				comps,
+				want_comps;
+	double		max_diff = 0,
+				sum_diff = 0,
+				max_levels = 0;
+
+	if (json_get_string(json_get(c, "jpeg"), &jpeg_name, &nlen) != 0 ||
+		json_get_string(json_get(c, "ref"), &ref_name, &nlen) != 0 ||
+		json_get_string(json_get(c, "mode"), &mode, &nlen) != 0 ||
+		json_get_int64(json_get(c, "size"), &size) != 0 ||
+		json_get_int64(json_get(c, "width"), &width) != 0 ||
+		json_get_int64(json_get(c, "height"), &height) != 0)
+	{
+		CHECK(0, "malformed case in cases.json");
+		return;
+	}
+	snprintf(path, sizeof path, FIXTURES "%s", jpeg_name);
+	jpeg = read_file(path, &jlen);
+	snprintf(path, sizeof path, FIXTURES "%s", ref_name);
+	ref = read_file(path, &rlen);
+	n = 3 * (size_t) size * (size_t) size;
+	CHECK(jpeg && ref && rlen == n * sizeof(float), "fixture %s / %s missing", jpeg_name, ref_name);
+	if (!jpeg || !ref || rlen != n * sizeof(float))
+	{
+		free(jpeg);
+		free(ref);
+		return;
+	}
+
+	want_comps = strcmp(mode, "L") == 0 ? 1 : (strcmp(mode, "CMYK") == 0 ? 4 : 3);
+	CHECK(clip_jpeg_info(jpeg, jlen, &w, &h, &comps, err, sizeof err) == 0, "%s: %s", jpeg_name, err);
+	CHECK(w == width && h == height && comps == want_comps, "%s: info %dx%d/%d, want %dx%d/%d",
+		  jpeg_name, w, h, comps, (int) width, (int) height, want_comps);
+
+	out = malloc(n * sizeof(float));
+	CHECK(out && clip_image_preprocess_jpeg(jpeg, jlen, (int) size, mean3, std3, 0, out, err, sizeof err) == 0,
+		  "%s at %d: %s", jpeg_name, (int) size, err);
+	if (out)
+	{
+		for (i = 0; i < n; i++)
+		{
+			float		r;
+			double		d;
+
+			memcpy(&r, ref + i * sizeof(float), sizeof r);
+			d = fabs((double) out[i] - r);
+			sum_diff += d;
+			if (d > max_diff)
+				max_diff = d;
+			/* in 8-bit pixel levels of the channel */
+			d = d * std3[i / ((size_t) size * (size_t) size)] * 255.0;
+			if (d > max_levels)
+				max_levels = d;
+		}
+		printf("%-24s size %3d: max |diff| %.3g (%.2f pixel levels), mean %.3g\n",
+			   jpeg_name, (int) size, max_diff, max_levels, sum_diff / (double) n);
+		CHECK(max_diff <= 0.02, "%s at %d: max diff %g", jpeg_name, (int) size, max_diff);
+		CHECK(sum_diff / (double) n <= 1e-3, "%s at %d: mean diff %g", jpeg_name, (int) size,
+			  sum_diff / (double) n);
+	}
+	free(out);
+	free(jpeg);
+	free(ref);
+}
+
+static void
+test_parity(void)
+{
+	size_t		len,
+				i;
+	char		err[256];
+	uint8_t    *text = read_file(FIXTURES "cases.json", &len);
+	json_value *root = text ? json_parse((const char *) text, len, err, sizeof err) : NULL;
+	const json_value *cases;
+	double		v;
+
+	CHECK(root != NULL, "cannot read " FIXTURES "cases.json (run from the repository root)");
+	free(text);
+	if (!root)
+		return;
+	for (i = 0; i < 3; i++)
+	{
+		CHECK(json_get_number(json_at(json_get(root, "mean"), i), &v) == 0, "mean[%zu]", i);
+		mean3[i] = (float) v;
+		CHECK(json_get_number(json_at(json_get(root, "std"), i), &v) == 0, "std[%zu]", i);
+		std3[i] = (float) v;
+	}
+	cases = json_get(root, "cases");
+	CHECK(json_len(cases) >= 10, "only %zu cases", json_len(cases));
+	for (i = 0; i < json_len(cases); i++)
+		check_case(json_at(cases, i));
+	json_free(root);
+}
+
+static void
+test_sizes(void)
+{
+	int			w,
+				h;
+
+	clip_image_resized_size(40, 30, 24, &w, &h);
+	CHECK(w == 32 && h == 24, "40x30 -> %dx%d", w, h);
+	clip_image_resized_size(20, 61, 16, &w, &h);
+	CHECK(w == 16 && h == 48, "20x61 -> %dx%d", w, h);	/* int(48.8) */
+	clip_image_resized_size(13, 9, 24, &w, &h);
+	CHECK(w == 34 && h == 24, "13x9 -> %dx%d", w, h);	/* upscaled */
+	clip_image_resized_size(50, 50, 224, &w, &h);
+	CHECK(w == 224 && h == 224, "50x50 -> %dx%d", w, h);
+}
+
+/* Every way the input can be wrong gives an error message, never a crash. */
+static void
+test_errors(void)
+{
+	size_t		len,
+				cut,
+				i;
+	uint8_t    *jpeg = read_file(FIXTURES "baseline_40x30.jpg", &len);
+	uint8_t    *buf;
+	float	   *out = malloc(3 * 24 * 24 * sizeof(float));
+	char		err[256];
+	int			w,
+				h,
+				comps,
+				ok_prefixes = 0;
+	uint32_t	seed = 12345;
+	static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
+
+	CHECK(jpeg && out, "baseline fixture");
+	if (!jpeg || !out)
+	{
+		free(jpeg);
+		free(out);
+		return;
+	}
+	buf = malloc(len);
+
+	err[0] = '\0';
+	CHECK(clip_image_preprocess_jpeg(NULL, 0, 24, mean3, std3, 0, out, err, sizeof err) == -1 &&
+		  err[0], "empty input accepted");
+	CHECK(clip_jpeg_info((const uint8_t *) "", 0, &w, &h, &comps, err, sizeof err) == -1, "empty info");
+	CHECK(clip_image_preprocess_jpeg(png, sizeof png, 24, mean3, std3, 0, out, err, sizeof err) == -1 &&
+		  strstr(err, "not a JPEG") != NULL, "PNG bytes: %s", err);
+
+	/* random bytes, with and without a JPEG start marker */
+	for (i = 0; i < 200; i++)
+	{
+		size_t		j,
+					n = 1 + i * 7 % len;
+
+		for (j = 0; j < n; j++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			buf[j] = (uint8_t) (seed >> 16);
+		}
+		if (i % 2 && n >= 2)
+		{
+			buf[0] = 0xFF;
+			buf[1] = 0xD8;
+		}
+		CHECK(clip_image_preprocess_jpeg(buf, n, 24, mean3, std3, 0, out, err, sizeof err) == -1,
+			  "random bytes %zu accepted", i);
+	}
+
+	/* every truncation of a good file is refused; only the whole file decodes */
+	for (cut = 0; cut <= len; cut++)
+		if (clip_image_preprocess_jpeg(jpeg, cut, 24, mean3, std3, 0, out, err, sizeof err) == 0)
+			ok_prefixes++;
+	CHECK(ok_prefixes >= 1 && ok_prefixes <= 3, "%d truncated prefixes decode", ok_prefixes);
+	CHECK(clip_image_preprocess_jpeg(jpeg, len / 2, 24, mean3, std3, 0, out, err, sizeof err) == -1,
+		  "half a JPEG accepted");
+	printf("truncated JPEG: %s\n", err);
+
+	/* corrupted scan data */
+	memcpy(buf, jpeg, len);
+	for (i = len / 2; i < len - 2; i += 3)
+		buf[i] = 0xFF;
+	CHECK(clip_image_preprocess_jpeg(buf, len, 24, mean3, std3, 0, out, err, sizeof err) == -1,
+		  "corrupt scan accepted");
+
+	/* zero height in the frame header */
+	memcpy(buf, jpeg, len);
+	for (i = 2; i + 8 < len; i++)
+		if (buf[i] == 0xFF && buf[i + 1] == 0xC0)
+		{
+			buf[i + 5] = 0;
+			buf[i + 6] = 0;
+			break;
+		}
+	CHECK(clip_image_preprocess_jpeg(buf, len, 24, mean3, std3, 0, out, err, sizeof err) == -1,
+		  "zero-height JPEG accepted");
+	CHECK(clip_jpeg_info(buf, len, &w, &h, &comps, err, sizeof err) == -1, "zero-height info");
+
+	/* the pixel limit is checked before decoding */
+	CHECK(clip_image_preprocess_jpeg(jpeg, len, 24, mean3, std3, 40 * 30 - 1, out, err, sizeof err) == -1 &&
+		  strstr(err, "limit") != NULL, "pixel limit: %s", err);
+	CHECK(clip_image_preprocess_jpeg(jpeg, len, 24, mean3, std3, 40 * 30, out, err, sizeof err) == 0,
+		  "at the pixel limit: %s", err);
+
+	/* bad arguments */
+	CHECK(clip_image_preprocess_jpeg(jpeg, len, 0, mean3, std3, 0, out, err, sizeof err) == -1,
+		  "image_size 0 accepted");
+	CHECK(clip_image_preprocess_pixels(jpeg, 4, 4, 2, 24, mean3, std3, out, err, sizeof err) == -1,
+		  "2 channels accepted");
+	CHECK(clip_image_preprocess_pixels(jpeg, 0, 4, 3, 24, mean3, std3, out, err, sizeof err) == -1,
+		  "zero width accepted");
+	free(buf);
+	free(jpeg);
+	free(out);
+}
+
+/* Gray and CMYK pixels agree with the RGB path on equivalent input. */
+static void
+test_pixel_paths(void)
+{
+	uint8_t		gray[7 * 5],
+				rgb[7 * 5 * 3],
+				cmyk[7 * 5 * 4];
+	float		a[3 * 5 * 5],
+				b[3 * 5 * 5];
+	char		err[256];
+	int			i,
+				same = 1;
+
+	for (i = 0; i < 35; i++)
+	{
+		gray[i] = (uint8_t) (i * 7);
+		rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = gray[i];
+		/* no colour ink, black ink 255 - v: PIL gives v back */
+		cmyk[4 * i] = cmyk[4 * i + 1] = cmyk[4 * i + 2] = 0;
+		cmyk[4 * i + 3] = (uint8_t) (255 - gray[i]);
+	}
+	CHECK(clip_image_preprocess_pixels(gray, 7, 5, 1, 4, mean3, std3, a, err, sizeof err) == 0, "%s", err);
+	CHECK(clip_image_preprocess_pixels(rgb, 7, 5, 3, 4, mean3, std3, b, err, sizeof err) == 0, "%s", err);
+	for (i = 0; i < 48; i++)
+		same &= a[i] == b[i];
+	CHECK(same, "gray and RGB paths differ");
+	/* size 5: a crop without resampling, so the CMYK conversion is exact */
+	CHECK(clip_image_preprocess_pixels(gray, 7, 5, 1, 5, mean3, std3, a, err, sizeof err) == 0, "%s", err);
+	CHECK(clip_image_preprocess_pixels(cmyk, 7, 5, 4, 5, mean3, std3, b, err, sizeof err) == 0, "%s", err);
+	same = 1;
+	for (i = 0; i < 75; i++)
+		same &= a[i] == b[i];
+	CHECK(same, "gray and CMYK paths differ");
+	/* the 7-wide image cropped to the middle 5 columns (offset 1) */
+	CHECK(a[0] == (gray[1] / 255.0f - mean3[0]) / std3[0], "crop offset: %g", a[0]);
+}
+
+int
+main(void)
+{
+	test_parity();
+	test_sizes();
+	test_errors();
+	test_pixel_paths();
+	return unit_done("test_image");
+}
