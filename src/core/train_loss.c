@@ -1,0 +1,83 @@
+/*
+ * train_loss.c - symmetric InfoNCE; see train_loss.h.
+ */
+#include "train_loss.h"
+
+#include <cblas.h>
+#include <math.h>
+
+double
+sc_clip_loss(const float *img, const float *txt, int B, int D, float logit_scale,
+			 float *dimg, float *dtxt, float *dscale, float *scratch, double *accuracy)
+{
+	float	   *L = scratch;
+	float	   *dL = scratch + (size_t) B * B;
+	float		s = expf(logit_scale);
+	double		loss = 0.0, ds = 0.0;
+	int			i, j, hits = 0;
+	float		w = 0.5f / (float) B;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, D,
+				s, img, D, txt, D, 0.0f, L, B);
+	/* image -> text: softmax over each row */
+	for (i = 0; i < B; i++)
+	{
+		const float *r = L + (size_t) i * B;
+		float	   *d = dL + (size_t) i * B;
+		double		sum = 0.0;
+		float		mx = r[0];
+		int			best = 0;
+
+		for (j = 1; j < B; j++)
+			if (r[j] > mx)
+			{
+				mx = r[j];
+				best = j;
+			}
+		hits += best == i;
+		for (j = 0; j < B; j++)
+		{
+			d[j] = expf(r[j] - mx);
+			sum += d[j];
+		}
+		loss += (log(sum) + mx - r[i]) * 0.5;
+		for (j = 0; j < B; j++)
+			d[j] = w * (float) (d[j] / sum);
+		d[i] -= w;
+	}
+	/* text -> image: softmax over each column */
+	for (j = 0; j < B; j++)
+	{
+		double		sum = 0.0;
+		float		mx = L[j];
+		int			best = 0;
+
+		for (i = 1; i < B; i++)
+			if (L[(size_t) i * B + j] > mx)
+			{
+				mx = L[(size_t) i * B + j];
+				best = i;
+			}
+		hits += best == j;
+		for (i = 0; i < B; i++)
+			sum += exp((double) L[(size_t) i * B + j] - mx);
+		loss += (log(sum) + mx - L[(size_t) j * B + j]) * 0.5;
+		for (i = 0; i < B; i++)
+			dL[(size_t) i * B + j] += w * (float) (exp((double) L[(size_t) i * B + j] - mx) / sum);
+		dL[(size_t) j * B + j] -= w;
+	}
+	/* logits are linear in s = exp(logit_scale): dlogit_scale = sum dL * L */
+	for (i = 0; i < B * B; i++)
+		ds += (double) dL[i] * L[i];
+	if (dscale)
+		*dscale += (float) ds;
+	if (dimg)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, B,
+					s, dL, B, txt, D, 1.0f, dimg, D);
+	if (dtxt)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, D, B,
+					s, dL, B, img, D, 1.0f, dtxt, D);
+	if (accuracy)
+		*accuracy = hits / (2.0 * B);
+	return loss / B;
+}

@@ -1,0 +1,794 @@
+/*
+ * train_model.c - both towers forward with saved activations, the loss, and
+ * both towers backward; see train_model.h.
+ *
+ * Layout: each tower keeps, per block, the tensors its backward pass reads
+ * (inputs of every layer norm and matmul, their statistics, attention
+ * weights, the MLP pre-activation), stacked over the blocks.  Text rows are
+ * packed: each caption runs only up to its end-of-text token (the causal
+ * mask makes later tokens irrelevant, as in sc_encode_texts).
+ */
+#include "train_model.h"
+#include "train_loss.h"
+#include "train_optim.h"
+#include "layers.h"
+#include "layers_backward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list		ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Saved activations of one tower's blocks over R rows of width C. */
+typedef struct tower
+{
+	int			L, C, NH, maxR;
+	size_t		att_cap;		/* floats of attention weights per block */
+	float	   *x;				/* [L+1][R, C]: input of each block, then the output */
+	float	   *ln1, *ln1_m, *ln1_r;
+	float	   *qkv;			/* [L][R, 3C] */
+	float	   *att;			/* [L][att_cap] */
+	float	   *ao;				/* [L][R, C] attention output before out_proj */
+	float	   *xm;				/* [L][R, C] stream after the attention residual */
+	float	   *ln2, *ln2_m, *ln2_r;
+	float	   *fch;			/* [L][R, 4C] MLP pre-activation */
+	float	   *fcg;			/* [L][R, 4C] MLP activation */
+} tower;
+
+/* Head activations of one tower over B rows. */
+typedef struct head
+{
+	float	   *pool_in;		/* [B, C] final stream row that is pooled */
+	float	   *pool_m, *pool_r;
+	float	   *pooled;			/* [B, C] after the final layer norm */
+	float	   *y;				/* [B, E] projection */
+	float	   *z;				/* [B, S] sparse code before normalisation (sparse models) */
+	float	   *out;			/* [B, D] normalised embedding */
+	float	   *dout, *dz, *dy, *dpooled;
+} head;
+
+struct sc_trainer
+{
+	sc_model   *m;
+	int			maxB;
+	float	   *grad;			/* flat, m->owned_count */
+	float	   *adam_m, *adam_v;	/* AdamW moments, flat */
+	long		step;			/* optimizer steps done */
+	size_t		nspans;			/* parameter tensors: offset, length, decayed or not */
+	size_t	   *span_off, *span_n;
+	char	   *span_decay;
+	size_t		logit_off;
+	sc_params	g;				/* gradient view, same layout as m->p */
+	sc_block   *gblocks;
+	tower		vis, txt;
+	head		hv, ht;
+	/* vision front */
+	float	   *patches;		/* [B*G*G, 3PP] */
+	float	   *emb;			/* [B*G*G, C] patch embeddings */
+	float	   *xe;				/* [B*T, C] before ln_pre */
+	float	   *pre_m, *pre_r;
+	/* text packing */
+	int		   *starts, *eff, *tok;		/* per caption; tok: packed token ids */
+	size_t	   *att_off;		/* per sequence offset into a block's attention weights */
+	/* backward scratch, sized for the larger tower */
+	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;
+	float	   *loss_scratch;	/* 2 B^2 */
+	float	   *topk_scratch;	/* S */
+	void	   *mem;			/* one allocation holding all floats */
+};
+
+static void
+tower_init(tower *t, int L, int C, int NH, int maxR, size_t att_cap)
+{
+	t->L = L;
+	t->C = C;
+	t->NH = NH;
+	t->maxR = maxR;
+	t->att_cap = att_cap;
+}
+
+static size_t
+tower_floats(const tower *t)
+{
+	size_t		RC = (size_t) t->maxR * t->C, R = (size_t) t->maxR, L = (size_t) t->L;
+
+	return (L + 1) * RC + L * (RC + 2 * R + 3 * RC + t->att_cap + RC + RC + RC + 2 * R + 8 * RC);
+}
+
+static float *
+carve(float **p, size_t n)
+{
+	float	   *r = *p;
+
+	*p += n;
+	return r;
+}
+
+static void
+tower_carve(tower *t, float **p)
+{
+	size_t		RC = (size_t) t->maxR * t->C, R = (size_t) t->maxR, L = (size_t) t->L;
+
+	t->x = carve(p, (L + 1) * RC);
+	t->ln1 = carve(p, L * RC);
+	t->ln1_m = carve(p, L * R);
+	t->ln1_r = carve(p, L * R);
+	t->qkv = carve(p, L * 3 * RC);
+	t->att = carve(p, L * t->att_cap);
+	t->ao = carve(p, L * RC);
+	t->xm = carve(p, L * RC);
+	t->ln2 = carve(p, L * RC);
+	t->ln2_m = carve(p, L * R);
+	t->ln2_r = carve(p, L * R);
+	t->fch = carve(p, L * 4 * RC);
+	t->fcg = carve(p, L * 4 * RC);
+}
+
+static size_t
+head_floats(int B, int C, int E, int D, int S)
+{
+	return (size_t) B * (C + 2 + C + E + S + D + D + S + E + C);
+}
+
+static void
+head_carve(head *h, float **p, int B, int C, int E, int D, int S)
+{
+	h->pool_in = carve(p, (size_t) B * C);
+	h->pool_m = carve(p, B);
+	h->pool_r = carve(p, B);
+	h->pooled = carve(p, (size_t) B * C);
+	h->y = carve(p, (size_t) B * E);
+	h->z = carve(p, (size_t) B * S);
+	h->out = carve(p, (size_t) B * D);
+	h->dout = carve(p, (size_t) B * D);
+	h->dz = carve(p, (size_t) B * S);
+	h->dy = carve(p, (size_t) B * E);
+	h->dpooled = carve(p, (size_t) B * C);
+}
+
+sc_trainer *
+sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
+{
+	const sc_config *c = &m->cfg;
+	sc_trainer *t;
+	sc_param_info *pl = NULL, *gl = NULL;
+	sc_model	gm;
+	size_t		np, i, total, scratch_rc, mx_att;
+	int			G = c->image_size / c->patch_size, T = G * G + 1;
+	int			Lc = c->context_length, S = c->sparse_dim, E = c->embed_dim;
+	int			D = S > 0 ? S : E;
+	int			B = max_batch;
+	float	   *p;
+	size_t		vR, tR, Tmax;
+
+	if (!m->flat || !m->owned)
+	{
+		seterr(err, errlen, "trainer: the model's parameters must be in one flat buffer");
+		return NULL;
+	}
+	if (B < 2)
+	{
+		seterr(err, errlen, "trainer: batch size must be at least 2, not %d", B);
+		return NULL;
+	}
+	t = calloc(1, sizeof(sc_trainer));
+	if (!t)
+		goto oom;
+	t->m = m;
+	t->maxB = B;
+	t->grad = calloc(m->owned_count, sizeof(float));
+	t->adam_m = calloc(m->owned_count, sizeof(float));
+	t->adam_v = calloc(m->owned_count, sizeof(float));
+	t->gblocks = calloc((size_t) c->vision_layers + c->text_layers, sizeof(sc_block));
+	if (!t->grad || !t->adam_m || !t->adam_v || !t->gblocks)
+		goto oom;
+	/* the gradient view: each gradient at its parameter's offset */
+	memset(&gm, 0, sizeof gm);
+	gm.cfg = *c;
+	gm.p.v_blocks = t->gblocks;
+	gm.p.t_blocks = t->gblocks + c->vision_layers;
+	np = sc_param_list(m, NULL, 0);
+	pl = malloc(np * sizeof(sc_param_info));
+	gl = malloc(np * sizeof(sc_param_info));
+	if (!pl || !gl)
+		goto oom;
+	sc_param_list(m, pl, np);
+	sc_param_list(&gm, gl, np);
+	t->span_off = malloc(np * sizeof(size_t));
+	t->span_n = malloc(np * sizeof(size_t));
+	t->span_decay = malloc(np);
+	if (!t->span_off || !t->span_n || !t->span_decay)
+		goto oom;
+	t->nspans = np;
+	for (i = 0; i < np; i++)
+	{
+		size_t		off = (size_t) (*pl[i].slot - m->owned);
+
+		*gl[i].slot = t->grad + off;
+		t->span_off[i] = off;
+		t->span_n[i] = pl[i].numel;
+		/* CLIP's split: matrices decay; gains, biases, 1-D embeddings and the scale do not */
+		t->span_decay[i] = pl[i].ndim >= 2;
+	}
+	t->logit_off = (size_t) (m->p.logit_scale - m->owned);
+	t->g = gm.p;
+	free(pl);
+	free(gl);
+	pl = gl = NULL;
+
+	vR = (size_t) B * T;
+	tR = (size_t) B * Lc;
+	tower_init(&t->vis, c->vision_layers, c->vision_width, c->vision_heads, (int) vR,
+			   (size_t) B * c->vision_heads * T * T);
+	tower_init(&t->txt, c->text_layers, c->text_width, c->text_heads, (int) tR,
+			   (size_t) B * c->text_heads * Lc * Lc);
+	scratch_rc = vR * c->vision_width > tR * c->text_width ? vR * c->vision_width : tR * c->text_width;
+	Tmax = (size_t) (T > Lc ? T : Lc);
+	mx_att = Tmax * Tmax;
+	total = tower_floats(&t->vis) + tower_floats(&t->txt) +
+		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
+		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
+		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att + 2 * (size_t) B * B + (size_t) (S > 0 ? S : 1);
+	t->mem = malloc(total * sizeof(float));
+	t->starts = malloc((size_t) B * 3 * sizeof(int));
+	t->tok = malloc(tR * sizeof(int));
+	t->att_off = malloc((size_t) B * sizeof(size_t));
+	if (!t->mem || !t->starts || !t->tok || !t->att_off)
+		goto oom;
+	t->eff = t->starts + B;
+	p = t->mem;
+	tower_carve(&t->vis, &p);
+	tower_carve(&t->txt, &p);
+	head_carve(&t->hv, &p, B, c->vision_width, E, D, S);
+	head_carve(&t->ht, &p, B, c->text_width, E, D, S);
+	t->patches = carve(&p, (size_t) B * G * G * 3 * c->patch_size * c->patch_size);
+	t->emb = carve(&p, (size_t) B * G * G * c->vision_width);
+	t->xe = carve(&p, vR * c->vision_width);
+	t->pre_m = carve(&p, vR);
+	t->pre_r = carve(&p, vR);
+	t->dx = carve(&p, scratch_rc);
+	t->dln = carve(&p, scratch_rc);
+	t->dqkv = carve(&p, 3 * scratch_rc);
+	t->dao = carve(&p, scratch_rc);
+	t->dfcg = carve(&p, 4 * scratch_rc);
+	t->dfch = carve(&p, 4 * scratch_rc);
+	t->datt = carve(&p, mx_att);
+	t->loss_scratch = carve(&p, 2 * (size_t) B * B);
+	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
+	return t;
+
+oom:
+	free(pl);
+	free(gl);
+	sc_trainer_free(t);
+	seterr(err, errlen, "trainer: out of memory for batch %d", B);
+	return NULL;
+}
+
+void
+sc_trainer_free(sc_trainer *t)
+{
+	if (!t)
+		return;
+	free(t->grad);
+	free(t->adam_m);
+	free(t->adam_v);
+	free(t->span_off);
+	free(t->span_n);
+	free(t->span_decay);
+	free(t->gblocks);
+	free(t->mem);
+	free(t->starts);
+	free(t->tok);
+	free(t->att_off);
+	free(t);
+}
+
+float *
+sc_trainer_grads(sc_trainer *t)
+{
+	return t->grad;
+}
+
+void
+sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step)
+{
+	*m = t->adam_m;
+	*v = t->adam_v;
+	*step = &t->step;
+}
+
+double
+sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap)
+{
+	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
+	double		norm = sc_clip_grad_norm(t->grad, t->m->owned_count, max_norm);
+	float	   *ls = t->m->owned + t->logit_off;
+	size_t		i;
+
+	t->step++;
+	for (i = 0; i < t->nspans; i++)
+	{
+		size_t		o = t->span_off[i];
+
+		sc_adamw_update(t->m->owned + o, t->grad + o, t->adam_m + o, t->adam_v + o,
+						t->span_n[i], &hp, lr, t->span_decay[i] ? wd : 0.0f, t->step);
+	}
+	if (logit_cap > 0.0f && *ls > logf(logit_cap))
+		*ls = logf(logit_cap);
+	if (*ls < 0.0f)
+		*ls = 0.0f;
+	return norm;
+}
+
+/* ---------- blocks ---------- */
+
+/*
+ * nseq sequences: sequence s has rows starts[s] .. starts[s]+lens[s]-1 and
+ * its attention weights at att_off[s] within a block's att.
+ */
+typedef struct seqs
+{
+	int			n;
+	const int  *starts, *lens;
+	const size_t *att_off;
+	int			causal;
+} seqs;
+
+static void
+blocks_forward(tower *tw, const sc_block *blocks, int R, const seqs *sq, int act)
+{
+	int			C = tw->C, l, s;
+	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
+
+	for (l = 0; l < tw->L; l++)
+	{
+		const sc_block *b = &blocks[l];
+		float	   *x = tw->x + l * RC, *xn = tw->x + (l + 1) * RC;
+		float	   *ln1 = tw->ln1 + l * RC, *qkv = tw->qkv + l * 3 * RC;
+		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC;
+		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
+		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
+
+		sc_layernorm_forward(ln1, tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, x, b->ln_1_w, b->ln_1_b, R, C);
+		sc_matmul_forward(qkv, ln1, b->in_proj_w, b->in_proj_b, R, C, 3 * C);
+		for (s = 0; s < sq->n; s++)
+			sc_attention_forward(ao + (size_t) sq->starts[s] * C, att + sq->att_off[s],
+								 qkv + (size_t) sq->starts[s] * 3 * C, sq->lens[s], C, tw->NH,
+								 sq->causal);
+		/* out_proj output goes to xm, then the residual is added in place */
+		sc_matmul_forward(xm, ao, b->out_proj_w, b->out_proj_b, R, C, C);
+		sc_residual_forward(xm, xm, x, R * C);
+		sc_layernorm_forward(ln2, tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, xm, b->ln_2_w, b->ln_2_b, R, C);
+		sc_matmul_forward(fch, ln2, b->c_fc_w, b->c_fc_b, R, C, 4 * C);
+		if (act == SC_GELU)
+			sc_gelu_forward(fcg, fch, R * 4 * C);
+		else
+			sc_quick_gelu_forward(fcg, fch, R * 4 * C);
+		sc_matmul_forward(xn, fcg, b->c_proj_w, b->c_proj_b, R, 4 * C, C);
+		sc_residual_forward(xn, xn, xm, R * C);
+	}
+}
+
+/* dx: gradient of the tower output [R, C] on entry, of its input on return. */
+static void
+blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int R,
+				const seqs *sq, int act)
+{
+	int			C = tw->C, l, s;
+	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
+	size_t		rc = (size_t) R * C;
+	float	   *dx = t->dx;
+
+	for (l = tw->L - 1; l >= 0; l--)
+	{
+		const sc_block *b = &blocks[l];
+		sc_block   *gb = &gblocks[l];
+		float	   *x = tw->x + l * RC;
+		float	   *ln1 = tw->ln1 + l * RC, *qkv = tw->qkv + l * 3 * RC;
+		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC;
+		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
+		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
+
+		/* MLP: dx stays as the residual branch's gradient, MLP adds to it */
+		memset(t->dfcg, 0, 4 * rc * sizeof(float));
+		sc_matmul_backward(t->dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, R, 4 * C, C);
+		memset(t->dfch, 0, 4 * rc * sizeof(float));
+		if (act == SC_GELU)
+			sc_gelu_backward(t->dfch, fch, t->dfcg, R * 4 * C);
+		else
+			sc_quick_gelu_backward(t->dfch, fch, t->dfcg, R * 4 * C);
+		memset(t->dln, 0, rc * sizeof(float));
+		sc_matmul_backward(t->dln, gb->c_fc_w, gb->c_fc_b, t->dfch, ln2, b->c_fc_w, R, C, 4 * C);
+		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, t->dln, xm, b->ln_2_w,
+							  tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, R, C);
+		/* attention */
+		memset(t->dao, 0, rc * sizeof(float));
+		sc_matmul_backward(t->dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, R, C, C);
+		memset(t->dqkv, 0, 3 * rc * sizeof(float));
+		for (s = 0; s < sq->n; s++)
+			sc_attention_backward(t->dqkv + (size_t) sq->starts[s] * 3 * C, t->datt,
+								  t->dao + (size_t) sq->starts[s] * C,
+								  qkv + (size_t) sq->starts[s] * 3 * C, att + sq->att_off[s],
+								  sq->lens[s], C, tw->NH);
+		memset(t->dln, 0, rc * sizeof(float));
+		sc_matmul_backward(t->dln, gb->in_proj_w, gb->in_proj_b, t->dqkv, ln1, b->in_proj_w, R, C, 3 * C);
+		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, t->dln, x, b->ln_1_w,
+							  tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, R, C);
+	}
+}
+
+/* ---------- heads ---------- */
+
+/* keep the k largest entries of each row of z (non-negative after ReLU) */
+static void
+topk_rows(float *z, float *scratch, int B, int S, int k)
+{
+	int			b, i;
+
+	if (k >= S)
+		return;
+	for (b = 0; b < B; b++)
+	{
+		float	   *r = z + (size_t) b * S;
+		int			lo = 0, hi = S - 1, want = k - 1;
+		float		thr;
+		int			kept = 0;
+
+		memcpy(scratch, r, (size_t) S * sizeof(float));
+		/* quickselect for the k-th largest */
+		while (lo < hi)
+		{
+			float		pivot = scratch[(lo + hi) / 2];
+			int			a = lo, c = hi;
+
+			while (a <= c)
+			{
+				while (scratch[a] > pivot)
+					a++;
+				while (scratch[c] < pivot)
+					c--;
+				if (a <= c)
+				{
+					float		tmp = scratch[a];
+
+					scratch[a] = scratch[c];
+					scratch[c] = tmp;
+					a++;
+					c--;
+				}
+			}
+			if (want <= c)
+				hi = c;
+			else if (want >= a)
+				lo = a;
+			else
+				break;
+		}
+		thr = scratch[want];
+		/* ties at the threshold: the lower dimensions win, exactly k survive */
+		for (i = 0; i < S; i++)
+		{
+			if (r[i] > thr)
+				kept++;
+		}
+		for (i = 0; i < S; i++)
+		{
+			if (r[i] > thr)
+				continue;
+			if (r[i] == thr && kept < k && thr > 0.0f)
+			{
+				kept++;
+				continue;
+			}
+			r[i] = 0.0f;
+		}
+	}
+}
+
+/* pooled rows -> normalised embedding; returns the penalty added to the loss */
+static double
+head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
+			 const sc_train_opts *o, float *topk_scratch, double *l0)
+{
+	int			D = S > 0 ? S : E, i;
+	double		pen = 0.0;
+	size_t		nz = 0;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, E, C,
+				1.0f, h->pooled, C, proj, E, 0.0f, h->y, E);
+	if (S > 0)
+	{
+		sc_matmul_forward(h->z, h->y, sparse_w, NULL, B, E, S);
+		sc_relu_forward(h->z, h->z, B * S);
+		if (o->sparsity == SC_SPARSITY_TOPK)
+			topk_rows(h->z, topk_scratch, B, S, o->topk);
+		if (o->sparsity == SC_SPARSITY_L1)
+		{
+			for (i = 0; i < B * S; i++)
+				pen += h->z[i];
+			pen *= o->l1 / B;
+		}
+		memcpy(h->out, h->z, (size_t) B * S * sizeof(float));
+	}
+	else
+		memcpy(h->out, h->y, (size_t) B * E * sizeof(float));
+	sc_l2norm_forward(h->out, B, D);
+	for (i = 0; i < B * D; i++)
+		nz += h->out[i] != 0.0f;
+	*l0 = (double) nz / B;
+	return pen;
+}
+
+/* h->dout set; fills h->dpooled and the head's parameter gradients */
+static void
+head_backward(head *h, const float *proj, const float *sparse_w, float *gproj, float *gsparse,
+			  int B, int C, int E, int S, const sc_train_opts *o)
+{
+	int			i;
+
+	memset(h->dy, 0, (size_t) B * E * sizeof(float));
+	if (S > 0)
+	{
+		memset(h->dz, 0, (size_t) B * S * sizeof(float));
+		sc_l2norm_backward(h->dz, h->z, h->dout, B, S);
+		if (o->sparsity == SC_SPARSITY_L1)
+		{
+			float		g = o->l1 / B;
+
+			for (i = 0; i < B * S; i++)
+				h->dz[i] += g;
+		}
+		/* through the ReLU (and top-k): dz becomes the pre-activation gradient */
+		for (i = 0; i < B * S; i++)
+			if (!(h->z[i] > 0.0f))
+				h->dz[i] = 0.0f;
+		sc_matmul_backward(h->dy, gsparse, NULL, h->dz, h->y, sparse_w, B, E, S);
+	}
+	else
+		sc_l2norm_backward(h->dy, h->y, h->dout, B, E);
+	/* y = pooled @ proj, proj [C, E] */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, E, B,
+				1.0f, h->pooled, C, h->dy, E, 1.0f, gproj, E);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, E,
+				1.0f, h->dy, E, proj, E, 0.0f, h->dpooled, C);
+}
+
+/* ---------- the batch ---------- */
+
+int
+sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
+				 const int *lens, int B, const sc_train_opts *opts,
+				 sc_batch_stats *st, float *img_out, float *txt_out,
+				 char *err, size_t errlen)
+{
+	sc_model   *m = t->m;
+	const sc_config *c = &m->cfg;
+	const sc_params *p = &m->p;
+	sc_params  *g = &t->g;
+	int			S = c->image_size, P = c->patch_size, G = S / P, T = G * G + 1, GG = G * G;
+	int			VC = c->vision_width, TC = c->text_width, E = c->embed_dim, SD = c->sparse_dim;
+	int			D = SD > 0 ? SD : E, Lc = c->context_length;
+	int			b, i, tt, R;
+	size_t		img = (size_t) 3 * S * S;
+	int			vstarts_buf[1];
+	seqs		sq;
+	double		pen = 0.0, acc = 0.0;
+	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f};
+	const sc_train_opts *o = opts ? opts : &relu_opts;
+
+	(void) vstarts_buf;
+	if (B < 2 || B > t->maxB)
+	{
+		seterr(err, errlen, "trainer: batch of %d pairs; 2 to %d allowed", B, t->maxB);
+		return -1;
+	}
+	if (o->sparsity == SC_SPARSITY_TOPK && SD > 0 && o->topk < 1)
+	{
+		seterr(err, errlen, "trainer: top-k needs k >= 1");
+		return -1;
+	}
+	for (b = 0; b < B; b++)
+	{
+		int			best = 0;
+
+		if (lens[b] < 1 || lens[b] > Lc)
+		{
+			seterr(err, errlen, "trainer: caption %d has %d tokens; 1 to %d allowed", b, lens[b], Lc);
+			return -1;
+		}
+		for (tt = 0; tt < lens[b]; tt++)
+		{
+			if (ids[b][tt] < 0 || ids[b][tt] >= c->vocab_size)
+			{
+				seterr(err, errlen, "trainer: caption %d has token id %d outside 0..%d",
+					   b, (int) ids[b][tt], c->vocab_size - 1);
+				return -1;
+			}
+			if (ids[b][tt] > ids[b][best])
+				best = tt;
+		}
+		t->eff[b] = best + 1;
+	}
+	memset(t->grad, 0, m->owned_count * sizeof(float));
+
+	/* ---- vision forward ---- */
+	R = B * T;
+	for (b = 0; b < B; b++)
+		sc_im2patch_forward(t->patches + (size_t) b * GG * 3 * P * P, images + (size_t) b * img, S, P);
+	sc_matmul_forward(t->emb, t->patches, p->v_conv1, NULL, B * GG, 3 * P * P, VC);
+	for (b = 0; b < B; b++)
+	{
+		float	   *xb = t->xe + (size_t) b * T * VC;
+
+		memcpy(xb, p->v_class_embedding, (size_t) VC * sizeof(float));
+		memcpy(xb + VC, t->emb + (size_t) b * GG * VC, (size_t) GG * VC * sizeof(float));
+		sc_residual_forward(xb, xb, p->v_positional_embedding, T * VC);
+	}
+	sc_layernorm_forward(t->vis.x, t->pre_m, t->pre_r, t->xe, p->v_ln_pre_w, p->v_ln_pre_b, R, VC);
+	for (b = 0; b < B; b++)
+	{
+		t->starts[2 * B + b] = b * T;	/* vision starts live after eff */
+		t->att_off[b] = (size_t) b * c->vision_heads * T * T;
+	}
+	{
+		int		   *vst = t->starts + 2 * B;
+		int		   *vlen = t->starts;	/* reused below for text; fill with T now */
+
+		for (b = 0; b < B; b++)
+			vlen[b] = T;
+		sq.n = B;
+		sq.starts = vst;
+		sq.lens = vlen;
+		sq.att_off = t->att_off;
+		sq.causal = 0;
+		blocks_forward(&t->vis, p->v_blocks, R, &sq, c->activation);
+		for (b = 0; b < B; b++)
+			memcpy(t->hv.pool_in + (size_t) b * VC,
+				   t->vis.x + (size_t) t->vis.L * t->vis.maxR * VC + (size_t) b * T * VC,
+				   (size_t) VC * sizeof(float));
+		sc_layernorm_forward(t->hv.pooled, t->hv.pool_m, t->hv.pool_r, t->hv.pool_in,
+							 p->v_ln_post_w, p->v_ln_post_b, B, VC);
+		pen += head_forward(&t->hv, p->v_proj, p->sparse_visual, B, VC, E, SD, o,
+							t->topk_scratch, &st->image_l0);
+	}
+
+	/* ---- text forward (packed rows) ---- */
+	{
+		int		   *tst = t->starts;	/* overwrite the vision lengths: vision is done */
+		size_t		ao = 0;
+		float	   *x0 = t->txt.x;
+
+		R = 0;
+		for (b = 0; b < B; b++)
+		{
+			tst[b] = R;
+			t->att_off[b] = ao;
+			ao += (size_t) c->text_heads * t->eff[b] * t->eff[b];
+			for (tt = 0; tt < t->eff[b]; tt++)
+			{
+				t->tok[R + tt] = ids[b][tt];
+				sc_residual_forward(x0 + (size_t) (R + tt) * TC,
+									p->token_embedding + (size_t) ids[b][tt] * TC,
+									p->positional_embedding + (size_t) tt * TC, TC);
+			}
+			R += t->eff[b];
+		}
+		sq.n = B;
+		sq.starts = tst;
+		sq.lens = t->eff;
+		sq.att_off = t->att_off;
+		sq.causal = 1;
+		blocks_forward(&t->txt, p->t_blocks, R, &sq, c->activation);
+		for (b = 0; b < B; b++)
+			memcpy(t->ht.pool_in + (size_t) b * TC,
+				   t->txt.x + (size_t) t->txt.L * t->txt.maxR * TC + (size_t) (tst[b] + t->eff[b] - 1) * TC,
+				   (size_t) TC * sizeof(float));
+		sc_layernorm_forward(t->ht.pooled, t->ht.pool_m, t->ht.pool_r, t->ht.pool_in,
+							 p->ln_final_w, p->ln_final_b, B, TC);
+		pen += head_forward(&t->ht, p->text_projection, p->sparse_text, B, TC, E, SD, o,
+							t->topk_scratch, &st->text_l0);
+	}
+
+	/* ---- loss ---- */
+	memset(t->hv.dout, 0, (size_t) B * D * sizeof(float));
+	memset(t->ht.dout, 0, (size_t) B * D * sizeof(float));
+	st->contrastive = sc_clip_loss(t->hv.out, t->ht.out, B, D, p->logit_scale[0],
+								   t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
+	st->loss = st->contrastive + pen;
+	st->accuracy = acc;
+	if (img_out)
+		memcpy(img_out, t->hv.out, (size_t) B * D * sizeof(float));
+	if (txt_out)
+		memcpy(txt_out, t->ht.out, (size_t) B * D * sizeof(float));
+
+	/* ---- text backward (the text activations are the latest in the stream) ---- */
+	{
+		const int  *tst = t->starts;
+
+		head_backward(&t->ht, p->text_projection, p->sparse_text, g->text_projection, g->sparse_text,
+					  B, TC, E, SD, o);
+		memset(t->dx, 0, (size_t) R * TC * sizeof(float));
+		/* final layer norm of the pooled rows: gradient lands on those rows only */
+		memset(t->dln, 0, (size_t) B * TC * sizeof(float));
+		sc_layernorm_backward(t->dln, g->ln_final_w, g->ln_final_b, t->ht.dpooled, t->ht.pool_in,
+							  p->ln_final_w, t->ht.pool_m, t->ht.pool_r, B, TC);
+		for (b = 0; b < B; b++)
+			sc_residual_backward(t->dx + (size_t) (tst[b] + t->eff[b] - 1) * TC, NULL,
+								 t->dln + (size_t) b * TC, TC);
+		sq.n = B;
+		sq.starts = tst;
+		sq.lens = t->eff;
+		sq.att_off = t->att_off;
+		sq.causal = 1;
+		blocks_backward(t, &t->txt, p->t_blocks, g->t_blocks, R, &sq, c->activation);
+		for (b = 0; b < B; b++)
+			for (tt = 0; tt < t->eff[b]; tt++)
+			{
+				const float *d = t->dx + (size_t) (tst[b] + tt) * TC;
+
+				sc_residual_backward(g->token_embedding + (size_t) ids[b][tt] * TC,
+									 g->positional_embedding + (size_t) tt * TC, d, TC);
+			}
+	}
+
+	/* ---- vision backward ---- */
+	{
+		int		   *vst = t->starts + 2 * B;
+		int		   *vlen = t->starts;
+
+		R = B * T;
+		for (b = 0; b < B; b++)
+		{
+			vlen[b] = T;
+			t->att_off[b] = (size_t) b * c->vision_heads * T * T;
+		}
+		head_backward(&t->hv, p->v_proj, p->sparse_visual, g->v_proj, g->sparse_visual,
+					  B, VC, E, SD, o);
+		memset(t->dx, 0, (size_t) R * VC * sizeof(float));
+		memset(t->dln, 0, (size_t) B * VC * sizeof(float));
+		sc_layernorm_backward(t->dln, g->v_ln_post_w, g->v_ln_post_b, t->hv.dpooled, t->hv.pool_in,
+							  p->v_ln_post_w, t->hv.pool_m, t->hv.pool_r, B, VC);
+		for (b = 0; b < B; b++)
+			sc_residual_backward(t->dx + (size_t) b * T * VC, NULL, t->dln + (size_t) b * VC, VC);
+		sq.n = B;
+		sq.starts = vst;
+		sq.lens = vlen;
+		sq.att_off = t->att_off;
+		sq.causal = 0;
+		blocks_backward(t, &t->vis, p->v_blocks, g->v_blocks, R, &sq, c->activation);
+		/* ln_pre, then the embedding sums */
+		memset(t->dln, 0, (size_t) R * VC * sizeof(float));
+		sc_layernorm_backward(t->dln, g->v_ln_pre_w, g->v_ln_pre_b, t->dx, t->xe, p->v_ln_pre_w,
+							  t->pre_m, t->pre_r, R, VC);
+		for (b = 0; b < B; b++)
+		{
+			const float *d = t->dln + (size_t) b * T * VC;
+
+			sc_residual_backward(g->v_class_embedding, NULL, d, VC);
+			sc_residual_backward(g->v_positional_embedding, NULL, d, T * VC);
+			/* patch rows gathered for one matmul backward over the batch */
+			memcpy(t->emb + (size_t) b * GG * VC, d + VC, (size_t) GG * VC * sizeof(float));
+		}
+		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * GG, 3 * P * P, VC);
+	}
+	(void) i;
+	return 0;
+}

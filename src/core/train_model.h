@@ -1,0 +1,80 @@
+/*
+ * train_model.h - forward and backward passes of both Sparse-CLIP towers
+ * over a batch, for training.
+ *
+ * The forward pass is the encoders' (model.h), built from the same layer
+ * kernels, but keeps every activation the backward pass needs; the loss is
+ * the symmetric InfoNCE of train_loss.h.  Gradients go to one flat buffer
+ * laid out like the model's flat parameter buffer (sc_param_list order),
+ * llm.c style, so that the optimizer runs over plain arrays.
+ */
+#ifndef SPARSECLIP_TRAIN_MODEL_H
+#define SPARSECLIP_TRAIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* How the sparse head makes its code sparse (the paper's ablation). */
+typedef enum sc_sparsity
+{
+	SC_SPARSITY_RELU = 0,		/* ReLU, then L2 normalisation (the paper's choice) */
+	SC_SPARSITY_TOPK = 1,		/* ReLU keeping only the k largest per row */
+	SC_SPARSITY_L1 = 2			/* ReLU plus an L1 penalty on the unnormalised code */
+} sc_sparsity;
+
+typedef struct sc_train_opts
+{
+	sc_sparsity sparsity;
+	int			topk;			/* for SC_SPARSITY_TOPK */
+	float		l1;				/* coefficient for SC_SPARSITY_L1 */
+} sc_train_opts;
+
+typedef struct sc_batch_stats
+{
+	double		loss;			/* total loss (contrastive + penalty) */
+	double		contrastive;	/* the InfoNCE part */
+	double		image_l0, text_l0;	/* mean non-zero output dimensions per row */
+	double		accuracy;		/* fraction of rows whose own pair has the top logit (both ways) */
+} sc_batch_stats;
+
+typedef struct sc_trainer sc_trainer;
+
+/*
+ * A trainer for model m (parameters in one flat buffer: sc_model_random,
+ * or sc_model_load with SC_LOAD_COPY), sized for batches of up to
+ * max_batch pairs.  NULL with a message on failure.
+ */
+extern sc_trainer *sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen);
+extern void sc_trainer_free(sc_trainer *t);
+
+/* The flat gradient buffer (same length and order as m->owned). */
+extern float *sc_trainer_grads(sc_trainer *t);
+
+/*
+ * One batch: zero the gradients, run both towers forward, the loss, and
+ * both towers backward.  images: [B, 3, S, S] preprocessed; texts as for
+ * sc_encode_texts (features at the largest id).  Fills stats.  img_out and
+ * txt_out (may be NULL) receive the normalised embeddings [B, output_dim].
+ * Returns 0, or -1 with a message (bad sizes or token ids).
+ */
+extern int	sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
+							 const int *lens, int B, const sc_train_opts *opts,
+							 sc_batch_stats *stats, float *img_out, float *txt_out,
+							 char *err, size_t errlen);
+
+/*
+ * Optimizer step over the gradients of the last batch: clip their global
+ * L2 norm to max_norm (when > 0), AdamW (betas 0.9/0.98, eps 1e-6; weight
+ * decay wd on tensors of 2 or more dimensions, none on 1-D tensors and the
+ * logit scale), then clamp the logit scale to [0, ln(logit_cap)].  Returns
+ * the gradient norm before clipping.  The step count and moments live in
+ * the trainer (sc_trainer_adam_state).
+ */
+extern double sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap);
+
+/* AdamW moments (m->owned_count floats each) and the number of steps done, for checkpoints. */
+extern void sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * train_optim.c - AdamW, learning rate schedule, gradient clipping; see
+ * train_optim.h.
+ */
+#include "train_optim.h"
+
+#include <math.h>
+
+void
+sc_adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
+				const sc_adamw *opt, float lr, float wd, long t)
+{
+	float		b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+	/* bias corrections as torch computes them (in double, then used as floats) */
+	double		bc1 = 1.0 - pow(b1, (double) t);
+	double		bc2 = 1.0 - pow(b2, (double) t);
+	float		step_size = (float) (lr / bc1);
+	float		bc2_sqrt = (float) sqrt(bc2);
+	float		decay = 1.0f - lr * wd;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		float		g = grad[i];
+		float		mi = b1 * m[i] + (1.0f - b1) * g;
+		float		vi = b2 * v[i] + (1.0f - b2) * g * g;
+
+		m[i] = mi;
+		v[i] = vi;
+		param[i] = param[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+	}
+}
+
+double
+sc_lr_at(double base_lr, long step, long warmup, long total)
+{
+	long		e, es;
+
+	if (step < warmup)
+		return base_lr * (double) (step + 1) / (double) warmup;
+	e = step - warmup;
+	es = total - warmup;
+	if (es <= 0)
+		return base_lr;
+	return 0.5 * (1.0 + cos(M_PI * (double) e / (double) es)) * base_lr;
+}
+
+double
+sc_clip_grad_norm(float *grad, size_t n, double max_norm)
+{
+	double		ss = 0.0, norm;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		ss += (double) grad[i] * grad[i];
+	norm = sqrt(ss);
+	if (max_norm > 0.0 && norm > max_norm)
+	{
+		float		c = (float) (max_norm / (norm + 1e-6));
+
+		for (i = 0; i < n; i++)
+			grad[i] *= c;
+	}
+	return norm;
+}
