@@ -1,0 +1,236 @@
+/*
+ * test_train_loss.c - the pure training math beside the layers:
+ * InfoNCE loss gradients (embeddings and logit scale) against finite
+ * differences; the sparse head's top-k and L1 variants through the whole
+ * trainer against finite differences of the batch loss; AdamW, the
+ * learning-rate schedule, gradient clipping and the logit-scale clamp
+ * against values worked out by hand.
+ */
+#include "unit.h"
+#include "model.h"
+#include "train_loss.h"
+#include "train_model.h"
+#include "train_optim.h"
+
+static unsigned long long rs = 99;
+
+static float
+urand(void)
+{
+	rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (float) ((rs >> 40) / 16777216.0) * 2.0f - 1.0f;
+}
+
+enum { B = 5, D = 7 };
+
+static void
+test_infonce(void)
+{
+	float		img[B * D], txt[B * D], dimg[B * D] = {0}, dtxt[B * D] = {0}, ds = 0.0f;
+	float		scratch[2 * B * B];
+	float		scale = 1.3f, h = 1e-3f;
+	double		loss, acc;
+	int			i, bad = 0;
+
+	for (i = 0; i < B * D; i++)
+	{
+		img[i] = urand();
+		txt[i] = urand();
+	}
+	loss = sc_clip_loss(img, txt, B, D, scale, dimg, dtxt, &ds, scratch, &acc);
+	CHECK(loss > 0.0 && isfinite(loss), "loss is positive and finite: %g", loss);
+	CHECK(acc >= 0.0 && acc <= 1.0, "accuracy within [0,1]");
+	for (i = 0; i < 2 * B * D; i++)
+	{
+		float	   *x = i < B * D ? &img[i] : &txt[i - B * D];
+		float		g = i < B * D ? dimg[i] : dtxt[i - B * D];
+		float		keep = *x;
+		double		lp, lm, num;
+
+		*x = keep + h;
+		lp = sc_clip_loss(img, txt, B, D, scale, NULL, NULL, NULL, scratch, NULL);
+		*x = keep - h;
+		lm = sc_clip_loss(img, txt, B, D, scale, NULL, NULL, NULL, scratch, NULL);
+		*x = keep;
+		num = (lp - lm) / (2 * h);
+		if (fabs(num - g) > 1e-3 + 1e-2 * fabs(num))
+			bad++;
+	}
+	CHECK(bad == 0, "InfoNCE embedding gradients: %d off", bad);
+	{
+		double		lp = sc_clip_loss(img, txt, B, D, scale + h, NULL, NULL, NULL, scratch, NULL);
+		double		lm = sc_clip_loss(img, txt, B, D, scale - h, NULL, NULL, NULL, scratch, NULL);
+
+		CHECK_NEAR(ds, (lp - lm) / (2 * h), 1e-3, "InfoNCE logit-scale gradient");
+	}
+	/* identical, orthogonal pairs with a large scale: near-zero loss, all correct */
+	memset(img, 0, sizeof img);
+	for (i = 0; i < B; i++)
+		img[i * D + i] = 1.0f;
+	loss = sc_clip_loss(img, img, B, D, logf(100.0f), NULL, NULL, NULL, scratch, &acc);
+	CHECK(loss < 1e-3, "perfectly matched batch has loss %g", loss);
+	CHECK(acc == 1.0, "perfectly matched batch has accuracy %g", acc);
+	/* all-zero embeddings (an all-zero sparse code): loss ln B, finite */
+	memset(img, 0, sizeof img);
+	loss = sc_clip_loss(img, img, B, D, scale, NULL, NULL, NULL, scratch, NULL);
+	CHECK_NEAR(loss, log((double) B), 1e-6, "zero embeddings give ln B");
+}
+
+/* the whole trainer on a small random sparse model, one head variant */
+static void
+test_head_variant(sc_sparsity kind, const char *what)
+{
+	sc_config	c;
+	sc_model   *m;
+	sc_trainer *t;
+	char		err[256];
+	enum { NB = 4 };
+	float		images[NB * 3 * 16 * 16];
+	int32_t		tok[NB][6];
+	const int32_t *ids[NB];
+	int			lens[NB] = {3, 6, 4, 5};
+	sc_train_opts o = {kind, 5, 0.05f};
+	sc_batch_stats st;
+	int			i, k, bad = 0, checked = 0;
+	float	   *params[2];
+
+	sc_config_preset("tiny", &c);
+	c.image_size = 16;
+	c.patch_size = 8;
+	c.vision_width = c.text_width = 16;
+	c.vision_layers = c.text_layers = 1;
+	c.vision_heads = c.text_heads = 2;
+	c.context_length = 6;
+	c.vocab_size = 30;
+	c.embed_dim = 8;
+	c.sparse_dim = 24;
+	m = sc_model_random(&c, 7, err, sizeof err);
+	CHECK(m != NULL, "random model: %s", err);
+	if (!m)
+		return;
+	t = sc_trainer_new(m, NB, err, sizeof err);
+	for (i = 0; i < NB * 3 * 16 * 16; i++)
+		images[i] = urand();
+	for (i = 0; i < NB; i++)
+	{
+		for (k = 0; k < 6; k++)
+			tok[i][k] = (int32_t) ((urand() + 1.0f) * 13.0f);
+		tok[i][lens[i] - 1] = 29;	/* end of text: the largest id */
+		ids[i] = tok[i];
+	}
+	CHECK(sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err) == 0,
+		  "%s batch: %s", what, err);
+	if (kind == SC_SPARSITY_TOPK)
+		CHECK(st.image_l0 <= 5.0 && st.text_l0 <= 5.0, "top-5 keeps at most 5 (%g, %g)",
+			  st.image_l0, st.text_l0);
+	if (kind == SC_SPARSITY_L1)
+		CHECK(st.loss > st.contrastive, "L1 penalty adds to the loss");
+	/* finite differences on the sparse weights and the projections */
+	params[0] = m->p.sparse_visual;
+	params[1] = m->p.text_projection;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 60; i += 3)
+		{
+			float	   *x = params[k] + i;
+			float		keep = *x, h = 2e-3f;
+			float		g = sc_trainer_grads(t)[x - m->owned];
+			sc_batch_stats sp, sm;
+			double		num;
+
+			*x = keep + h;
+			sc_trainer_batch(t, images, ids, lens, NB, &o, &sp, NULL, NULL, err, sizeof err);
+			*x = keep - h;
+			sc_trainer_batch(t, images, ids, lens, NB, &o, &sm, NULL, NULL, err, sizeof err);
+			*x = keep;
+			num = (sp.loss - sm.loss) / (2 * h);
+			/* a top-k boundary crossing makes the loss kinked: skip big jumps */
+			if (fabs(sp.image_l0 - sm.image_l0) > 0 || fabs(sp.text_l0 - sm.text_l0) > 0)
+				continue;
+			checked++;
+			sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err);
+			g = sc_trainer_grads(t)[x - m->owned];
+			if (fabs(num - g) > 2e-3 + 2e-2 * fabs(num))
+			{
+				if (bad < 3)
+					fprintf(stderr, "  %s param %d/%d: analytic %g numeric %g\n", what, k, i, g, num);
+				bad++;
+			}
+		}
+	CHECK(checked >= 20, "%s: %d gradients checked", what, checked);
+	CHECK(bad == 0, "%s: %d gradients off", what, bad);
+	printf("%s head: %d gradients checked against finite differences\n", what, checked);
+	sc_trainer_free(t);
+	sc_model_free(m);
+}
+
+static void
+test_optim(void)
+{
+	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
+	float		p[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.1f, -0.3f, 0.0f};
+	float		m[3] = {0}, v[3] = {0};
+	float		gr[4] = {3.0f, 4.0f, 0.0f, 0.0f};
+	double		n;
+
+	/* first step: m_hat = g, v_hat = g^2, so the update is lr * sign(g) (plus decay) */
+	sc_adamw_update(p, g, m, v, 3, &hp, 0.01f, 0.2f, 1);
+	CHECK_NEAR(p[0], 1.0 * (1 - 0.01 * 0.2) - 0.01 * 0.1 / (0.1 + 1e-6), 1e-6, "adamw step, g > 0");
+	CHECK_NEAR(p[1], -2.0 * (1 - 0.01 * 0.2) + 0.01 * 0.3 / (0.3 + 1e-6), 1e-6, "adamw step, g < 0");
+	CHECK_NEAR(p[2], 0.5 * (1 - 0.01 * 0.2), 1e-7, "adamw step, g = 0: decay only");
+	CHECK_NEAR(m[0], 0.01, 1e-7, "first moment");
+	CHECK_NEAR(v[1], 0.02 * 0.09, 1e-8, "second moment");
+
+	CHECK_NEAR(sc_lr_at(1.0, 0, 10, 100), 0.1, 1e-12, "warm-up starts at lr/warmup");
+	CHECK_NEAR(sc_lr_at(1.0, 9, 10, 100), 1.0, 1e-12, "warm-up ends at lr");
+	CHECK_NEAR(sc_lr_at(1.0, 10, 10, 100), 1.0, 1e-12, "cosine starts at lr");
+	CHECK_NEAR(sc_lr_at(1.0, 55, 10, 100), 0.5, 1e-12, "cosine halfway is lr/2");
+	CHECK(sc_lr_at(1.0, 99, 10, 100) < 0.001, "cosine ends near 0");
+
+	n = sc_clip_grad_norm(gr, 4, 1.0);
+	CHECK_NEAR(n, 5.0, 1e-9, "norm before clipping");
+	CHECK_NEAR(sqrt(gr[0] * gr[0] + gr[1] * gr[1]), 1.0, 1e-5, "clipped to norm 1");
+	n = sc_clip_grad_norm(gr, 4, 10.0);
+	CHECK_NEAR(gr[0], 0.6, 1e-5, "no clipping under the limit");
+}
+
+/* the logit scale is clamped to ln(cap) after a step, and not decayed */
+static void
+test_logit_clamp(void)
+{
+	sc_config	c;
+	sc_model   *m;
+	sc_trainer *t;
+	char		err[256];
+
+	sc_config_preset("tiny", &c);
+	c.image_size = 16;
+	c.vision_width = c.text_width = 16;
+	c.vision_layers = c.text_layers = 1;
+	c.vision_heads = c.text_heads = 2;
+	c.context_length = 4;
+	c.vocab_size = 10;
+	c.embed_dim = 8;
+	c.sparse_dim = 16;
+	m = sc_model_random(&c, 3, err, sizeof err);
+	t = sc_trainer_new(m, 2, err, sizeof err);
+	m->p.logit_scale[0] = 5.0f;
+	/* zero gradients: only decay could move it, and the scale is not decayed */
+	sc_trainer_update(t, 0.1f, 0.2f, 1.0, 1000.0f);
+	CHECK_NEAR(m->p.logit_scale[0], 5.0, 1e-6, "logit scale not decayed");
+	sc_trainer_update(t, 0.1f, 0.2f, 1.0, 50.0f);
+	CHECK_NEAR(m->p.logit_scale[0], log(50.0), 1e-6, "logit scale clamped to ln 50");
+	sc_trainer_free(t);
+	sc_model_free(m);
+}
+
+int
+main(void)
+{
+	test_infonce();
+	test_head_variant(SC_SPARSITY_RELU, "relu");
+	test_head_variant(SC_SPARSITY_TOPK, "topk");
+	test_head_variant(SC_SPARSITY_L1, "l1");
+	test_optim();
+	test_logit_clamp();
+	return unit_done("test_train_loss");
+}
