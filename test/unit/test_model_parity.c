@@ -7,6 +7,7 @@
  * results, a cancel callback stops the encoder, bad inputs are refused.
  */
 #include "unit.h"
+#include "blas_tune.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -62,6 +63,8 @@ main(void)
 	int32_t		idbuf[256];
 	sc_workspace ws = {0};
 
+	/* the kernels the extension runs with */
+	sc_blas_tune(NULL, 0);
 	CHECK(in != NULL, "inputs: %s", err);
 	if (!in)
 		return unit_done("test_model_parity");
