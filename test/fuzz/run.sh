@@ -1,0 +1,34 @@
+#!/bin/bash
+# Build the libFuzzer targets with clang (ASan + UBSan) and run each for
+# SECONDS_EACH seconds (default 60).  Not part of the test suite.
+#   bash test/fuzz/run.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-60}
+out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
+mkdir -p "$out/corpus_image" "$out/corpus_bpe"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
+clang $flags test/fuzz/fuzz_image.c src/core/image.c -lturbojpeg -lm -o "$out/fuzz_image"
+clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c -lutf8proc -o "$out/fuzz_bpe"
+# seeds: the image fixtures (prefixed with a size byte) and a few texts
+for f in test/fixtures/image/*.jpg; do
+	{ printf '\x17'; cat "$f"; } > "$out/corpus_image/$(basename "$f")"
+done
+printf '\x00a photo of a cat' > "$out/corpus_bpe/cat"
+printf '\x00caf&eacute; it\xe2\x80\x99s &#x1F436; <start_of_text>' > "$out/corpus_bpe/html"
+printf '\x01#version: 0.2\nh e\nl l\nhe ll\n' > "$out/corpus_bpe/merges"
+status=0
+for t in image bpe; do
+	echo "== fuzz_$t for ${secs}s"
+	rc=0
+	"$out/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 \
+		-artifact_prefix="$out/crash_$t-" -print_final_stats=1 "$out/corpus_$t" \
+		> "$out/fuzz_$t.log" 2>&1 || rc=$?
+	grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|ERROR|SUMMARY|Done' \
+		"$out/fuzz_$t.log" || true
+	if [ "$rc" -ne 0 ]; then
+		echo "fuzz_$t FAILED (exit $rc), log $out/fuzz_$t.log"
+		status=1
+	fi
+done
+exit $status
