@@ -31,8 +31,12 @@ CREATE EXTENSION sparseclip SCHEMA both_ext;
 SELECT '{1:2}/3'::svec <#> '{1:3}/3'::svec AS ours_still_work,
 	l2_norm('{1:3,2:4}/3'::svec) AS norm,
 	sum(v) FROM (VALUES ('{1:1}/2'::svec), ('{2:1}/2')) t(v);
-SELECT count(*) AS sparseclip_objects FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
-WHERE e.extname = 'sparseclip' AND d.deptype = 'e';
+-- each shared name now has both overloads side by side
+SELECT proname, count(*) AS overloads FROM pg_proc
+WHERE pronamespace = 'both_ext'::regnamespace
+	AND proname IN ('inner_product', 'cosine_distance', 'l2_distance', 'l1_distance',
+		'l2_norm', 'l2_normalize', 'sum', 'avg')
+GROUP BY proname ORDER BY proname;
 
 DROP EXTENSION sparseclip;
 SET client_min_messages = warning;

@@ -371,6 +371,8 @@ header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *comps,
 		set_err(err, errlen, "not a JPEG image");
 		return -1;
 	}
+	/* A truncated stream can "succeed" without a frame header: start from 0. */
+	*w = *h = 0;
 	if (len > (size_t) ULONG_MAX ||
 		tjDecompressHeader3(tj, data, (unsigned long) len, w, h, &subsamp, &cs) != 0)
 	{
@@ -379,7 +381,7 @@ header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *comps,
 	}
 	if (*w <= 0 || *h <= 0)
 	{
-		set_err(err, errlen, "JPEG has zero size (%dx%d)", *w, *h);
+		set_err(err, errlen, "JPEG has no image size (%dx%d): truncated or corrupt", *w, *h);
 		return -1;
 	}
 	switch (cs)

@@ -1,0 +1,340 @@
+/*
+ * encode.c - SQL functions that turn text and JPEG images into svec with the
+ * configured model: encode_text(s), encode_image(s), tokenize, model_info.
+ *
+ * The numerical work is the pure-C core's; this file converts between SQL
+ * values and the core's buffers, turns its error messages into ereport, and
+ * lets a query cancel interrupt a long forward pass between layers.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "image.h"
+#include "model_cache.h"
+#include "settings.h"
+#include "svec.h"
+
+/* Called by the core between layers and batch chunks: honour query cancel. */
+static int
+encode_progress(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+	return 0;
+}
+
+/* An svec holding the non-zero entries of a dense float vector. */
+static SVec *
+svec_from_dense(const float *x, int dim)
+{
+	int			nnz = 0;
+	SVec	   *v;
+
+	for (int i = 0; i < dim; i++)
+		if (x[i] != 0.0f)
+			nnz++;
+	v = svec_alloc(dim, nnz);
+	nnz = 0;
+	for (int i = 0; i < dim; i++)
+		if (x[i] != 0.0f)
+		{
+			v->indices[nnz] = i;
+			SVEC_VALUES(v)[nnz] = x[i];
+			nnz++;
+		}
+	return v;
+}
+
+/*
+ * Tokenize one text for the model.  Without truncate, a text longer than
+ * the context is an error; with it, the ids are cut as open_clip cuts them.
+ */
+static void
+tokenize_text(CachedModel *cm, text *t, bool truncate, int32 *ids, int *n_ids)
+{
+	char		err[256];
+	int			truncated = 0;
+	int			context = cm->model->cfg.context_length;
+
+	if (clip_tokenizer_encode(cm->tokenizer, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+							  context, ids, n_ids, &truncated, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("could not tokenize text: %s", err)));
+	if (truncated && !truncate)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("text is longer than the model's context of %d tokens", context),
+				 errhint("Shorten the text, or pass truncate => true to cut it as CLIP does.")));
+}
+
+/* Run the text tower over n tokenized texts; out receives n embeddings. */
+static void
+run_texts(CachedModel *cm, int32 **ids, int *lens, int n, float *out)
+{
+	char		err[256];
+
+	sparseclip_apply_threads();
+	if (sc_encode_texts(cm->model, sparseclip_workspace(), (const int32_t *const *) ids, lens, n,
+						out, encode_progress, NULL, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("text encoding failed: %s", err)));
+}
+
+PG_FUNCTION_INFO_V1(sparseclip_encode_text);
+Datum
+sparseclip_encode_text(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	bool		truncate = PG_GETARG_BOOL(1);
+	CachedModel *cm = sparseclip_get_model();
+	int			dim = sc_model_output_dim(cm->model);
+	int32	   *ids = palloc(sizeof(int32) * cm->model->cfg.context_length);
+	float	   *out = palloc(sizeof(float) * dim);
+	int			n_ids;
+
+	tokenize_text(cm, t, truncate, ids, &n_ids);
+	run_texts(cm, &ids, &n_ids, 1, out);
+	PG_RETURN_SVEC_P(svec_from_dense(out, dim));
+}
+
+/*
+ * An svec[] of n elements: NULL where nulls[i], else the embedding in row
+ * row_of[i] of out.  The element type comes from the function's result type.
+ */
+static ArrayType *
+svec_array(FunctionCallInfo fcinfo, const float *out, int dim, const bool *nulls,
+		   const int *row_of, int n)
+{
+	Oid			elemtype = get_element_type(get_fn_expr_rettype(fcinfo->flinfo));
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (!OidIsValid(elemtype))
+		elog(ERROR, "could not determine the svec type");
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	for (int i = 0; i < n; i++)
+		elems[i] = nulls[i] ? (Datum) 0 :
+			PointerGetDatum(svec_from_dense(out + (size_t) row_of[i] * dim, dim));
+	if (n == 0)
+		return construct_empty_array(elemtype);
+	return construct_md_array(elems, (bool *) nulls, 1, dims, lbs, elemtype, typlen, typbyval,
+							  typalign);
+}
+
+/* The elements of a one-dimensional array argument (NULLs allowed). */
+static void
+array_elements(ArrayType *array, Oid elemtype, Datum **elems, bool **nulls, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("expected a one-dimensional array")));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign, elems, nulls, n);
+}
+
+PG_FUNCTION_INFO_V1(sparseclip_encode_texts);
+Datum
+sparseclip_encode_texts(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	bool		truncate = PG_GETARG_BOOL(1);
+	CachedModel *cm = sparseclip_get_model();
+	int			dim = sc_model_output_dim(cm->model);
+	int			context = cm->model->cfg.context_length;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				m = 0;
+	int32	  **ids;
+	int		   *lens;
+	int		   *row_of;
+	float	   *out;
+
+	array_elements(array, TEXTOID, &elems, &nulls, &n);
+	ids = palloc(sizeof(int32 *) * Max(n, 1));
+	lens = palloc(sizeof(int) * Max(n, 1));
+	row_of = palloc0(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			continue;
+		ids[m] = palloc(sizeof(int32) * context);
+		tokenize_text(cm, DatumGetTextPP(elems[i]), truncate, ids[m], &lens[m]);
+		row_of[i] = m++;
+	}
+	out = palloc(sizeof(float) * (size_t) Max(m, 1) * dim);
+	/* The core batches internally; chunk here only to bound memory. */
+	for (int start = 0; start < m; start += sparseclip_batch_size)
+	{
+		int			count = Min(sparseclip_batch_size, m - start);
+
+		run_texts(cm, ids + start, lens + start, count, out + (size_t) start * dim);
+	}
+	PG_RETURN_ARRAYTYPE_P(svec_array(fcinfo, out, dim, nulls, row_of, n));
+}
+
+PG_FUNCTION_INFO_V1(sparseclip_tokenize);
+Datum
+sparseclip_tokenize(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	bool		truncate = PG_GETARG_BOOL(1);
+	CachedModel *cm = sparseclip_get_model();
+	int32	   *ids = palloc(sizeof(int32) * cm->model->cfg.context_length);
+	Datum	   *elems;
+	int			n_ids;
+
+	tokenize_text(cm, t, truncate, ids, &n_ids);
+	elems = palloc(sizeof(Datum) * n_ids);
+	for (int i = 0; i < n_ids; i++)
+		elems[i] = Int32GetDatum(ids[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n_ids, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/*
+ * Decode and preprocess one JPEG into out [3, S, S].  The header is read
+ * first so that an image over sparseclip.max_image_pixels is refused before
+ * any pixel is decoded.
+ */
+static void
+preprocess_image(CachedModel *cm, bytea *jpeg, float *out)
+{
+	const sc_config *cfg = &cm->model->cfg;
+	char		err[256];
+	int			width = 0,
+				height = 0,
+				components = 0;
+
+	if (clip_jpeg_info((const uint8_t *) VARDATA_ANY(jpeg), VARSIZE_ANY_EXHDR(jpeg),
+					   &width, &height, &components, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("could not read image: %s", err)));
+	if ((int64) width * height > sparseclip_max_image_pixels)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("image of %d x %d pixels is larger than sparseclip.max_image_pixels (%d)",
+						width, height, sparseclip_max_image_pixels)));
+	if (clip_image_preprocess_jpeg((const uint8_t *) VARDATA_ANY(jpeg), VARSIZE_ANY_EXHDR(jpeg),
+								   cfg->image_size, cfg->image_mean, cfg->image_std,
+								   sparseclip_max_image_pixels, out, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("could not decode image: %s", err)));
+}
+
+static void
+run_images(CachedModel *cm, const float *pixels, int n, float *out)
+{
+	char		err[256];
+
+	sparseclip_apply_threads();
+	if (sc_encode_images(cm->model, sparseclip_workspace(), pixels, n, out,
+						 encode_progress, NULL, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("image encoding failed: %s", err)));
+}
+
+PG_FUNCTION_INFO_V1(sparseclip_encode_image);
+Datum
+sparseclip_encode_image(PG_FUNCTION_ARGS)
+{
+	bytea	   *jpeg = PG_GETARG_BYTEA_PP(0);
+	CachedModel *cm = sparseclip_get_model();
+	int			dim = sc_model_output_dim(cm->model);
+	int			size = cm->model->cfg.image_size;
+	float	   *pixels = palloc(sizeof(float) * 3 * size * size);
+	float	   *out = palloc(sizeof(float) * dim);
+
+	preprocess_image(cm, jpeg, pixels);
+	run_images(cm, pixels, 1, out);
+	PG_RETURN_SVEC_P(svec_from_dense(out, dim));
+}
+
+PG_FUNCTION_INFO_V1(sparseclip_encode_images);
+Datum
+sparseclip_encode_images(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	CachedModel *cm = sparseclip_get_model();
+	int			dim = sc_model_output_dim(cm->model);
+	size_t		image_floats = (size_t) 3 * cm->model->cfg.image_size * cm->model->cfg.image_size;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				m = 0;
+	int		   *row_of;
+	int		   *source;
+	float	   *out;
+	float	   *pixels;
+
+	array_elements(array, BYTEAOID, &elems, &nulls, &n);
+	row_of = palloc0(sizeof(int) * Max(n, 1));
+	source = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+		{
+			source[m] = i;
+			row_of[i] = m++;
+		}
+	out = palloc(sizeof(float) * (size_t) Max(m, 1) * dim);
+	/* Decoded pixels are held one batch at a time. */
+	pixels = palloc(sizeof(float) * image_floats * Min(Max(m, 1), sparseclip_batch_size));
+	for (int start = 0; start < m; start += sparseclip_batch_size)
+	{
+		int			count = Min(sparseclip_batch_size, m - start);
+
+		for (int j = 0; j < count; j++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			preprocess_image(cm, DatumGetByteaPP(elems[source[start + j]]), pixels + j * image_floats);
+		}
+		run_images(cm, pixels, count, out + (size_t) start * dim);
+	}
+	PG_RETURN_ARRAYTYPE_P(svec_array(fcinfo, out, dim, nulls, row_of, n));
+}
+
+/* The model's config and identity as jsonb. */
+PG_FUNCTION_INFO_V1(sparseclip_model_info);
+Datum
+sparseclip_model_info(PG_FUNCTION_ARGS)
+{
+	CachedModel *cm = sparseclip_get_model();
+	char	   *config = sc_config_to_json(&cm->model->cfg);
+	StringInfoData buf;
+
+	if (config == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	/* Splice path, output dimension and kind into the config object. */
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"path\": ");
+	escape_json(&buf, cm->path);
+	appendStringInfo(&buf, ", \"output_dim\": %d, \"sparse\": %s, \"has_concepts\": %s, \"config\": %s}",
+					 sc_model_output_dim(cm->model),
+					 cm->model->cfg.sparse_dim > 0 ? "true" : "false",
+					 cm->model->concepts ? "true" : "false",
+					 config);
+	free(config);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
