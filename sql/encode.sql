@@ -162,7 +162,7 @@ SET sparseclip.threads = 65;
 DO $$ BEGIN PERFORM set_config('sparseclip.model',
 	current_setting('sparseclip_test.fixtures') || '/encode/model.safetensors', false); END $$;
 SET statement_timeout = '100ms';
-SELECT cardinality(encode_texts(array_agg('two dogs playing in the snow number ' || i)))
+SELECT cardinality(encode_texts(array_agg('two dogs playing ' || (i % 10))))
 FROM generate_series(1, 200000) i;
 RESET statement_timeout;
 SELECT nnz(encode_text('still usable')) > 0 AS usable;

@@ -176,6 +176,7 @@ sparseclip_encode_texts(PG_FUNCTION_ARGS)
 	row_of = palloc0(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			continue;
 		ids[m] = palloc(sizeof(int32) * context);

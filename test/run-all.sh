@@ -26,7 +26,7 @@ exec 9>/tmp/sparseclip-test.lock
 flock 9
 
 BINDIR=$("$PG_CONFIG" --bindir)
-PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+PGXS_DIR=$("$PG_CONFIG" --pkglibdir)/pgxs
 PG_REGRESS=$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress
 TMP=$(mktemp -d /tmp/sparseclip-test.XXXXXX)
 chmod 755 "$TMP"
@@ -107,27 +107,27 @@ if [ -n "$tests" ]; then
 fi
 
 echo "== TAP tests"
-if ls "$ROOT"/test/t/*.pl >/dev/null 2>&1; then
+for f in "$ROOT"/test/t/*.pl; do
+	[ -e "$f" ] || continue
+	name=$(basename "$f")
 	runuser -u postgres -- env PATH="$BINDIR:$PATH" \
 		PERL5LIB="$PGXS_DIR/src/test/perl" PG_REGRESS="$PG_REGRESS" \
-		TESTDIR="$TMP/tap" SPARSECLIP_SHARED_DATA="$SHARED_DATA" \
+		TESTDIR="$TMP/tap/$name" SPARSECLIP_SHARED_DATA="$SHARED_DATA" \
 		SPARSECLIP_FIXTURES="$TMP/src/test/fixtures" OPENBLAS_NUM_THREADS=1 \
-		bash -c "cd '$TMP/src/test' && timeout 1200 prove -v t/" >"$TMP/prove.log" 2>&1
-	prove_status=$?
-	grep -vE '^(ok|#) ' "$TMP/prove.log" | tail -n 40
-	for f in "$ROOT"/test/t/*.pl; do
-		name=$(basename "$f")
-		if grep -qE "^t/$name \.+ ok" "$TMP/prove.log"; then pass; else fail "tap/$name"; fi
-	done
-	if [ $prove_status -ne 0 ]; then
-		grep -E '^not ok|^# ' "$TMP/prove.log" | head -n 60
-		ls "$TMP/tap/tmp_check/log" 2>/dev/null | head
-		for log in "$TMP"/tap/tmp_check/log/*.log; do
+		bash -c "mkdir -p '$TMP/tap/$name' && cd '$TMP/src/test' && timeout 900 prove -v 't/$name'" >"$TMP/prove.log" 2>&1
+	status=$?
+	grep -vE '^ok [0-9]' "$TMP/prove.log" | grep -vE '^(All tests successful|Files=|Result: PASS)' | tail -n 40
+	if [ $status -eq 0 ]; then
+		echo "tap/$name ... ok"
+		pass
+	else
+		echo "tap/$name ... FAILED"
+		for log in "$TMP/tap/$name"/tmp_check/log/*; do
 			[ -f "$log" ] && { echo "--- $log"; tail -n 30 "$log"; }
 		done
-		[ ${#failures[@]} -gt 0 ] || fail "tap (prove exit $prove_status)"
+		fail "tap/$name"
 	fi
-fi
+done
 
 echo
 if [ $failed -gt 0 ]; then
