@@ -19,6 +19,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
+#include "blas_tune.h"
 #include "image.h"
 #include "model_cache.h"
 #include "settings.h"
@@ -331,10 +332,11 @@ sparseclip_model_info(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"path\": ");
 	escape_json(&buf, cm->path);
-	appendStringInfo(&buf, ", \"output_dim\": %d, \"sparse\": %s, \"has_concepts\": %s, \"config\": %s}",
+	appendStringInfo(&buf, ", \"output_dim\": %d, \"sparse\": %s, \"has_concepts\": %s, \"blas_kernels\": \"%s\", \"config\": %s}",
 					 sc_model_output_dim(cm->model),
 					 cm->model->cfg.sparse_dim > 0 ? "true" : "false",
 					 cm->model->concepts ? "true" : "false",
+					 sc_blas_core(),
 					 config);
 	free(config);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));

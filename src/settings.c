@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "blas_tune.h"
 #include "settings.h"
 
 char	   *sparseclip_model_path = NULL;
@@ -71,5 +72,13 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("sparseclip");
+
+	/* Before any BLAS call: on VMs OpenBLAS may pick generic kernels. */
+	{
+		char		msg[256];
+
+		if (sc_blas_tune(msg, sizeof(msg)) < 0)
+			elog(DEBUG1, "sparseclip: %s", msg);
+	}
 	sparseclip_apply_threads();
 }
