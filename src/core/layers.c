@@ -55,12 +55,105 @@ sc_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 	}
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define SC_HAVE_AVX512_SMALL 1
+
+/*
+ * out[N,OC] = inp[N,C] @ weight[OC,C]^T (+ bias) for few rows (N small),
+ * C a multiple of 16.  sgemm packs the whole weight matrix on every call,
+ * which costs as much as the product itself when N is a handful of tokens
+ * (one text, one image); this reads each weight row once, straight from
+ * memory, and takes dot products with 4 rows of inp at a time.
+ */
+__attribute__((target("avx512f"), optimize("O3"))) static void
+matmul_small_avx512(float *out, const float *inp, const float *weight, const float *bias,
+					int N, int C, int OC)
+{
+	int			o, n, c, t, k;
+
+	for (o = 0; o + 4 <= OC; o += 4)
+	{
+		const float *w0 = weight + (size_t) o * C;
+
+		for (n = 0; n < N; n += 4)
+		{
+			int			nb = N - n < 4 ? N - n : 4;
+			const float *x0 = inp + (size_t) n * C;
+			__m512		acc[4][4];
+
+			for (t = 0; t < 4; t++)
+				for (k = 0; k < 4; k++)
+					acc[t][k] = _mm512_setzero_ps();
+			if (nb == 4)
+			{
+				for (c = 0; c < C; c += 16)
+				{
+					__m512		wa = _mm512_loadu_ps(w0 + c);
+					__m512		wb = _mm512_loadu_ps(w0 + C + c);
+					__m512		wc = _mm512_loadu_ps(w0 + 2 * C + c);
+					__m512		wd = _mm512_loadu_ps(w0 + 3 * C + c);
+
+					for (t = 0; t < 4; t++)
+					{
+						__m512		xv = _mm512_loadu_ps(x0 + (size_t) t * C + c);
+
+						acc[t][0] = _mm512_fmadd_ps(xv, wa, acc[t][0]);
+						acc[t][1] = _mm512_fmadd_ps(xv, wb, acc[t][1]);
+						acc[t][2] = _mm512_fmadd_ps(xv, wc, acc[t][2]);
+						acc[t][3] = _mm512_fmadd_ps(xv, wd, acc[t][3]);
+					}
+				}
+			}
+			else
+			{
+				for (c = 0; c < C; c += 16)
+					for (t = 0; t < nb; t++)
+					{
+						__m512		xv = _mm512_loadu_ps(x0 + (size_t) t * C + c);
+
+						for (k = 0; k < 4; k++)
+							acc[t][k] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(w0 + (size_t) k * C + c), acc[t][k]);
+					}
+			}
+			for (t = 0; t < nb; t++)
+				for (k = 0; k < 4; k++)
+					out[(size_t) (n + t) * OC + o + k] =
+						_mm512_reduce_add_ps(acc[t][k]) + (bias ? bias[o + k] : 0.0f);
+		}
+	}
+	/* the last OC % 4 outputs */
+	for (; o < OC; o++)
+		for (n = 0; n < N; n++)
+		{
+			const float *w = weight + (size_t) o * C;
+			const float *x = inp + (size_t) n * C;
+			__m512		acc = _mm512_setzero_ps();
+
+			for (c = 0; c < C; c += 16)
+				acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(w + c), acc);
+			out[(size_t) n * OC + o] = _mm512_reduce_add_ps(acc) + (bias ? bias[o] : 0.0f);
+		}
+}
+#endif
+
+/* Rows up to which the small-N kernel beats sgemm (single-threaded). */
+#define SMALL_N_MAX 24
+
 void
 sc_matmul_forward(float *out, const float *inp, const float *weight,
 				  const float *bias, int N, int C, int OC)
 {
 	int			i;
 
+#ifdef SC_HAVE_AVX512_SMALL
+	if (N <= SMALL_N_MAX && C % 16 == 0 && openblas_get_num_threads() == 1 &&
+		__builtin_cpu_supports("avx512f"))
+	{
+		matmul_small_avx512(out, inp, weight, bias, N, C, OC);
+		return;
+	}
+#endif
 	if (bias)
 	{
 		/* seed out with the bias so that sgemm accumulates onto it (beta 1) */
