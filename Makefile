@@ -30,7 +30,7 @@ PG_CFLAGS   = -std=gnu11 $(if $(WERROR),-Werror)
 # extension loaded first (pgvector, say) exports a function of the same name.
 SHLIB_LINK  = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread -Wl,-Bsymbolic
 
-EXTRA_CLEAN = test/unit/bin $(DATA_built) results regression.diffs regression.out
+EXTRA_CLEAN = test/unit/bin test/tools/bin $(DATA_built) results regression.diffs regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -48,7 +48,17 @@ test/unit/bin/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/u
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
-.PHONY: unit test
+# Helper programs for tests and benchmarks (random model files, ...).
+TOOL_SRCS = $(sort $(wildcard test/tools/*.c))
+TOOL_BINS = $(patsubst test/tools/%.c,test/tools/bin/%,$(TOOL_SRCS))
+
+test/tools/bin/%: test/tools/%.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -Isrc/core -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
+
+.PHONY: unit test tools
+tools: $(TOOL_BINS)
+
 unit: $(UNIT_BINS)
 	@status=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || status=1; done; exit $$status
 

@@ -48,7 +48,8 @@ trap 'exit 130' INT TERM
 
 echo "== build"
 if ! make -C "$ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" >"$TMP/build.log" 2>&1 ||
-   ! make -C "$ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" install >>"$TMP/build.log" 2>&1; then
+   ! make -C "$ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" install >>"$TMP/build.log" 2>&1 ||
+   ! make -C "$ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" tools >>"$TMP/build.log" 2>&1; then
 	cat "$TMP/build.log"
 	echo "run-all.sh: build failed"
 	echo "0 passed, 1 failed"
@@ -113,8 +114,8 @@ for f in "$ROOT"/test/t/*.pl; do
 	runuser -u postgres -- env PATH="$BINDIR:$PATH" \
 		PERL5LIB="$PGXS_DIR/src/test/perl" PG_REGRESS="$PG_REGRESS" \
 		TESTDIR="$TMP/tap/$name" SPARSECLIP_SHARED_DATA="$SHARED_DATA" \
-		SPARSECLIP_FIXTURES="$TMP/src/test/fixtures" OPENBLAS_NUM_THREADS=1 \
-		bash -c "mkdir -p '$TMP/tap/$name' && cd '$TMP/src/test' && timeout 900 prove -v 't/$name'" >"$TMP/prove.log" 2>&1
+		SPARSECLIP_FIXTURES="$TMP/src/test/fixtures" SPARSECLIP_TOOLS="$TMP/src/test/tools/bin" \
+		OPENBLAS_NUM_THREADS=1 bash -c "mkdir -p '$TMP/tap/$name' && cd '$TMP/src/test' && timeout 900 prove -v 't/$name'" >"$TMP/prove.log" 2>&1
 	status=$?
 	grep -vE '^ok [0-9]' "$TMP/prove.log" | grep -vE '^(All tests successful|Files=|Result: PASS)' | tail -n 40
 	if [ $status -eq 0 ]; then

@@ -890,11 +890,16 @@ run_head(float *out, float *y, const float *pooled, const float *proj, const flo
 	}
 }
 
-/* Rows per chunk: bounds the activation memory to about 40 MB at any width. */
+/*
+ * Rows per chunk.  The progress hook runs between layers of a chunk, so a
+ * chunk's layer must stay short: about 300 rows at ViT-B width is ~100 ms
+ * on one core (query cancel latency), still wide enough for sgemm to run
+ * near its peak, and bounds the activation memory to about 10 MB.
+ */
 static int
 chunk_rows(int C, int T)
 {
-	int			r = (1 << 20) / C;
+	int			r = (1 << 18) / C;
 
 	return r < T ? T : r;
 }
