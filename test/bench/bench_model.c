@@ -6,7 +6,7 @@
  * Prints one line per measurement, "name value", for test/bench/model.sh:
  *   blas_core NAME                         (OpenBLAS kernels, after sc_blas_tune)
  *   sgemm_gflops G                         (1024^3 sgemm, the machine's peak here)
- *   image_b1 / image_b32 ITEMS_PER_S GFLOPS
+ *   image_b1 / image_b32 ITEMS_PER_S GFLOPS  (best of 4 windows of SECONDS/4)
  *   text_b1 / text_b32 ITEMS_PER_S GFLOPS  (16-token texts)
  */
 #include <cblas.h>
@@ -54,7 +54,8 @@ text_flops(const sc_config *c, int T)
 static double
 sgemm_gflops(double seconds)
 {
-	int			n = 1024, reps = 0;
+	int			n = 1024, reps = 0, w;
+	double		best = 0.0;
 	float	   *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
 			   *c = malloc(sizeof(float) * n * n);
 	double		t0, t;
@@ -66,17 +67,63 @@ sgemm_gflops(double seconds)
 		b[i] = (float) (i % 5) * 0.1f;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-	t0 = now();
-	do
+	for (w = 0; w < 4; w++)
 	{
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-		reps++;
-		t = now() - t0;
-	} while (t < seconds);
+		reps = 0;
+		t0 = now();
+		do
+		{
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+			reps++;
+			t = now() - t0;
+		} while (t < seconds / 4);
+		if (2.0 * n * n * n * reps / t / 1e9 > best)
+			best = 2.0 * n * n * n * reps / t / 1e9;
+	}
 	free(a);
 	free(b);
 	free(c);
-	return 2.0 * n * n * n * reps / t / 1e9;
+	return best;
+}
+
+/*
+ * Items per second, the best of 4 windows of seconds/4 each (at least one
+ * call per window): other work on a shared machine only ever slows a
+ * window down, so the best one is the steadiest estimate.
+ */
+static double
+best_rate(const sc_model *m, sc_workspace *ws, const float *images, const int32_t **ids,
+		  const int *lens, int b, float *out, double seconds)
+{
+	char		err[256];
+	double		best = 0.0;
+	int			w;
+
+	/* warm-up call */
+	if ((images ? sc_encode_images(m, ws, images, b, out, NULL, NULL, err, sizeof err)
+		 : sc_encode_texts(m, ws, ids, lens, b, out, NULL, NULL, err, sizeof err)) < 0)
+	{
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	for (w = 0; w < 4; w++)
+	{
+		int			reps = 0;
+		double		t0 = now(), t;
+
+		do
+		{
+			if (images)
+				sc_encode_images(m, ws, images, b, out, NULL, NULL, err, sizeof err);
+			else
+				sc_encode_texts(m, ws, ids, lens, b, out, NULL, NULL, err, sizeof err);
+			reps++;
+			t = now() - t0;
+		} while (t < seconds / 4);
+		if (b * reps / t > best)
+			best = b * reps / t;
+	}
+	return best;
 }
 
 int
@@ -93,6 +140,7 @@ main(int argc, char **argv)
 	int32_t	   *tok;
 	const int32_t **ids;
 	int		   *lens;
+
 
 	if (argc < 3 || sc_config_preset(argv[1], &cfg) < 0)
 	{
@@ -135,41 +183,17 @@ main(int argc, char **argv)
 
 	for (bi = 0; bi < 2; bi++)
 	{
-		int			b = batches[bi], reps = 0;
-		double		t0, t;
+		int			b = batches[bi];
+		double		r = best_rate(m, &ws, images, NULL, NULL, b, out, seconds);
 
-		sc_encode_images(m, &ws, images, b, out, NULL, NULL, err, sizeof err);
-		t0 = now();
-		do
-		{
-			if (sc_encode_images(m, &ws, images, b, out, NULL, NULL, err, sizeof err) < 0)
-			{
-				fprintf(stderr, "%s\n", err);
-				return 1;
-			}
-			reps++;
-			t = now() - t0;
-		} while (t < seconds);
-		printf("image_b%d %.2f %.1f\n", b, b * reps / t, image_flops(&cfg) * b * reps / t / 1e9);
+		printf("image_b%d %.2f %.1f\n", b, r, image_flops(&cfg) * r / 1e9);
 	}
 	for (bi = 0; bi < 2; bi++)
 	{
-		int			b = batches[bi], reps = 0;
-		double		t0, t;
+		int			b = batches[bi];
+		double		r = best_rate(m, &ws, NULL, ids, lens, b, out, seconds);
 
-		sc_encode_texts(m, &ws, ids, lens, b, out, NULL, NULL, err, sizeof err);
-		t0 = now();
-		do
-		{
-			if (sc_encode_texts(m, &ws, ids, lens, b, out, NULL, NULL, err, sizeof err) < 0)
-			{
-				fprintf(stderr, "%s\n", err);
-				return 1;
-			}
-			reps++;
-			t = now() - t0;
-		} while (t < seconds);
-		printf("text_b%d %.2f %.1f\n", b, b * reps / t, text_flops(&cfg, 16) * b * reps / t / 1e9);
+		printf("text_b%d %.2f %.1f\n", b, r, text_flops(&cfg, 16) * r / 1e9);
 	}
 	sc_workspace_free(&ws);
 	sc_model_free(m);
