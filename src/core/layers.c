@@ -94,6 +94,14 @@ matmul_small_avx512(float *out, const float *inp, const float *weight, const flo
 					__m512		wc = _mm512_loadu_ps(w0 + 2 * C + c);
 					__m512		wd = _mm512_loadu_ps(w0 + 3 * C + c);
 
+					/* while on the first rows of inp, fetch the next 4 weight rows */
+					if (n == 0 && o + 8 <= OC)
+					{
+						_mm_prefetch((const char *) (w0 + 4 * C + c), _MM_HINT_T0);
+						_mm_prefetch((const char *) (w0 + 5 * C + c), _MM_HINT_T0);
+						_mm_prefetch((const char *) (w0 + 6 * C + c), _MM_HINT_T0);
+						_mm_prefetch((const char *) (w0 + 7 * C + c), _MM_HINT_T0);
+					}
 					for (t = 0; t < 4; t++)
 					{
 						__m512		xv = _mm512_loadu_ps(x0 + (size_t) t * C + c);

@@ -101,6 +101,15 @@ sc_config_check(const sc_config *c, char *err, size_t errlen)
 		seterr(err, errlen, "model config: sparse_dim must be between 0 and %d, not %d", big, c->sparse_dim);
 		return -1;
 	}
+	/* bounds that keep every row count and activation size within int */
+	if ((c->image_size / c->patch_size) > 64 || c->context_length > 4096 ||
+		c->vision_width > 16384 || c->text_width > 16384 || c->embed_dim > 65536 ||
+		c->vision_layers > 1024 || c->text_layers > 1024)
+	{
+		seterr(err, errlen, "model config: sizes beyond the supported range (at most 64x64 patches, "
+			   "context 4096, width 16384, embed_dim 65536, 1024 layers)");
+		return -1;
+	}
 	if (c->image_size % c->patch_size != 0)
 	{
 		seterr(err, errlen, "model config: image_size %d is not a multiple of patch_size %d",
@@ -879,8 +888,11 @@ run_head(float *out, float *y, const float *pooled, const float *proj, const flo
 				1.0f, pooled, C, proj, E, 0.0f, y, E);
 	if (sparse_w)
 	{
+		int			i;
+
 		sc_matmul_forward(out, y, sparse_w, NULL, nb, E, S);
-		sc_relu_forward(out, out, nb * S);
+		for (i = 0; i < nb; i++)
+			sc_relu_forward(out + (size_t) i * S, out + (size_t) i * S, S);
 		sc_l2norm_forward(out, nb, S);
 	}
 	else

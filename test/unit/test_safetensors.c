@@ -226,6 +226,18 @@ main(void)
 		sc_model   *m, *m2;
 		char	   *j;
 
+		/* presets are valid; sizes out of range are refused */
+		CHECK(sc_config_preset("ViT-B/32", &cfg) == 0 && sc_config_check(&cfg, err, sizeof err) == 0, "ViT-B/32: %s", err);
+		CHECK(sc_config_preset("nope", &cfg) == -1, "unknown preset");
+		sc_config_preset("tiny", &cfg);
+		CHECK(sc_config_check(&cfg, err, sizeof err) == 0, "tiny: %s", err);
+		cfg.context_length = 5000;
+		CHECK(sc_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "supported range"), "context 5000: %s", err);
+		cfg.context_length = 32;
+		cfg.patch_size = 7;
+		CHECK(sc_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "not a multiple"), "patch 7: %s", err);
+		cfg.patch_size = 0;
+		CHECK(sc_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "patch_size"), "patch 0: %s", err);
 		sc_config_preset("tiny", &cfg);
 		cfg.image_size = 16;
 		cfg.vision_width = 16;
