@@ -2,7 +2,8 @@
 # Throughput of the C tokenizer and of JPEG decode + CLIP preprocessing,
 # against the Python path open_clip uses (PIL + torchvision, and a
 # SimpleTokenizer written the same way), run side by side, one thread each.
-# Prints ratios C / Python.
+# Prints ratios C / Python of items per second of CPU time (process time, so
+# other load on the machine matters less).
 #
 #   bash test/bench/bench_tokenize_image.sh [seconds per measurement, default 5]
 #
@@ -41,11 +42,11 @@ cat > "$work/baseline.py" <<'EOF'
 import html, json, sys, time
 
 def bench(what, fn, items, secs):
-    t0 = time.perf_counter(); n = 0
+    t0 = time.process_time(); n = 0
     while True:
         for it in items:
             fn(it); n += 1
-        t = time.perf_counter() - t0
+        t = time.process_time() - t0
         if t >= secs:
             break
     print(what, n, "%.3f" % t, "%.1f" % (n / t))
