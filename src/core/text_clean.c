@@ -851,6 +851,22 @@ whitespace_clean(const int32_t *s, size_t n, CpBuf *out)
 	}
 }
 
+/*
+ * Printable ASCII (with tab, newline, form feed) and no '&': every ftfy step
+ * and html.unescape leave such text as it is.
+ */
+static int
+plain_ascii(const int32_t *s, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] >= 0x7F || s[i] == '&' ||
+			(s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\f'))
+			return 0;
+	return 1;
+}
+
 int
 clip_text_clean(const char *text, size_t len, char **out, size_t *out_len,
 				char *err, size_t errlen)
@@ -876,12 +892,25 @@ clip_text_clean(const char *text, size_t len, char **out, size_t *out_len,
 		cp_push(&a, c);
 		pos += (size_t) k;
 	}
-	if (a.oom || ftfy_fix_text(a.v, a.n, &b) < 0)
+	if (a.oom)
 		goto oom;
-	a.n = 0;
-	python_html_unescape(b.v, b.n, &a);
-	b.n = 0;
-	python_html_unescape(a.v, a.n, &b);
+	if (plain_ascii(a.v, a.n))
+	{
+		/* nothing for ftfy or html.unescape to change: skip to whitespace */
+		CpBuf		t = a;
+
+		a = b;
+		b = t;
+	}
+	else
+	{
+		if (ftfy_fix_text(a.v, a.n, &b) < 0)
+			goto oom;
+		a.n = 0;
+		python_html_unescape(b.v, b.n, &a);
+		b.n = 0;
+		python_html_unescape(a.v, a.n, &b);
+	}
 	a.n = 0;
 	whitespace_clean(b.v, b.n, &a);
 	b.n = 0;
