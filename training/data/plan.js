@@ -257,6 +257,11 @@ function iconifyEmoji(prefix, source) {
   for (const name of Object.keys(set.icons).sort()) {
     const icon = set.icons[name];
     if (icon.hidden) continue;
+    // Skin tone variants: the Google PNG set already has them all; here they
+    // would be a third of all images, near copies of one another.
+    if (/-skin-tone(-|$)/.test(name)) continue;
+    const tone = name.match(/^(.*?)-(medium-light|medium-dark|light|medium|dark)$/);
+    if (tone && (tone[1] in set.icons || tone[1] in (set.aliases || {}))) continue;
     let info = emojiInfo.get(byName.get(name));
     if (!info) {
       // Icons without a code point: derive the label from the icon name,
@@ -339,7 +344,8 @@ function openclipart() {
     let title = xmlText((bare.match(/<dc:title>([\s\S]*?)<\/dc:title>/) || ['', ''])[1]);
     // "04 waxinggibbous openclipart" -> "waxinggibbous"
     title = clean(title.replace(/_/g, ' ').replace(/\b(open\s?clip\s?art|clip\s?art)\b/ig, '').replace(/^\d+\s+(?=[a-z])/i, ''));
-    if (junk(title)) title = '';
+    // Names of whole collections or credits say nothing about the picture.
+    if (junk(title) || /\b(cliparts|icon ?set|iconset|collection|theme|various|symbol signs)\b|^by\s|\sby\s+[A-Z]/i.test(title)) title = '';
     if (title === title.toUpperCase()) title = title.toLowerCase();
     const subj = (bare.match(/<dc:subject>([\s\S]*?)<\/dc:subject>/) || ['', ''])[1];
     const kws = [];
