@@ -113,6 +113,14 @@ work=$out/work
 rm -rf "$work/chunks"
 mkdir -p "$work/chunks"
 (cd "$out" && find img -name '*.jpg' | LC_ALL=C sort) > "$work/done.txt"
+# Images the plan no longer lists (older package versions or rules) go.
+cut -f3 "$work/jobs.tsv" | LC_ALL=C sort > "$work/wanted.txt"
+LC_ALL=C comm -23 "$work/done.txt" "$work/wanted.txt" > "$work/stale.txt"
+if [ -s "$work/stale.txt" ]; then
+	say "removing $(wc -l < "$work/stale.txt") images no longer planned"
+	(cd "$out" && xargs rm -f < "$work/stale.txt")
+	LC_ALL=C comm -12 "$work/done.txt" "$work/wanted.txt" > "$work/done.tmp" && mv -f "$work/done.tmp" "$work/done.txt"
+fi
 awk -F'\t' 'FILENAME == ARGV[1] { done[$0] = 1; next } !($3 in done)' "$work/done.txt" "$work/jobs.tsv" \
 	> "$work/pending.tsv"
 total=$(wc -l < "$work/jobs.tsv")
@@ -125,7 +133,7 @@ if [ "$pending" -gt 0 ]; then
 	# Each finished chunk prints a line; awk turns them into progress.
 	ls "$work/chunks"/c* | xargs -P "$jobs" -I{} sh -c '"$1" "$2" "$3" "$4" && echo x' _ \
 		"$here/render.sh" "$size" "$out" {} |
-		awk -v n="$nchunks" '{ printf "build.sh: rendered %d/%d chunks\n", NR, n > "/dev/stderr" }'
+		awk -v n="$nchunks" '{ printf "build.sh: rendered %d/%d chunks\n", NR, n > "/dev/stderr"; fflush("/dev/stderr") }'
 	say "rendering took $(( $(date +%s) - render_start )) s"
 fi
 cat "$work/chunks"/*.failed 2>/dev/null | LC_ALL=C sort -u > "$work/failed.txt" || true

@@ -53,9 +53,10 @@ const wn = (() => {
   const data = fs.readFileSync(path.join(WN, 'data.noun'));  // offsets are byte offsets
   const rules = [['ses', 's'], ['xes', 'x'], ['zes', 'z'], ['ches', 'ch'], ['shes', 'sh'],
                  ['men', 'man'], ['ies', 'y'], ['s', '']];
-  // Lexicographer files of things one can draw: animal, artifact, body,
-  // food, location, object, person, plant, substance.
-  const drawable = new Set(['05', '06', '08', '13', '15', '17', '18', '20', '27']);
+  // Lexicographer files of things one can draw, best first: animal,
+  // artifact, body, food, object, plant; then location, person, substance.
+  const things = new Set(['05', '06', '08', '13', '17', '20']);
+  const drawable = new Set(['15', '18', '27']);
 
   function synset(off) {
     const at = parseInt(off, 10);
@@ -81,7 +82,7 @@ const wn = (() => {
   function define(base) {
     const offs = index.get(base);
     const senses = offs.slice(0, 3).map(synset);
-    const best = senses.find(s => drawable.has(s.lexfile)) || senses[0];
+    const best = senses.find(s => things.has(s.lexfile)) || senses.find(s => drawable.has(s.lexfile)) || senses[0];
     return best.gloss.split(/;\s*"/)[0].replace(/;\s*$/, '').trim();
   }
   return { lemma, define };
@@ -89,13 +90,14 @@ const wn = (() => {
 
 // The head noun of an English noun phrase: the last word before the first
 // preposition or punctuation ("face with tears of joy" -> "face").
-const CUT = /[,:;(]|\s(with|of|in|on|for|from|without|holding|at|and|or|under|over|by|to|into|wearing)\s/;
+const CUT = /[,:;(]|\s-\s|\s(with|of|in|on|for|from|without|holding|at|and|or|under|over|by|to|into|wearing)\s/;
 function headNoun(name) {
   const front = (' ' + name.toLowerCase() + ' ').split(CUT)[0];
   const words = front.replace(/[^a-z0-9' -]/g, ' ').split(/[\s-]+/).filter(Boolean);
   for (let n = Math.min(3, words.length); n >= 1; n--) {
     const w = words.slice(-n).join('_');
-    if (!/[a-z]/.test(w)) continue;
+    // Two-letter words are mostly abbreviations ("cd" is not cadmium).
+    if (!/[a-z]/.test(w) || w.length < 3) continue;
     const l = wn.lemma(w);
     if (l) return { word: words.slice(-n).join(' '), base: l.base, plural: l.plural };
   }
@@ -303,21 +305,25 @@ function gameIcons() {
 
 // ---------------------------------------------------------------- openclipart
 function xmlText(s) {
-  return clean(s.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1').replace(/<[^>]*>/g, ' ')
+  return clean(decodeEntities(decodeEntities(s)));
+}
+function decodeEntities(s) {
+  return (s.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1').replace(/<[^>]*>/g, ' ')
     .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'")
     .replace(/&#(\d+);/g, (m, d) => String.fromCharCode(+d)).replace(/&amp;/g, '&'));
 }
 
 // Metadata written by tools, not people: hashes, URLs, file names, ids.
 function junk(s) {
-  return !s || /hash\(|https?:|www\.|\.(svg|png|jpe?g|ai|eps)\b|^untitled|^image\d*$|^layer\s*\d*$|^svg\d*$|^\d+$|^[a-z]+\d+$/i.test(s) ||
+  return !s || /hash\(|0x[0-9a-f]{4,}|sodipodi|inkscape|https?:|www\.|\.(svg|png|jpe?g|ai|eps)\b|^untitled|^image\d*$|^layer\s*\d*$|^svg\d*$|^\d+$|^[a-z]+\d+$/i.test(s) ||
          !/[a-z]{2}/i.test(s);
 }
 
 const GENERIC_KW = new Set(['clip art', 'clipart', 'clip_art', 'media', 'svg', 'png', 'image', 'public domain',
   'externalsource', 'openclipart', 'ocal', 'unsorted', 'inkscape', 'drawing', 'icon', 'icons',
-  'remix', 'vector', 'graphic', 'picture']);
+  'remix', 'vector', 'graphic', 'picture', 'hash', 'theme', 'lemon theme icon', 'flat theme icon']);
 
+const MAX_SAME_NAME = 12;
 const CLIP_TEMPLATES = ['a clip art drawing of {}', 'a vector illustration of {}', 'clip art of {}',
                         'a drawing of {}', 'a cartoon of {}', 'an illustration of {}', 'a picture of {}'];
 
@@ -332,7 +338,8 @@ function openclipart() {
       else if (e.name.endsWith('.svg')) files.push(p);
     }
   })(root);
-  let n = 0, skipped = 0;
+  let n = 0, skipped = 0, capped = 0;
+  const sameName = new Map();
   for (const file of files) {
     const rel = path.relative(root, file);
     // Colour gradients and the like are not pictures of anything.
@@ -343,9 +350,9 @@ function openclipart() {
     const bare = work.replace(/<dc:(creator|publisher|rights|contributor)[\s\S]*?<\/dc:\1>/g, '');
     let title = xmlText((bare.match(/<dc:title>([\s\S]*?)<\/dc:title>/) || ['', ''])[1]);
     // "04 waxinggibbous openclipart" -> "waxinggibbous"
-    title = clean(title.replace(/_/g, ' ').replace(/\b(open\s?clip\s?art|clip\s?art)\b/ig, '').replace(/^\d+\s+(?=[a-z])/i, ''));
+    title = clean(title.replace(/_/g, ' ').replace(/\([^)]*\)/g, ' ').replace(/\b(open\s?clip\s?art|clip\s?art)\b/ig, '').replace(/^\d+\s+(?=[a-z])/i, ''));
     // Names of whole collections or credits say nothing about the picture.
-    if (junk(title) || /\b(cliparts|icon ?set|iconset|collection|theme|various|symbol signs)\b|^by\s|\sby\s+[A-Z]/i.test(title)) title = '';
+    if (junk(title) || /\b(cliparts|icons|icon ?set|iconset|collection|theme|various|symbol signs)\b|^by\s|\sby\s+[A-Z]/i.test(title)) title = '';
     if (title === title.toUpperCase()) title = title.toLowerCase();
     const subj = (bare.match(/<dc:subject>([\s\S]*?)<\/dc:subject>/) || ['', ''])[1];
     const kws = [];
@@ -357,6 +364,11 @@ function openclipart() {
     if (junk(desc) || desc.length < 12 || desc.length > 200 || desc.toLowerCase() === title.toLowerCase()) desc = '';
     const name = title || kws.slice(0, 3).join(', ');
     if (!name) { skipped++; continue; }
+    // Series share one title (1,375 "gramastar" stars, 793 icons known only
+    // as "action, computer"): a few of each teach as much as all of them.
+    const seenName = (sameName.get(name.toLowerCase()) || 0) + 1;
+    sameName.set(name.toLowerCase(), seenName);
+    if (seenName > MAX_SAME_NAME) { capped++; continue; }
     const key = source + '/' + rel;
     const lines = [name, pick(CLIP_TEMPLATES, key).replace('{}', withArticle(name))];
     if (kws.length) {
@@ -369,7 +381,8 @@ function openclipart() {
     const id = rel.replace(/\.svg$/, '').replace(/[^A-Za-z0-9_-]+/g, '_');
     if (addImage(source, id, 'svg', file, fs.existsSync(png) ? png : null, lines)) n++;
   }
-  log(`${source}: ${n} images (${skipped} without usable metadata or in special/)`);
+  log(`${source}: ${n} images (${skipped} without usable metadata or in special/, ` +
+      `${capped} over ${MAX_SAME_NAME} of one name)`);
 }
 
 // ---------------------------------------------------------------- wordnet.txt
