@@ -431,6 +431,83 @@ ftfy_unescape_html(const int32_t *s, size_t n, CpBuf *out)
 
 /* ---- the other ftfy fixers ---- */
 
+/* Byte of a code point in ftfy's "sloppy" Windows-1252, or -1. */
+static int
+sloppy_1252_byte(int32_t c)
+{
+	size_t		i;
+
+	if (c < 0x80 || (c >= 0xA0 && c <= 0xFF))
+		return c;
+	for (i = 0; i < sizeof(html_charref_fixes) / sizeof(html_charref_fixes[0]); i++)
+		if (html_charref_fixes[i].num >= 0x80 && html_charref_fixes[i].num <= 0x9F &&
+			(int32_t) html_charref_fixes[i].cp == c)
+			return (int) html_charref_fixes[i].num;
+	return -1;
+}
+
+/*
+ * The common case of ftfy's fix_encoding: UTF-8 that was read as Latin-1 or
+ * Windows-1252 ("cafÃ©", "donâ€™t").  If the text encodes in Latin-1, else
+ * in sloppy Windows-1252, and those bytes are valid UTF-8 with at least one
+ * multi-byte sequence, they are decoded as UTF-8.  ftfy first asks its
+ * "badness" heuristic whether to try at all, and knows more encodings; text
+ * that is meant as typed rarely encodes to valid multi-byte UTF-8.
+ */
+static void
+ftfy_fix_encoding_lite(const int32_t *s, size_t n, CpBuf *out)
+{
+	unsigned char *bytes;
+	size_t		i;
+	int			latin1 = 1,
+				high = 0;
+	utf8proc_ssize_t pos = 0;
+	CpBuf		dec = {0};
+
+	for (i = 0; i < n; i++)
+	{
+		if (s[i] > 0xFF)
+			latin1 = 0;
+		if (s[i] >= 0x80)
+			high = 1;
+	}
+	if (!high || !(bytes = malloc(n ? n : 1)))
+	{
+		cp_push_all(out, s, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			b = latin1 ? s[i] : sloppy_1252_byte(s[i]);
+
+		if (b < 0)
+			break;
+		bytes[i] = (unsigned char) b;
+	}
+	/* ftfy decodes bytes with 0xED or 0xC0 as "utf-8-variants": left alone here */
+	if (i == n && !memchr(bytes, 0xED, n) && !memchr(bytes, 0xC0, n))
+	{
+		while ((size_t) pos < n)
+		{
+			utf8proc_int32_t c;
+			utf8proc_ssize_t k = utf8proc_iterate(bytes + pos, (utf8proc_ssize_t) n - pos, &c);
+
+			if (k <= 0)
+				break;
+			cp_push(&dec, c);
+			pos += k;
+		}
+	}
+	if (i == n && (size_t) pos == n && !dec.oom && dec.n < n)
+		cp_push_all(out, dec.v, dec.n);
+	else
+		cp_push_all(out, s, n);
+	if (dec.oom)
+		out->oom = 1;
+	free(dec.v);
+	free(bytes);
+}
+
 /* fix_c1_controls: U+0080..U+009F read as (sloppy) Windows-1252. */
 static void
 ftfy_fix_c1_controls(const int32_t *s, size_t n, CpBuf *out)
@@ -673,6 +750,7 @@ ftfy_fix_segment(const int32_t *s, size_t n, int unescape, CpBuf *out)
 {
 	static const FixStep steps[] = {
 		ftfy_unescape_html,
+		ftfy_fix_encoding_lite,
 		ftfy_fix_c1_controls,
 		ftfy_fix_latin_ligatures,
 		ftfy_fix_character_width,

@@ -207,6 +207,10 @@ test_clean(void)
 	/* a '<' turns off ftfy's own unescaping; html.unescape still runs, after the quote fix */
 	check_clean("<b>&rsquo;</b>", "<b>\xe2\x80\x99</b>");
 	check_clean("&rsquo;", "'");
+	/* UTF-8 read as Latin-1 / Windows-1252 is repaired; typed Latin-1 is not touched */
+	check_clean("caf\xc3\x83\xc2\xa9", "caf\xc3\xa9");
+	check_clean("don\xc3\xa2\xe2\x82\xac\xe2\x84\xa2t", "don't");
+	check_clean("na\xc3\xafve caf\xc3\xa9 \xc2\xa3" "5", "na\xc3\xafve caf\xc3\xa9 \xc2\xa3" "5");
 }
 
 static char *
