@@ -145,7 +145,11 @@ matmul_small_avx512(float *out, const float *inp, const float *weight, const flo
 }
 #endif
 
-/* Rows up to which the small-N kernel beats sgemm (single-threaded). */
+/*
+ * Rows up to which the small-N kernel beats sgemm.  It runs on one thread
+ * even when OpenBLAS has more: at so few rows the product is bound by
+ * reading the weights, and threaded sgemm gains little over it.
+ */
 #define SMALL_N_MAX 24
 
 void
@@ -155,8 +159,7 @@ sc_matmul_forward(float *out, const float *inp, const float *weight,
 	int			i;
 
 #ifdef SC_HAVE_AVX512_SMALL
-	if (N <= SMALL_N_MAX && C % 16 == 0 && openblas_get_num_threads() == 1 &&
-		__builtin_cpu_supports("avx512f"))
+	if (N <= SMALL_N_MAX && C % 16 == 0 && __builtin_cpu_supports("avx512f"))
 	{
 		matmul_small_avx512(out, inp, weight, bias, N, C, OC);
 		return;
