@@ -8,7 +8,21 @@
 #include <math.h>
 #include <string.h>
 
-void
+/*
+ * As in layers.c: elementwise loops are branch-free, and gcc is asked to
+ * vectorize them (the build uses -O2) in AVX-512 and AVX2 clones picked at
+ * load time; reductions may reorder their float sums into vector lanes.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SC_BWD_LOOP __attribute__((optimize("O3"), target_clones("avx512f", "avx2", "default")))
+#define SC_BWD_SUM __attribute__((optimize("O3", "associative-math", "no-signed-zeros", "no-trapping-math"), \
+								  target_clones("avx512f", "avx2", "default")))
+#else
+#define SC_BWD_LOOP
+#define SC_BWD_SUM
+#endif
+
+SC_BWD_SUM void
 sc_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
 					  const float *inp, const float *weight, const float *mean,
 					  const float *rstd, int N, int C)
@@ -48,12 +62,25 @@ sc_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *do
 	}
 }
 
+/* dbias[OC] += column sums of dout[N, OC] */
+SC_BWD_LOOP static void
+bias_backward(float *dbias, const float *dout, int N, int OC)
+{
+	int			i, j;
+
+	for (i = 0; i < N; i++)
+	{
+		const float *r = dout + (size_t) i * OC;
+
+		for (j = 0; j < OC; j++)
+			dbias[j] += r[j];
+	}
+}
+
 void
 sc_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
 				   const float *inp, const float *weight, int N, int C, int OC)
 {
-	int			i, j;
-
 	if (dinp)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
 					1.0f, dout, OC, weight, C, 1.0f, dinp, C);
@@ -61,13 +88,7 @@ sc_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
 					1.0f, dout, OC, inp, C, 1.0f, dweight, C);
 	if (dbias)
-		for (i = 0; i < N; i++)
-		{
-			const float *r = dout + (size_t) i * OC;
-
-			for (j = 0; j < OC; j++)
-				dbias[j] += r[j];
-		}
+		bias_backward(dbias, dout, N, OC);
 }
 
 void
@@ -146,7 +167,7 @@ exp_approx(float x)
 	return p * u.f;
 }
 
-void
+SC_BWD_LOOP void
 sc_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
 {
 	int			i;
@@ -172,7 +193,7 @@ sc_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
 	}
 }
 
-void
+SC_BWD_LOOP void
 sc_quick_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
 {
 	int			i;
@@ -186,7 +207,7 @@ sc_quick_gelu_backward(float *dinp, const float *inp, const float *dout, int N)
 	}
 }
 
-void
+SC_BWD_LOOP void
 sc_residual_backward(float *da, float *db, const float *dout, int N)
 {
 	int			i;
@@ -199,7 +220,7 @@ sc_residual_backward(float *da, float *db, const float *dout, int N)
 			db[i] += dout[i];
 }
 
-void
+SC_BWD_LOOP void
 sc_relu_backward(float *dinp, const float *out, const float *dout, int N)
 {
 	int			i;

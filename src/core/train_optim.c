@@ -6,7 +6,14 @@
 
 #include <math.h>
 
-void
+/* vectorized clones of the update loop, as for the layer kernels */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SC_OPT_LOOP __attribute__((optimize("O3"), target_clones("avx512f", "avx2", "default")))
+#else
+#define SC_OPT_LOOP
+#endif
+
+SC_OPT_LOOP void
 sc_adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
 				const sc_adamw *opt, float lr, float wd, long t)
 {
