@@ -1,0 +1,70 @@
+#!/bin/bash
+# End-to-end check of the trainer and the evaluator on a made-up data set
+# (coloured shapes drawn with ImageMagick): BPE learning, training, the CSV
+# log, numbered checkpoints, a run split in two by --stop-at/--resume giving
+# a bit-identical model, the model loading in sparseclip-eval, bad options
+# refused.  About a minute on 2 cores.
+#   bash training/test.sh        (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")"
+make -s sparseclip-train sparseclip-eval
+command -v convert >/dev/null || { echo "SKIP: ImageMagick (convert) not installed"; exit 0; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+
+mkdir -p "$tmp/img"
+n=0
+for colour in red green blue yellow black purple; do
+	for shape in circle square; do
+		for size in 10 14 18 22; do
+			f="img/$colour-$shape-$size.jpg"
+			if [ $shape = circle ]; then draw="circle 32,32 $((32 + size)),32"; else draw="rectangle $((32 - size)),$((32 - size)) $((32 + size)),$((32 + size))"; fi
+			convert -size 64x64 xc:white -fill $colour -draw "$draw" -quality 90 "$tmp/$f"
+			printf '%s\ta %s %s\n%s\t%s %s shape\n' "$f" $colour $shape "$f" $shape $colour >> "$tmp/train.tsv"
+			n=$((n + 1))
+		done
+	done
+done
+head -16 "$tmp/train.tsv" > "$tmp/val.tsv"
+printf 'the quick brown fox jumps over the lazy dog\na circle is a round shape; a square has four sides\n' > "$tmp/wordnet.txt"
+cat > "$tmp/small.json" <<'JSON'
+{"image_size":32,"patch_size":8,"vision_width":32,"vision_layers":2,"vision_heads":2,"context_length":12,"vocab_size":560,"text_width":32,"text_layers":2,"text_heads":2,"embed_dim":16,"sparse_dim":128,"activation":"gelu","image_mean":[0.48145466,0.4578275,0.40821073],"image_std":[0.26862954,0.26130258,0.27577711]}
+JSON
+common=(--data "$tmp/train.tsv" --val "$tmp/val.tsv" --config "$tmp/small.json" --steps 40 --batch 16
+	--warmup 5 --lr 2e-3 --log-every 5 --val-every 20)
+
+./sparseclip-train "${common[@]}" --out "$tmp/full.safetensors" --checkpoint-every 20 > "$tmp/full.log"
+check "final model written" '[ -s "$tmp/full.safetensors" ]'
+check "numbered checkpoint written" '[ -s "$tmp/full.step000020.safetensors" ]'
+check "state written" '[ -s "$tmp/full.safetensors.state" ]'
+check "CSV has a header and 8 rows" '[ $(wc -l < "$tmp/full.csv") -eq 9 ]'
+check "BPE learned from captions + text" 'grep -q "BPE: learning 46 merges" "$tmp/full.log"'
+first=$(awk -F, 'NR == 2 { print $4 }' "$tmp/full.csv")
+last=$(awk -F, 'END { print $4 }' "$tmp/full.csv")
+check "loss goes down ($first -> $last)" 'awk -v a="$first" -v b="$last" "BEGIN { exit !(b < a - 0.3) }"'
+
+./sparseclip-train "${common[@]}" --out "$tmp/split.safetensors" --stop-at 13 > "$tmp/split1.log"
+check "split run stops with a state" 'grep -q "stopped at step 13" "$tmp/split1.log"'
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/split.safetensors.state" \
+	--out "$tmp/split.safetensors" --log-every 5 --val-every 20 > "$tmp/split2.log"
+check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
+
+./sparseclip-train "${common[@]}" --dense --steps 10 --out "$tmp/dense.safetensors" > /dev/null
+./sparseclip-train "${common[@]}" --sparsity topk --topk 8 --steps 10 --out "$tmp/topk.safetensors" > "$tmp/topk.log"
+check "top-k run keeps L0 <= 8" 'awk "NR > 1 && (\$10 > 8 || \$11 > 8) { bad = 1 } END { exit bad }" FS=, "$tmp/topk.csv"'
+
+./sparseclip-eval "$tmp/full.safetensors" --val "$tmp/val.tsv" --classes "$tmp/val.tsv" --shared "$tmp/none" > "$tmp/eval.txt"
+check "eval prints retrieval" 'grep -q "text->image R@1" "$tmp/eval.txt"'
+check "eval prints L0" 'grep -q "image L0" "$tmp/eval.txt"'
+check "eval skips missing shared data" 'grep -q "CIFAR-10 test.*skipped" "$tmp/eval.txt"'
+./sparseclip-eval "$tmp/dense.safetensors" --val "$tmp/val.tsv" > "$tmp/eval_dense.txt"
+check "eval loads the dense model" 'grep -q "dense, output dim 16" "$tmp/eval_dense.txt"'
+
+check "missing --data refused" '! ./sparseclip-train --steps 1 2> /dev/null'
+check "bad --sparsity refused" '! ./sparseclip-train --data "$tmp/train.tsv" --sparsity nope > /dev/null 2>&1'
+check "topk without --topk refused" '! ./sparseclip-train --data "$tmp/train.tsv" --sparsity topk > /dev/null 2>&1'
+check "missing image file refused" 'printf "img/none.jpg\tx\n" > "$tmp/bad.tsv"; ! ./sparseclip-train --data "$tmp/bad.tsv" > /dev/null 2>&1'
+echo "training/test.sh: $pass passed, $fail failed"
+[ $fail -eq 0 ]
