@@ -128,12 +128,13 @@ pending=$(wc -l < "$work/pending.tsv")
 say "$total images, $((total - pending)) already rendered, $pending to render on $jobs cores"
 if [ "$pending" -gt 0 ]; then
 	split -l 200 -d -a 4 "$work/pending.tsv" "$work/chunks/c"
-	nchunks=$(ls "$work/chunks" | wc -l)
+	chunks=("$work/chunks"/c[0-9][0-9][0-9][0-9])
+	nchunks=${#chunks[@]}
 	render_start=$(date +%s)
-	# Each finished chunk prints a line; awk turns them into progress.
-	ls "$work/chunks"/c* | xargs -P "$jobs" -I{} sh -c '"$1" "$2" "$3" "$4" && echo x' _ \
+	# Each finished chunk prints a line, counted here as progress.
+	printf '%s\0' "${chunks[@]}" | xargs -0 -P "$jobs" -I{} sh -c '"$1" "$2" "$3" "$4" && echo x' _ \
 		"$here/render.sh" "$size" "$out" {} |
-		awk -v n="$nchunks" '{ printf "build.sh: rendered %d/%d chunks\n", NR, n > "/dev/stderr"; fflush("/dev/stderr") }'
+		{ i=0; while read -r _; do i=$((i + 1)); say "rendered $i/$nchunks chunks"; done; }
 	say "rendering took $(( $(date +%s) - render_start )) s"
 fi
 cat "$work/chunks"/*.failed 2>/dev/null | LC_ALL=C sort -u > "$work/failed.txt" || true

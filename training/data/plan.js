@@ -5,7 +5,7 @@
 // usage: node plan.js OUT_DIR
 // needs: OUT_DIR/cache/npm/node_modules (npm packages), /usr/share/wordnet,
 //        /usr/share/openclipart/{svg,png}
-// writes: OUT_DIR/work/jobs.tsv      kind, input file, output jpg, fallback input
+// writes: OUT_DIR/work/jobs.tsv      kind (png, svg, svgtrim), input, output jpg, fallback png
 //         OUT_DIR/work/captions.tsv  split, source, jpg, caption
 //         OUT_DIR/work/classes.tsv   jpg, class name (held-out style only)
 //         OUT_DIR/cache/svg/...      SVG files built from iconify JSON
@@ -379,7 +379,7 @@ function openclipart() {
     lines.push(glossCaption(name, key));
     const png = path.join(CLIP, 'png', rel.replace(/\.svg$/, '.png'));
     const id = rel.replace(/\.svg$/, '').replace(/[^A-Za-z0-9_-]+/g, '_');
-    if (addImage(source, id, 'svg', file, fs.existsSync(png) ? png : null, lines)) n++;
+    if (addImage(source, id, 'svgtrim', file, fs.existsSync(png) ? png : null, lines)) n++;
   }
   log(`${source}: ${n} images (${skipped} without usable metadata or in special/, ` +
       `${capped} over ${MAX_SAME_NAME} of one name)`);
