@@ -33,6 +33,58 @@ typedef struct SVec
 #define PG_GETARG_SVEC_P_COPY(n)	((SVec *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(n)))
 #define PG_RETURN_SVEC_P(x)	PG_RETURN_POINTER(x)
 
+/*
+ * Walks the union of two svecs' dimensions in order, giving both weights
+ * (0 where a vector has no entry):
+ *   SVecMerge m; svec_merge_init(&m, a, b);
+ *   while (svec_merge_next(&m, &index, &x, &y)) ...
+ */
+typedef struct SVecMerge
+{
+	const SVec *a;
+	const SVec *b;
+	int			i;
+	int			j;
+} SVecMerge;
+
+static inline void
+svec_merge_init(SVecMerge *m, const SVec *a, const SVec *b)
+{
+	m->a = a;
+	m->b = b;
+	m->i = 0;
+	m->j = 0;
+}
+
+static inline bool
+svec_merge_next(SVecMerge *m, int32 *index, float4 *x, float4 *y)
+{
+	const SVec *a = m->a;
+	const SVec *b = m->b;
+
+	if (m->i >= a->nnz && m->j >= b->nnz)
+		return false;
+	if (m->j >= b->nnz || (m->i < a->nnz && a->indices[m->i] < b->indices[m->j]))
+	{
+		*index = a->indices[m->i];
+		*x = SVEC_VALUES(a)[m->i++];
+		*y = 0.0f;
+	}
+	else if (m->i >= a->nnz || b->indices[m->j] < a->indices[m->i])
+	{
+		*index = b->indices[m->j];
+		*x = 0.0f;
+		*y = SVEC_VALUES(b)[m->j++];
+	}
+	else
+	{
+		*index = a->indices[m->i];
+		*x = SVEC_VALUES(a)[m->i++];
+		*y = SVEC_VALUES(b)[m->j++];
+	}
+	return true;
+}
+
 /* Allocate a zeroed svec with room for nnz entries. */
 extern SVec *svec_alloc(int32 dim, int32 nnz);
 

@@ -73,22 +73,17 @@ svec_cosine_distance(PG_FUNCTION_ARGS)
 static double
 svec_diff_sum(const SVec *a, const SVec *b, bool squared)
 {
-	const float4 *av = SVEC_VALUES(a);
-	const float4 *bv = SVEC_VALUES(b);
-	int			i = 0,
-				j = 0;
+	SVecMerge	m;
+	int32		index;
+	float4		x,
+				y;
 	double		sum = 0.0;
 
-	while (i < a->nnz || j < b->nnz)
+	svec_merge_init(&m, a, b);
+	while (svec_merge_next(&m, &index, &x, &y))
 	{
-		double		d;
+		double		d = (double) x - (double) y;
 
-		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
-			d = av[i++];
-		else if (i >= a->nnz || b->indices[j] < a->indices[i])
-			d = -(double) bv[j++];
-		else
-			d = (double) av[i++] - (double) bv[j++];
 		sum += squared ? d * d : fabs(d);
 	}
 	return sum;
@@ -124,34 +119,15 @@ svec_l1_distance(PG_FUNCTION_ARGS)
 int
 svec_cmp_internal(const SVec *a, const SVec *b)
 {
-	const float4 *av = SVEC_VALUES(a);
-	const float4 *bv = SVEC_VALUES(b);
-	int			i = 0,
-				j = 0;
+	SVecMerge	m;
+	int32		index;
+	float4		x,
+				y;
 
-	while (i < a->nnz || j < b->nnz)
-	{
-		float4		x,
-					y;
-
-		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
-		{
-			x = av[i++];
-			y = 0.0f;
-		}
-		else if (i >= a->nnz || b->indices[j] < a->indices[i])
-		{
-			x = 0.0f;
-			y = bv[j++];
-		}
-		else
-		{
-			x = av[i++];
-			y = bv[j++];
-		}
+	svec_merge_init(&m, a, b);
+	while (svec_merge_next(&m, &index, &x, &y))
 		if (x != y)
 			return x < y ? -1 : 1;
-	}
 	return (a->dim > b->dim) - (a->dim < b->dim);
 }
 
@@ -194,36 +170,21 @@ svec_check_finite_result(float4 value)
 static SVec *
 svec_add_signed(const SVec *a, const SVec *b, float4 sign)
 {
-	const float4 *av = SVEC_VALUES(a);
-	const float4 *bv = SVEC_VALUES(b);
 	int64		cap = Max(Min((int64) a->nnz + b->nnz, a->dim), 1);
 	int32	   *ri = palloc(sizeof(int32) * cap);
 	float4	   *rvals = palloc(sizeof(float4) * cap);
+	SVecMerge	m;
+	int32		index;
+	float4		x,
+				y;
+	int			n = 0;
 	SVec	   *result;
-	int			i = 0,
-				j = 0,
-				n = 0;
 
-	while (i < a->nnz || j < b->nnz)
+	svec_merge_init(&m, a, b);
+	while (svec_merge_next(&m, &index, &x, &y))
 	{
-		int32		index;
-		float4		value;
+		float4		value = x + sign * y;
 
-		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
-		{
-			index = a->indices[i];
-			value = av[i++];
-		}
-		else if (i >= a->nnz || b->indices[j] < a->indices[i])
-		{
-			index = b->indices[j];
-			value = sign * bv[j++];
-		}
-		else
-		{
-			index = a->indices[i];
-			value = av[i++] + sign * bv[j++];
-		}
 		svec_check_finite_result(value);
 		if (value != 0.0f)
 		{
