@@ -14,6 +14,8 @@ PACKAGES=(
 	zlib1g-dev
 	libipc-run-perl
 	util-linux
+	imagemagick
+	nodejs
 )
 
 missing=()

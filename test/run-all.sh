@@ -68,6 +68,12 @@ for src in "$ROOT"/test/unit/test_*.c; do
 	if (cd "$ROOT" && timeout 600 "test/unit/bin/$name"); then pass; else fail "unit/$name"; fi
 done
 
+echo "== script tests"
+for t in "$ROOT"/training/data/test_*.sh; do
+	[ -e "$t" ] || continue
+	if timeout 300 bash "$t"; then pass; else fail "script/${t#$ROOT/}"; fi
+done
+
 # Everything the server side or the postgres user reads is copied where
 # postgres can read it, whatever the permissions of the checkout.
 mkdir -p "$TMP/src" "$TMP/sock" "$TMP/regress" "$TMP/tap"
