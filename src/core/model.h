@@ -13,7 +13,13 @@
  * but what the workspace holds, which stays valid and reusable (or is
  * released with sc_workspace_free).  Nothing here calls exit or abort;
  * errors are messages written to err.  Single-threaded except inside
- * OpenBLAS, whose thread count the caller sets (openblas_set_num_threads).
+ * OpenBLAS, whose thread count the caller sets (openblas_set_num_threads);
+ * see blas_tune.h for making OpenBLAS use the CPU's fast kernels.
+ *
+ * A loaded model is read-only: any number of threads may encode with it at
+ * once, each with its own workspace.  Batches are cut into chunks of rows
+ * (about 1,000 tokens at width 256); the progress hook runs before each
+ * chunk and before each layer of a chunk.
  */
 #ifndef SPARSECLIP_MODEL_H
 #define SPARSECLIP_MODEL_H
