@@ -1,0 +1,165 @@
+/*
+ * handler.c - the `inverted` access method's handler, options, settings and
+ * operator class validation.
+ */
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "inverted.h"
+
+PG_FUNCTION_INFO_V1(inverted_handler);
+
+double		inv_block_skip_factor = 1.0;
+int			inv_pending_limit = 8192;
+int			inv_initial_batch = 32;
+
+/*
+ * Settings are defined on first use rather than in _PG_init, so nothing needs
+ * shared_preload_libraries; values SET before the library loaded are kept.
+ */
+void
+inv_define_gucs(void)
+{
+	static bool done = false;
+
+	if (done)
+		return;
+	done = true;
+	DefineCustomRealVariable("inverted.block_skip_factor",
+							 "Scales range score bounds before pruning; below 1 trades recall for speed.",
+							 "1.0 (the default) keeps inverted index scans exact.",
+							 &inv_block_skip_factor, 1.0, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("inverted.pending_limit",
+							"Pending-list length at which an insert folds the list into a segment.",
+							"0 leaves the folding to VACUUM.",
+							&inv_pending_limit, 8192, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("inverted.initial_batch",
+							"Rows an inverted index scan ranks in its first batch; later batches double.",
+							NULL,
+							&inv_initial_batch, 32, 1, 1 << 20,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("inverted");
+}
+
+bytea *
+invoptions(Datum reloptions, bool validate)
+{
+	if (validate && DatumGetPointer(reloptions) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inverted indexes take no storage parameters")));
+	return NULL;
+}
+
+/* Only ORDER BY operators returning float8 (strategy 1) and the support functions 1 (distance) and 2 (norm, cosine only). */
+bool
+invvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	CatCList   *oprlist,
+			   *proclist;
+	int			i;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+
+	for (i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(op->amopopr, FLOAT8OID, op->amoplefttype, op->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("inverted operator family contains an invalid operator %u", op->amopopr)));
+			result = false;
+		}
+	}
+	for (i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum < 1 || proc->amprocnum > 2)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("inverted operator family contains support function %d", proc->amprocnum)));
+			result = false;
+		}
+	}
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+Datum
+inverted_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 1;
+	amroutine->amsupport = 2;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = invbuild;
+	amroutine->ambuildempty = invbuildempty;
+	amroutine->aminsert = invinsert;
+	amroutine->ambulkdelete = invbulkdelete;
+	amroutine->amvacuumcleanup = invvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = invcostestimate;
+	amroutine->amoptions = invoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = invbuildphasename;
+	amroutine->amvalidate = invvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = invbeginscan;
+	amroutine->amrescan = invrescan;
+	amroutine->amgettuple = invgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = invendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

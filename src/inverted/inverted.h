@@ -1,0 +1,290 @@
+/*
+ * inverted.h - the `inverted` index access method: page layout and the
+ * interfaces between its phases (build, insert, scan, vacuum, cost, check).
+ *
+ * The index is a log-structured set of immutable "segments" plus an
+ * append-only "pending list" of recent documents:
+ *
+ *   block 0        metapage: the segment list and the pending-list head/tail
+ *   segment        consecutive pages holding one byte stream: header, doc
+ *                  table, dimension directory, range descriptors, postings
+ *   pending pages  a chain of pages holding whole documents, appended by
+ *                  INSERT and folded into a new segment by VACUUM or when the
+ *                  list grows past inverted.pending_limit
+ *
+ * Inside a segment, documents are numbered 0..ndocs-1 and grouped in ranges
+ * of INV_RANGE_DOCS consecutive numbers.  For every dimension the postings
+ * are cut at range boundaries, and each (dimension, range) piece has a
+ * descriptor holding the largest positive and largest negative weight in it:
+ * summed over the query's terms they bound every score in the range, which
+ * is what lets the scan skip ranges without losing exactness (see
+ * doc/inverted-design.md).
+ *
+ * Every page has the standard page header and an InvPageOpaque special area;
+ * payload bytes live between the header and the special area, and pd_lower
+ * always covers them so that GenericXLog logs them.
+ */
+#ifndef SPARSECLIP_INVERTED_H
+#define SPARSECLIP_INVERTED_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+
+#include "svec.h"
+
+#define INV_MAGIC			0x53564958	/* "SVIX" */
+#define INV_VERSION			1
+#define INV_METAPAGE_BLKNO	0
+
+#define INV_RANGE_SHIFT		8
+#define INV_RANGE_DOCS		(1 << INV_RANGE_SHIFT)
+
+#define INV_MAX_SEGMENTS	200
+
+/* Payload bytes per page: header (24) + payload + special (8) = 8192. */
+#define INV_PAGE_DATA_OFFSET	MAXALIGN(SizeOfPageHeaderData)
+#define INV_PAGE_PAYLOAD	8160
+
+/* Page types stored in the special area */
+#define INV_PAGE_META		1
+#define INV_PAGE_SEGMENT	2
+#define INV_PAGE_PENDING	3
+#define INV_PAGE_DELETED	4
+
+typedef struct InvPageOpaque
+{
+	BlockNumber next;			/* next pending page, or InvalidBlockNumber */
+	uint16		type;
+	uint16		unused;
+} InvPageOpaque;
+
+#define InvPageGetOpaque(page) ((InvPageOpaque *) PageGetSpecialPointer(page))
+#define InvPagePayload(page) ((char *) (page) + INV_PAGE_DATA_OFFSET)
+
+/* Index-wide flags */
+#define INV_FLAG_COSINE		0x0001
+
+/* metapage dim when no document has been seen, or documents disagree */
+#define INV_DIM_NONE		(-1)
+#define INV_DIM_MIXED		(-2)
+
+typedef struct InvSegRef
+{
+	BlockNumber start;			/* first page of the segment */
+	BlockNumber npages;			/* number of consecutive pages */
+	uint32		ndocs;			/* documents (including dead ones) */
+	uint32		ndead;			/* documents marked dead by VACUUM */
+} InvSegRef;
+
+typedef struct InvMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint32		flags;
+	int32		dim;
+	BlockNumber pend_head;		/* first pending page, or Invalid */
+	BlockNumber pend_tail;		/* page where the next record goes */
+	uint32		pend_tail_used; /* payload bytes used in pend_tail */
+	uint32		pend_count;		/* complete records in the list */
+	uint64		pend_bytes;		/* payload bytes of complete records */
+	uint32		nsegments;
+	uint32		unused;
+	InvSegRef	segs[INV_MAX_SEGMENTS];
+} InvMetaPageData;
+
+#define InvPageGetMeta(page) ((InvMetaPageData *) InvPagePayload(page))
+
+/* Segment stream: header at byte 0; the doc table starts on page 1. */
+typedef struct InvSegHeader
+{
+	uint32		magic;
+	uint32		flags;			/* INV_FLAG_COSINE: bounds are over w/|d| */
+	uint32		ndocs;
+	uint32		nranges;
+	uint32		ndims;
+	uint32		unused;
+	uint64		ndesc;
+	uint64		npostings;
+	uint64		doc_off;		/* InvDoc[ndocs] */
+	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
+	uint64		desc_off;		/* InvRangeDesc[ndesc] */
+	uint64		data_off;		/* posting bytes */
+	uint64		total_bytes;
+} InvSegHeader;
+
+/* Doc flags */
+#define INV_DOC_DEAD		0x0001
+#define INV_DOC_NULL		0x0002
+
+/* 16 bytes: a whole number of them fill INV_PAGE_PAYLOAD, so none spans pages. */
+typedef struct InvDoc
+{
+	ItemPointerData tid;
+	uint16		flags;
+	double		norm2;			/* squared L2 norm, as svec_norm2 computes it */
+} InvDoc;
+
+typedef struct InvDimEntry
+{
+	int32		dim;
+	uint32		ndesc;
+	uint64		first_desc;		/* index into the descriptor array */
+	uint64		data_off;		/* relative to the segment's data_off */
+	float4		maxpos;			/* over the whole dimension */
+	float4		maxneg;
+} InvDimEntry;
+
+/*
+ * One (dimension, range) piece.  Its postings are stored as count uint8
+ * offsets inside the range followed by count float4 weights.
+ */
+typedef struct InvRangeDesc
+{
+	uint32		range;
+	uint16		count;
+	uint16		unused;
+	float4		maxpos;			/* max(0, largest weight), rounded up */
+	float4		maxneg;			/* max(0, -smallest weight), rounded up */
+} InvRangeDesc;
+
+#define INV_POSTING_BYTES	5
+
+/* Pending record header, followed by int32 indices[nnz], float4 values[nnz]. */
+typedef struct InvPendRecord
+{
+	ItemPointerData tid;
+	uint16		flags;
+	int32		dim;
+	int32		nnz;
+	double		norm2;
+} InvPendRecord;
+
+/* ---- page.c: buffers, metapage, segment byte streams ---- */
+extern Buffer inv_new_buffer(Relation index, const InvMetaPageData *meta);
+extern void inv_init_page(Page page, uint16 type);
+extern void inv_fill_metapage(Relation index, Page page);
+extern void inv_free_page(Relation index, BlockNumber blkno);
+extern void inv_read_meta(Relation index, InvMetaPageData *meta);
+extern uint32 inv_index_flags(Relation index);
+
+typedef struct InvReader
+{
+	Relation	index;
+	BlockNumber start;
+	BlockNumber npages;
+	Buffer		buf;
+	BlockNumber cur;
+} InvReader;
+
+extern void inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages);
+extern void inv_read(InvReader *r, uint64 off, void *dst, size_t len);
+extern void inv_reader_end(InvReader *r);
+
+typedef struct InvWriter
+{
+	Relation	index;
+	BlockNumber start;
+	BlockNumber npages;
+	char	   *page;			/* image of the page being filled */
+	uint32		used;
+	uint64		written;
+	bool		locked;			/* holding the relation extension lock */
+} InvWriter;
+
+extern void inv_writer_begin(InvWriter *w, Relation index);
+extern void inv_write(InvWriter *w, const void *src, size_t len);
+extern void inv_write_pad_to(InvWriter *w, uint64 off);
+extern void inv_writer_end(InvWriter *w);
+
+/* ---- pending.c: the pending list ---- */
+extern void inv_pending_append(Relation index, Buffer metabuf, const InvPendRecord *hdr,
+							   const int32 *indices, const float4 *values);
+
+typedef struct InvPendReader
+{
+	Relation	index;
+	BlockNumber blk;
+	uint32		off;
+	uint32		remaining;
+} InvPendReader;
+
+extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta);
+/* Returns false at the end; *indices/*values are palloc'd (NULL when nnz == 0). */
+extern bool inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values);
+extern void inv_pending_free_pages(Relation index, BlockNumber head);
+
+/* ---- segment.c: building segments in memory and writing them ---- */
+typedef struct InvPosting
+{
+	int32		dim;
+	uint32		docno;
+	float4		w;
+} InvPosting;
+
+typedef struct InvAccum
+{
+	uint32		flags;
+	InvDoc	   *docs;
+	uint32		ndocs;
+	uint32		maxdocs;
+	InvPosting *post;
+	uint64		npost;
+	uint64		maxpost;
+} InvAccum;
+
+extern void inv_accum_init(InvAccum *acc, uint32 flags);
+extern void inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
+							  int32 nnz, const int32 *indices, const float4 *values);
+extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
+								  IndexBulkDeleteCallback callback, void *cb_state,
+								  double *ndeleted);
+extern void inv_accum_free(InvAccum *acc);
+extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
+extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
+
+/* ---- shared helpers ---- */
+extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
+extern void inv_define_gucs(void);
+
+extern double inv_block_skip_factor;
+extern int	inv_pending_limit;
+extern int	inv_initial_batch;
+
+/* ---- AM callbacks ---- */
+extern IndexBuildResult *invbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
+extern void invbuildempty(Relation index);
+extern bool invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
+					  Relation heapRel, IndexUniqueCheck checkUnique, bool indexUnchanged,
+					  struct IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+extern void invcostestimate(struct PlannerInfo *root, struct IndexPath *path, double loop_count,
+							Cost *indexStartupCost, Cost *indexTotalCost,
+							Selectivity *indexSelectivity, double *indexCorrelation,
+							double *indexPages);
+extern bytea *invoptions(Datum reloptions, bool validate);
+extern bool invvalidate(Oid opclassoid);
+extern char *invbuildphasename(int64 phasenum);
+extern IndexScanDesc invbeginscan(Relation index, int nkeys, int norderbys);
+extern void invrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool invgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void invendscan(IndexScanDesc scan);
+
+/* Merge the pending list (and small trailing segments) into a new segment. */
+extern void inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
+							  IndexBulkDeleteCallback callback, void *cb_state,
+							  double *ndeleted);
+
+/* Build subphases reported in pg_stat_progress_create_index */
+#define INV_BUILD_PHASE_LOAD	2
+#define INV_BUILD_PHASE_SORT	3
+#define INV_BUILD_PHASE_WRITE	4
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * page.c - buffers, the metapage, and segment byte streams for `inverted`.
+ *
+ * A segment is written once, front to back, into consecutive new pages while
+ * holding the relation extension lock, so a byte offset maps to a page by
+ * division.  Every page written goes through GenericXLog as a full image.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "inverted.h"
+
+void
+inv_init_page(Page page, uint16 type)
+{
+	InvPageOpaque *opaque;
+
+	PageInit(page, BLCKSZ, sizeof(InvPageOpaque));
+	opaque = InvPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->type = type;
+	opaque->unused = 0;
+}
+
+/*
+ * A new pinned and exclusively locked buffer: a recycled page from the free
+ * space map when there is one, else a new page at the end of the relation.
+ * meta, when given, is the current metapage (its holder has it locked).
+ */
+static bool
+inv_page_reusable(Page page, BlockNumber blkno, const InvMetaPageData *meta)
+{
+	uint32		i;
+
+	if (PageIsNew(page) || InvPageGetOpaque(page)->type == INV_PAGE_DELETED)
+		return true;
+	/* pages of a dropped segment are free once no live segment covers them */
+	if (meta == NULL || InvPageGetOpaque(page)->type != INV_PAGE_SEGMENT)
+		return false;
+	for (i = 0; i < meta->nsegments; i++)
+		if (blkno >= meta->segs[i].start &&
+			blkno < meta->segs[i].start + meta->segs[i].npages)
+			return false;
+	return true;
+}
+
+Buffer
+inv_new_buffer(Relation index, const InvMetaPageData *meta)
+{
+	Buffer		buffer;
+	bool		needLock;
+
+	for (;;)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Page		page;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		buffer = ReadBuffer(index, blkno);
+		if (ConditionalLockBuffer(buffer))
+		{
+			page = BufferGetPage(buffer);
+			if (inv_page_reusable(page, blkno, meta))
+				return buffer;
+			LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buffer);
+	}
+
+	needLock = !RELATION_IS_LOCAL(index);
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buffer = ReadBuffer(index, P_NEW);
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buffer;
+}
+
+void
+inv_fill_metapage(Relation index, Page page)
+{
+	InvMetaPageData *meta;
+
+	inv_init_page(page, INV_PAGE_META);
+	meta = InvPageGetMeta(page);
+	memset(meta, 0, sizeof(InvMetaPageData));
+	meta->magic = INV_MAGIC;
+	meta->version = INV_VERSION;
+	meta->flags = inv_index_flags(index);
+	meta->dim = INV_DIM_NONE;
+	meta->pend_head = InvalidBlockNumber;
+	meta->pend_tail = InvalidBlockNumber;
+	((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET + sizeof(InvMetaPageData);
+}
+
+/* The cosine operator class is the one with the norm support function (2). */
+uint32
+inv_index_flags(Relation index)
+{
+	return OidIsValid(index_getprocid(index, 1, 2)) ? INV_FLAG_COSINE : 0;
+}
+
+/* Mark a page deleted (WAL-logged) and hand it to the free space map. */
+void
+inv_free_page(Relation index, BlockNumber blkno)
+{
+	Buffer		buffer = ReadBuffer(index, blkno);
+	GenericXLogState *state;
+	Page		page;
+
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
+	inv_init_page(page, INV_PAGE_DELETED);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buffer);
+	RecordFreeIndexPage(index, blkno);
+}
+
+void
+inv_read_meta(Relation index, InvMetaPageData *meta)
+{
+	Buffer		buffer = ReadBuffer(index, INV_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buffer);
+	memcpy(meta, InvPageGetMeta(page), sizeof(InvMetaPageData));
+	UnlockReleaseBuffer(buffer);
+	if (meta->magic != INV_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an inverted index",
+						RelationGetRelationName(index))));
+	if (meta->version != INV_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has version %u, expected %u; REINDEX it",
+						RelationGetRelationName(index), meta->version, INV_VERSION)));
+}
+
+/* ---------------------------------------------------------------- reader */
+
+void
+inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages)
+{
+	r->index = index;
+	r->start = start;
+	r->npages = npages;
+	r->buf = InvalidBuffer;
+	r->cur = InvalidBlockNumber;
+}
+
+/* Copy len bytes at stream offset off; the last page stays pinned. */
+void
+inv_read(InvReader *r, uint64 off, void *dst, size_t len)
+{
+	char	   *out = (char *) dst;
+
+	while (len > 0)
+	{
+		BlockNumber rel = (BlockNumber) (off / INV_PAGE_PAYLOAD);
+		uint32		inpage = (uint32) (off % INV_PAGE_PAYLOAD);
+		size_t		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - inpage));
+		Page		page;
+
+		if (rel >= r->npages)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": segment read past its end",
+							RelationGetRelationName(r->index))));
+		if (r->cur != r->start + rel)
+		{
+			if (BufferIsValid(r->buf))
+				ReleaseBuffer(r->buf);
+			r->cur = r->start + rel;
+			r->buf = ReadBuffer(r->index, r->cur);
+		}
+		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(r->buf);
+		memcpy(out, InvPagePayload(page) + inpage, n);
+		LockBuffer(r->buf, BUFFER_LOCK_UNLOCK);
+		out += n;
+		off += n;
+		len -= n;
+	}
+}
+
+void
+inv_reader_end(InvReader *r)
+{
+	if (BufferIsValid(r->buf))
+		ReleaseBuffer(r->buf);
+	r->buf = InvalidBuffer;
+	r->cur = InvalidBlockNumber;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+/*
+ * Segments are laid out on consecutive pages, so the writer holds the
+ * relation extension lock from begin to end: nobody else can extend the
+ * relation in between.  (Pending pages come from the free space map first,
+ * and wait for the lock otherwise.)
+ */
+void
+inv_writer_begin(InvWriter *w, Relation index)
+{
+	w->index = index;
+	w->start = InvalidBlockNumber;
+	w->npages = 0;
+	w->page = palloc0(INV_PAGE_PAYLOAD);
+	w->used = 0;
+	w->written = 0;
+	w->locked = !RELATION_IS_LOCAL(index);
+	if (w->locked)
+		LockRelationForExtension(index, ExclusiveLock);
+}
+
+static void
+inv_writer_flush(InvWriter *w)
+{
+	Buffer		buffer;
+	GenericXLogState *state;
+	Page		page;
+	BlockNumber blkno;
+
+	CHECK_FOR_INTERRUPTS();
+	buffer = ReadBuffer(w->index, P_NEW);
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	blkno = BufferGetBlockNumber(buffer);
+	if (w->npages == 0)
+		w->start = blkno;
+	else if (blkno != w->start + w->npages)
+		elog(ERROR, "inverted index \"%s\": segment pages are not consecutive",
+			 RelationGetRelationName(w->index));
+
+	state = GenericXLogStart(w->index);
+	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
+	inv_init_page(page, INV_PAGE_SEGMENT);
+	memcpy(InvPagePayload(page), w->page, w->used);
+	((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET + w->used;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buffer);
+
+	w->npages++;
+	w->used = 0;
+	memset(w->page, 0, INV_PAGE_PAYLOAD);
+}
+
+void
+inv_write(InvWriter *w, const void *src, size_t len)
+{
+	const char *in = (const char *) src;
+
+	while (len > 0)
+	{
+		size_t		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - w->used));
+
+		memcpy(w->page + w->used, in, n);
+		w->used += n;
+		w->written += n;
+		in += n;
+		len -= n;
+		if (w->used == INV_PAGE_PAYLOAD)
+			inv_writer_flush(w);
+	}
+}
+
+void
+inv_write_pad_to(InvWriter *w, uint64 off)
+{
+	static const char zeros[256] = {0};
+
+	Assert(off >= w->written);
+	while (w->written < off)
+		inv_write(w, zeros, Min((uint64) sizeof(zeros), off - w->written));
+}
+
+void
+inv_writer_end(InvWriter *w)
+{
+	if (w->used > 0 || w->npages == 0)
+		inv_writer_flush(w);
+	if (w->locked)
+		UnlockRelationForExtension(w->index, ExclusiveLock);
+	w->locked = false;
+	pfree(w->page);
+	w->page = NULL;
+}

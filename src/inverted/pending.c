@@ -1,0 +1,251 @@
+/*
+ * pending.c - the pending list: recent documents appended by INSERT.
+ *
+ * Records are a byte stream over a chain of pages and may span pages, so a
+ * vector of any size fits.  The metapage says where the last complete record
+ * ends (pend_tail, pend_tail_used) and how many there are; it is updated in
+ * the same WAL record as the last page of a new record, so after a crash a
+ * half-written record is simply overwritten by the next insert.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+
+#include "inverted.h"
+
+/* A fresh pending page, linked from prev (when valid) in one WAL record. */
+static BlockNumber
+inv_pending_new_page(Relation index, Buffer metabuf, Buffer prevbuf)
+{
+	Buffer		buffer = inv_new_buffer(index, InvPageGetMeta(BufferGetPage(metabuf)));
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
+	BlockNumber blkno = BufferGetBlockNumber(buffer);
+
+	inv_init_page(page, INV_PAGE_PENDING);
+	((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET;
+	if (BufferIsValid(prevbuf))
+	{
+		Page		prev = GenericXLogRegisterBuffer(state, prevbuf, 0);
+
+		InvPageGetOpaque(prev)->next = blkno;
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buffer);
+	return blkno;
+}
+
+/*
+ * Append one record.  The caller holds metabuf exclusively locked, which
+ * serialises appends.
+ */
+void
+inv_pending_append(Relation index, Buffer metabuf, const InvPendRecord *hdr,
+				   const int32 *indices, const float4 *values)
+{
+	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	size_t		sizes[3];
+	const char *parts[3];
+	int			part = 0;
+	size_t		partoff = 0;
+	size_t		total;
+	BlockNumber blk = meta->pend_tail;
+	uint32		used = meta->pend_tail_used;
+
+	parts[0] = (const char *) hdr;
+	sizes[0] = sizeof(InvPendRecord);
+	parts[1] = (const char *) indices;
+	sizes[1] = sizeof(int32) * (size_t) Max(hdr->nnz, 0);
+	parts[2] = (const char *) values;
+	sizes[2] = sizeof(float4) * (size_t) Max(hdr->nnz, 0);
+	total = sizes[0] + sizes[1] + sizes[2];
+
+	if (blk == InvalidBlockNumber)
+	{
+		/* empty list: the first page is reachable only once meta says so */
+		blk = inv_pending_new_page(index, metabuf, InvalidBuffer);
+		used = 0;
+		meta = InvPageGetMeta(BufferGetPage(metabuf));
+		if (meta->pend_head == InvalidBlockNumber)
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+			InvPageGetMeta(mp)->pend_head = blk;
+			InvPageGetMeta(mp)->pend_tail = blk;
+			InvPageGetMeta(mp)->pend_tail_used = 0;
+			GenericXLogFinish(state);
+		}
+	}
+
+	for (;;)
+	{
+		Buffer		buffer = ReadBuffer(index, blk);
+		GenericXLogState *state;
+		Page		page;
+		size_t		room;
+		bool		last;
+		size_t		left;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+
+		/* how much of the record is left to write */
+		left = total;
+		{
+			int			i;
+
+			for (i = 0; i < part; i++)
+				left -= sizes[i];
+			left -= partoff;
+		}
+		room = INV_PAGE_PAYLOAD - used;
+		last = (left <= room);
+
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buffer, 0);
+		{
+			size_t		n = Min(left, room);
+			char	   *dst = InvPagePayload(page) + used;
+
+			while (n > 0)
+			{
+				size_t		c = Min(n, sizes[part] - partoff);
+
+				if (c > 0)
+					memcpy(dst, parts[part] + partoff, c);
+				dst += c;
+				n -= c;
+				partoff += c;
+				used += c;
+				if (partoff == sizes[part] && part < 2)
+				{
+					part++;
+					partoff = 0;
+				}
+			}
+			if (INV_PAGE_DATA_OFFSET + used > ((PageHeader) page)->pd_lower)
+				((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET + used;
+		}
+		if (last)
+		{
+			Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
+			InvMetaPageData *m = InvPageGetMeta(mp);
+
+			m->pend_tail = blk;
+			m->pend_tail_used = used;
+			m->pend_count++;
+			m->pend_bytes += total;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buffer);
+			return;
+		}
+		GenericXLogFinish(state);
+
+		/* continue on the next page, reusing one left by a crashed append */
+		{
+			BlockNumber next = InvPageGetOpaque(BufferGetPage(buffer))->next;
+
+			if (next == InvalidBlockNumber)
+				next = inv_pending_new_page(index, metabuf, buffer);
+			UnlockReleaseBuffer(buffer);
+			blk = next;
+			used = 0;
+		}
+	}
+}
+
+void
+inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta)
+{
+	r->index = index;
+	r->blk = meta->pend_head;
+	r->off = 0;
+	r->remaining = meta->pend_count;
+}
+
+static void
+inv_pend_read_bytes(InvPendReader *r, void *dst, size_t len)
+{
+	char	   *out = (char *) dst;
+
+	while (len > 0)
+	{
+		Buffer		buffer;
+		Page		page;
+		size_t		n;
+
+		if (r->off == INV_PAGE_PAYLOAD)
+		{
+			buffer = ReadBuffer(r->index, r->blk);
+			LockBuffer(buffer, BUFFER_LOCK_SHARE);
+			r->blk = InvPageGetOpaque(BufferGetPage(buffer))->next;
+			UnlockReleaseBuffer(buffer);
+			r->off = 0;
+		}
+		if (r->blk == InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": pending list ends early",
+							RelationGetRelationName(r->index))));
+		buffer = ReadBuffer(r->index, r->blk);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		if (InvPageGetOpaque(page)->type != INV_PAGE_PENDING)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": block %u is not a pending page",
+							RelationGetRelationName(r->index), r->blk)));
+		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - r->off));
+		memcpy(out, InvPagePayload(page) + r->off, n);
+		UnlockReleaseBuffer(buffer);
+		out += n;
+		len -= n;
+		r->off += n;
+	}
+}
+
+bool
+inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values)
+{
+	if (r->remaining == 0)
+		return false;
+	r->remaining--;
+	inv_pend_read_bytes(r, hdr, sizeof(InvPendRecord));
+	if (hdr->nnz < 0 || hdr->nnz > SVEC_MAX_NNZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad pending record",
+						RelationGetRelationName(r->index))));
+	*indices = NULL;
+	*values = NULL;
+	if (hdr->nnz > 0)
+	{
+		*indices = palloc(sizeof(int32) * hdr->nnz);
+		*values = palloc(sizeof(float4) * hdr->nnz);
+		inv_pend_read_bytes(r, *indices, sizeof(int32) * hdr->nnz);
+		inv_pend_read_bytes(r, *values, sizeof(float4) * hdr->nnz);
+	}
+	return true;
+}
+
+/* Free every page of a detached pending chain. */
+void
+inv_pending_free_pages(Relation index, BlockNumber head)
+{
+	while (head != InvalidBlockNumber)
+	{
+		Buffer		buffer = ReadBuffer(index, head);
+		BlockNumber next;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		next = InvPageGetOpaque(BufferGetPage(buffer))->next;
+		UnlockReleaseBuffer(buffer);
+		inv_free_page(index, head);
+		head = next;
+	}
+}

@@ -1,0 +1,415 @@
+/*
+ * segment.c - collecting documents in memory and writing them as a segment.
+ *
+ * Build, pending-list merges and segment compaction all go through the same
+ * path: documents (tid, flags, norm) and their postings (dim, docno, weight)
+ * are gathered in an InvAccum, postings are sorted by (dim, docno) with a
+ * stable radix sort on dim (they arrive in docno order), and the sorted list
+ * is written out in three passes: directory, range descriptors, postings.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "inverted.h"
+
+void
+inv_accum_init(InvAccum *acc, uint32 flags)
+{
+	acc->flags = flags;
+	acc->maxdocs = 1024;
+	acc->ndocs = 0;
+	acc->docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * acc->maxdocs);
+	acc->maxpost = 16384;
+	acc->npost = 0;
+	acc->post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * acc->maxpost);
+}
+
+void
+inv_accum_free(InvAccum *acc)
+{
+	if (acc->docs)
+		pfree(acc->docs);
+	if (acc->post)
+		pfree(acc->post);
+	acc->docs = NULL;
+	acc->post = NULL;
+}
+
+static void
+inv_accum_reserve(InvAccum *acc, uint64 nposts)
+{
+	if (acc->ndocs >= acc->maxdocs)
+	{
+		if (acc->maxdocs >= PG_UINT32_MAX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many documents for one inverted index segment")));
+		acc->maxdocs *= 2;
+		acc->docs = repalloc_huge(acc->docs, sizeof(InvDoc) * acc->maxdocs);
+	}
+	if (acc->npost + nposts > acc->maxpost)
+	{
+		while (acc->npost + nposts > acc->maxpost)
+			acc->maxpost *= 2;
+		acc->post = repalloc_huge(acc->post, sizeof(InvPosting) * acc->maxpost);
+	}
+}
+
+void
+inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
+				  int32 nnz, const int32 *indices, const float4 *values)
+{
+	InvDoc	   *doc;
+	uint32		docno;
+	int32		i;
+
+	inv_accum_reserve(acc, (uint64) Max(nnz, 0));
+	docno = acc->ndocs++;
+	doc = &acc->docs[docno];
+	memset(doc, 0, sizeof(InvDoc));
+	doc->tid = *tid;
+	doc->flags = flags;
+	doc->norm2 = norm2;
+	for (i = 0; i < nnz; i++)
+	{
+		InvPosting *p = &acc->post[acc->npost++];
+
+		p->dim = indices[i];
+		p->docno = docno;
+		p->w = values[i];
+	}
+}
+
+/*
+ * Stable LSD radix sort of postings by dim (non-negative int32).  Passes
+ * whose byte is the same for every posting are skipped, so 16,384 dims cost
+ * two passes.
+ */
+static void
+inv_sort_postings(InvPosting *post, uint64 n)
+{
+	InvPosting *tmp;
+	InvPosting *src = post;
+	InvPosting *dst;
+	int			shift;
+
+	if (n < 2)
+		return;
+	tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * n);
+	dst = tmp;
+	for (shift = 0; shift < 32; shift += 8)
+	{
+		uint64		count[256];
+		uint64		pos;
+		uint64		i;
+		int			b;
+		bool		trivial = false;
+		InvPosting *swap;
+
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[((uint32) src[i].dim >> shift) & 0xFF]++;
+		for (b = 0; b < 256; b++)
+			if (count[b] == n)
+				trivial = true;
+		if (trivial)
+			continue;
+		pos = 0;
+		for (b = 0; b < 256; b++)
+		{
+			uint64		c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		for (i = 0; i < n; i++)
+		{
+			if ((i & 0xFFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			dst[count[((uint32) src[i].dim >> shift) & 0xFF]++] = src[i];
+		}
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	if (src != post)
+		memcpy(post, src, sizeof(InvPosting) * n);
+	pfree(tmp);
+}
+
+/* Round a bound up to the next float4 so it stays an upper bound. */
+static float4
+inv_round_up(double x)
+{
+	float4		f = (float4) x;
+
+	if ((double) f < x)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/* The weight the bounds are taken over: raw, or divided by |d| for cosine. */
+static inline double
+inv_bound_weight(const InvAccum *acc, const InvPosting *p)
+{
+	if (acc->flags & INV_FLAG_COSINE)
+	{
+		double		n2 = acc->docs[p->docno].norm2;
+
+		return n2 > 0 ? (double) p->w / sqrt(n2) : 0.0;
+	}
+	return (double) p->w;
+}
+
+/*
+ * Write the accumulated documents as a new segment and return its
+ * reference.  The accumulator's postings are sorted in place.
+ */
+InvSegRef
+inv_segment_write(Relation index, InvAccum *acc)
+{
+	InvSegHeader hdr;
+	InvWriter	w;
+	InvSegRef	ref;
+	uint64		i,
+				j;
+	uint64		ndims = 0,
+				ndesc = 0;
+
+	inv_sort_postings(acc->post, acc->npost);
+
+	/* pass 0: count dims and descriptors */
+	for (i = 0; i < acc->npost; i = j)
+	{
+		j = i;
+		ndims++;
+		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim)
+		{
+			uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
+
+			ndesc++;
+			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
+				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
+				j++;
+		}
+	}
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.magic = INV_MAGIC;
+	hdr.flags = acc->flags;
+	hdr.ndocs = acc->ndocs;
+	hdr.nranges = (acc->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
+	hdr.ndims = (uint32) ndims;
+	hdr.ndesc = ndesc;
+	hdr.npostings = acc->npost;
+	hdr.doc_off = INV_PAGE_PAYLOAD;
+	hdr.dir_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
+	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
+	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
+	hdr.total_bytes = hdr.data_off + acc->npost * INV_POSTING_BYTES;
+
+	inv_writer_begin(&w, index);
+	inv_write(&w, &hdr, sizeof(hdr));
+	inv_write_pad_to(&w, hdr.doc_off);
+	for (i = 0; i < acc->ndocs; i += 4096)
+		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
+
+	/* pass 1: dimension directory */
+	{
+		uint64		descno = 0;
+		uint64		dataoff = 0;
+
+		for (i = 0; i < acc->npost; i = j)
+		{
+			InvDimEntry e;
+			double		maxpos = 0,
+						maxneg = 0;
+
+			memset(&e, 0, sizeof(e));
+			e.dim = acc->post[i].dim;
+			e.first_desc = descno;
+			e.data_off = dataoff;
+			j = i;
+			while (j < acc->npost && acc->post[j].dim == e.dim)
+			{
+				uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
+
+				e.ndesc++;
+				while (j < acc->npost && acc->post[j].dim == e.dim &&
+					   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
+				{
+					double		bw = inv_bound_weight(acc, &acc->post[j]);
+
+					maxpos = Max(maxpos, bw);
+					maxneg = Max(maxneg, -bw);
+					j++;
+				}
+			}
+			e.maxpos = inv_round_up(maxpos);
+			e.maxneg = inv_round_up(maxneg);
+			descno += e.ndesc;
+			dataoff += (j - i) * INV_POSTING_BYTES;
+			inv_write(&w, &e, sizeof(e));
+		}
+	}
+
+	/* pass 2: range descriptors */
+	for (i = 0; i < acc->npost; i = j)
+	{
+		InvRangeDesc d;
+		double		maxpos = 0,
+					maxneg = 0;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		memset(&d, 0, sizeof(d));
+		d.range = acc->post[i].docno >> INV_RANGE_SHIFT;
+		j = i;
+		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
+			   (acc->post[j].docno >> INV_RANGE_SHIFT) == d.range)
+		{
+			double		bw = inv_bound_weight(acc, &acc->post[j]);
+
+			maxpos = Max(maxpos, bw);
+			maxneg = Max(maxneg, -bw);
+			j++;
+		}
+		d.count = (uint16) (j - i);
+		d.maxpos = inv_round_up(maxpos);
+		d.maxneg = inv_round_up(maxneg);
+		inv_write(&w, &d, sizeof(d));
+	}
+
+	/* pass 3: postings, per descriptor: offsets then weights */
+	{
+		uint8		offs[INV_RANGE_DOCS];
+		float4		ws[INV_RANGE_DOCS];
+
+		for (i = 0; i < acc->npost; i = j)
+		{
+			uint32		range = acc->post[i].docno >> INV_RANGE_SHIFT;
+			int			n = 0;
+
+			j = i;
+			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
+				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
+			{
+				offs[n] = (uint8) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
+				ws[n] = acc->post[j].w;
+				n++;
+				j++;
+			}
+			inv_write(&w, offs, n);
+			inv_write(&w, ws, sizeof(float4) * n);
+		}
+	}
+	Assert(w.written == hdr.total_bytes);
+	inv_writer_end(&w);
+
+	ref.start = w.start;
+	ref.npages = w.npages;
+	ref.ndocs = acc->ndocs;
+	ref.ndead = 0;
+	return ref;
+}
+
+void
+inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
+{
+	inv_read(r, 0, hdr, sizeof(InvSegHeader));
+	if (hdr->magic != INV_MAGIC ||
+		hdr->total_bytes > (uint64) r->npages * INV_PAGE_PAYLOAD ||
+		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad segment header at block %u",
+						RelationGetRelationName(r->index), r->start)));
+}
+
+/*
+ * Append a segment's live documents and their postings to acc, dropping
+ * those already dead and those the callback says are dead now.
+ */
+void
+inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
+					  IndexBulkDeleteCallback callback, void *cb_state,
+					  double *ndeleted)
+{
+	InvReader	r;
+	InvSegHeader hdr;
+	uint32	   *remap;
+	uint32		d;
+	uint32		k;
+	InvDoc		doc;
+	uint64		pdata;
+
+	inv_reader_init(&r, index, seg->start, seg->npages);
+	inv_segment_read_header(&r, &hdr);
+	remap = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * Max(hdr.ndocs, 1));
+	for (d = 0; d < hdr.ndocs; d++)
+	{
+		inv_read(&r, hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(InvDoc));
+		remap[d] = PG_UINT32_MAX;
+		if (doc.flags & INV_DOC_DEAD)
+			continue;
+		if (callback && callback(&doc.tid, cb_state))
+		{
+			if (ndeleted)
+				(*ndeleted)++;
+			continue;
+		}
+		inv_accum_reserve(acc, 0);
+		remap[d] = acc->ndocs;
+		acc->docs[acc->ndocs++] = doc;
+	}
+
+	/* postings: every dim's descriptors are consecutive, as is their data */
+	pdata = hdr.data_off;
+	for (k = 0; k < hdr.ndims; k++)
+	{
+		InvDimEntry e;
+		uint32		x;
+
+		CHECK_FOR_INTERRUPTS();
+		inv_read(&r, hdr.dir_off + (uint64) k * sizeof(InvDimEntry), &e, sizeof(e));
+		for (x = 0; x < e.ndesc; x++)
+		{
+			InvRangeDesc desc;
+			uint8		offs[INV_RANGE_DOCS];
+			float4		ws[INV_RANGE_DOCS];
+			int			i;
+
+			inv_read(&r, hdr.desc_off + (e.first_desc + x) * sizeof(InvRangeDesc),
+					 &desc, sizeof(desc));
+			if (desc.count > INV_RANGE_DOCS)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": bad range descriptor",
+								RelationGetRelationName(index))));
+			inv_read(&r, pdata, offs, desc.count);
+			inv_read(&r, pdata + desc.count, ws, sizeof(float4) * desc.count);
+			pdata += (uint64) desc.count * INV_POSTING_BYTES;
+			inv_accum_reserve(acc, desc.count);
+			/* reserve may grow docs too; that is harmless */
+			for (i = 0; i < desc.count; i++)
+			{
+				uint32		old = (desc.range << INV_RANGE_SHIFT) | offs[i];
+				InvPosting *p;
+
+				if (old >= hdr.ndocs || remap[old] == PG_UINT32_MAX)
+					continue;
+				p = &acc->post[acc->npost++];
+				p->dim = e.dim;
+				p->docno = remap[old];
+				p->w = ws[i];
+			}
+		}
+	}
+	inv_reader_end(&r);
+	pfree(remap);
+}

@@ -1,0 +1,278 @@
+/*
+ * vacuum.c - VACUUM for `inverted`, and folding the pending list into
+ * segments.
+ *
+ * Every structural change happens under a cleanup lock on the metapage:
+ * scans keep the metapage pinned from their first tuple to the end, so once
+ * VACUUM holds the cleanup lock no scan can still be holding TIDs it read
+ * before, and no page it might read can be freed under it.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "inverted.h"
+
+#define INV_DOCS_PER_PAGE	(INV_PAGE_PAYLOAD / sizeof(InvDoc))
+
+/* Segments are never reused as a whole; their pages go to the FSM. */
+static void
+inv_free_segment(Relation index, const InvSegRef *seg)
+{
+	BlockNumber b;
+
+	for (b = 0; b < seg->npages; b++)
+		RecordFreeIndexPage(index, seg->start + b);
+}
+
+/*
+ * Fold the pending list, together with the trailing segments that are not
+ * much larger (or all segments when all_segments), into one new segment.
+ * Documents the callback reports dead are dropped.  The caller holds a
+ * cleanup lock on metabuf.
+ */
+void
+inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
+				  IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "inverted merge",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	InvMetaPageData meta;
+	InvAccum	acc;
+	InvPendReader pr;
+	InvPendRecord rec;
+	int32	   *ind;
+	float4	   *val;
+	uint64		live;
+	int			first;
+	int			i;
+	InvSegRef	ref;
+	bool		have_ref = false;
+	GenericXLogState *state;
+	Page		page;
+	InvMetaPageData *m;
+
+	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
+
+	/* which trailing segments join: roughly doubling sizes, like a binary counter */
+	live = meta.pend_count;
+	first = meta.nsegments;
+	while (first > 0)
+	{
+		InvSegRef  *s = &meta.segs[first - 1];
+		uint64		slive = s->ndocs - s->ndead;
+
+		if (!all_segments && slive > 2 * live + INV_RANGE_DOCS)
+			break;
+		live += slive;
+		first--;
+	}
+	if (first == (int) meta.nsegments && meta.pend_count == 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+		return;
+	}
+
+	inv_accum_init(&acc, meta.flags);
+	for (i = first; i < (int) meta.nsegments; i++)
+		inv_accum_add_segment(&acc, index, &meta.segs[i], callback, cb_state, ndeleted);
+
+	inv_pend_reader_init(&pr, index, &meta);
+	while (inv_pend_next(&pr, &rec, &ind, &val))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (callback && callback(&rec.tid, cb_state))
+		{
+			if (ndeleted)
+				(*ndeleted)++;
+		}
+		else
+			inv_accum_add_doc(&acc, &rec.tid, rec.flags, rec.norm2, rec.nnz, ind, val);
+		if (ind)
+			pfree(ind);
+		if (val)
+			pfree(val);
+	}
+
+	if (acc.ndocs > 0)
+	{
+		ref = inv_segment_write(index, &acc);
+		have_ref = true;
+	}
+	inv_accum_free(&acc);
+
+	/* switch the metapage over in one WAL record */
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, metabuf, 0);
+	m = InvPageGetMeta(page);
+	m->nsegments = first;
+	if (have_ref)
+		m->segs[m->nsegments++] = ref;
+	m->pend_head = InvalidBlockNumber;
+	m->pend_tail = InvalidBlockNumber;
+	m->pend_tail_used = 0;
+	m->pend_count = 0;
+	m->pend_bytes = 0;
+	GenericXLogFinish(state);
+
+	/* then release what is no longer referenced */
+	for (i = first; i < (int) meta.nsegments; i++)
+		inv_free_segment(index, &meta.segs[i]);
+	inv_pending_free_pages(index, meta.pend_head);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+}
+
+/* Mark the documents the callback reports dead in one segment. */
+static void
+inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
+					  IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted)
+{
+	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	InvSegRef	seg = meta->segs[segno];
+	uint32		ndocs = seg.ndocs;
+	uint32		first;
+	uint32		newdead = 0;
+
+	for (first = 0; first < ndocs; first += INV_DOCS_PER_PAGE)
+	{
+		BlockNumber blk = seg.start + 1 + first / INV_DOCS_PER_PAGE;
+		uint32		n = Min(ndocs - first, (uint32) INV_DOCS_PER_PAGE);
+		Buffer		buffer;
+		Page		page;
+		InvDoc	   *docs;
+		uint32		i;
+		bool		any = false;
+
+		vacuum_delay_point();
+		buffer = ReadBuffer(index, blk);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		docs = (InvDoc *) InvPagePayload(page);
+		for (i = 0; i < n && !any; i++)
+			if (!(docs[i].flags & INV_DOC_DEAD) && callback(&docs[i].tid, cb_state))
+				any = true;
+		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		if (any)
+		{
+			GenericXLogState *state;
+
+			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buffer, 0);
+			docs = (InvDoc *) InvPagePayload(page);
+			for (i = 0; i < n; i++)
+				if (!(docs[i].flags & INV_DOC_DEAD) && callback(&docs[i].tid, cb_state))
+				{
+					docs[i].flags |= INV_DOC_DEAD;
+					newdead++;
+				}
+			GenericXLogFinish(state);
+			LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buffer);
+	}
+
+	if (newdead > 0)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+		InvPageGetMeta(mp)->segs[segno].ndead += newdead;
+		GenericXLogFinish(state);
+		*ndeleted += newdead;
+	}
+}
+
+static bool
+inv_needs_compaction(const InvMetaPageData *meta)
+{
+	uint64		docs = 0,
+				dead = 0;
+	uint32		i;
+
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		docs += meta->segs[i].ndocs;
+		dead += meta->segs[i].ndead;
+	}
+	return meta->nsegments > 24 || (docs > 0 && dead * 5 > docs);
+}
+
+IndexBulkDeleteResult *
+invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			  IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	Buffer		metabuf;
+	uint32		i;
+	double		ndeleted = 0;
+
+	if (stats == NULL)
+		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+
+	metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
+	LockBufferForCleanup(metabuf);
+
+	for (i = 0; i < InvPageGetMeta(BufferGetPage(metabuf))->nsegments; i++)
+		inv_segment_mark_dead(index, metabuf, i, callback, callback_state, &ndeleted);
+
+	inv_merge_pending(index, metabuf,
+					  inv_needs_compaction(InvPageGetMeta(BufferGetPage(metabuf))),
+					  callback, callback_state, &ndeleted);
+
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+	ReleaseBuffer(metabuf);
+
+	stats->tuples_removed += ndeleted;
+	return stats;
+}
+
+IndexBulkDeleteResult *
+invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	Relation	index = info->index;
+	InvMetaPageData meta;
+	uint32		i;
+	double		live = 0;
+
+	if (info->analyze_only)
+		return stats;
+
+	if (stats == NULL)
+	{
+		Buffer		metabuf;
+
+		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+		/* no bulk delete ran: still fold the pending list so scans stay fast */
+		metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
+		LockBufferForCleanup(metabuf);
+		if (InvPageGetMeta(BufferGetPage(metabuf))->pend_count > 0 ||
+			inv_needs_compaction(InvPageGetMeta(BufferGetPage(metabuf))))
+			inv_merge_pending(index, metabuf,
+							  inv_needs_compaction(InvPageGetMeta(BufferGetPage(metabuf))),
+							  NULL, NULL, NULL);
+		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+		ReleaseBuffer(metabuf);
+	}
+
+	inv_read_meta(index, &meta);
+	for (i = 0; i < meta.nsegments; i++)
+		live += meta.segs[i].ndocs - meta.segs[i].ndead;
+	live += meta.pend_count;
+
+	IndexFreeSpaceMapVacuum(index);
+	stats->num_pages = RelationGetNumberOfBlocks(index);
+	stats->num_index_tuples = live;
+	stats->estimated_count = false;
+	return stats;
+}
