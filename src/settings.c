@@ -16,6 +16,7 @@
 
 #include "blas_tune.h"
 #include "settings.h"
+#include "inverted/inverted.h"
 
 char	   *sparseclip_model_path = NULL;
 int			sparseclip_threads = 1;
@@ -70,6 +71,8 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	inv_define_gucs();
 
 	MarkGUCPrefixReserved("sparseclip");
 

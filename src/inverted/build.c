@@ -77,7 +77,6 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
-	inv_define_gucs();
 	flags = inv_index_flags(index);
 
 	/* metapage first, so that it is block 0 */

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
 #include "utils/float.h"
 #include "utils/selfuncs.h"
 

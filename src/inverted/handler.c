@@ -24,34 +24,25 @@ double		inv_block_skip_factor = 1.0;
 int			inv_pending_limit = 8192;
 int			inv_initial_batch = 32;
 
-/*
- * Settings are defined on first use rather than in _PG_init, so nothing needs
- * shared_preload_libraries; values SET before the library loaded are kept.
- */
+/* Called from _PG_init (settings.c), before the "sparseclip" prefix is reserved. */
 void
 inv_define_gucs(void)
 {
-	static bool done = false;
-
-	if (done)
-		return;
-	done = true;
-	DefineCustomRealVariable("inverted.block_skip_factor",
+	DefineCustomRealVariable("sparseclip.inverted_skip_factor",
 							 "Scales range score bounds before pruning; below 1 trades recall for speed.",
 							 "1.0 (the default) keeps inverted index scans exact.",
 							 &inv_block_skip_factor, 1.0, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("inverted.pending_limit",
+	DefineCustomIntVariable("sparseclip.inverted_pending_limit",
 							"Pending-list length at which an insert folds the list into a segment.",
 							"0 leaves the folding to VACUUM.",
 							&inv_pending_limit, 8192, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("inverted.initial_batch",
+	DefineCustomIntVariable("sparseclip.inverted_initial_batch",
 							"Rows an inverted index scan ranks in its first batch; later batches double.",
 							NULL,
 							&inv_initial_batch, 32, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("inverted");
 }
 
 bytea *

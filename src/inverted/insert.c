@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "nodes/execnodes.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -26,7 +27,6 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	InvMetaPageData *meta;
 	bool		merge = false;
 
-	inv_define_gucs();
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.tid = *ht_ctid;
 	if (isnull[0])

@@ -10,7 +10,7 @@
  *                  table, dimension directory, range descriptors, postings
  *   pending pages  a chain of pages holding whole documents, appended by
  *                  INSERT and folded into a new segment by VACUUM or when the
- *                  list grows past inverted.pending_limit
+ *                  list grows past sparseclip.inverted_pending_limit
  *
  * Inside a segment, documents are numbered 0..ndocs-1 and grouped in ranges
  * of INV_RANGE_DOCS consecutive numbers.  For every dimension the postings
@@ -215,7 +215,7 @@ typedef struct InvPendReader
 } InvPendReader;
 
 extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta);
-/* Returns false at the end; *indices/*values are palloc'd (NULL when nnz == 0). */
+/* Returns false at the end; the indices and values are palloc'd (NULL when nnz == 0). */
 extern bool inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values);
 extern void inv_pending_free_pages(Relation index, BlockNumber head);
 

@@ -103,13 +103,14 @@ inv_key_cmp(const InvKey *a, const InvKey *b)
 double
 inv_distance(bool cosine, double dot, double qnorm2, double dnorm2)
 {
+	double		norms = dnorm2 * qnorm2;
 	double		sim;
 
 	if (!cosine)
-		return -dot;
-	sim = dot / sqrt(qnorm2 * dnorm2);
-	if (isnan(sim))
+		return 0.0 - dot;
+	if (norms == 0.0)
 		return get_float8_nan();
+	sim = dot / sqrt(norms);
 	if (sim > 1)
 		sim = 1;
 	else if (sim < -1)
@@ -539,11 +540,13 @@ invbeginscan(Relation index, int nkeys, int norderbys)
 	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
 	InvScanOpaque *so = palloc0(sizeof(InvScanOpaque));
 
-	inv_define_gucs();
 	so->ctx = AllocSetContextCreate(CurrentMemoryContext, "inverted scan",
 									ALLOCSET_DEFAULT_SIZES);
 	so->metabuf = InvalidBuffer;
 	scan->opaque = so;
+	/* the AM owns the arrays the ORDER BY values are returned in */
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
 	return scan;
 }
 

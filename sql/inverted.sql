@@ -1,0 +1,181 @@
+-- The inverted index access method: exact ORDER BY <#> / <=> against a
+-- sequential scan on random data, through inserts, updates, deletes and
+-- VACUUM.  Results are compared inside SQL so the output is deterministic.
+
+SET client_min_messages = warning;
+SELECT setseed(0.1234);
+
+-- random vector: nnz draws over dim (low dims more popular), weights in
+-- [-neg, 1.3 - neg)
+CREATE FUNCTION inv_rand(dim int, nnz int, neg float8) RETURNS svec
+LANGUAGE sql VOLATILE AS $$
+	SELECT coalesce(svec(array_agg(d), array_agg(w), dim), ('{}/' || dim)::svec)
+	FROM (SELECT DISTINCT ON (d) d, (random() * 1.3 - neg)::real AS w
+	      FROM (SELECT 1 + floor(dim * random() ^ 2)::int AS d
+	            FROM generate_series(1, nnz)) a) b
+	WHERE w <> 0
+$$;
+
+-- Run ORDER BY emb <op> q [LIMIT lim] with and without the index; 'ok' when
+-- the index plan was used and returned the same distances in the same order
+-- with no row twice (ties may come in any order).
+CREATE FUNCTION inv_compare(tab text, op text, q svec, lim int, filter text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT id, emb %s $1 AS d FROM %I WHERE %s ORDER BY emb %s $1 %s',
+					   op, tab, filter, op,
+					   CASE WHEN lim IS NULL THEN '' ELSE 'LIMIT ' || lim END);
+	r record;
+	plan text := '';
+	ids_i int[] := '{}';
+	d_i float8[] := '{}';
+	d_s float8[] := '{}';
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || sql USING q LOOP
+		plan := plan || r."QUERY PLAN" || E'\n';
+	END LOOP;
+	IF plan NOT LIKE '%Index Scan using%' THEN
+		RETURN 'no index scan: ' || plan;
+	END IF;
+	FOR r IN EXECUTE sql USING q LOOP
+		ids_i := ids_i || r.id;
+		d_i := d_i || r.d;
+	END LOOP;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	FOR r IN EXECUTE sql USING q LOOP
+		d_s := d_s || r.d;
+	END LOOP;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	IF d_i IS DISTINCT FROM d_s THEN
+		RETURN format('distances differ for %s limit %s where %s: %s rows vs %s', q, lim, filter,
+					  cardinality(d_i), cardinality(d_s));
+	END IF;
+	IF (SELECT count(DISTINCT x) FROM unnest(ids_i) x) <> cardinality(ids_i) THEN
+		RETURN 'duplicate rows';
+	END IF;
+	RETURN 'ok';
+END $$;
+
+-- every combination of operator, LIMIT and filter for n random queries
+CREATE FUNCTION inv_sweep(tab text, ops text[], nq int, dim int, qnnz int, neg float8)
+RETURNS TABLE (result text, n bigint) LANGUAGE sql AS $$
+	SELECT left(r, 60), count(*) FROM (
+		SELECT inv_compare(tab, op, q, lim, f) AS r
+		FROM (SELECT inv_rand(dim, qnnz, neg) AS q FROM generate_series(1, nq)) qs,
+			 unnest(ops) op,
+			 unnest(ARRAY[1, 10, 100, NULL]) lim,
+			 unnest(ARRAY['true', 'cat = 3', 'id % 5 = 0 AND cat <> 1']) f
+	) s GROUP BY 1 ORDER BY 1
+$$;
+
+CREATE TABLE docs (id int PRIMARY KEY, cat int, emb svec);
+INSERT INTO docs SELECT i, i % 7, inv_rand(300, 1 + (i % 40), 0.2) FROM generate_series(1, 4000) i;
+UPDATE docs SET emb = '{}/300' WHERE id % 97 = 0;
+UPDATE docs SET emb = NULL WHERE id % 101 = 0;
+
+CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);
+CREATE INDEX docs_cos ON docs USING inverted (emb svec_cosine_ops);
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+
+-- planner: the index serves ORDER BY distance (with LIMIT), nothing else
+EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <#> '{1:1}/300' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <=> '{1:1}/300' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <#> '{1:1}/300';
+EXPLAIN (COSTS OFF) SELECT id FROM docs WHERE emb <#> '{1:1}/300' < -0.5;
+EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <-> '{1:1}/300' LIMIT 5;
+
+-- exactness on the freshly built index: positive and mixed-sign queries
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 6, 300, 12, 0.0);
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 30, 0.6);
+
+-- NULL and zero vectors come last; a NULL query orders nothing but returns all
+SET enable_seqscan = off;
+SELECT count(*) AS n, count(*) FILTER (WHERE emb IS NULL) AS nulls
+FROM (SELECT emb FROM docs ORDER BY emb <#> '{3:1}/300') s;
+SELECT array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id) FROM docs WHERE emb IS NULL) AS nulls_last
+FROM (SELECT id, emb FROM docs ORDER BY emb <#> '{3:1}/300' OFFSET 4000 - 39) s;
+SELECT bool_and(nnz(emb) = 0) AS zero_vectors_nan_last
+FROM (SELECT emb FROM docs ORDER BY emb <=> '{3:1}/300' OFFSET 4000 - 39 - 41 LIMIT 41) s;
+SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <#> NULL LIMIT 50) s;
+SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <=> '{}/300') s;
+SELECT id FROM docs ORDER BY emb <#> '{1:1}/301' LIMIT 1;
+RESET enable_seqscan;
+
+-- writes: deletes, updates (new versions go to the pending list), inserts
+DELETE FROM docs WHERE id % 11 = 0;
+UPDATE docs SET emb = inv_rand(300, 25, 0.1) WHERE id % 13 = 0;
+UPDATE docs SET cat = cat + 1 WHERE id % 17 = 0;
+INSERT INTO docs SELECT i, i % 7, inv_rand(300, 1 + (i % 30), 0.2) FROM generate_series(4001, 4600) i;
+INSERT INTO docs VALUES (4601, 3, NULL), (4602, 3, '{}/300');
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 12, 0.1);
+
+-- VACUUM marks dead documents and folds the pending list into a segment
+VACUUM docs;
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 12, 0.1);
+
+-- inserts after VACUUM, with merges into small segments along the way
+SET sparseclip.inverted_pending_limit = 300;
+INSERT INTO docs SELECT i, i % 7, inv_rand(300, 1 + (i % 30), 0.2) FROM generate_series(5001, 6500) i;
+RESET sparseclip.inverted_pending_limit;
+DELETE FROM docs WHERE id BETWEEN 5100 AND 5300;
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 12, 0.1);
+
+-- deleting most rows makes VACUUM compact everything into one segment
+DELETE FROM docs WHERE id % 3 <> 0;
+VACUUM docs;
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 3, 300, 12, 0.1);
+
+-- REINDEX (plain and concurrent) gives the same answers
+REINDEX INDEX docs_ip;
+REINDEX INDEX CONCURRENTLY docs_cos;
+SELECT inverted_check('docs_ip') AS rows_ip, inverted_check('docs_cos') AS rows_cos;
+SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 3, 300, 12, 0.1);
+
+-- an index on an empty table, filled by inserts only
+CREATE TABLE empty_docs (id int, cat int, emb svec);
+CREATE INDEX ON empty_docs USING inverted (emb svec_ip_ops);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM empty_docs ORDER BY emb <#> '{1:1}/5' LIMIT 3) s;
+INSERT INTO empty_docs VALUES (1, 0, '{1:1}/5'), (2, 0, '{1:2,5:-1}/5'), (3, 0, NULL), (4, 0, '{}/5');
+SELECT id, emb <#> '{1:1,5:1}/5' AS d FROM empty_docs ORDER BY emb <#> '{1:1,5:1}/5';
+RESET enable_seqscan;
+
+-- huge vectors: one at the svec limit of 1,000,000 non-zeros, spanning pages
+CREATE TABLE big (id int, cat int, emb svec);
+INSERT INTO big SELECT 1, 0, svec(array_agg(i), array_agg((1 + i % 5)::real), 2000000)
+	FROM generate_series(1, 1000000) i;
+INSERT INTO big SELECT i, i % 7, inv_rand(2000000, 50, 0.0) FROM generate_series(2, 200) i;
+CREATE INDEX big_ip ON big USING inverted (emb svec_ip_ops);
+INSERT INTO big SELECT 1001, 0, svec(array_agg(i), array_agg((1 + i % 3)::real), 2000000)
+	FROM generate_series(500000, 1200000) i;
+SELECT inverted_check('big_ip');
+SELECT * FROM inv_sweep('big', ARRAY['<#>'], 2, 2000000, 40, 0.0);
+SET enable_seqscan = off;
+SELECT id FROM big ORDER BY emb <#> svec(ARRAY[1, 500000], ARRAY[1, 1]::real[], 2000000) LIMIT 2;
+RESET enable_seqscan;
+VACUUM big;
+SELECT inverted_check('big_ip');
+
+-- approximate setting: allowed, off by default
+SHOW sparseclip.inverted_skip_factor;
+
+-- bad input
+CREATE INDEX ON docs USING inverted (emb svec_ip_ops) WITH (lists = 3);
+CREATE INDEX ON docs USING inverted (id);
+SELECT inverted_check('docs_pkey');
+SELECT inverted_check('docs');
+CREATE ROLE inv_stranger;
+SET ROLE inv_stranger;
+SELECT inverted_check('docs_ip');
+RESET ROLE;
+DROP ROLE inv_stranger;
+
+DROP TABLE docs, empty_docs, big;
+DROP FUNCTION inv_sweep, inv_compare, inv_rand;
