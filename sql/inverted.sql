@@ -158,13 +158,20 @@ INSERT INTO big SELECT 1001, 0, svec(array_agg(i), array_agg((1 + i % 3)::real),
 SELECT inverted_check('big_ip');
 SELECT * FROM inv_sweep('big', ARRAY['<#>'], 2, 2000000, 40, 0.0);
 SET enable_seqscan = off;
-SELECT id FROM big ORDER BY emb <#> svec(ARRAY[1, 500000], ARRAY[1, 1]::real[], 2000000) LIMIT 2;
+SELECT emb <#> svec(ARRAY[1, 500000], ARRAY[1, 1]::real[], 2000000) AS d
+FROM big ORDER BY emb <#> svec(ARRAY[1, 500000], ARRAY[1, 1]::real[], 2000000) LIMIT 3;
 RESET enable_seqscan;
 VACUUM big;
 SELECT inverted_check('big_ip');
 
--- approximate setting: allowed, off by default
-SHOW sparseclip.inverted_skip_factor;
+-- approximate setting: off by default; when on, scans still return rows in
+-- order of the distance they estimate
+SHOW sparseclip.inverted_query_terms;
+SET sparseclip.inverted_query_terms = 5;
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM big ORDER BY emb <#> inv_rand(2000000, 40, 0.0) LIMIT 7) s;
+RESET enable_seqscan;
+RESET sparseclip.inverted_query_terms;
 
 -- bad input
 CREATE INDEX ON docs USING inverted (emb svec_ip_ops) WITH (lists = 3);

@@ -100,7 +100,8 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	if ((hdr.flags & INV_FLAG_COSINE) != (flags & INV_FLAG_COSINE))
 		CORRUPT("segment at block %u has the wrong operator class", ref->start);
 	if (hdr.doc_off != INV_PAGE_PAYLOAD ||
-		hdr.dir_off != hdr.doc_off + (uint64) hdr.ndocs * sizeof(InvDoc) ||
+		hdr.norm_off != hdr.doc_off + (uint64) hdr.ndocs * sizeof(InvDoc) ||
+		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
 		hdr.total_bytes != hdr.data_off + hdr.npostings * INV_POSTING_BYTES)
@@ -122,6 +123,13 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		}
 		if (!ItemPointerIsValid(&doc.tid))
 			CORRUPT("document %u of segment at block %u has an invalid TID", d, ref->start);
+		{
+			float4		nrm;
+
+			inv_read(&r, hdr.norm_off + (uint64) d * sizeof(float4), &nrm, sizeof(nrm));
+			if ((double) nrm < sqrt(doc.norm2) || (double) nrm > hdr.maxnorm)
+				CORRUPT("norm of document %u of segment at block %u is wrong", d, ref->start);
+		}
 		docs[d] = check_add(tab, index, &doc.tid);
 		docs[d]->flags = doc.flags;
 		docs[d]->norm2 = doc.norm2;

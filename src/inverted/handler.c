@@ -20,7 +20,7 @@
 
 PG_FUNCTION_INFO_V1(inverted_handler);
 
-double		inv_block_skip_factor = 1.0;
+int			inv_query_terms = 0;
 int			inv_pending_limit = 8192;
 int			inv_initial_batch = 32;
 
@@ -28,11 +28,11 @@ int			inv_initial_batch = 32;
 void
 inv_define_gucs(void)
 {
-	DefineCustomRealVariable("sparseclip.inverted_skip_factor",
-							 "Scales range score bounds before pruning; below 1 trades recall for speed.",
-							 "1.0 (the default) keeps inverted index scans exact.",
-							 &inv_block_skip_factor, 1.0, 0.0, 1.0,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_query_terms",
+							"Approximate inverted index scans: use only this many query terms, those that can add most.",
+							"0 (the default) uses every term and keeps scans exact.",
+							&inv_query_terms, 0, 0, SVEC_MAX_NNZ,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("sparseclip.inverted_pending_limit",
 							"Pending-list length at which an insert folds the list into a segment.",
 							"0 leaves the folding to VACUUM.",

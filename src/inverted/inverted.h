@@ -39,7 +39,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			1
+#define INV_VERSION			2
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		8
@@ -112,10 +112,12 @@ typedef struct InvSegHeader
 	uint64		ndesc;
 	uint64		npostings;
 	uint64		doc_off;		/* InvDoc[ndocs] */
+	uint64		norm_off;		/* float4 |d|[ndocs], rounded up */
 	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
 	uint64		desc_off;		/* InvRangeDesc[ndesc] */
 	uint64		data_off;		/* posting bytes */
 	uint64		total_bytes;
+	double		maxnorm;		/* largest |d| in the segment */
 } InvSegHeader;
 
 /* Doc flags */
@@ -252,7 +254,7 @@ extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
 extern void inv_define_gucs(void);
 
-extern double inv_block_skip_factor;
+extern int	inv_query_terms;
 extern int	inv_pending_limit;
 extern int	inv_initial_batch;
 

@@ -41,21 +41,12 @@ typedef struct InvKey
 	uint8		cls;
 } InvKey;
 
-typedef struct InvHit
-{
-	double		qw;				/* query weight of the term */
-	uint64		off;			/* stream offset of the piece's postings */
-	uint32		count;
-} InvHit;
-
 typedef struct InvSegScan
 {
 	InvReader	r;
 	InvSegHeader hdr;
-	double	   *ub;				/* per range: upper bound on the raw score */
-	uint32	   *order;			/* ranges by decreasing ub */
-	uint32	   *hitstart;		/* per range: first hit (CSR), nranges + 1 */
-	InvHit	   *hits;
+	float4	   *acc;			/* per document: score, summed term by term */
+	float4	   *norms;			/* per document: |d| rounded up, 0 for NULL/zero */
 } InvSegScan;
 
 typedef struct InvScanOpaque
@@ -65,9 +56,11 @@ typedef struct InvScanOpaque
 	bool		done;
 	bool		cosine;
 	bool		qnull;
+	bool		exact;			/* all query terms used: keys are lower bounds */
 	SVec	   *query;
 	double		qnorm2;
-	bool		prune;
+	double		qnorm;
+	double		err;			/* relative error bound of the float scores */
 	Buffer		metabuf;
 	InvMetaPageData meta;
 	int			nseg;
@@ -195,18 +188,6 @@ inv_key_qsort_cmp(const void *a, const void *b)
 
 /* ---------------------------------------------------------------- prepare */
 
-static int
-inv_ub_cmp(const void *a, const void *b, void *arg)
-{
-	const double *ub = (const double *) arg;
-	double		x = ub[*(const uint32 *) a];
-	double		y = ub[*(const uint32 *) b];
-
-	if (x != y)
-		return x > y ? -1 : 1;
-	return (*(const uint32 *) a < *(const uint32 *) b) ? -1 : 1;
-}
-
 /* Binary search of the dimension directory. */
 static bool
 inv_find_dim(InvReader *r, const InvSegHeader *hdr, int32 dim, InvDimEntry *e)
@@ -229,6 +210,26 @@ inv_find_dim(InvReader *r, const InvSegHeader *hdr, int32 dim, InvDimEntry *e)
 	return false;
 }
 
+typedef struct InvTerm
+{
+	float4		q;
+	double		impact;			/* largest |contribution| to any document */
+	InvDimEntry e;
+} InvTerm;
+
+static int
+inv_term_impact_cmp(const void *a, const void *b)
+{
+	double		x = ((const InvTerm *) a)->impact;
+	double		y = ((const InvTerm *) b)->impact;
+
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
+/*
+ * Score every document of a segment: term at a time, each term's postings
+ * read in one go and added into a float accumulator per document.
+ */
 static void
 inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const InvSegRef *ref)
 {
@@ -236,94 +237,117 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	int32		nq = so->qnull ? 0 : so->query->nnz;
 	const int32 *qi = so->qnull ? NULL : so->query->indices;
 	const float4 *qv = so->qnull ? NULL : SVEC_VALUES(so->query);
-	InvDimEntry *ents = palloc(sizeof(InvDimEntry) * Max(nq, 1));
-	InvRangeDesc **descs = palloc(sizeof(InvRangeDesc *) * Max(nq, 1));
-	bool	   *found = palloc0(sizeof(bool) * Max(nq, 1));
-	uint64		nhits = 0;
-	uint32		r;
+	InvTerm    *terms = palloc(sizeof(InvTerm) * Max(nq, 1));
+	int			nterms = 0;
+	InvRangeDesc *descs = NULL;
+	uint64		descs_cap = 0;
+	char	   *data = NULL;
+	uint64		data_cap = 0;
 	int32		t;
 
 	inv_reader_init(&ss->r, index, ref->start, ref->npages);
 	inv_segment_read_header(&ss->r, hdr);
-	ss->ub = palloc0(sizeof(double) * Max(hdr->nranges, 1));
-	ss->order = palloc(sizeof(uint32) * Max(hdr->nranges, 1));
-	ss->hitstart = palloc0(sizeof(uint32) * (hdr->nranges + 1));
+	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
+	memset(ss->acc, 0, sizeof(float4) * hdr->ndocs);
+	ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
+	inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
 
 	for (t = 0; t < nq; t++)
 	{
+		InvTerm    *term = &terms[nterms];
+
 		CHECK_FOR_INTERRUPTS();
-		if (qv[t] == 0 || !inv_find_dim(&ss->r, hdr, qi[t], &ents[t]))
+		if (!inv_find_dim(&ss->r, hdr, qi[t], &term->e))
 			continue;
-		if (ents[t].first_desc + ents[t].ndesc > hdr->ndesc)
+		if (term->e.first_desc + term->e.ndesc > hdr->ndesc)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("inverted index \"%s\": bad directory entry",
 							RelationGetRelationName(index))));
-		found[t] = true;
-		descs[t] = palloc(sizeof(InvRangeDesc) * Max(ents[t].ndesc, 1));
-		inv_read(&ss->r, hdr->desc_off + ents[t].first_desc * sizeof(InvRangeDesc),
-				 descs[t], sizeof(InvRangeDesc) * ents[t].ndesc);
-		nhits += ents[t].ndesc;
+		term->q = qv[t];
+		term->impact = fabs((double) qv[t]) *
+			(qv[t] > 0 ? (double) term->e.maxpos : (double) term->e.maxneg);
+		nterms++;
 	}
 
-	/* CSR of hits per range, filled in ascending query dimension order */
-	for (t = 0; t < nq; t++)
+	/* approximate setting: only the terms that can contribute most */
+	if (inv_query_terms > 0 && nterms > inv_query_terms)
 	{
+		qsort(terms, nterms, sizeof(InvTerm), inv_term_impact_cmp);
+		nterms = inv_query_terms;
+		so->exact = false;
+	}
+
+	for (t = 0; t < nterms; t++)
+	{
+		InvTerm    *term = &terms[t];
+		uint64		npost = 0;
 		uint32		x;
+		const char *p;
+		float4		q = term->q;
+		float4	   *acc = ss->acc;
 
-		if (!found[t])
-			continue;
-		for (x = 0; x < ents[t].ndesc; x++)
+		CHECK_FOR_INTERRUPTS();
+		if (term->e.ndesc > descs_cap)
 		{
-			InvRangeDesc *d = &descs[t][x];
-			double		q = qv[t];
-
-			if (d->range >= hdr->nranges || d->count == 0 || d->count > INV_RANGE_DOCS)
+			descs_cap = Max(term->e.ndesc, 2 * descs_cap);
+			if (descs)
+				pfree(descs);
+			descs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvRangeDesc) * descs_cap);
+		}
+		inv_read(&ss->r, hdr->desc_off + term->e.first_desc * sizeof(InvRangeDesc),
+				 descs, sizeof(InvRangeDesc) * term->e.ndesc);
+		for (x = 0; x < term->e.ndesc; x++)
+		{
+			if (descs[x].range >= hdr->nranges || descs[x].count == 0 ||
+				descs[x].count > INV_RANGE_DOCS ||
+				((uint64) descs[x].range << INV_RANGE_SHIFT) + INV_RANGE_DOCS > (uint64) hdr->nranges * INV_RANGE_DOCS)
 				ereport(ERROR,
 						(errcode(ERRCODE_INDEX_CORRUPTED),
 						 errmsg("inverted index \"%s\": bad range descriptor",
 								RelationGetRelationName(index))));
-			ss->hitstart[d->range + 1]++;
-			ss->ub[d->range] += fabs(q) * (q > 0 ? (double) d->maxpos : (double) d->maxneg);
+			npost += descs[x].count;
 		}
-	}
-	for (r = 0; r < hdr->nranges; r++)
-		ss->hitstart[r + 1] += ss->hitstart[r];
-	ss->hits = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvHit) * Max(nhits, 1));
-	{
-		uint32	   *fill = palloc(sizeof(uint32) * Max(hdr->nranges, 1));
-
-		memcpy(fill, ss->hitstart, sizeof(uint32) * hdr->nranges);
-		for (t = 0; t < nq; t++)
+		if (npost * INV_POSTING_BYTES > data_cap)
 		{
-			uint64		off;
-			uint32		x;
-
-			if (!found[t])
-				continue;
-			off = hdr->data_off + ents[t].data_off;
-			for (x = 0; x < ents[t].ndesc; x++)
-			{
-				InvRangeDesc *d = &descs[t][x];
-				InvHit	   *h = &ss->hits[fill[d->range]++];
-
-				h->qw = qv[t];
-				h->off = off;
-				h->count = d->count;
-				off += (uint64) d->count * INV_POSTING_BYTES;
-			}
-			pfree(descs[t]);
+			data_cap = Max(npost * INV_POSTING_BYTES, 2 * data_cap);
+			if (data)
+				pfree(data);
+			data = MemoryContextAllocHuge(CurrentMemoryContext, data_cap);
 		}
-		pfree(fill);
+		inv_read(&ss->r, hdr->data_off + term->e.data_off, data, npost * INV_POSTING_BYTES);
+
+		p = data;
+		for (x = 0; x < term->e.ndesc; x++)
+		{
+			uint32		c = descs[x].count;
+			float4	   *base = acc + ((uint32) descs[x].range << INV_RANGE_SHIFT);
+			const uint8 *offs = (const uint8 *) p;
+			const char *ws = p + c;
+			uint32		i;
+
+			for (i = 0; i < c; i++)
+			{
+				float4		w;
+
+				memcpy(&w, ws + 4 * i, sizeof(w));
+				base[offs[i]] += q * w;
+			}
+			p += (uint64) c * INV_POSTING_BYTES;
+		}
 	}
 
-	for (r = 0; r < hdr->nranges; r++)
-		ss->order[r] = r;
-	qsort_arg(ss->order, hdr->nranges, sizeof(uint32), inv_ub_cmp, ss->ub);
+	/*
+	 * Float rounding: each of the nterms products and sums errs by at most
+	 * 2^-24 of sum |q_t w_t| <= |q| |d|; the keys subtract twice that.
+	 */
+	so->err = Max(so->err, (nterms + 4) * 2 * 1.2e-7);
 
-	pfree(ents);
-	pfree(descs);
-	pfree(found);
+	if (descs)
+		pfree(descs);
+	if (data)
+		pfree(data);
+	pfree(terms);
 }
 
 /* Exact dot product of the query with a pending document, as svec_dot sums it. */
@@ -388,8 +412,9 @@ inv_prepare(IndexScanDesc scan)
 	}
 	if (!so->qnull)
 		so->qnorm2 = svec_norm2(so->query);
-	/* with a NULL or zero query every distance is the same: nothing to prune */
-	so->prune = !so->qnull && !(so->cosine && so->qnorm2 == 0);
+	so->qnorm = sqrt(so->qnorm2);
+	so->exact = true;
+	so->err = 0;
 
 	so->nseg = so->meta.nsegments;
 	so->segs = palloc0(sizeof(InvSegScan) * Max(so->nseg, 1));
@@ -431,50 +456,47 @@ inv_prepare(IndexScanDesc scan)
 
 /* ---------------------------------------------------------------- batches */
 
-static void
-inv_eval_range(InvScanOpaque *so, InvSegScan *ss, uint32 r)
+/*
+ * A lower bound on document d's distance from its float score: the key the
+ * batches order by.  Documents with no norm (NULL or zero vectors) and dead
+ * ones need their doc-table entry, which the caller reads.
+ */
+static inline double
+inv_seg_lower_bound(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 {
-	InvDoc		docs[INV_RANGE_DOCS];
-	double		acc[INV_RANGE_DOCS];
-	uint8		offs[INV_RANGE_DOCS];
-	float4		ws[INV_RANGE_DOCS];
-	uint32		first = r << INV_RANGE_SHIFT;
-	uint32		n = Min((uint32) INV_RANGE_DOCS, ss->hdr.ndocs - first);
-	uint32		h;
-	uint32		i;
+	double		a = ss->acc[d];
+	double		n = ss->norms[d];
 
-	inv_read(&ss->r, ss->hdr.doc_off + (uint64) first * sizeof(InvDoc), docs, sizeof(InvDoc) * n);
-	memset(acc, 0, sizeof(double) * n);
-	for (h = ss->hitstart[r]; h < ss->hitstart[r + 1]; h++)
-	{
-		InvHit	   *hit = &ss->hits[h];
-		double		q = hit->qw;
-		uint32		c = hit->count;
-
-		inv_read(&ss->r, hit->off, offs, c);
-		inv_read(&ss->r, hit->off + c, ws, sizeof(float4) * c);
-		for (i = 0; i < c; i++)
-			acc[offs[i]] += q * (double) ws[i];
-	}
-	for (i = 0; i < n; i++)
-	{
-		InvKey		k;
-
-		if (docs[i].flags & INV_DOC_DEAD)
-			continue;
-		inv_make_key(so, &k, &docs[i].tid, docs[i].flags, acc[i], docs[i].norm2);
-		inv_offer(so, &k);
-	}
+	if (isnan(a) || isinf(a))
+		return -get_float8_infinity();
+	if (so->cosine)
+		return 1.0 - a / (so->qnorm * n) - so->err;
+	return 0.0 - a - so->err * so->qnorm * n;
 }
 
-/* Smallest distance any document in a range with score bound ub can have. */
-static double
-inv_range_lower_bound(InvScanOpaque *so, double ub)
+static void
+inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d, double lb)
 {
-	ub *= inv_block_skip_factor;
-	if (so->cosine)
-		return 1 - ub / sqrt(so->qnorm2);
-	return -ub;
+	InvDoc		doc;
+	InvKey		k;
+
+	inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
+	if (doc.flags & INV_DOC_DEAD)
+		return;
+	k.tid = doc.tid;
+	k.dist = lb;
+	k.cls = KEY_NUM;
+	if ((doc.flags & INV_DOC_NULL) || so->qnull)
+	{
+		k.cls = KEY_NULL;
+		k.dist = 0;
+	}
+	else if (so->cosine && (doc.norm2 == 0 || so->qnorm2 == 0))
+	{
+		k.cls = KEY_NAN;
+		k.dist = 0;
+	}
+	inv_offer(so, &k);
 }
 
 static void
@@ -496,23 +518,27 @@ inv_next_batch(InvScanOpaque *so)
 	for (s = 0; s < so->nseg; s++)
 	{
 		InvSegScan *ss = &so->segs[s];
+		uint32		nd = ss->hdr.ndocs;
 
-		for (i = 0; i < ss->hdr.nranges; i++)
+		for (i = 0; i < nd; i++)
 		{
-			uint32		r = ss->order[i];
+			double		lb;
 
-			if ((i & 63) == 0)
+			if ((i & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			if (so->prune && so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
+			if (ss->norms[i] == 0 || so->qnull || (so->cosine && so->qnorm2 == 0))
 			{
-				double		lb = inv_range_lower_bound(so, ss->ub[r]);
-				double		worst = so->heap[0].dist;
-
-				/* slack covers rounding in the bound's own arithmetic */
-				if (lb > worst + 1e-9 * (1 + fabs(worst)))
-					break;
+				/* NULL, zero or dead: the doc table decides */
+				inv_offer_segment_doc(so, ss, i, 0);
+				continue;
 			}
-			inv_eval_range(so, ss, r);
+			lb = inv_seg_lower_bound(so, ss, i);
+			/* cheap rejections before touching the doc table */
+			if (so->have_last && so->last.cls == KEY_NUM && lb < so->last.dist)
+				continue;
+			if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM && lb > so->heap[0].dist)
+				continue;
+			inv_offer_segment_doc(so, ss, i, lb);
 		}
 	}
 	for (i = 0; i < so->npend; i++)
@@ -611,7 +637,8 @@ invgettuple(IndexScanDesc scan, ScanDirection dir)
 
 			scan->xs_heaptid = k->tid;
 			scan->xs_recheck = false;
-			scan->xs_recheckorderby = true;
+			/* exact mode: lower bounds, the executor recomputes and reorders */
+			scan->xs_recheckorderby = so->exact;
 			if (k->cls == KEY_NULL)
 			{
 				scan->xs_orderbyvals[0] = (Datum) 0;

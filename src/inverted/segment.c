@@ -208,16 +208,26 @@ inv_segment_write(Relation index, InvAccum *acc)
 	hdr.ndesc = ndesc;
 	hdr.npostings = acc->npost;
 	hdr.doc_off = INV_PAGE_PAYLOAD;
-	hdr.dir_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
+	hdr.norm_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
+	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + acc->npost * INV_POSTING_BYTES;
+	hdr.maxnorm = 0;
+	for (i = 0; i < acc->ndocs; i++)
+		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
 
 	inv_writer_begin(&w, index);
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write_pad_to(&w, hdr.doc_off);
 	for (i = 0; i < acc->ndocs; i += 4096)
 		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
+	for (i = 0; i < acc->ndocs; i++)
+	{
+		float4		nrm = inv_round_up(sqrt(acc->docs[i].norm2));
+
+		inv_write(&w, &nrm, sizeof(nrm));
+	}
 
 	/* pass 1: dimension directory */
 	{
