@@ -1,0 +1,79 @@
+# Concurrent inserts, deletes and index searches (pgbench, several clients)
+# with VACUUM running alongside: no client may see an error, and afterwards
+# the index passes inverted_check and equals the sequential scan.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('inverted_concurrent');
+$node->init;
+$node->append_conf('postgresql.conf', "sparseclip.inverted_pending_limit = 300\nautovacuum = off\n");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION sparseclip;
+CREATE FUNCTION inv_rand(dim int, nnz int) RETURNS svec LANGUAGE sql VOLATILE AS $$
+	SELECT coalesce(svec(array_agg(d), array_agg(w), dim), ('{}/' || dim)::svec)
+	FROM (SELECT DISTINCT ON (d) d, (random() * 1.3 - 0.1)::real AS w
+	      FROM (SELECT 1 + floor(dim * random() ^ 2)::int AS d FROM generate_series(1, nnz)) a) b
+	WHERE w <> 0 $$;
+CREATE FUNCTION inv_same(op text, q svec, lim int) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT array_agg(d) FROM (SELECT emb %s $1 AS d FROM docs ORDER BY emb %s $1 LIMIT %s) s', op, op, lim);
+	a float8[];
+	b float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE sql INTO a USING q;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE sql INTO b USING q;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN a IS NOT DISTINCT FROM b;
+END $$;
+CREATE TABLE docs (id bigserial PRIMARY KEY, cat int, emb svec);
+INSERT INTO docs (cat, emb) SELECT i % 7, inv_rand(500, 1 + i % 30) FROM generate_series(1, 2000) i;
+CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);
+CREATE INDEX docs_cos ON docs USING inverted (emb svec_cosine_ops);
+});
+
+my $script = $node->basedir . '/mixed.sql';
+open(my $fh, '>', $script) or die;
+print $fh q{
+\set a random(1, 160)
+\set b random(161, 330)
+\set c random(331, 500)
+INSERT INTO docs (cat, emb) VALUES (:a % 7, svec(ARRAY[:a, :b, :c], ARRAY[0.5, 0.25, 0.125]::real[], 500));
+SELECT id FROM docs WHERE cat <> 3 ORDER BY emb <#> svec(ARRAY[:a, :c], ARRAY[1, 0.5]::real[], 500) LIMIT 10;
+SELECT id FROM docs ORDER BY emb <=> svec(ARRAY[:b, :c], ARRAY[0.3, 1]::real[], 500) LIMIT 50;
+DELETE FROM docs WHERE id = (:a * 13 + :c);
+};
+close $fh;
+
+my ($vout, $verr) = ('', '');
+my $vacuum = IPC::Run::start(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-h', $node->host, '-p', $node->port,
+	  '-c', 'SELECT pg_sleep(1)', '-c', 'VACUUM docs', '-c', 'SELECT pg_sleep(1)', '-c', 'VACUUM docs', 'postgres' ],
+	'>', \$vout, '2>', \$verr);
+
+$ENV{PGOPTIONS} = '-c enable_seqscan=off';
+$node->command_ok(
+	[ 'pgbench', '-n', '-c', '4', '-j', '2', '-T', '6', '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+	'pgbench: 4 clients inserting, deleting and searching, without errors');
+delete $ENV{PGOPTIONS};
+ok($vacuum->finish, 'concurrent VACUUM succeeded') or diag($verr);
+
+my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
+ok($rows > 2000, "rows were inserted ($rows)");
+is($node->safe_psql('postgres', "SELECT inverted_check('docs_ip')"), $rows, 'ip index passes inverted_check');
+is($node->safe_psql('postgres', "SELECT inverted_check('docs_cos')"), $rows, 'cosine index passes inverted_check');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)
+FROM (SELECT inv_rand(500, 15) AS q FROM generate_series(1, 8)) qs,
+	 unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 100, 100000]) lim
+}), '48 of 48', 'index scans equal sequential scans afterwards');
+
+$node->stop;
+done_testing();
