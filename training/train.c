@@ -658,6 +658,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sparseclip-train: %s\n", err);
 		return 1;
 	}
+	sc_trainer_set_threads(t, a.threads);
 	if (am)
 	{
 		float	   *tm, *tv;

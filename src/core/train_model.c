@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,9 +64,12 @@ typedef struct head
 	float	   *dout, *dz, *dy, *dpooled;
 } head;
 
+#define SC_MAX_THREADS 64
+
 struct sc_trainer
 {
 	sc_model   *m;
+	int			threads;		/* for the trainer's own parallel loops */
 	int			maxB;
 	float	   *grad;			/* flat, m->owned_count */
 	float	   *adam_m, *adam_v;	/* AdamW moments, flat */
@@ -87,7 +91,8 @@ struct sc_trainer
 	int		   *starts, *eff, *tok;		/* per caption; tok: packed token ids */
 	size_t	   *att_off;		/* per sequence offset into a block's attention weights */
 	/* backward scratch, sized for the larger tower */
-	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;
+	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;	/* datt: one T*T per thread */
+	size_t		att_stride;
 	float	   *loss_scratch;	/* 2 B^2 */
 	float	   *topk_scratch;	/* S */
 	void	   *mem;			/* one allocation holding all floats */
@@ -192,6 +197,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		goto oom;
 	t->m = m;
 	t->maxB = B;
+	t->threads = 1;
 	t->grad = calloc(m->owned_count, sizeof(float));
 	t->adam_m = calloc(m->owned_count, sizeof(float));
 	t->adam_v = calloc(m->owned_count, sizeof(float));
@@ -245,7 +251,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att + 2 * (size_t) B * B + (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + 2 * (size_t) B * B + (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -269,7 +275,8 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->dao = carve(&p, scratch_rc);
 	t->dfcg = carve(&p, 4 * scratch_rc);
 	t->dfch = carve(&p, 4 * scratch_rc);
-	t->datt = carve(&p, mx_att);
+	t->datt = carve(&p, mx_att * SC_MAX_THREADS);
+	t->att_stride = mx_att;
 	t->loss_scratch = carve(&p, 2 * (size_t) B * B);
 	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
 	return t;
@@ -338,24 +345,168 @@ sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logi
 	return norm;
 }
 
+void
+sc_trainer_set_threads(sc_trainer *t, int threads)
+{
+	t->threads = threads < 1 ? 1 : (threads > SC_MAX_THREADS ? SC_MAX_THREADS : threads);
+}
+
+/* ---------- parallel loops ---------- */
+
+typedef void (*part_fn) (void *ctx, int part, int nparts);
+
+typedef struct part_job
+{
+	part_fn		fn;
+	void	   *ctx;
+	int			part, nparts;
+} part_job;
+
+static void *
+part_entry(void *arg)
+{
+	part_job   *j = arg;
+
+	j->fn(j->ctx, j->part, j->nparts);
+	return NULL;
+}
+
+/*
+ * fn(ctx, k, n) for k = 0 .. n-1 at once, n = the trainer's threads, part 0
+ * on the calling thread.  Meant for many small independent pieces (the
+ * attention of each sequence, elementwise loops), which OpenBLAS's own
+ * threads handle badly: OpenBLAS runs single-threaded inside, and gets the
+ * trainer's thread count back afterwards.
+ */
+static void
+run_parts(const sc_trainer *t, part_fn fn, void *ctx)
+{
+	int			n = t->threads, k;
+	pthread_t	th[SC_MAX_THREADS];
+	part_job	jobs[SC_MAX_THREADS];
+	int			started[SC_MAX_THREADS];
+
+	if (n <= 1)
+	{
+		fn(ctx, 0, 1);
+		return;
+	}
+	openblas_set_num_threads(1);
+	for (k = 1; k < n; k++)
+	{
+		jobs[k].fn = fn;
+		jobs[k].ctx = ctx;
+		jobs[k].part = k;
+		jobs[k].nparts = n;
+		started[k] = pthread_create(&th[k], NULL, part_entry, &jobs[k]) == 0;
+		if (!started[k])
+			fn(ctx, k, n);		/* no thread to be had: do it here */
+	}
+	fn(ctx, 0, n);
+	for (k = 1; k < n; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+	openblas_set_num_threads(n);
+}
+
+/* [lo, hi) of part k of n over count items */
+static void
+part_range(int count, int k, int n, int *lo, int *hi)
+{
+	*lo = (int) ((long) count * k / n);
+	*hi = (int) ((long) count * (k + 1) / n);
+}
+
+typedef struct seqs seqs;
+
+typedef struct attn_job
+{
+	const sc_trainer *t;
+	const seqs *sq;
+	int			C, NH;
+	float	   *ao, *att, *qkv;	/* forward: out, weights, input */
+	float	   *dqkv, *dao;		/* backward */
+} attn_job;
+
+typedef struct act_job
+{
+	float	   *out;
+	const float *inp, *dout;
+	int			N, act;
+} act_job;
+
 /* ---------- blocks ---------- */
 
 /*
  * nseq sequences: sequence s has rows starts[s] .. starts[s]+lens[s]-1 and
  * its attention weights at att_off[s] within a block's att.
  */
-typedef struct seqs
+struct seqs
 {
 	int			n;
 	const int  *starts, *lens;
 	const size_t *att_off;
 	int			causal;
-} seqs;
+};
 
 static void
-blocks_forward(tower *tw, const sc_block *blocks, int R, const seqs *sq, int act)
+attn_forward_part(void *ctx, int k, int n)
 {
-	int			C = tw->C, l, s;
+	attn_job   *j = ctx;
+	int			lo, hi, s;
+
+	part_range(j->sq->n, k, n, &lo, &hi);
+	for (s = lo; s < hi; s++)
+		sc_attention_forward(j->ao + (size_t) j->sq->starts[s] * j->C, j->att + j->sq->att_off[s],
+							 j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->sq->lens[s], j->C,
+							 j->NH, j->sq->causal);
+}
+
+static void
+attn_backward_part(void *ctx, int k, int n)
+{
+	attn_job   *j = ctx;
+	int			lo, hi, s;
+	float	   *scratch = j->t->datt + (size_t) k * j->t->att_stride;
+
+	part_range(j->sq->n, k, n, &lo, &hi);
+	for (s = lo; s < hi; s++)
+		sc_attention_backward(j->dqkv + (size_t) j->sq->starts[s] * 3 * j->C, scratch,
+							  j->dao + (size_t) j->sq->starts[s] * j->C,
+							  j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->att + j->sq->att_off[s],
+							  j->sq->lens[s], j->C, j->NH);
+}
+
+static void
+act_forward_part(void *ctx, int k, int n)
+{
+	act_job    *j = ctx;
+	int			lo, hi;
+
+	part_range(j->N, k, n, &lo, &hi);
+	if (j->act == SC_GELU)
+		sc_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
+	else
+		sc_quick_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
+}
+
+static void
+act_backward_part(void *ctx, int k, int n)
+{
+	act_job    *j = ctx;
+	int			lo, hi;
+
+	part_range(j->N, k, n, &lo, &hi);
+	if (j->act == SC_GELU)
+		sc_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
+	else
+		sc_quick_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
+}
+
+static void
+blocks_forward(const sc_trainer *t, tower *tw, const sc_block *blocks, int R, const seqs *sq, int act)
+{
+	int			C = tw->C, l;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
 
 	for (l = 0; l < tw->L; l++)
@@ -369,19 +520,21 @@ blocks_forward(tower *tw, const sc_block *blocks, int R, const seqs *sq, int act
 
 		sc_layernorm_forward(ln1, tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, x, b->ln_1_w, b->ln_1_b, R, C);
 		sc_matmul_forward(qkv, ln1, b->in_proj_w, b->in_proj_b, R, C, 3 * C);
-		for (s = 0; s < sq->n; s++)
-			sc_attention_forward(ao + (size_t) sq->starts[s] * C, att + sq->att_off[s],
-								 qkv + (size_t) sq->starts[s] * 3 * C, sq->lens[s], C, tw->NH,
-								 sq->causal);
+		{
+			attn_job	j = {t, sq, C, tw->NH, ao, att, qkv, NULL, NULL};
+
+			run_parts(t, attn_forward_part, &j);
+		}
 		/* out_proj output goes to xm, then the residual is added in place */
 		sc_matmul_forward(xm, ao, b->out_proj_w, b->out_proj_b, R, C, C);
 		sc_residual_forward(xm, xm, x, R * C);
 		sc_layernorm_forward(ln2, tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, xm, b->ln_2_w, b->ln_2_b, R, C);
 		sc_matmul_forward(fch, ln2, b->c_fc_w, b->c_fc_b, R, C, 4 * C);
-		if (act == SC_GELU)
-			sc_gelu_forward(fcg, fch, R * 4 * C);
-		else
-			sc_quick_gelu_forward(fcg, fch, R * 4 * C);
+		{
+			act_job		j = {fcg, fch, NULL, R * 4 * C, act};
+
+			run_parts(t, act_forward_part, &j);
+		}
 		sc_matmul_forward(xn, fcg, b->c_proj_w, b->c_proj_b, R, 4 * C, C);
 		sc_residual_forward(xn, xn, xm, R * C);
 	}
@@ -392,7 +545,7 @@ static void
 blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int R,
 				const seqs *sq, int act)
 {
-	int			C = tw->C, l, s;
+	int			C = tw->C, l;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
 	size_t		rc = (size_t) R * C;
 	float	   *dx = t->dx;
@@ -411,10 +564,11 @@ blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblo
 		memset(t->dfcg, 0, 4 * rc * sizeof(float));
 		sc_matmul_backward(t->dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, R, 4 * C, C);
 		memset(t->dfch, 0, 4 * rc * sizeof(float));
-		if (act == SC_GELU)
-			sc_gelu_backward(t->dfch, fch, t->dfcg, R * 4 * C);
-		else
-			sc_quick_gelu_backward(t->dfch, fch, t->dfcg, R * 4 * C);
+		{
+			act_job		j = {t->dfch, fch, t->dfcg, R * 4 * C, act};
+
+			run_parts(t, act_backward_part, &j);
+		}
 		memset(t->dln, 0, rc * sizeof(float));
 		sc_matmul_backward(t->dln, gb->c_fc_w, gb->c_fc_b, t->dfch, ln2, b->c_fc_w, R, C, 4 * C);
 		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, t->dln, xm, b->ln_2_w,
@@ -423,11 +577,11 @@ blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblo
 		memset(t->dao, 0, rc * sizeof(float));
 		sc_matmul_backward(t->dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, R, C, C);
 		memset(t->dqkv, 0, 3 * rc * sizeof(float));
-		for (s = 0; s < sq->n; s++)
-			sc_attention_backward(t->dqkv + (size_t) sq->starts[s] * 3 * C, t->datt,
-								  t->dao + (size_t) sq->starts[s] * C,
-								  qkv + (size_t) sq->starts[s] * 3 * C, att + sq->att_off[s],
-								  sq->lens[s], C, tw->NH);
+		{
+			attn_job	j = {t, sq, C, tw->NH, NULL, att, qkv, t->dqkv, t->dao};
+
+			run_parts(t, attn_backward_part, &j);
+		}
 		memset(t->dln, 0, rc * sizeof(float));
 		sc_matmul_backward(t->dln, gb->in_proj_w, gb->in_proj_b, t->dqkv, ln1, b->in_proj_w, R, C, 3 * C);
 		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, t->dln, x, b->ln_1_w,
@@ -659,7 +813,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = vlen;
 		sq.att_off = t->att_off;
 		sq.causal = 0;
-		blocks_forward(&t->vis, p->v_blocks, R, &sq, c->activation);
+		blocks_forward(t, &t->vis, p->v_blocks, R, &sq, c->activation);
 		for (b = 0; b < B; b++)
 			memcpy(t->hv.pool_in + (size_t) b * VC,
 				   t->vis.x + (size_t) t->vis.L * t->vis.maxR * VC + (size_t) b * T * VC,
@@ -696,7 +850,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = t->eff;
 		sq.att_off = t->att_off;
 		sq.causal = 1;
-		blocks_forward(&t->txt, p->t_blocks, R, &sq, c->activation);
+		blocks_forward(t, &t->txt, p->t_blocks, R, &sq, c->activation);
 		for (b = 0; b < B; b++)
 			memcpy(t->ht.pool_in + (size_t) b * TC,
 				   t->txt.x + (size_t) t->txt.L * t->txt.maxR * TC + (size_t) (tst[b] + t->eff[b] - 1) * TC,

@@ -49,6 +49,13 @@ typedef struct sc_trainer sc_trainer;
 extern sc_trainer *sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen);
 extern void sc_trainer_free(sc_trainer *t);
 
+/*
+ * Threads for the trainer's own parallel loops (attention per sequence,
+ * activations); OpenBLAS's thread count should be set to the same number
+ * (openblas_set_num_threads), since those loops hand it back afterwards.
+ */
+extern void sc_trainer_set_threads(sc_trainer *t, int threads);
+
 /* The flat gradient buffer (same length and order as m->owned). */
 extern float *sc_trainer_grads(sc_trainer *t);
 

@@ -61,6 +61,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	sc_trainer_set_threads(t, threads);
 	S = c.image_size;
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	tok = malloc(sizeof(int32_t) * (size_t) B * c.context_length);

@@ -6,6 +6,8 @@
  * (clipping, AdamW, warm-up + cosine schedule, logit scale clamp).  Also
  * checks that the trainer's forward pass gives the encoders' embeddings.
  */
+#include <cblas.h>
+
 #include "unit.h"
 #include "model.h"
 #include "safetensors.h"
@@ -116,6 +118,23 @@ check_variant(const char *name)
 		free(want);
 	}
 	printf("%s: %zu parameter gradients, largest relative error %.3g\n", name, np, maxrel);
+
+	/* the trainer's own threads (attention per sequence, activations) change nothing */
+	{
+		float	   *g1 = malloc(sizeof(float) * m->owned_count);
+		size_t		k;
+		int			diff = 0;
+
+		memcpy(g1, sc_trainer_grads(t), sizeof(float) * m->owned_count);
+		sc_trainer_set_threads(t, 3);
+		sc_trainer_batch(t, images, ids, lens, nb, NULL, &st, NULL, NULL, err, sizeof err);
+		for (k = 0; k < m->owned_count; k++)
+			diff += fabsf(g1[k] - sc_trainer_grads(t)[k]) > 1e-6f * (1.0f + fabsf(g1[k]));
+		CHECK(diff == 0, "%s: %d gradients differ with 3 threads", name, diff);
+		sc_trainer_set_threads(t, 1);
+		openblas_set_num_threads(1);
+		free(g1);
+	}
 
 	/* ten optimizer steps along the recipe */
 	tl = st_find(ex, "step_losses");
