@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /*
@@ -227,16 +228,17 @@ static inline float
 fast_exp(float x)
 {
 	const float magic = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
-	float		t, n, r, p;
+	float		t, k, n, r, p;
 	union
 	{
 		float		f;
-		int			i;
-	}			u;
+		uint32_t	u;
+	}			kb, e;
 
 	x = x > 88.0f ? 88.0f : x;
 	t = x < -87.0f ? -87.0f : x;
-	n = (t * 1.44269504088896341f + magic) - magic;
+	k = t * 1.44269504088896341f + magic;
+	n = k - magic;
 	r = t - n * 0.693359375f;
 	r = r - n * -2.12194440e-4f;
 	p = 1.9875691500e-4f;
@@ -246,8 +248,14 @@ fast_exp(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	u.i = ((int) n + 127) << 23;
-	return x < -87.0f ? 0.0f : p * u.f;
+	/*
+	 * 2^n from k's bits (k's mantissa holds n + 1.5*2^23): unsigned
+	 * arithmetic, no float-to-int conversion, so a NaN input has no
+	 * undefined behaviour and comes out as NaN below.
+	 */
+	kb.f = k;
+	e.u = (kb.u - 0x4B400000u + 127u) << 23;
+	return x != x ? x : (x < -87.0f ? 0.0f : p * e.f);
 }
 
 float
@@ -410,4 +418,20 @@ sc_im2patch_forward(float *patches, const float *image, int S, int P)
 						   image + ((size_t) c * S + gy * P + py) * S + gx * P,
 						   (size_t) P * sizeof(float));
 		}
+}
+
+SC_VECTOR_LOOP size_t
+sc_count_nonfinite(const float *x, size_t n)
+{
+	size_t		i, bad = 0;
+
+	/* exponent all ones: infinity or NaN */
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	b;
+
+		memcpy(&b, x + i, sizeof b);
+		bad += (b & 0x7F800000u) == 0x7F800000u;
+	}
+	return bad;
 }

@@ -11,6 +11,8 @@
 #ifndef SPARSECLIP_LAYERS_H
 #define SPARSECLIP_LAYERS_H
 
+#include <stddef.h>
+
 /* LayerNorm over the last dimension, eps 1e-5 (torch default).  mean and
  * rstd (N floats each) receive the statistics for a backward pass; either
  * may be NULL.  out may equal inp. */
@@ -56,6 +58,9 @@ extern void sc_l2norm_forward(float *x, int N, int C);
  * the patch embeddings.
  */
 extern void sc_im2patch_forward(float *patches, const float *image, int S, int P);
+
+/* How many of x[0..n-1] are infinite or NaN. */
+extern size_t sc_count_nonfinite(const float *x, size_t n);
 
 /* exp(x) for x <= 0 (softmax after max subtraction); relative error ~2e-7. */
 extern float sc_fast_exp_neg(float x);

@@ -443,10 +443,10 @@ shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
 		snprintf(buf + used, len - used, "]");
 }
 
-sc_model *
-sc_model_load(const char *path, int flags, char *err, size_t errlen)
+/* Build a model over an opened file, which it takes over (closed on error). */
+static sc_model *
+model_from_file(st_file *f, const char *path, int flags, char *err, size_t errlen)
 {
-	st_file    *f;
 	const char *cfgjson, *bpe;
 	sc_config	cfg;
 	sc_model   *m = NULL;
@@ -454,9 +454,6 @@ sc_model_load(const char *path, int flags, char *err, size_t errlen)
 	size_t		n, i, need = 0, used = 0;
 	char		cerr[256];
 
-	f = st_open(path, err, errlen);
-	if (!f)
-		return NULL;
 	cfgjson = st_metadata(f, "sparseclip.config");
 	if (!cfgjson)
 	{
@@ -548,6 +545,14 @@ sc_model_load(const char *path, int flags, char *err, size_t errlen)
 		else
 			*list[i].slot = (float *) t->data;	/* read-only mapping: never written */
 	}
+	/* a corrupt file can hold NaN or infinite weights: refuse them here */
+	for (i = 0; i < n; i++)
+		if (sc_count_nonfinite(*list[i].slot, list[i].numel) > 0)
+		{
+			seterr(err, errlen, "model file \"%s\": tensor \"%s\" holds %zu infinite or NaN values",
+				   path, list[i].name, sc_count_nonfinite(*list[i].slot, list[i].numel));
+			goto bad;
+		}
 	m->bpe = strdup_or_null(bpe);
 	if (!m->bpe)
 		goto oom;
@@ -574,6 +579,22 @@ bad:
 	else
 		st_close(f);
 	return NULL;
+}
+
+sc_model *
+sc_model_load(const char *path, int flags, char *err, size_t errlen)
+{
+	st_file    *f = st_open(path, err, errlen);
+
+	return f ? model_from_file(f, path, flags, err, errlen) : NULL;
+}
+
+sc_model *
+sc_model_load_memory(const void *buf, size_t len, int flags, char *err, size_t errlen)
+{
+	st_file    *f = st_open_memory(buf, len, err, errlen);
+
+	return f ? model_from_file(f, "(memory)", flags, err, errlen) : NULL;
 }
 
 /* ---------- random init ---------- */

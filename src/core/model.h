@@ -114,6 +114,9 @@ typedef struct sc_model
  */
 extern sc_model *sc_model_load(const char *path, int flags, char *err, size_t errlen);
 
+/* The same from a file image in memory (copied; for tests and fuzzing). */
+extern sc_model *sc_model_load_memory(const void *buf, size_t len, int flags, char *err, size_t errlen);
+
 /*
  * A model with CLIP-like random weights (normal, std 0.02 for token
  * embeddings, 0.01 positional, width^-0.5 attention, etc.; layer norms 1/0;

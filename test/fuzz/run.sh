@@ -6,10 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
-mkdir -p "$out/corpus_image" "$out/corpus_bpe"
+mkdir -p "$out/corpus_image" "$out/corpus_bpe" "$out/corpus_model"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
 clang $flags test/fuzz/fuzz_image.c src/core/image.c -lturbojpeg -lm -o "$out/fuzz_image"
 clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c -lutf8proc -o "$out/fuzz_bpe"
+clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c src/core/layers.c \
+	-lopenblas -lm -o "$out/fuzz_model"
+cp test/fixtures/model/*.safetensors "$out/corpus_model/"
 # seeds: the image fixtures (prefixed with a size byte) and a few texts
 for f in test/fixtures/image/*.jpg; do
 	{ printf '\x17'; cat "$f"; } > "$out/corpus_image/$(basename "$f")"
@@ -18,10 +21,12 @@ printf '\x00a photo of a cat' > "$out/corpus_bpe/cat"
 printf '\x00caf&eacute; it\xe2\x80\x99s &#x1F436; <start_of_text>' > "$out/corpus_bpe/html"
 printf '\x01#version: 0.2\nh e\nl l\nhe ll\n' > "$out/corpus_bpe/merges"
 status=0
-for t in image bpe; do
+for t in image bpe model; do
 	echo "== fuzz_$t for ${secs}s"
 	rc=0
-	"$out/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 \
+	maxlen=65536
+	[ "$t" = model ] && maxlen=400000	# the model seeds are fixture files of up to 330 kB
+	"$out/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=$maxlen \
 		-artifact_prefix="$out/crash_$t-" -print_final_stats=1 "$out/corpus_$t" \
 		> "$out/fuzz_$t.log" 2>&1 || rc=$?
 	grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|ERROR|SUMMARY|Done' \

@@ -130,6 +130,13 @@ main(void)
 		CHECK(wq < 3e-6, "quick_gelu max error %g", wq);
 		CHECK(we < 1e-6, "fast exp max relative error %g", we);
 		CHECK(sc_fast_exp_neg(-100.0f) == 0.0f && sc_fast_exp_neg(0.0f) == 1.0f, "exp edges");
+		CHECK(isnan(sc_fast_exp_neg(NAN)), "exp of NaN is NaN");
+		x[0] = NAN;
+		x[1] = INFINITY;
+		sc_gelu_forward(g, x, 2);
+		CHECK(isnan(g[0]), "gelu of NaN is NaN");
+		CHECK(sc_count_nonfinite(x, n) == 2 && sc_count_nonfinite(x + 2, n - 2) == 0, "count non-finite");
+		x[0] = -20.0f;
 		sc_relu_forward(g, x, n);
 		CHECK(g[0] == 0.0f && g[n - 1] == 20.0f, "relu");
 		free(x);

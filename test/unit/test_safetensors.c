@@ -65,7 +65,7 @@ int
 main(void)
 {
 	char		err[512];
-	char		path[64], path2[64];
+	char		path[64], path2[80];
 	size_t		len;
 	unsigned char *b;
 	st_file    *f;
@@ -359,6 +359,67 @@ main(void)
 			free(j);
 			free(list);
 			free(wt);
+		}
+
+		/* a NaN weight is refused */
+		m->p.ln_final_b[3] = NAN;
+		sc_model_save(m, path, "#version: 0.2\n", NULL, err, sizeof err);
+		expect_model_bad(path, "tensor \"ln_final.bias\" holds 1 infinite or NaN values", "NaN weight");
+		m->p.ln_final_b[3] = 0.0f;
+
+		/* random corruption of a valid file: refused or loaded, never a fault */
+		{
+			FILE	   *fp;
+			long		flen;
+			unsigned char *orig, *mut;
+			int			k, loaded = 0, refused = 0;
+			unsigned	seed = 7;
+
+			sc_model_save(m, path, "#version: 0.2\n", NULL, err, sizeof err);
+			fp = fopen(path, "rb");
+			fseek(fp, 0, SEEK_END);
+			flen = ftell(fp);
+			fseek(fp, 0, SEEK_SET);
+			orig = malloc((size_t) flen);
+			mut = malloc((size_t) flen);
+			CHECK(fread(orig, 1, (size_t) flen, fp) == (size_t) flen, "read model");
+			fclose(fp);
+			for (k = 0; k < 3000; k++)
+			{
+				int			nflip = 1 + k % 4, j;
+				size_t		len = (size_t) flen;
+				uint64_t	hl;
+				sc_model   *mm;
+
+				memcpy(mut, orig, (size_t) flen);
+				memcpy(&hl, orig, 8);
+				for (j = 0; j < nflip; j++)
+				{
+					size_t		pos;
+
+					seed = seed * 1103515245u + 12345u;
+					/* mostly the header, sometimes anywhere */
+					pos = (k % 5 == 0) ? (seed >> 4) % (size_t) flen : (seed >> 4) % (size_t) (hl + 8);
+					seed = seed * 1103515245u + 12345u;
+					mut[pos] = (unsigned char) (seed >> 16);
+				}
+				if (k % 7 == 0)
+					len = (seed >> 3) % (size_t) flen;	/* truncated */
+				mm = sc_model_load_memory(mut, len, 0, err, sizeof err);
+				if (mm)
+					loaded++;
+				else
+				{
+					refused++;
+					if (err[0] == '\0')
+						CHECK(0, "refused without a message");
+				}
+				sc_model_free(mm);
+			}
+			printf("corruption: %d loaded, %d refused\n", loaded, refused);
+			CHECK(refused > 1000, "most corruptions refused (%d)", refused);
+			free(orig);
+			free(mut);
 		}
 
 		/* a parameter of an integer dtype */
