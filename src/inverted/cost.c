@@ -3,7 +3,7 @@
  *
  * The index only ever helps ORDER BY emb <#>/<=> q: a path without an
  * ORDER BY distance is priced out.  With one, the first rows cost a fraction
- * of the index (the query terms' range bounds and the best ranges), and the
+ * of the index (the query terms' posting lists), and the
  * total is a full read of it: so with LIMIT the planner sees a cheap start,
  * and without LIMIT the heap fetches for every row make a sort over a
  * sequential scan cheaper.
@@ -38,9 +38,12 @@ invcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
 
-	/* about a tenth of the pages are touched before the first row */
+	/*
+	 * Before the first row: the query terms' posting lists (a few percent of
+	 * the pages, read in order) and one pass over the scores.
+	 */
 	*indexStartupCost = costs.indexStartupCost +
-		0.1 * costs.numIndexPages * random_page_cost +
+		0.03 * costs.numIndexPages * seq_page_cost +
 		0.1 * costs.numIndexTuples * cpu_operator_cost;
 	*indexTotalCost = *indexStartupCost + costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;

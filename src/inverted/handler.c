@@ -21,8 +21,8 @@
 PG_FUNCTION_INFO_V1(inverted_handler);
 
 int			inv_query_terms = 0;
-int			inv_pending_limit = 8192;
-int			inv_initial_batch = 32;
+int			inv_pending_limit = 4096;
+int			inv_initial_batch = 128;
 
 /* Called from _PG_init (settings.c), before the "sparseclip" prefix is reserved. */
 void
@@ -36,12 +36,12 @@ inv_define_gucs(void)
 	DefineCustomIntVariable("sparseclip.inverted_pending_limit",
 							"Pending-list length at which an insert folds the list into a segment.",
 							"0 leaves the folding to VACUUM.",
-							&inv_pending_limit, 8192, 0, INT_MAX,
+							&inv_pending_limit, 4096, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("sparseclip.inverted_initial_batch",
 							"Rows an inverted index scan ranks in its first batch; later batches double.",
 							NULL,
-							&inv_initial_batch, 32, 1, 1 << 20,
+							&inv_initial_batch, 128, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 

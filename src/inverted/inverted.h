@@ -182,10 +182,13 @@ typedef struct InvReader
 	BlockNumber npages;
 	Buffer		buf;
 	BlockNumber cur;
+	bool		locked;			/* buf is share-locked (after inv_peek) */
 } InvReader;
 
 extern void inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages);
 extern void inv_read(InvReader *r, uint64 off, void *dst, size_t len);
+extern const char *inv_peek(InvReader *r, uint64 off, size_t len);
+extern void inv_reader_unlock(InvReader *r);
 extern void inv_reader_end(InvReader *r);
 
 typedef struct InvWriter

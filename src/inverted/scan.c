@@ -1,20 +1,22 @@
 /*
  * scan.c - exact, incremental ORDER BY emb <#>/<=> q scans for `inverted`.
  *
- * Documents are returned in the total order (distance, tid), NaN distances
- * after numbers and NULL vectors last, in batches: each batch is the next
- * `batchsize` documents after the last one returned, and batch sizes double.
- * A batch is found with a bounded max-heap over all segments and the
- * pending list.  Inside a segment, ranges of INV_RANGE_DOCS documents are
- * visited in decreasing order of their score upper bound (the sum over query
- * terms of |q_t| times the largest same-signed weight of term t in the
- * range); as soon as a range's bound cannot beat the heap's worst entry, no
- * later range can either and the segment is done.  Skipped work is thus only
- * ever work that provably cannot change the answer.
+ * On the first tuple the scan scores every document of every segment term
+ * at a time: for each query term it walks that term's whole posting list
+ * (straight from the pages, in docno order) and adds q_t * w into a float
+ * accumulator per document.  The pending list is scored exactly, document by
+ * document.  From the float score and the document's norm each document gets
+ * a key that is a proven lower bound on its true distance (the float
+ * rounding error is at most (terms + 4) * 2^-23 * |q| |d|).
  *
- * Scores are summed in double in ascending dimension order, exactly as
- * svec_dot does, so the distance handed to the executor equals the
- * operator's; xs_recheckorderby is still set, so the executor verifies it.
+ * Rows are returned in the total order (key, tid), NaN distances after
+ * numbers and NULL vectors last, in batches: each batch is the next
+ * `batchsize` keys after the last one returned (a bounded max-heap over one
+ * pass of the accumulators), and batch sizes double, so any LIMIT, or none,
+ * and any filter above the scan work without a cap.  xs_recheckorderby is
+ * set: the executor recomputes each returned row's distance with the
+ * operator itself and uses its reorder queue, which makes the final order
+ * exactly the sequential scan's.
  */
 #include "postgres.h"
 
@@ -61,6 +63,7 @@ typedef struct InvScanOpaque
 	double		qnorm2;
 	double		qnorm;
 	double		err;			/* relative error bound of the float scores */
+	bool		overflow;		/* some float score might be infinite */
 	Buffer		metabuf;
 	InvMetaPageData meta;
 	int			nseg;
@@ -241,16 +244,21 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	int			nterms = 0;
 	InvRangeDesc *descs = NULL;
 	uint64		descs_cap = 0;
-	char	   *data = NULL;
-	uint64		data_cap = 0;
+	char		piece[INV_RANGE_DOCS * INV_POSTING_BYTES];
+	double		absbound = 0;
 	int32		t;
 
 	inv_reader_init(&ss->r, index, ref->start, ref->npages);
 	inv_segment_read_header(&ss->r, hdr);
 	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
 	memset(ss->acc, 0, sizeof(float4) * hdr->ndocs);
-	ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
-	inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
+	/* cosine keys need every norm; inner-product keys only the candidates' */
+	ss->norms = NULL;
+	if (so->cosine)
+	{
+		ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
+		inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
+	}
 
 	for (t = 0; t < nq; t++)
 	{
@@ -267,8 +275,14 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		term->q = qv[t];
 		term->impact = fabs((double) qv[t]) *
 			(qv[t] > 0 ? (double) term->e.maxpos : (double) term->e.maxneg);
+		/* far below FLT_MAX: no product or sum can overflow a float */
+		absbound += fabs((double) qv[t]) * Max((double) term->e.maxpos, (double) term->e.maxneg) *
+			(so->cosine ? hdr->maxnorm : 1.0);
 		nterms++;
 	}
+
+	if (!(absbound < 1e30))
+		so->overflow = true;
 
 	/* approximate setting: only the terms that can contribute most */
 	if (inv_query_terms > 0 && nterms > inv_query_terms)
@@ -283,7 +297,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		InvTerm    *term = &terms[t];
 		uint64		npost = 0;
 		uint32		x;
-		const char *p;
+		uint64		off;
 		float4		q = term->q;
 		float4	   *acc = ss->acc;
 
@@ -308,24 +322,26 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 								RelationGetRelationName(index))));
 			npost += descs[x].count;
 		}
-		if (npost * INV_POSTING_BYTES > data_cap)
-		{
-			data_cap = Max(npost * INV_POSTING_BYTES, 2 * data_cap);
-			if (data)
-				pfree(data);
-			data = MemoryContextAllocHuge(CurrentMemoryContext, data_cap);
-		}
-		inv_read(&ss->r, hdr->data_off + term->e.data_off, data, npost * INV_POSTING_BYTES);
+		(void) npost;
 
-		p = data;
+		/* postings straight from the pages; pieces that cross a page are copied */
+		off = hdr->data_off + term->e.data_off;
 		for (x = 0; x < term->e.ndesc; x++)
 		{
 			uint32		c = descs[x].count;
 			float4	   *base = acc + ((uint32) descs[x].range << INV_RANGE_SHIFT);
-			const uint8 *offs = (const uint8 *) p;
-			const char *ws = p + c;
+			const char *p = inv_peek(&ss->r, off, (size_t) c * INV_POSTING_BYTES);
+			const uint8 *offs;
+			const char *ws;
 			uint32		i;
 
+			if (p == NULL)
+			{
+				inv_read(&ss->r, off, piece, (size_t) c * INV_POSTING_BYTES);
+				p = piece;
+			}
+			offs = (const uint8 *) p;
+			ws = p + c;
 			for (i = 0; i < c; i++)
 			{
 				float4		w;
@@ -333,8 +349,9 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				memcpy(&w, ws + 4 * i, sizeof(w));
 				base[offs[i]] += q * w;
 			}
-			p += (uint64) c * INV_POSTING_BYTES;
+			off += (uint64) c * INV_POSTING_BYTES;
 		}
+		inv_reader_unlock(&ss->r);
 	}
 
 	/*
@@ -345,8 +362,6 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 
 	if (descs)
 		pfree(descs);
-	if (data)
-		pfree(data);
 	pfree(terms);
 }
 
@@ -415,6 +430,7 @@ inv_prepare(IndexScanDesc scan)
 	so->qnorm = sqrt(so->qnorm2);
 	so->exact = true;
 	so->err = 0;
+	so->overflow = false;
 
 	so->nseg = so->meta.nsegments;
 	so->segs = palloc0(sizeof(InvSegScan) * Max(so->nseg, 1));
@@ -457,35 +473,24 @@ inv_prepare(IndexScanDesc scan)
 /* ---------------------------------------------------------------- batches */
 
 /*
- * A lower bound on document d's distance from its float score: the key the
- * batches order by.  Documents with no norm (NULL or zero vectors) and dead
- * ones need their doc-table entry, which the caller reads.
+ * Offer segment document d: its doc-table entry says whether it is dead,
+ * NULL or a zero vector, and gives its norm for the error bound of its key,
+ * a lower bound on its distance.
  */
-static inline double
-inv_seg_lower_bound(InvScanOpaque *so, InvSegScan *ss, uint32 d)
-{
-	double		a = ss->acc[d];
-	double		n = ss->norms[d];
-
-	if (isnan(a) || isinf(a))
-		return -get_float8_infinity();
-	if (so->cosine)
-		return 1.0 - a / (so->qnorm * n) - so->err;
-	return 0.0 - a - so->err * so->qnorm * n;
-}
-
 static void
-inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d, double lb)
+inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 {
 	InvDoc		doc;
 	InvKey		k;
+	double		a = ss->acc[d];
+	double		n;
 
 	inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
 	if (doc.flags & INV_DOC_DEAD)
 		return;
 	k.tid = doc.tid;
-	k.dist = lb;
 	k.cls = KEY_NUM;
+	n = sqrt(doc.norm2);
 	if ((doc.flags & INV_DOC_NULL) || so->qnull)
 	{
 		k.cls = KEY_NULL;
@@ -496,9 +501,21 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d, double lb)
 		k.cls = KEY_NAN;
 		k.dist = 0;
 	}
+	else if (isnan(a) || isinf(a))
+		k.dist = -get_float8_infinity();
+	else if (so->cosine)
+		k.dist = 1.0 - a / (so->qnorm * n) - so->err;
+	else
+		k.dist = 0.0 - a - so->err * so->qnorm * n;
 	inv_offer(so, &k);
 }
 
+/*
+ * The next batch: the batchsize smallest keys after the last one returned.
+ * A scan over the float scores rejects most documents before their doc-table
+ * entry is read, with bounds that hold for any norm up to the segment's
+ * largest.
+ */
 static void
 inv_next_batch(InvScanOpaque *so)
 {
@@ -519,26 +536,86 @@ inv_next_batch(InvScanOpaque *so)
 	{
 		InvSegScan *ss = &so->segs[s];
 		uint32		nd = ss->hdr.ndocs;
+		bool		filter = !so->qnull && !(so->cosine && so->qnorm2 == 0);
+		double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+
+		if (!so->cosine && filter && !so->overflow)
+		{
+			/*
+			 * Inner product, finite scores: the key lies in
+			 * [-a - slack, -a], so a document can only matter when
+			 * amin <= a <= amax.  A tight loop skips the rest.
+			 */
+			const float4 *acc = ss->acc;
+			double		amin = -get_float8_infinity();
+			double		amax = get_float8_infinity();
+
+			if (so->have_last && so->last.cls == KEY_NUM)
+				amax = -so->last.dist;
+			i = 0;
+			while (i < nd)
+			{
+				if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
+					amin = -so->heap[0].dist - slack;
+				else
+					amin = -get_float8_infinity();
+				while (i < nd && ((double) acc[i] < amin || (double) acc[i] > amax))
+					i++;
+				if (i < nd)
+					inv_offer_segment_doc(so, ss, i++);
+				if ((i & 0xFFFF) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+
+			/*
+			 * NULL vectors score 0 but sort after every number, so the amax
+			 * test wrongly passes over them once the last key returned is
+			 * positive.  They can only enter a heap that numbers leave room in.
+			 */
+			if (amax < 0 && (so->hn < so->hcap || so->heap[0].cls == KEY_NULL))
+				for (i = 0; i < nd; i++)
+					if (acc[i] == 0)
+						inv_offer_segment_doc(so, ss, i);
+			continue;
+		}
 
 		for (i = 0; i < nd; i++)
 		{
-			double		lb;
+			double		a = ss->acc[i];
+			double		hi,
+						lo;
 
 			if ((i & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			if (ss->norms[i] == 0 || so->qnull || (so->cosine && so->qnorm2 == 0))
+			/* for inner product a NULL vector also scores 0: let its entry decide */
+			if (!filter || isnan(a) || isinf(a) || (!so->cosine && a == 0))
 			{
-				/* NULL, zero or dead: the doc table decides */
-				inv_offer_segment_doc(so, ss, i, 0);
+				inv_offer_segment_doc(so, ss, i);
 				continue;
 			}
-			lb = inv_seg_lower_bound(so, ss, i);
-			/* cheap rejections before touching the doc table */
-			if (so->have_last && so->last.cls == KEY_NUM && lb < so->last.dist)
+			/* the key lies in [lo, hi] */
+			if (so->cosine)
+			{
+				double		n = ss->norms[i];
+
+				if (n == 0)
+				{
+					inv_offer_segment_doc(so, ss, i);
+					continue;
+				}
+				hi = 1.0 - a / (so->qnorm * n);
+				lo = hi - 2 * so->err;
+			}
+			else
+			{
+				hi = 0.0 - a;
+				lo = hi - slack;
+			}
+			if (so->have_last && so->last.cls == KEY_NUM && hi < so->last.dist)
 				continue;
-			if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM && lb > so->heap[0].dist)
+			if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM && lo > so->heap[0].dist)
 				continue;
-			inv_offer_segment_doc(so, ss, i, lb);
+			inv_offer_segment_doc(so, ss, i);
 		}
 	}
 	for (i = 0; i < so->npend; i++)

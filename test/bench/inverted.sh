@@ -14,6 +14,9 @@
 # inverted-<rows>.tsv and inverted.png (gnuplot) to $BENCH_OUT
 # (default test/bench/results).
 #
+# BENCH_EXTENSION names the extension to create (default sparseclip; a
+# privately installed copy under another name is not disturbed by other
+# installs while the benchmark runs).
 # NQ_INDEX (default 100) queries of each kind go through the index,
 # NQ_SEQ (default 10) through the sequential scan; INSERTS (default 5000).
 set -euo pipefail
@@ -53,7 +56,7 @@ runuser -u postgres -- "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w -
 psql() { runuser -u postgres -- "$BINDIR/psql" -h "$TMP" -p "$PORT" -X -q -v ON_ERROR_STOP=1 "$@" postgres; }
 now() { date +%s.%N; }
 
-psql -c "CREATE EXTENSION sparseclip" -f "$TMP/inverted.sql"
+psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -f "$TMP/inverted.sql"
 
 for n in "${ROWS[@]}"; do
 	echo "== $n rows" >&2
