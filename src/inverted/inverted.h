@@ -39,7 +39,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			2
+#define INV_VERSION			3
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		8
@@ -59,7 +59,8 @@
 
 typedef struct InvPageOpaque
 {
-	BlockNumber next;			/* next pending page, or InvalidBlockNumber */
+	BlockNumber next;			/* pending page: the next one, or Invalid;
+								 * segment page: the segment's first block */
 	uint16		type;
 	uint16		unused;
 } InvPageOpaque;

@@ -149,6 +149,27 @@ inv_read_meta(Relation index, InvMetaPageData *meta)
 
 /* ---------------------------------------------------------------- reader */
 
+/*
+ * Segment pages carry their segment's first block in the special area.  On
+ * the primary a scan's metapage pin keeps its segments alive, but WAL replay
+ * on a hot standby takes no cleanup locks: a merge replayed under a running
+ * standby query can free and reuse the pages it reads.  Then the query stops
+ * with an error instead of reading someone else's page.
+ */
+static void
+inv_check_segment_page(InvReader *r, Page page)
+{
+	InvPageOpaque *opaque = InvPageGetOpaque(page);
+
+	if (opaque->type != INV_PAGE_SEGMENT || opaque->next != r->start)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("inverted index \"%s\" changed under the scan: a segment was merged away",
+						RelationGetRelationName(r->index)),
+				 errdetail("On a hot standby, the replay of a merge or VACUUM can remove pages a query still reads."),
+				 errhint("Run the query again.")));
+}
+
 void
 inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages)
 {
@@ -188,6 +209,7 @@ inv_read(InvReader *r, uint64 off, void *dst, size_t len)
 		}
 		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(r->buf);
+		inv_check_segment_page(r, page);
 		memcpy(out, InvPagePayload(page) + inpage, n);
 		LockBuffer(r->buf, BUFFER_LOCK_UNLOCK);
 		out += n;
@@ -226,6 +248,7 @@ inv_peek(InvReader *r, uint64 off, size_t len)
 		}
 		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
 		r->locked = true;
+		inv_check_segment_page(r, BufferGetPage(r->buf));
 	}
 	return InvPagePayload(BufferGetPage(r->buf)) + inpage;
 }
@@ -291,6 +314,7 @@ inv_writer_flush(InvWriter *w)
 	state = GenericXLogStart(w->index);
 	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
 	inv_init_page(page, INV_PAGE_SEGMENT);
+	InvPageGetOpaque(page)->next = w->start;
 	memcpy(InvPagePayload(page), w->page, w->used);
 	((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET + w->used;
 	GenericXLogFinish(state);
