@@ -925,14 +925,15 @@ run_head(float *out, float *y, const float *pooled, const float *proj, const flo
 
 /*
  * Rows per chunk.  The progress hook runs between layers of a chunk, so a
- * chunk's layer must stay short: about 300 rows at ViT-B width is ~100 ms
- * on one core (query cancel latency), still wide enough for sgemm to run
- * near its peak, and bounds the activation memory to about 10 MB.
+ * chunk's layer must stay short for query cancel: a layer costs about
+ * 24 * rows * C^2 flops, and 2e8 / C^2 rows (about 340 at ViT-B's 768,
+ * 3,000 at the tiny preset's 256) is ~100 ms on one core while still wide
+ * enough for sgemm to run near its peak.
  */
 static int
 chunk_rows(int C, int T)
 {
-	int			r = (1 << 18) / C;
+	int			r = (int) (200000000.0 / ((double) C * C));
 
 	return r < T ? T : r;
 }
