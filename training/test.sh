@@ -47,9 +47,11 @@ check "loss goes down ($first -> $last)" 'awk -v a="$first" -v b="$last" "BEGIN 
 
 ./sparseclip-train "${common[@]}" --out "$tmp/split.safetensors" --stop-at 13 > "$tmp/split1.log"
 check "split run stops with a state" 'grep -q "stopped at step 13" "$tmp/split1.log"'
+echo "15,stale row of a killed run" >> "$tmp/split.csv"
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/split.safetensors.state" \
 	--out "$tmp/split.safetensors" --log-every 5 --val-every 20 > "$tmp/split2.log"
 check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
+check "resumed log drops stale rows, repeats none" '! grep -q stale "$tmp/split.csv" && [ $(wc -l < "$tmp/split.csv") -eq 9 ]'
 
 ./sparseclip-train "${common[@]}" --dense --steps 10 --out "$tmp/dense.safetensors" > /dev/null
 ./sparseclip-train "${common[@]}" --sparsity topk --topk 8 --steps 10 --out "$tmp/topk.safetensors" > "$tmp/topk.log"

@@ -497,6 +497,39 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/*
+ * On resume, drop log rows past the resumed step (written after the state
+ * was saved, by a run that was then killed), so the curve has no repeats.
+ */
+static void
+trim_log(const char *path, long step)
+{
+	char	   *text = slurp(path), *p, tmp[1200];
+	FILE	   *f;
+
+	if (!text)
+		return;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+	{
+		free(text);
+		return;
+	}
+	for (p = text; *p;)
+	{
+		char	   *e = strchr(p, '\n');
+		size_t		n = e ? (size_t) (e - p + 1) : strlen(p);
+
+		if (p == text || strtol(p, NULL, 10) <= step)
+			fwrite(p, 1, n, f);
+		p += n;
+	}
+	free(text);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 static int
 file_exists(const char *p)
 {
@@ -690,6 +723,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sparseclip-train: out of memory\n");
 		return 1;
 	}
+	if (step > 0)
+		trim_log(logpath, step);
 	logf_ = fopen(logpath, step > 0 ? "a" : "w");
 	if (!logf_)
 	{
