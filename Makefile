@@ -25,15 +25,18 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 WERROR ?=
 PG_CPPFLAGS = -Isrc -Isrc/core
-PG_CFLAGS   = -std=gnu11 $(if $(WERROR),-Werror)
+# -MMD -MP: rebuild objects when a header they include changes.
+PG_CFLAGS   = -std=gnu11 -MMD -MP $(if $(WERROR),-Werror)
 # -Bsymbolic: our own calls bind to our own symbols, even when another
 # extension loaded first (pgvector, say) exports a function of the same name.
 SHLIB_LINK  = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread -Wl,-Bsymbolic
 
-EXTRA_CLEAN = test/unit/bin test/tools/bin $(DATA_built) results regression.diffs regression.out
+EXTRA_CLEAN = test/unit/bin test/tools/bin $(OBJS:.o=.d) $(DATA_built) results regression.diffs regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+-include $(OBJS:.o=.d)
 
 $(DATA_built): $(EXT_PARTS) sparseclip.control
 	cat $(EXT_PARTS) > $@
