@@ -11,6 +11,7 @@
  * instead of quadratic; all entries of one rank are taken out before any
  * merge of that rank so a merge never runs ahead of Python's round order.
  */
+#include "errmsg.h"
 #include "bpe.h"
 
 #include <stdarg.h>
@@ -53,20 +54,6 @@ struct ClipTokenizer
 	uint32_t	pair_mask;		/* (id, id) -> rank, merged id */
 	PairSlot   *pair_slots;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t
 hash_bytes(const char *s, size_t n)
@@ -242,12 +229,12 @@ clip_tokenizer_new(const char *merges_text, size_t merges_len, int vocab_size,
 
 	if (vocab_size < 2 * N_BYTE_SYMBOLS + 2 || vocab_size > (1 << 24))
 	{
-		set_err(err, errlen, "vocab_size %d out of range (needs 514 .. 16777216)", vocab_size);
+		sc_seterr(err, errlen, "vocab_size %d out of range (needs 514 .. 16777216)", vocab_size);
 		return NULL;
 	}
 	if (!merges_text)
 	{
-		set_err(err, errlen, "no merges text");
+		sc_seterr(err, errlen, "no merges text");
 		return NULL;
 	}
 	for (pos = 0; pos < merges_len;)
@@ -258,7 +245,7 @@ clip_tokenizer_new(const char *merges_text, size_t merges_len, int vocab_size,
 
 		if (k <= 0)
 		{
-			set_err(err, errlen, "merges text is not valid UTF-8 (byte %zu)", pos);
+			sc_seterr(err, errlen, "merges text is not valid UTF-8 (byte %zu)", pos);
 			return NULL;
 		}
 		pos += (size_t) k;
@@ -289,7 +276,7 @@ clip_tokenizer_new(const char *merges_text, size_t merges_len, int vocab_size,
 
 			if (p >= end)
 			{
-				set_err(err, errlen, "merges text has %d merge lines, vocab_size %d needs %d",
+				sc_seterr(err, errlen, "merges text has %d merge lines, vocab_size %d needs %d",
 						r, vocab_size, tok->n_merges);
 				goto fail;
 			}
@@ -361,12 +348,12 @@ clip_tokenizer_new(const char *merges_text, size_t merges_len, int vocab_size,
 		tok->str_len[id] = (uint32_t) (arena_n - tok->str_off[id]);
 		if (tok->str_len[id] == 0)
 		{
-			set_err(err, errlen, "merges text line %d is empty", r + 2);
+			sc_seterr(err, errlen, "merges text line %d is empty", r + 2);
 			goto fail;
 		}
 		if (!in_alphabet(tok, tok->arena + tok->str_off[id], tok->str_len[id], &bad))
 		{
-			set_err(err, errlen, "merges text line %d: U+%04X is not in CLIP's byte alphabet",
+			sc_seterr(err, errlen, "merges text line %d: U+%04X is not in CLIP's byte alphabet",
 					r + 2, (unsigned) bad);
 			goto fail;
 		}
@@ -427,7 +414,7 @@ clip_tokenizer_new(const char *merges_text, size_t merges_len, int vocab_size,
 	return tok;
 
 oom:
-	set_err(err, errlen, "out of memory building the tokenizer");
+	sc_seterr(err, errlen, "out of memory building the tokenizer");
 fail:
 	free(line_start);
 	free(line_len);
@@ -743,7 +730,7 @@ clip_tokenizer_encode_clean(const ClipTokenizer *tok, const char *clean, size_t 
 
 		if (k <= 0)
 		{
-			set_err(err, errlen, "invalid UTF-8 in text at byte %zu", pos);
+			sc_seterr(err, errlen, "invalid UTF-8 in text at byte %zu", pos);
 			rc = -1;
 			break;
 		}
@@ -799,7 +786,7 @@ clip_tokenizer_encode_clean(const ClipTokenizer *tok, const char *clean, size_t 
 		}
 		if (scratch_reserve(&sc, end - start) < 0)
 		{
-			set_err(err, errlen, "out of memory in BPE");
+			sc_seterr(err, errlen, "out of memory in BPE");
 			rc = -1;
 			break;
 		}
@@ -843,7 +830,7 @@ clip_tokenizer_encode(const ClipTokenizer *tok, const char *text, size_t len,
 		*truncated = 0;
 	if (context_length < 2)
 	{
-		set_err(err, errlen, "context_length %d is too small (at least 2)", context_length);
+		sc_seterr(err, errlen, "context_length %d is too small (at least 2)", context_length);
 		return -1;
 	}
 	if (clip_text_clean(text, len, &clean, &clean_len, err, errlen) < 0)
@@ -946,7 +933,7 @@ clip_tokenizer_decode(const ClipTokenizer *tok, const int32_t *ids, int n_ids,
 	{
 		if (ids[i] < 0 || ids[i] >= tok->vocab_size)
 		{
-			set_err(err, errlen, "token id %d out of range (vocabulary of %d)",
+			sc_seterr(err, errlen, "token id %d out of range (vocabulary of %d)",
 					(int) ids[i], tok->vocab_size);
 			return -1;
 		}
@@ -958,7 +945,7 @@ clip_tokenizer_decode(const ClipTokenizer *tok, const int32_t *ids, int n_ids,
 	{
 		free(raw);
 		free(res);
-		set_err(err, errlen, "out of memory decoding tokens");
+		sc_seterr(err, errlen, "out of memory decoding tokens");
 		return -1;
 	}
 	for (i = 0; i < (size_t) (n_ids > 0 ? n_ids : 0); i++)

@@ -8,6 +8,7 @@
  * pixels inside the centre crop are computed; each output pixel depends on
  * its own coefficients only, so the values are those of the full resize.
  */
+#include "errmsg.h"
 #include "image.h"
 
 /*
@@ -31,20 +32,6 @@
 #define BICUBIC_SUPPORT 2.0
 /* libjpeg refuses larger images anyway; keeps size arithmetic in range */
 #define MAX_SIDE 65535
-
-static void set_err(char *err, size_t errlen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static double
 bicubic(double x)
@@ -331,29 +318,29 @@ clip_image_preprocess_pixels(const uint8_t *pixels, int width, int height,
 
 	if (channels != 1 && channels != 3 && channels != 4)
 	{
-		set_err(err, errlen, "unsupported number of channels %d", channels);
+		sc_seterr(err, errlen, "unsupported number of channels %d", channels);
 		return -1;
 	}
 	if (width <= 0 || height <= 0 || width > MAX_SIDE || height > MAX_SIDE)
 	{
-		set_err(err, errlen, "image size %dx%d out of range", width, height);
+		sc_seterr(err, errlen, "image size %dx%d out of range", width, height);
 		return -1;
 	}
 	if (image_size <= 0 || image_size > 4096)
 	{
-		set_err(err, errlen, "image_size %d out of range (1 .. 4096)", image_size);
+		sc_seterr(err, errlen, "image_size %d out of range (1 .. 4096)", image_size);
 		return -1;
 	}
 	for (c = 0; c < 3; c++)
 		if (!(std[c] != 0.0f) || !isfinite(std[c]) || !isfinite(mean[c]))
 		{
-			set_err(err, errlen, "bad normalisation mean/std for channel %d", c);
+			sc_seterr(err, errlen, "bad normalisation mean/std for channel %d", c);
 			return -1;
 		}
 	clip_image_resized_size(width, height, image_size, &ow, &oh);
 	if (ow < image_size || oh < image_size || ow > INT_MAX / 4 || oh > INT_MAX / 4)
 	{
-		set_err(err, errlen, "image %dx%d cannot be resized to %d", width, height, image_size);
+		sc_seterr(err, errlen, "image %dx%d cannot be resized to %d", width, height, image_size);
 		return -1;
 	}
 	cx = crop_offset(ow - image_size);
@@ -362,13 +349,13 @@ clip_image_preprocess_pixels(const uint8_t *pixels, int width, int height,
 	crop = malloc(plane * (size_t) channels);
 	if (!crop)
 	{
-		set_err(err, errlen, "out of memory preprocessing an image");
+		sc_seterr(err, errlen, "out of memory preprocessing an image");
 		return -1;
 	}
 	if (resize_crop(pixels, width, height, channels, ow, oh, cx, cy, image_size, image_size, crop) < 0)
 	{
 		free(crop);
-		set_err(err, errlen, "out of memory resizing an image");
+		sc_seterr(err, errlen, "out of memory resizing an image");
 		return -1;
 	}
 	/* ToTensor then Normalize, as torchvision: (v / 255 - mean) / std in float32 */
@@ -405,7 +392,7 @@ header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *comps,
 
 	if (!data || len < 4 || data[0] != 0xFF || data[1] != 0xD8)
 	{
-		set_err(err, errlen, "not a JPEG image");
+		sc_seterr(err, errlen, "not a JPEG image");
 		return -1;
 	}
 	/* A truncated stream can "succeed" without a frame header: start from 0. */
@@ -413,12 +400,12 @@ header(tjhandle tj, const uint8_t *data, size_t len, int *w, int *h, int *comps,
 	if (len > (size_t) ULONG_MAX ||
 		tjDecompressHeader3(tj, data, (unsigned long) len, w, h, &subsamp, &cs) != 0)
 	{
-		set_err(err, errlen, "invalid JPEG header: %s", tjGetErrorStr2(tj));
+		sc_seterr(err, errlen, "invalid JPEG header: %s", tjGetErrorStr2(tj));
 		return -1;
 	}
 	if (*w <= 0 || *h <= 0)
 	{
-		set_err(err, errlen, "JPEG has no image size (%dx%d): truncated or corrupt", *w, *h);
+		sc_seterr(err, errlen, "JPEG has no image size (%dx%d): truncated or corrupt", *w, *h);
 		return -1;
 	}
 	switch (cs)
@@ -446,7 +433,7 @@ clip_jpeg_info(const uint8_t *data, size_t len, int *width, int *height,
 
 	if (!tj)
 	{
-		set_err(err, errlen, "cannot start the JPEG decoder");
+		sc_seterr(err, errlen, "cannot start the JPEG decoder");
 		return -1;
 	}
 	rc = header(tj, data, len, width, height, components, err, errlen);
@@ -470,14 +457,14 @@ clip_image_preprocess_jpeg(const uint8_t *data, size_t len, int image_size,
 
 	if (!tj)
 	{
-		set_err(err, errlen, "cannot start the JPEG decoder");
+		sc_seterr(err, errlen, "cannot start the JPEG decoder");
 		return -1;
 	}
 	if (header(tj, data, len, &w, &h, &comps, err, errlen) < 0)
 		goto done;
 	if (max_pixels > 0 && (int64_t) w * h > max_pixels)
 	{
-		set_err(err, errlen, "image of %dx%d pixels is over the limit of %lld pixels",
+		sc_seterr(err, errlen, "image of %dx%d pixels is over the limit of %lld pixels",
 				w, h, (long long) max_pixels);
 		goto done;
 	}
@@ -485,7 +472,7 @@ clip_image_preprocess_jpeg(const uint8_t *data, size_t len, int image_size,
 	pix = malloc(n);
 	if (!pix)
 	{
-		set_err(err, errlen, "out of memory decoding a %dx%d JPEG", w, h);
+		sc_seterr(err, errlen, "out of memory decoding a %dx%d JPEG", w, h);
 		goto done;
 	}
 	/*
@@ -497,7 +484,7 @@ clip_image_preprocess_jpeg(const uint8_t *data, size_t len, int image_size,
 					  comps == 1 ? TJPF_GRAY : (comps == 4 ? TJPF_CMYK : TJPF_RGB),
 					  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
 	{
-		set_err(err, errlen, "cannot decode JPEG: %s", tjGetErrorStr2(tj));
+		sc_seterr(err, errlen, "cannot decode JPEG: %s", tjGetErrorStr2(tj));
 		goto done;
 	}
 	if (comps == 4)

@@ -2,6 +2,7 @@
  * model.c - Sparse-CLIP model: config, loading, random init, saving and
  * the batched image and text encoders.  See model.h and doc/model-format.md.
  */
+#include "errmsg.h"
 #include "model.h"
 #include "json.h"
 #include "layers.h"
@@ -12,20 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------- config ---------- */
 
@@ -82,7 +69,7 @@ sc_config_check(const sc_config *c, char *err, size_t errlen)
 	int			i;
 
 #define POS(f) do { if (c->f < 1 || c->f > big) { \
-	seterr(err, errlen, "model config: %s must be between 1 and %d, not %d", #f, big, c->f); \
+	sc_seterr(err, errlen, "model config: %s must be between 1 and %d, not %d", #f, big, c->f); \
 	return -1; } } while (0)
 	POS(image_size);
 	POS(patch_size);
@@ -98,7 +85,7 @@ sc_config_check(const sc_config *c, char *err, size_t errlen)
 #undef POS
 	if (c->sparse_dim < 0 || c->sparse_dim > big)
 	{
-		seterr(err, errlen, "model config: sparse_dim must be between 0 and %d, not %d", big, c->sparse_dim);
+		sc_seterr(err, errlen, "model config: sparse_dim must be between 0 and %d, not %d", big, c->sparse_dim);
 		return -1;
 	}
 	/* bounds that keep every row count and activation size within int */
@@ -106,30 +93,30 @@ sc_config_check(const sc_config *c, char *err, size_t errlen)
 		c->vision_width > 16384 || c->text_width > 16384 || c->embed_dim > 65536 ||
 		c->vision_layers > 1024 || c->text_layers > 1024)
 	{
-		seterr(err, errlen, "model config: sizes beyond the supported range (at most 64x64 patches, "
+		sc_seterr(err, errlen, "model config: sizes beyond the supported range (at most 64x64 patches, "
 			   "context 4096, width 16384, embed_dim 65536, 1024 layers)");
 		return -1;
 	}
 	if (c->image_size % c->patch_size != 0)
 	{
-		seterr(err, errlen, "model config: image_size %d is not a multiple of patch_size %d",
+		sc_seterr(err, errlen, "model config: image_size %d is not a multiple of patch_size %d",
 			   c->image_size, c->patch_size);
 		return -1;
 	}
 	if (c->vision_width % c->vision_heads != 0 || c->text_width % c->text_heads != 0)
 	{
-		seterr(err, errlen, "model config: widths must be multiples of the head counts");
+		sc_seterr(err, errlen, "model config: widths must be multiples of the head counts");
 		return -1;
 	}
 	if (c->activation != SC_GELU && c->activation != SC_QUICK_GELU)
 	{
-		seterr(err, errlen, "model config: unknown activation");
+		sc_seterr(err, errlen, "model config: unknown activation");
 		return -1;
 	}
 	for (i = 0; i < 3; i++)
 		if (!(c->image_std[i] > 0.0f) || !isfinite(c->image_mean[i]) || !isfinite(c->image_std[i]))
 		{
-			seterr(err, errlen, "model config: image_std must be positive and image_mean finite");
+			sc_seterr(err, errlen, "model config: image_std must be positive and image_mean finite");
 			return -1;
 		}
 	return 0;
@@ -165,12 +152,12 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof *cfg);
 	if (!v)
 	{
-		seterr(err, errlen, "model config: %s", jerr);
+		sc_seterr(err, errlen, "model config: %s", jerr);
 		return -1;
 	}
 	if (v->type != JSON_OBJECT)
 	{
-		seterr(err, errlen, "model config: not a JSON object");
+		sc_seterr(err, errlen, "model config: not a JSON object");
 		goto bad;
 	}
 	for (i = 0; i < v->n; i++)
@@ -183,7 +170,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 			known = strcmp(key, int_keys[k]) == 0;
 		if (!known)
 		{
-			seterr(err, errlen, "model config: unknown key \"%s\"", key);
+			sc_seterr(err, errlen, "model config: unknown key \"%s\"", key);
 			goto bad;
 		}
 	}
@@ -194,12 +181,12 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 		x = json_get(v, int_keys[k]);
 		if (!x)
 		{
-			seterr(err, errlen, "model config: missing key \"%s\"", int_keys[k]);
+			sc_seterr(err, errlen, "model config: missing key \"%s\"", int_keys[k]);
 			goto bad;
 		}
 		if (json_get_int64(x, &n) < 0 || n < 0 || n > (1 << 30))
 		{
-			seterr(err, errlen, "model config: \"%s\" must be a non-negative integer", int_keys[k]);
+			sc_seterr(err, errlen, "model config: \"%s\" must be a non-negative integer", int_keys[k]);
 			goto bad;
 		}
 		*int_field(cfg, k) = (int) n;
@@ -207,7 +194,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 	x = json_get(v, "activation");
 	if (!x || x->type != JSON_STRING)
 	{
-		seterr(err, errlen, "model config: \"activation\" must be a string");
+		sc_seterr(err, errlen, "model config: \"activation\" must be a string");
 		goto bad;
 	}
 	if (strcmp(x->str, "gelu") == 0)
@@ -216,7 +203,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 		cfg->activation = SC_QUICK_GELU;
 	else
 	{
-		seterr(err, errlen, "model config: activation \"%s\" is not \"gelu\" or \"quick_gelu\"", x->str);
+		sc_seterr(err, errlen, "model config: activation \"%s\" is not \"gelu\" or \"quick_gelu\"", x->str);
 		goto bad;
 	}
 	for (k = 0; k < 2; k++)
@@ -228,7 +215,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 		x = json_get(v, key);
 		if (!x || x->type != JSON_ARRAY || x->n != 3)
 		{
-			seterr(err, errlen, "model config: \"%s\" must be an array of 3 numbers", key);
+			sc_seterr(err, errlen, "model config: \"%s\" must be an array of 3 numbers", key);
 			goto bad;
 		}
 		for (j = 0; j < 3; j++)
@@ -237,7 +224,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 
 			if (json_get_number(x->items[j], &d) < 0)
 			{
-				seterr(err, errlen, "model config: \"%s\" must be an array of 3 numbers", key);
+				sc_seterr(err, errlen, "model config: \"%s\" must be an array of 3 numbers", key);
 				goto bad;
 			}
 			dst[j] = (float) d;
@@ -457,18 +444,18 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 	cfgjson = st_metadata(f, "sparseclip.config");
 	if (!cfgjson)
 	{
-		seterr(err, errlen, "model file \"%s\": no \"sparseclip.config\" in __metadata__", path);
+		sc_seterr(err, errlen, "model file \"%s\": no \"sparseclip.config\" in __metadata__", path);
 		goto bad;
 	}
 	if (sc_config_from_json(cfgjson, &cfg, cerr, sizeof cerr) < 0)
 	{
-		seterr(err, errlen, "model file \"%s\": %s", path, cerr);
+		sc_seterr(err, errlen, "model file \"%s\": %s", path, cerr);
 		goto bad;
 	}
 	bpe = st_metadata(f, "sparseclip.bpe");
 	if (!bpe)
 	{
-		seterr(err, errlen, "model file \"%s\": no \"sparseclip.bpe\" in __metadata__", path);
+		sc_seterr(err, errlen, "model file \"%s\": no \"sparseclip.bpe\" in __metadata__", path);
 		goto bad;
 	}
 	m = model_new(&cfg);
@@ -485,7 +472,7 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 				break;
 		if (j == n)
 		{
-			seterr(err, errlen, "model file \"%s\": unexpected tensor \"%s\" (not part of the configured model%s)",
+			sc_seterr(err, errlen, "model file \"%s\": unexpected tensor \"%s\" (not part of the configured model%s)",
 				   path, f->tensors[i].name,
 				   strncmp(f->tensors[i].name, "sparse.", 7) == 0 ? ": sparse_dim is 0" : "");
 			goto bad;
@@ -499,12 +486,12 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 
 		if (!t)
 		{
-			seterr(err, errlen, "model file \"%s\": missing tensor \"%s\"", path, list[i].name);
+			sc_seterr(err, errlen, "model file \"%s\": missing tensor \"%s\"", path, list[i].name);
 			goto bad;
 		}
 		if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
 		{
-			seterr(err, errlen, "model file \"%s\": tensor \"%s\" has dtype %s; F32, F16 or BF16 expected",
+			sc_seterr(err, errlen, "model file \"%s\": tensor \"%s\" has dtype %s; F32, F16 or BF16 expected",
 				   path, list[i].name, st_dtype_name(t->dtype));
 			goto bad;
 		}
@@ -517,7 +504,7 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 
 			shape_str(got, sizeof got, t->ndim, t->shape);
 			shape_str(want, sizeof want, list[i].ndim, list[i].shape);
-			seterr(err, errlen, "model file \"%s\": tensor \"%s\" has shape %s but the config implies %s",
+			sc_seterr(err, errlen, "model file \"%s\": tensor \"%s\" has shape %s but the config implies %s",
 				   path, list[i].name, got, want);
 			goto bad;
 		}
@@ -549,7 +536,7 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 	for (i = 0; i < n; i++)
 		if (sc_count_nonfinite(*list[i].slot, list[i].numel) > 0)
 		{
-			seterr(err, errlen, "model file \"%s\": tensor \"%s\" holds %zu infinite or NaN values",
+			sc_seterr(err, errlen, "model file \"%s\": tensor \"%s\" holds %zu infinite or NaN values",
 				   path, list[i].name, sc_count_nonfinite(*list[i].slot, list[i].numel));
 			goto bad;
 		}
@@ -571,7 +558,7 @@ model_from_file(st_file *f, const char *path, int flags, char *err, size_t errle
 	free(list);
 	return m;
 oom:
-	seterr(err, errlen, "model file \"%s\": out of memory", path);
+	sc_seterr(err, errlen, "model file \"%s\": out of memory", path);
 bad:
 	free(list);
 	if (m)
@@ -697,7 +684,7 @@ sc_model_random(const sc_config *cfg, uint64_t seed, char *err, size_t errlen)
 	if (!m || !(list = param_list_alloc(m, &n)))
 	{
 		sc_model_free(m);
-		seterr(err, errlen, "random model: out of memory");
+		sc_seterr(err, errlen, "random model: out of memory");
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
@@ -707,7 +694,7 @@ sc_model_random(const sc_config *cfg, uint64_t seed, char *err, size_t errlen)
 	{
 		free(list);
 		sc_model_free(m);
-		seterr(err, errlen, "random model: out of memory (%zu parameters)", total);
+		sc_seterr(err, errlen, "random model: out of memory (%zu parameters)", total);
 		return NULL;
 	}
 	m->owned_count = total;
@@ -764,7 +751,7 @@ sc_model_save(const sc_model *m, const char *path, const char *bpe, const char *
 		free(list);
 		free(wt);
 		free(cfgjson);
-		seterr(err, errlen, "saving model: out of memory");
+		sc_seterr(err, errlen, "saving model: out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++)
@@ -849,7 +836,7 @@ progress_says_stop(sc_progress_fn progress, void *arg, char *err, size_t errlen)
 {
 	if (progress && progress(arg) != 0)
 	{
-		seterr(err, errlen, "cancelled");
+		sc_seterr(err, errlen, "cancelled");
 		return 1;
 	}
 	return 0;
@@ -957,7 +944,7 @@ sc_encode_images(const sc_model *m, sc_workspace *ws, const float *images, int n
 
 	if (n < 0)
 	{
-		seterr(err, errlen, "encode images: negative count");
+		sc_seterr(err, errlen, "encode images: negative count");
 		return -1;
 	}
 	if (n == 0)
@@ -966,7 +953,7 @@ sc_encode_images(const sc_model *m, sc_workspace *ws, const float *images, int n
 		(size_t) nb0 * C + (size_t) nb0 * E;
 	if (ws_reserve(ws, need * sizeof(float)) < 0)
 	{
-		seterr(err, errlen, "encode images: out of memory (%zu bytes of workspace)", need * sizeof(float));
+		sc_seterr(err, errlen, "encode images: out of memory (%zu bytes of workspace)", need * sizeof(float));
 		return -1;
 	}
 	acts_carve(&a, ws->buf, (size_t) nb0 * T, C);
@@ -1020,7 +1007,7 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 
 	if (n < 0)
 	{
-		seterr(err, errlen, "encode texts: negative count");
+		sc_seterr(err, errlen, "encode texts: negative count");
 		return -1;
 	}
 	if (n == 0)
@@ -1031,13 +1018,13 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 
 		if (lens[i] < 1 || lens[i] > L)
 		{
-			seterr(err, errlen, "encode texts: text %d has %d tokens; 1 to %d allowed", i, lens[i], L);
+			sc_seterr(err, errlen, "encode texts: text %d has %d tokens; 1 to %d allowed", i, lens[i], L);
 			return -1;
 		}
 		for (t = 0; t < lens[i]; t++)
 			if (ids[i][t] < 0 || ids[i][t] >= c->vocab_size)
 			{
-				seterr(err, errlen, "encode texts: text %d has token id %d outside the vocabulary (0 to %d)",
+				sc_seterr(err, errlen, "encode texts: text %d has token id %d outside the vocabulary (0 to %d)",
 					   i, (int) ids[i][t], c->vocab_size - 1);
 				return -1;
 			}
@@ -1048,7 +1035,7 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 	need += 2 * (size_t) n;		/* starts and effective lengths (ints) */
 	if (ws_reserve(ws, need * sizeof(float)) < 0)
 	{
-		seterr(err, errlen, "encode texts: out of memory (%zu bytes of workspace)", need * sizeof(float));
+		sc_seterr(err, errlen, "encode texts: out of memory (%zu bytes of workspace)", need * sizeof(float));
 		return -1;
 	}
 	acts_carve(&a, ws->buf, (size_t) maxrows, C);

@@ -1,6 +1,7 @@
 /*
  * safetensors.c - validating safetensors reader (mmap) and F32 writer.
  */
+#include "errmsg.h"
 #include "safetensors.h"
 #include "json.h"
 
@@ -17,20 +18,6 @@
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
 #endif
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct
 {
@@ -127,13 +114,13 @@ parse_header(st_file *f, char *err, size_t errlen)
 
 	if (f->map_len < 8)
 	{
-		seterr(err, errlen, "safetensors: file is %zu bytes, too short for the 8-byte header length", f->map_len);
+		sc_seterr(err, errlen, "safetensors: file is %zu bytes, too short for the 8-byte header length", f->map_len);
 		return -1;
 	}
 	memcpy(&hlen, base, 8);
 	if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > f->map_len - 8)
 	{
-		seterr(err, errlen, "safetensors: header length %llu is invalid for a file of %zu bytes",
+		sc_seterr(err, errlen, "safetensors: header length %llu is invalid for a file of %zu bytes",
 			   (unsigned long long) hlen, f->map_len);
 		return -1;
 	}
@@ -142,12 +129,12 @@ parse_header(st_file *f, char *err, size_t errlen)
 	root = json_parse((const char *) base + 8, (size_t) hlen, jerr, sizeof jerr);
 	if (!root)
 	{
-		seterr(err, errlen, "safetensors: bad header: %s", jerr);
+		sc_seterr(err, errlen, "safetensors: bad header: %s", jerr);
 		return -1;
 	}
 	if (root->type != JSON_OBJECT)
 	{
-		seterr(err, errlen, "safetensors: header is a JSON %s, not an object", json_type_name(root->type));
+		sc_seterr(err, errlen, "safetensors: header is a JSON %s, not an object", json_type_name(root->type));
 		goto bad;
 	}
 	f->tensors = calloc(root->n ? root->n : 1, sizeof(st_tensor));
@@ -170,12 +157,12 @@ parse_header(st_file *f, char *err, size_t errlen)
 		}
 		if (strlen(name) != root->key_lens[i] || root->key_lens[i] == 0)
 		{
-			seterr(err, errlen, "safetensors: tensor name is empty or holds a NUL byte");
+			sc_seterr(err, errlen, "safetensors: tensor name is empty or holds a NUL byte");
 			goto bad;
 		}
 		if (e->type != JSON_OBJECT)
 		{
-			seterr(err, errlen, "safetensors: entry for tensor \"%s\" is not an object", name);
+			sc_seterr(err, errlen, "safetensors: entry for tensor \"%s\" is not an object", name);
 			goto bad;
 		}
 		dt = json_get(e, "dtype");
@@ -184,12 +171,12 @@ parse_header(st_file *f, char *err, size_t errlen)
 		if (!dt || dt->type != JSON_STRING || !shape || shape->type != JSON_ARRAY ||
 			!offs || offs->type != JSON_ARRAY)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" needs a string \"dtype\", an array \"shape\" and an array \"data_offsets\"", name);
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" needs a string \"dtype\", an array \"shape\" and an array \"data_offsets\"", name);
 			goto bad;
 		}
 		if (json_len(e) != 3)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" has unexpected fields", name);
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" has unexpected fields", name);
 			goto bad;
 		}
 		t = &f->tensors[nt];
@@ -198,13 +185,13 @@ parse_header(st_file *f, char *err, size_t errlen)
 				break;
 		if (d > ST_BOOL)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" has unknown dtype \"%s\"", name, dt->str);
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" has unknown dtype \"%s\"", name, dt->str);
 			goto bad;
 		}
 		t->dtype = (st_dtype) d;
 		if (shape->n > ST_MAX_DIMS)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" has %zu dimensions, at most %d are supported",
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" has %zu dimensions, at most %d are supported",
 				   name, shape->n, ST_MAX_DIMS);
 			goto bad;
 		}
@@ -216,14 +203,14 @@ parse_header(st_file *f, char *err, size_t errlen)
 
 			if (json_get_int64(shape->items[k], &dim) < 0 || dim < 0)
 			{
-				seterr(err, errlen, "safetensors: tensor \"%s\" has a shape entry that is not a non-negative integer", name);
+				sc_seterr(err, errlen, "safetensors: tensor \"%s\" has a shape entry that is not a non-negative integer", name);
 				goto bad;
 			}
 			t->shape[k] = dim;
 			/* refuse before the product could overflow: it must fit the data */
 			if (dim > 0 && t->numel > (int64_t) (data_len / dtypes[d].size) / dim + 1)
 			{
-				seterr(err, errlen, "safetensors: tensor \"%s\" shape is larger than the file", name);
+				sc_seterr(err, errlen, "safetensors: tensor \"%s\" shape is larger than the file", name);
 				goto bad;
 			}
 			t->numel *= dim;
@@ -231,19 +218,19 @@ parse_header(st_file *f, char *err, size_t errlen)
 		if (offs->n != 2 || json_get_int64(offs->items[0], &begin) < 0 ||
 			json_get_int64(offs->items[1], &end) < 0)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" data_offsets must be two integers", name);
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" data_offsets must be two integers", name);
 			goto bad;
 		}
 		if (begin < 0 || end < begin || (uint64_t) end > data_len)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" data_offsets [%lld, %lld] out of range (data is %zu bytes)",
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" data_offsets [%lld, %lld] out of range (data is %zu bytes)",
 				   name, (long long) begin, (long long) end, data_len);
 			goto bad;
 		}
 		t->nbytes = (size_t) (end - begin);
 		if ((uint64_t) t->numel * dtypes[d].size != (uint64_t) t->nbytes)
 		{
-			seterr(err, errlen, "safetensors: tensor \"%s\" has %zu bytes but its shape and dtype %s need %llu",
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" has %zu bytes but its shape and dtype %s need %llu",
 				   name, t->nbytes, dtypes[d].name, (unsigned long long) t->numel * dtypes[d].size);
 			goto bad;
 		}
@@ -265,7 +252,7 @@ parse_header(st_file *f, char *err, size_t errlen)
 
 			if (p != pos)
 			{
-				seterr(err, errlen, "safetensors: tensor \"%s\" %s the previous one (offset %zu, expected %zu)",
+				sc_seterr(err, errlen, "safetensors: tensor \"%s\" %s the previous one (offset %zu, expected %zu)",
 					   f->tensors[i].name, p < pos ? "overlaps" : "leaves a hole after",
 					   (size_t) (p - data), (size_t) (pos - data));
 				goto bad;
@@ -274,7 +261,7 @@ parse_header(st_file *f, char *err, size_t errlen)
 		}
 		if (pos != data + data_len)
 		{
-			seterr(err, errlen, "safetensors: %zu bytes after the last tensor are not described by the header",
+			sc_seterr(err, errlen, "safetensors: %zu bytes after the last tensor are not described by the header",
 				   (size_t) (data + data_len - pos));
 			goto bad;
 		}
@@ -283,7 +270,7 @@ parse_header(st_file *f, char *err, size_t errlen)
 	{
 		if (meta->type != JSON_OBJECT)
 		{
-			seterr(err, errlen, "safetensors: __metadata__ is not an object");
+			sc_seterr(err, errlen, "safetensors: __metadata__ is not an object");
 			goto bad;
 		}
 		f->meta_keys = calloc(meta->n ? meta->n : 1, sizeof(char *));
@@ -294,7 +281,7 @@ parse_header(st_file *f, char *err, size_t errlen)
 		{
 			if (meta->items[i]->type != JSON_STRING)
 			{
-				seterr(err, errlen, "safetensors: __metadata__ value for \"%s\" is not a string", meta->keys[i]);
+				sc_seterr(err, errlen, "safetensors: __metadata__ value for \"%s\" is not a string", meta->keys[i]);
 				goto bad;
 			}
 			f->meta_keys[i] = dupstr(meta->keys[i], meta->key_lens[i]);
@@ -307,7 +294,7 @@ parse_header(st_file *f, char *err, size_t errlen)
 	json_free(root);
 	return 0;
 oom:
-	seterr(err, errlen, "safetensors: out of memory reading the header");
+	sc_seterr(err, errlen, "safetensors: out of memory reading the header");
 bad:
 	json_free(root);
 	return -1;
@@ -323,19 +310,19 @@ st_open(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 	{
-		seterr(err, errlen, "safetensors: cannot open \"%s\": %s", path, strerror(errno));
+		sc_seterr(err, errlen, "safetensors: cannot open \"%s\": %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 	{
-		seterr(err, errlen, "safetensors: \"%s\" is not a regular file", path);
+		sc_seterr(err, errlen, "safetensors: \"%s\" is not a regular file", path);
 		close(fd);
 		return NULL;
 	}
 	f = calloc(1, sizeof(st_file));
 	if (!f)
 	{
-		seterr(err, errlen, "safetensors: out of memory");
+		sc_seterr(err, errlen, "safetensors: out of memory");
 		close(fd);
 		return NULL;
 	}
@@ -345,7 +332,7 @@ st_open(const char *path, char *err, size_t errlen)
 		f->map = mmap(NULL, f->map_len, PROT_READ, MAP_SHARED, fd, 0);
 		if (f->map == MAP_FAILED)
 		{
-			seterr(err, errlen, "safetensors: cannot map \"%s\": %s", path, strerror(errno));
+			sc_seterr(err, errlen, "safetensors: cannot map \"%s\": %s", path, strerror(errno));
 			f->map = NULL;
 			close(fd);
 			st_close(f);
@@ -370,7 +357,7 @@ st_open_memory(const void *buf, size_t len, char *err, size_t errlen)
 	if (!f || !(f->map = malloc(len ? len : 1)))
 	{
 		free(f);
-		seterr(err, errlen, "safetensors: out of memory");
+		sc_seterr(err, errlen, "safetensors: out of memory");
 		return NULL;
 	}
 	if (len)
@@ -566,7 +553,7 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	hf = open_memstream(&hdr, &hdr_len);
 	if (!hf)
 	{
-		seterr(err, errlen, "safetensors: out of memory");
+		sc_seterr(err, errlen, "safetensors: out of memory");
 		return -1;
 	}
 	fputc('{', hf);
@@ -593,7 +580,7 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 		{
 			fclose(hf);
 			free(hdr);
-			seterr(err, errlen, "safetensors: cannot write tensor %zu (bad name or rank)", i);
+			sc_seterr(err, errlen, "safetensors: cannot write tensor %zu (bad name or rank)", i);
 			return -1;
 		}
 		for (j = 0; j < (size_t) t->ndim; j++)
@@ -615,21 +602,21 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	if (fclose(hf) != 0 || !ok)
 	{
 		free(hdr);
-		seterr(err, errlen, "safetensors: out of memory building the header");
+		sc_seterr(err, errlen, "safetensors: out of memory building the header");
 		return -1;
 	}
 	tmp = malloc(strlen(path) + 16);
 	if (!tmp)
 	{
 		free(hdr);
-		seterr(err, errlen, "safetensors: out of memory");
+		sc_seterr(err, errlen, "safetensors: out of memory");
 		return -1;
 	}
 	sprintf(tmp, "%s.tmp%d", path, (int) getpid());
 	fp = fopen(tmp, "wb");
 	if (!fp)
 	{
-		seterr(err, errlen, "safetensors: cannot create \"%s\": %s", tmp, strerror(errno));
+		sc_seterr(err, errlen, "safetensors: cannot create \"%s\": %s", tmp, strerror(errno));
 		goto fail;
 	}
 	hlen64 = hdr_len;
@@ -650,12 +637,12 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	fp = NULL;
 	if (!ok)
 	{
-		seterr(err, errlen, "safetensors: cannot write \"%s\": %s", tmp, strerror(errno));
+		sc_seterr(err, errlen, "safetensors: cannot write \"%s\": %s", tmp, strerror(errno));
 		goto fail;
 	}
 	if (rename(tmp, path) != 0)
 	{
-		seterr(err, errlen, "safetensors: cannot rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+		sc_seterr(err, errlen, "safetensors: cannot rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
 		goto fail;
 	}
 	free(tmp);

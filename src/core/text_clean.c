@@ -7,6 +7,7 @@
  * order of the ftfy steps is ftfy 6.3's fix_and_explain(), repeated until
  * nothing changes, line by line as fix_text() does.
  */
+#include "errmsg.h"
 #include "text_clean.h"
 
 #include <stdarg.h>
@@ -78,20 +79,6 @@ cp_push_utf8(CpBuf *b, const char *s)
 		p += k;
 		len -= k;
 	}
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 int
@@ -964,7 +951,7 @@ clip_text_clean(const char *text, size_t len, char **out, size_t *out_len,
 
 		if (k <= 0)
 		{
-			set_err(err, errlen, "invalid UTF-8 in text at byte %zu", pos);
+			sc_seterr(err, errlen, "invalid UTF-8 in text at byte %zu", pos);
 			goto done;
 		}
 		cp_push(&a, c);
@@ -1001,7 +988,7 @@ clip_text_clean(const char *text, size_t len, char **out, size_t *out_len,
 	rc = 0;
 	goto done;
 oom:
-	set_err(err, errlen, "out of memory while cleaning text");
+	sc_seterr(err, errlen, "out of memory while cleaning text");
 done:
 	free(a.v);
 	free(b.v);
