@@ -7,7 +7,7 @@
 # Run as root after `make install`.  It starts a throwaway cluster (fsync on,
 # shared_buffers=4GB), and for each table size reports: load time, index build
 # time, index size, single-row insert rate with and without the index
-# (pgbench, one client, synchronous_commit=off), and p50/p95 latency of top-10 and top-100 queries
+# (pgbench, one client, synchronous_commit=off, best of two), and p50/p95 latency of top-10 and top-100 queries
 # (text-like: ~24 non-zeros, image-like: ~96) through the index and through a
 # sequential scan, measured inside the server, plus whether every index answer
 # equalled the sequential scan's.  Prints a table with the ratios and writes
@@ -82,7 +82,9 @@ for n in "${ROWS[@]}"; do
 	size=$(psql -At -c "SELECT pg_relation_size('docs_emb')")
 	heapsize=$(psql -At -c "SELECT pg_relation_size('docs')")
 
-	# queries: index, then sequential scan, each compared with the other
+	# queries (after a checkpoint, so that writing out the load does not
+	# compete): index, then sequential scan, each compared with the other
+	psql -c "CHECKPOINT"
 	psql -At -F $'\t' -c "SELECT * FROM bench_queries($NQ_INDEX, $NQ_SEQ)" > "$TMP/q.tsv"
 
 	# single-row inserts, one transaction each, with and without the index
@@ -92,11 +94,20 @@ INSERT INTO docs SELECT id, emb FROM newvecs WHERE id = :i;
 EOF
 	sed 's/INTO docs /INTO docs_plain /' "$TMP/ins_idx.sql" > "$TMP/ins_plain.sql"
 	chown postgres: "$TMP"/ins_*.sql
-	# synchronous_commit=off: without it both rates are the disk's fsync rate
-	tps_idx=$(runuser -u postgres -- env PGOPTIONS="-c synchronous_commit=off" "$BINDIR/pgbench" -h "$TMP" -p "$PORT" -n -M prepared -c 1 -t "$INSERTS" \
-		-f "$TMP/ins_idx.sql" postgres 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-	tps_plain=$(runuser -u postgres -- env PGOPTIONS="-c synchronous_commit=off" "$BINDIR/pgbench" -h "$TMP" -p "$PORT" -n -M prepared -c 1 -t "$INSERTS" \
-		-f "$TMP/ins_plain.sql" postgres 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	# synchronous_commit=off: without it both rates are the disk's fsync rate.
+	# Each rate is the best of two runs (after a checkpoint), alternating, so
+	# that a checkpoint or a neighbour's load hits both alike.
+	pgb() {
+		psql -c "CHECKPOINT"
+		runuser -u postgres -- env PGOPTIONS="-c synchronous_commit=off" "$BINDIR/pgbench" -h "$TMP" -p "$PORT" \
+			-n -M prepared -c 1 -t "$INSERTS" -f "$1" postgres 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+	}
+	tps_idx=0
+	tps_plain=0
+	for round in 1 2; do
+		t=$(pgb "$TMP/ins_plain.sql"); tps_plain=$(awk -v a="$tps_plain" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+		t=$(pgb "$TMP/ins_idx.sql"); tps_idx=$(awk -v a="$tps_idx" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+	done
 	check=$(psql -At -c "SELECT inverted_check('docs_emb')")
 
 	{
