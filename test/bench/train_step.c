@@ -5,6 +5,7 @@
  * are given, as test/bench/train.sh runs it beside PyTorch.
  *
  * usage: train_step PRESET BATCH THREADS STEPS [dense]
+ *        train_step core     (the OpenBLAS kernel set the trainer runs with)
  * Caption lengths cycle through 6..20 tokens (start and end included).
  */
 #include <cblas.h>
@@ -42,6 +43,12 @@ main(int argc, char **argv)
 	double		t0, best = 0.0;
 	unsigned long long r = 42;
 
+	if (argc == 2 && strcmp(argv[1], "core") == 0)
+	{
+		sc_blas_tune(NULL, 0);
+		printf("%s\n", sc_blas_core());
+		return 0;
+	}
 	if (argc < 5 || sc_config_preset(argv[1], &c) < 0)
 	{
 		fprintf(stderr, "usage: train_step PRESET BATCH THREADS STEPS [dense]\n");
