@@ -144,7 +144,7 @@ CREATE INDEX ON empty_docs USING inverted (emb svec_ip_ops);
 SET enable_seqscan = off;
 SELECT count(*) FROM (SELECT id FROM empty_docs ORDER BY emb <#> '{1:1}/5' LIMIT 3) s;
 INSERT INTO empty_docs VALUES (1, 0, '{1:1}/5'), (2, 0, '{1:2,5:-1}/5'), (3, 0, NULL), (4, 0, '{}/5');
-SELECT id, emb <#> '{1:1,5:1}/5' AS d FROM empty_docs ORDER BY emb <#> '{1:1,5:1}/5';
+SELECT emb <#> '{1:1,5:1}/5' AS d, emb IS NULL AS is_null FROM empty_docs ORDER BY emb <#> '{1:1,5:1}/5';
 RESET enable_seqscan;
 
 -- huge vectors: one at the svec limit of 1,000,000 non-zeros, spanning pages

@@ -126,6 +126,17 @@ inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double
 	}
 	k->dist = inv_distance(so->cosine, dot, so->qnorm2, dnorm2);
 	k->cls = isnan(k->dist) ? KEY_NAN : KEY_NUM;
+
+	/*
+	 * The sum above is the operator's, term for term; the margin keeps the
+	 * key a lower bound should the operator ever sum in another order.
+	 */
+	if (k->cls == KEY_NUM)
+	{
+		double		margin = (so->query->nnz + 8) * 2.3e-16;
+
+		k->dist -= so->cosine ? margin : margin * so->qnorm * sqrt(dnorm2);
+	}
 }
 
 /* ---------------------------------------------------------------- heap */
