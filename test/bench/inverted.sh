@@ -137,6 +137,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set logscale y
+set yrange [0.1:*]
 set ylabel "ms"
 set xtics rotate by -30
 set key top left
