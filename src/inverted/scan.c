@@ -521,6 +521,80 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	inv_offer(so, &k);
 }
 
+/* the largest float <= x and the smallest float >= x */
+static float4
+inv_float_below(double x)
+{
+	float4		f = (float4) x;
+
+	return (double) f > x ? nextafterf(f, -INFINITY) : f;
+}
+
+static float4
+inv_float_above(double x)
+{
+	float4		f = (float4) x;
+
+	return (double) f < x ? nextafterf(f, INFINITY) : f;
+}
+
+#define INV_SKIP_CHUNK	16
+
+/* GCC vector extensions: SSE on x86-64, NEON on ARM, plain code elsewhere */
+typedef float4 InvV4F __attribute__((vector_size(16)));
+typedef int32 InvV4I __attribute__((vector_size(16)));
+
+/*
+ * The first i' >= i with amin <= acc[i'] <= amax (or NaN), or nd.  Almost
+ * every score lies outside, so whole chunks are tested at once, four lanes
+ * at a time, against float bounds that are at least as wide; only a chunk
+ * with a possible hit is looked at closely.
+ */
+static uint32
+inv_skip_outside(const float4 *acc, uint32 i, uint32 nd, double amin, double amax)
+{
+	float4		fmin = inv_float_below(amin);
+	float4		fmax = inv_float_above(amax);
+	InvV4F		vmin = {fmin, fmin, fmin, fmin};
+	InvV4F		vmax = {fmax, fmax, fmax, fmax};
+
+	for (;;)
+	{
+		while (i + INV_SKIP_CHUNK <= nd)
+		{
+			InvV4F		a,
+						b,
+						c,
+						d;
+			InvV4I		out;
+
+			memcpy(&a, acc + i, sizeof(a));
+			memcpy(&b, acc + i + 4, sizeof(b));
+			memcpy(&c, acc + i + 8, sizeof(c));
+			memcpy(&d, acc + i + 12, sizeof(d));
+			/* a lane is -1 when its score is outside (NaN is never outside) */
+			out = ((a < vmin) | (a > vmax)) & ((b < vmin) | (b > vmax)) &
+				((c < vmin) | (c > vmax)) & ((d < vmin) | (d > vmax));
+			if ((out[0] & out[1] & out[2] & out[3]) != -1)
+				break;
+			i += INV_SKIP_CHUNK;
+		}
+		if (i + INV_SKIP_CHUNK <= nd)
+		{
+			uint32		end = i + INV_SKIP_CHUNK;
+
+			for (; i < end; i++)
+				if (!((double) acc[i] < amin || (double) acc[i] > amax))
+					return i;
+			continue;			/* only the wider float bounds matched */
+		}
+		for (; i < nd; i++)
+			if (!((double) acc[i] < amin || (double) acc[i] > amax))
+				return i;
+		return nd;
+	}
+}
+
 /*
  * The next batch: the batchsize smallest keys after the last one returned.
  * A scan over the float scores rejects most documents before their doc-table
@@ -570,8 +644,7 @@ inv_next_batch(InvScanOpaque *so)
 					amin = -so->heap[0].dist - slack;
 				else
 					amin = -get_float8_infinity();
-				while (i < nd && ((double) acc[i] < amin || (double) acc[i] > amax))
-					i++;
+				i = inv_skip_outside(acc, i, nd, amin, amax);
 				if (i < nd)
 					inv_offer_segment_doc(so, ss, i++);
 				if ((i & 0xFFFF) == 0)
