@@ -104,7 +104,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
-		hdr.total_bytes != hdr.data_off + hdr.npostings * INV_POSTING_BYTES)
+		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(float4))
 		CORRUPT("segment at block %u has an inconsistent layout", ref->start);
 
 	docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckEntry *) * Max(hdr.ndocs, 1));
@@ -158,6 +158,8 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			InvRangeDesc desc;
 			uint8		offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
+			char		piece[INV_PIECE_MAX_BYTES];
+			uint32		nbytes;
 			int			i;
 
 			if (ndesc >= hdr.ndesc)
@@ -165,14 +167,17 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			inv_read(&r, hdr.desc_off + ndesc * sizeof(InvRangeDesc), &desc, sizeof(desc));
 			ndesc++;
 			if ((int64) desc.range <= prevrange || desc.range >= hdr.nranges ||
-				desc.count == 0 || desc.count > INV_RANGE_DOCS)
+				desc.count == 0 || desc.count > INV_RANGE_DOCS ||
+				desc.format != inv_piece_format(desc.count))
 				CORRUPT("bad range descriptor for dim %d", e.dim);
 			prevrange = desc.range;
-			if (pdata + (uint64) desc.count * INV_POSTING_BYTES > hdr.total_bytes)
+			nbytes = inv_piece_bytes(desc.format, desc.count);
+			if (pdata + nbytes > hdr.total_bytes)
 				CORRUPT("postings of dim %d run past the segment", e.dim);
-			inv_read(&r, pdata, offs, desc.count);
-			inv_read(&r, pdata + desc.count, ws, sizeof(float4) * desc.count);
-			pdata += (uint64) desc.count * INV_POSTING_BYTES;
+			inv_read(&r, pdata, piece, nbytes);
+			if (!inv_piece_decode(&desc, piece, offs, ws))
+				CORRUPT("posting bitmap of dim %d does not match its count", e.dim);
+			pdata += nbytes;
 			npost += desc.count;
 			for (i = 0; i < desc.count; i++)
 			{
@@ -201,7 +206,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			}
 		}
 	}
-	if (ndesc != hdr.ndesc || npost != hdr.npostings)
+	if (ndesc != hdr.ndesc || npost != hdr.npostings || pdata != hdr.total_bytes)
 		CORRUPT("segment at block %u: descriptor or posting count mismatch", ref->start);
 	inv_reader_end(&r);
 	pfree(docs);

@@ -39,7 +39,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			3
+#define INV_VERSION			4
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		8
@@ -111,7 +111,7 @@ typedef struct InvSegHeader
 	uint32		ndims;
 	uint32		unused;
 	uint64		ndesc;
-	uint64		npostings;
+	uint64		npostings;		/* postings in all pieces */
 	uint64		doc_off;		/* InvDoc[ndocs] */
 	uint64		norm_off;		/* float4 |d|[ndocs], rounded up */
 	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
@@ -144,19 +144,39 @@ typedef struct InvDimEntry
 } InvDimEntry;
 
 /*
- * One (dimension, range) piece.  Its postings are stored as count uint8
- * offsets inside the range followed by count float4 weights.
+ * One (dimension, range) piece.  Its postings are stored in one of two
+ * formats: sparse pieces as count uint8 offsets inside the range followed by
+ * count float4 weights; dense ones (INV_BITMAP_MIN_COUNT postings or more)
+ * as a bitmap of the range's documents followed by the count float4
+ * weights in document order, which a scan adds sixteen documents at a time.
  */
 typedef struct InvRangeDesc
 {
 	uint32		range;
 	uint16		count;
-	uint16		unused;
+	uint16		format;			/* INV_PIECE_OFFSETS or INV_PIECE_BITMAP */
 	float4		maxpos;			/* max(0, largest weight), rounded up */
 	float4		maxneg;			/* max(0, -smallest weight), rounded up */
 } InvRangeDesc;
 
-#define INV_POSTING_BYTES	5
+#define INV_PIECE_OFFSETS		0
+#define INV_PIECE_BITMAP		1
+#define INV_BITMAP_BYTES		(INV_RANGE_DOCS / 8)
+#define INV_BITMAP_MIN_COUNT	16
+/* the largest piece, in bytes */
+#define INV_PIECE_MAX_BYTES		(INV_RANGE_DOCS * 5)
+
+static inline uint16
+inv_piece_format(uint32 count)
+{
+	return count >= INV_BITMAP_MIN_COUNT ? INV_PIECE_BITMAP : INV_PIECE_OFFSETS;
+}
+
+static inline uint32
+inv_piece_bytes(uint16 format, uint32 count)
+{
+	return (format == INV_PIECE_BITMAP ? INV_BITMAP_BYTES : count) + count * (uint32) sizeof(float4);
+}
 
 /* Pending record header, followed by int32 indices[nnz], float4 values[nnz]. */
 typedef struct InvPendRecord
@@ -253,6 +273,7 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
+extern bool inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float4 *ws);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
@@ -261,6 +282,7 @@ extern void inv_define_gucs(void);
 extern int	inv_query_terms;
 extern int	inv_pending_limit;
 extern int	inv_initial_batch;
+extern bool inv_prune;
 
 /* ---- AM callbacks ---- */
 extern IndexBuildResult *invbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

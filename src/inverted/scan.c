@@ -24,12 +24,17 @@
 
 #include "access/relscan.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "inverted.h"
+
+/* GCC vector extensions: SSE on x86-64, NEON on ARM, plain code elsewhere */
+typedef float4 InvV4F __attribute__((vector_size(16)));
+typedef int32 InvV4I __attribute__((vector_size(16)));
 
 /* class of a key: ordinary distance, NaN distance, NULL vector */
 #define KEY_NUM		0
@@ -49,7 +54,21 @@ typedef struct InvSegScan
 	InvSegHeader hdr;
 	float4	   *acc;			/* per document: score, summed term by term */
 	float4	   *norms;			/* per document: |d| rounded up, 0 for NULL/zero */
+	struct InvTerm *terms;		/* the query terms found in the segment */
+	int			nterms;
+	double		slack;			/* float error bound of any score */
+	/*
+	 * Pruned walks: per range, INV_RANGE_COMPLETE once every term has been
+	 * added, else the number of terms added (the first nterms in order), and
+	 * then ub holds an upper bound on the scores in the range.  NULL when
+	 * every range is complete.
+	 */
+	uint32	   *walked;
+	double	   *ub;
+	uint32		nincomplete;
 } InvSegScan;
+
+#define INV_RANGE_COMPLETE	PG_UINT32_MAX
 
 typedef struct InvScanOpaque
 {
@@ -64,6 +83,7 @@ typedef struct InvScanOpaque
 	double		qnorm;
 	double		err;			/* relative error bound of the float scores */
 	bool		overflow;		/* some float score might be infinite */
+	double		theta;			/* a lower bound on the first batch's last score */
 	Buffer		metabuf;
 	InvMetaPageData meta;
 	int			nseg;
@@ -228,7 +248,12 @@ typedef struct InvTerm
 {
 	float4		q;
 	double		impact;			/* largest |contribution| to any document */
+	double		order;			/* walk order, largest first */
 	InvDimEntry e;
+	InvRangeDesc *descs;		/* the term's (dimension, range) pieces */
+	uint64	   *pos;			/* stream offset of each piece; ndesc + 1 */
+	uint64		npost;
+	uint32		cur;			/* blocked walk: the next piece */
 } InvTerm;
 
 static int
@@ -240,13 +265,521 @@ inv_term_impact_cmp(const void *a, const void *b)
 	return (x > y) ? -1 : (x < y) ? 1 : 0;
 }
 
+static int
+inv_term_order_cmp(const void *a, const void *b)
+{
+	double		x = ((const InvTerm *) a)->order;
+	double		y = ((const InvTerm *) b)->order;
+
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
 #ifndef INV_PREFETCH_LINES
 #define INV_PREFETCH_LINES 8
 #endif
 
+/* ranges per block of the blocked walk: their accumulators stay in L1/L2 */
+int inv_block_ranges = 16;
+int inv_dev = 0;
+#define INV_BLOCK_RANGES	inv_block_ranges
+/* terms walked side by side, each with a pinned page */
+#define INV_MAX_CURSORS		64
+
 /*
- * Score every document of a segment: term at a time, each term's postings
- * read in one go and added into a float accumulator per document.
+ * Bitmap pieces: add q * w to the documents whose bits are set, the weights
+ * being stored in document order.  The portable version visits set bits;
+ * with AVX-512 sixteen documents go at once, the weights expanded into the
+ * lanes of the set bits (the others add q * 0).
+ */
+typedef void (*InvBitmapAddFn) (float4 *base, const char *p, float4 q);
+
+static void
+inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
+{
+	const uint8 *bm = (const uint8 *) p;
+	const char *ws = p + INV_BITMAP_BYTES;
+	int			byte;
+
+	for (byte = 0; byte < INV_BITMAP_BYTES; byte++)
+	{
+		uint32		m = bm[byte];
+
+		while (m)
+		{
+			int			b = __builtin_ctz(m);
+			float4		w;
+
+			memcpy(&w, ws, sizeof(w));
+			ws += sizeof(w);
+			base[8 * byte + b] += q * w;
+			m &= m - 1;
+		}
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f")))
+static void
+inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
+{
+	const float4 *ws = (const float4 *) (p + INV_BITMAP_BYTES);
+	__m512		vq = _mm512_set1_ps(q);
+	int			g;
+
+	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
+	{
+		uint16		m;
+		__m512		w,
+					a;
+
+		memcpy(&m, p + 2 * g, sizeof(m));	/* little-endian: docs 16g.. */
+		/* reads only the popcount(m) weights it needs */
+		w = _mm512_maskz_expandloadu_ps((__mmask16) m, ws);
+		ws += __builtin_popcount(m);
+		a = _mm512_loadu_ps(base + 16 * g);
+		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
+	}
+}
+#endif
+
+static InvBitmapAddFn inv_add_bitmap = NULL;
+
+static void
+inv_choose_kernels(void)
+{
+	inv_add_bitmap = inv_add_bitmap_plain;
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		inv_add_bitmap = inv_add_bitmap_avx512;
+#endif
+}
+
+/* Add q * w of a piece's postings (its bytes at p) into the accumulators. */
+static inline void
+inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4 q)
+{
+	float4	   *base = acc + ((uint32) desc->range << INV_RANGE_SHIFT);
+	uint32		c = desc->count;
+
+	if (desc->format == INV_PIECE_BITMAP)
+		inv_add_bitmap(base, p, q);
+	else
+	{
+		const uint8 *offs = (const uint8 *) p;
+		const char *ws = p + c;
+		uint32		i;
+
+		/*
+		 * Four postings at a time, all loaded before any accumulator is
+		 * written: the byte loads would otherwise have to wait for the
+		 * stores they might alias.  A piece's documents are distinct.
+		 */
+		for (i = 0; i + 4 <= c; i += 4)
+		{
+			float4		w[4];
+			uint32		o0 = offs[i],
+						o1 = offs[i + 1],
+						o2 = offs[i + 2],
+						o3 = offs[i + 3];
+
+			memcpy(w, ws + 4 * i, sizeof(w));
+			base[o0] += q * w[0];
+			base[o1] += q * w[1];
+			base[o2] += q * w[2];
+			base[o3] += q * w[3];
+		}
+		for (; i < c; i++)
+		{
+			float4		w;
+
+			memcpy(&w, ws + 4 * i, sizeof(w));
+			base[offs[i]] += q * w;
+		}
+	}
+}
+
+/*
+ * A term's position in the pages while it is walked: the page its reader
+ * has locked, as the range of stream offsets it holds, so that pieces inside
+ * it are found without a call.
+ */
+typedef struct InvCursor
+{
+	InvReader	r;
+	const char *page;			/* payload of the locked page, or NULL */
+	uint64		lo;				/* stream offset of page[0] */
+} InvCursor;
+
+/* Add piece x of a term, read through cursor c. */
+static inline void
+inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
+{
+	const InvRangeDesc *desc = &term->descs[x];
+	uint64		off = term->pos[x];
+	uint32		nbytes = (uint32) (term->pos[x + 1] - off);
+	const char *p;
+	char		piece[INV_PIECE_MAX_BYTES];
+
+	if (c->page != NULL && off >= c->lo && off + nbytes <= c->lo + INV_PAGE_PAYLOAD)
+		p = c->page + (off - c->lo);
+	else
+	{
+		p = inv_peek(&c->r, off, nbytes);
+		if (p != NULL)
+		{
+			c->lo = off - off % INV_PAGE_PAYLOAD;
+			c->page = p - (off - c->lo);
+		}
+		else
+		{
+			/* pieces that cross a page are copied */
+			c->page = NULL;
+			inv_read(&c->r, off, piece, nbytes);
+			p = piece;
+		}
+	}
+	if (inv_dev & 1)
+		return;
+	inv_add_piece_bytes(ss->acc, desc, p, term->q);
+}
+
+static inline void
+inv_cursor_unlock(InvCursor *c)
+{
+	inv_reader_unlock(&c->r);
+	c->page = NULL;
+}
+
+/*
+ * Walk terms [from, to) over every complete range, in blocks of
+ * INV_BLOCK_RANGES ranges: in each block every term adds its pieces before
+ * the next block starts, so the block's accumulators stay in cache instead
+ * of every term sweeping all of them.  Each term reads through its own
+ * reader, which keeps its page pinned between blocks.
+ */
+static void
+inv_walk_terms(InvSegScan *ss, Relation index, const InvSegRef *ref, int from, int to)
+{
+	uint32		nr = ss->hdr.nranges;
+	int			g;
+
+	for (g = from; g < to; g += INV_MAX_CURSORS)
+	{
+		int			gend = Min(to, g + INV_MAX_CURSORS);
+		InvCursor  *cur = palloc(sizeof(InvCursor) * (gend - g));
+		uint32		r0;
+		int			t;
+
+		for (t = g; t < gend; t++)
+		{
+			inv_reader_init(&cur[t - g].r, index, ref->start, ref->npages);
+			cur[t - g].page = NULL;
+			ss->terms[t].cur = 0;
+		}
+		for (r0 = 0; r0 < nr; r0 += INV_BLOCK_RANGES)
+		{
+			uint32		r1 = r0 + INV_BLOCK_RANGES;
+
+			CHECK_FOR_INTERRUPTS();
+			for (t = g; t < gend; t++)
+			{
+				InvTerm    *term = &ss->terms[t];
+				InvCursor  *c = &cur[t - g];
+				uint32		x = term->cur;
+
+				if (ss->nincomplete == 0)
+				{
+					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
+						inv_add_piece(ss, c, term, x);
+				}
+				else
+				{
+					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
+						if (ss->walked[term->descs[x].range] == INV_RANGE_COMPLETE)
+							inv_add_piece(ss, c, term, x);
+				}
+				term->cur = x;
+				inv_cursor_unlock(c);
+			}
+		}
+		for (t = g; t < gend; t++)
+			inv_reader_end(&cur[t - g].r);
+		pfree(cur);
+	}
+}
+
+/* The piece of a term that covers range r, or -1. */
+static int64
+inv_find_piece(const InvTerm *term, uint32 r)
+{
+	int64		lo = 0,
+				hi = (int64) term->e.ndesc - 1;
+
+	/* a dimension present in every range: the piece is the range */
+	if (hi >= (int64) r && term->descs[r].range == r)
+		return r;
+	while (lo <= hi)
+	{
+		int64		mid = (lo + hi) / 2;
+
+		if (term->descs[mid].range == r)
+			return mid;
+		if (term->descs[mid].range < r)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Add the terms range r skipped so far; it is complete afterwards. */
+static void
+inv_complete_range(InvSegScan *ss, uint32 r)
+{
+	uint32		j;
+
+	InvCursor	c;
+
+	c.r = ss->r;
+	c.page = NULL;
+	for (j = ss->walked[r]; j < (uint32) ss->nterms; j++)
+	{
+		int64		x = inv_find_piece(&ss->terms[j], r);
+
+		if (x >= 0)
+			inv_add_piece(ss, &c, &ss->terms[j], (uint32) x);
+	}
+	inv_cursor_unlock(&c);
+	ss->r = c.r;
+	ss->walked[r] = INV_RANGE_COMPLETE;
+	ss->nincomplete--;
+}
+
+typedef struct InvRangeMax
+{
+	float4		max;
+	uint32		range;
+} InvRangeMax;
+
+static int
+inv_range_max_cmp(const void *a, const void *b)
+{
+	float4		x = ((const InvRangeMax *) a)->max;
+	float4		y = ((const InvRangeMax *) b)->max;
+
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
+/* lane-wise max (C has no vector ?:) */
+static inline InvV4F
+inv_v4_max(InvV4F a, InvV4F b)
+{
+	InvV4I		m = a > b;
+
+	return (InvV4F) (((InvV4I) a & m) | ((InvV4I) b & ~m));
+}
+
+/* The largest score in range r (the accumulators are padded to whole ranges). */
+static float4
+inv_range_max(const InvSegScan *ss, uint32 r)
+{
+	const float4 *a = ss->acc + ((size_t) r << INV_RANGE_SHIFT);
+	InvV4F		v0 = {0, 0, 0, 0},
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 16)
+	{
+		InvV4F		x0,
+					x1,
+					x2,
+					x3;
+
+		memcpy(&x0, a + i, sizeof(x0));
+		memcpy(&x1, a + i + 4, sizeof(x1));
+		memcpy(&x2, a + i + 8, sizeof(x2));
+		memcpy(&x3, a + i + 12, sizeof(x3));
+		v0 = inv_v4_max(v0, x0);
+		v1 = inv_v4_max(v1, x1);
+		v2 = inv_v4_max(v2, x2);
+		v3 = inv_v4_max(v3, x3);
+	}
+	v0 = inv_v4_max(inv_v4_max(v0, v1), inv_v4_max(v2, v3));
+	return Max(Max(v0[0], v0[1]), Max(v0[2], v0[3]));
+}
+
+/* min-heap of floats: the cap largest values pushed, the smallest at h[0] */
+static void
+inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
+{
+	uint32		i;
+
+	if (*n < cap)
+	{
+		i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2] > v)
+		{
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = v;
+		return;
+	}
+	if (!(v > h[0]))
+		return;
+	i = 0;
+	for (;;)
+	{
+		uint32		l = 2 * i + 1,
+					m = l;
+
+		if (l >= *n)
+			break;
+		if (l + 1 < *n && h[l + 1] < h[l])
+			m = l + 1;
+		if (!(h[m] < v))
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = v;
+}
+
+/*
+ * A checkpoint of the pruned walk, before term j: every range's best
+ * partial score so far is a lower bound on that document's score (all
+ * contributions are non-negative), so the batch-th best of them, less the
+ * float error, is a lower bound theta on the batch-th best score.  A range
+ * whose best partial score plus what terms j.. can still add to any of its
+ * documents stays below theta cannot reach the first batch: it is left
+ * incomplete, with that upper bound, and later batches complete it if they
+ * come near it.
+ */
+static void
+inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j)
+{
+	uint32		nr = ss->hdr.nranges;
+	float4	   *mr = palloc(sizeof(float4) * nr);
+	double	   *rest;
+	uint32		need = (uint32) Max(so->batchsize, 1);
+	uint32		nalive = 0;
+	double		theta = 0;
+	bool		have = false;
+	uint32		r;
+	int			i;
+
+	for (r = 0; r < nr; r++)
+		if (ss->walked[r] == INV_RANGE_COMPLETE)
+		{
+			mr[r] = inv_range_max(ss, r);
+			nalive++;
+		}
+	if (nalive < need)
+	{
+		pfree(mr);
+		return;
+	}
+	if (ref->ndead == 0)
+	{
+		float4	   *h = palloc(sizeof(float4) * need);
+		uint32		n = 0;
+
+		for (r = 0; r < nr; r++)
+			if (ss->walked[r] == INV_RANGE_COMPLETE)
+				inv_fheap_push(h, &n, need, mr[r]);
+		theta = h[0];
+		have = true;
+		pfree(h);
+	}
+	else
+	{
+		/*
+		 * Dead documents keep their postings until a merge: a range counts
+		 * only if its best document is alive.
+		 */
+		InvRangeMax *top = palloc(sizeof(InvRangeMax) * nalive);
+		uint32		n = 0,
+					found = 0,
+					k;
+
+		for (r = 0; r < nr; r++)
+			if (ss->walked[r] == INV_RANGE_COMPLETE)
+			{
+				top[n].max = mr[r];
+				top[n++].range = r;
+			}
+		qsort(top, n, sizeof(InvRangeMax), inv_range_max_cmp);
+		for (k = 0; k < n && found < need; k++)
+		{
+			uint32		d = top[k].range << INV_RANGE_SHIFT;
+			InvDoc		doc;
+
+			while (ss->acc[d] != top[k].max)
+				d++;
+			if (d >= ss->hdr.ndocs)
+				break;
+			inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
+			if (doc.flags & INV_DOC_DEAD)
+				continue;
+			found++;
+			theta = top[k].max;
+		}
+		have = (found == need);
+		pfree(top);
+	}
+	theta = Max(theta - ss->slack, so->theta);
+	if (!have || !(theta > 0))
+	{
+		pfree(mr);
+		return;
+	}
+	so->theta = theta;
+
+	/* what the terms not yet walked can add to each range */
+	rest = palloc0(sizeof(double) * nr);
+	for (i = j; i < ss->nterms; i++)
+	{
+		const InvTerm *t = &ss->terms[i];
+		uint32		x;
+
+		for (x = 0; x < t->e.ndesc; x++)
+			rest[t->descs[x].range] += (double) t->q * (double) t->descs[x].maxpos;
+	}
+	for (r = 0; r < nr; r++)
+	{
+		double		ub;
+
+		if (ss->walked[r] != INV_RANGE_COMPLETE)
+			continue;
+		/* the double sums above err by far less than 1e-12 of themselves */
+		ub = (double) mr[r] + ss->slack + rest[r] * (1 + 1e-12);
+		if (ub < theta)
+		{
+			ss->walked[r] = (uint32) j;
+			ss->ub[r] = ub;
+			ss->nincomplete++;
+		}
+	}
+	pfree(mr);
+	pfree(rest);
+}
+
+/* fractions of the query's postings after which the pruned walk checkpoints */
+static const double inv_checkpoints[] = {0.35, 0.5, 0.65, 0.8};
+
+/*
+ * Score the documents of a segment term at a time: each term's postings are
+ * read in docno order, straight from the pages, and added into a float
+ * accumulator per document (in blocks of ranges, inv_walk_terms).  When
+ * every contribution is non-negative (the Sparse-CLIP case) the terms go in
+ * decreasing order of their largest contribution per posting, and
+ * checkpoints stop walking the ranges of documents that can no longer reach
+ * the first batch (inv_checkpoint).
  */
 static void
 inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const InvSegRef *ref)
@@ -257,16 +790,20 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	const float4 *qv = so->qnull ? NULL : SVEC_VALUES(so->query);
 	InvTerm    *terms = palloc(sizeof(InvTerm) * Max(nq, 1));
 	int			nterms = 0;
-	InvRangeDesc *descs = NULL;
-	uint64		descs_cap = 0;
-	char		piece[INV_RANGE_DOCS * INV_POSTING_BYTES];
 	double		absbound = 0;
+	bool		nonneg = true;
+	uint64		total = 0;
 	int32		t;
+
+	if (inv_add_bitmap == NULL)
+		inv_choose_kernels();
 
 	inv_reader_init(&ss->r, index, ref->start, ref->npages);
 	inv_segment_read_header(&ss->r, hdr);
-	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
-	memset(ss->acc, 0, sizeof(float4) * hdr->ndocs);
+	/* whole ranges: bitmap pieces write all INV_RANGE_DOCS lanes */
+	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext,
+									 sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
+	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
 	/* cosine keys need every norm; inner-product keys only the candidates' */
 	ss->norms = NULL;
 	if (so->cosine)
@@ -293,6 +830,8 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		/* far below FLT_MAX: no product or sum can overflow a float */
 		absbound += fabs((double) qv[t]) * Max((double) term->e.maxpos, (double) term->e.maxneg) *
 			(so->cosine ? hdr->maxnorm : 1.0);
+		if (!(qv[t] > 0) || term->e.maxneg != 0)
+			nonneg = false;
 		nterms++;
 	}
 
@@ -307,94 +846,48 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		so->exact = false;
 	}
 
+	instr_time	T0, T1, T2;
+	double		tcp = 0;
+	INSTR_TIME_SET_CURRENT(T0);
+	/* every term's range descriptors, checked once */
 	for (t = 0; t < nterms; t++)
 	{
 		InvTerm    *term = &terms[t];
-		uint64		npost = 0;
+		uint64		end = hdr->total_bytes;
 		uint32		x;
-		uint64		off;
-		float4		q = term->q;
-		float4	   *acc = ss->acc;
+		uint32		prev = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (term->e.ndesc > descs_cap)
-		{
-			descs_cap = Max(term->e.ndesc, 2 * descs_cap);
-			if (descs)
-				pfree(descs);
-			descs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvRangeDesc) * descs_cap);
-		}
+		term->descs = MemoryContextAllocHuge(CurrentMemoryContext,
+											 sizeof(InvRangeDesc) * Max(term->e.ndesc, 1));
+		term->pos = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(uint64) * (term->e.ndesc + 1));
 		inv_read(&ss->r, hdr->desc_off + term->e.first_desc * sizeof(InvRangeDesc),
-				 descs, sizeof(InvRangeDesc) * term->e.ndesc);
+				 term->descs, sizeof(InvRangeDesc) * term->e.ndesc);
+		term->pos[0] = hdr->data_off + term->e.data_off;
+		term->npost = 0;
 		for (x = 0; x < term->e.ndesc; x++)
 		{
-			if (descs[x].range >= hdr->nranges || descs[x].count == 0 ||
-				descs[x].count > INV_RANGE_DOCS ||
-				((uint64) descs[x].range << INV_RANGE_SHIFT) + INV_RANGE_DOCS > (uint64) hdr->nranges * INV_RANGE_DOCS)
+			const InvRangeDesc *d = &term->descs[x];
+
+			if (d->range >= hdr->nranges || d->count == 0 || d->count > INV_RANGE_DOCS ||
+				d->format != inv_piece_format(d->count) ||
+				(x > 0 && d->range <= prev))
 				ereport(ERROR,
 						(errcode(ERRCODE_INDEX_CORRUPTED),
 						 errmsg("inverted index \"%s\": bad range descriptor",
 								RelationGetRelationName(index))));
-			npost += descs[x].count;
+			prev = d->range;
+			term->pos[x + 1] = term->pos[x] + inv_piece_bytes(d->format, d->count);
+			term->npost += d->count;
 		}
-		(void) npost;
-
-		/* postings straight from the pages; pieces that cross a page are copied */
-		off = hdr->data_off + term->e.data_off;
-		for (x = 0; x < term->e.ndesc; x++)
-		{
-			uint32		c = descs[x].count;
-			float4	   *base = acc + ((uint32) descs[x].range << INV_RANGE_SHIFT);
-			const char *p = inv_peek(&ss->r, off, (size_t) c * INV_POSTING_BYTES);
-			const uint8 *offs;
-			const char *ws;
-			uint32		i;
-
-			if (p == NULL)
-			{
-				inv_read(&ss->r, off, piece, (size_t) c * INV_POSTING_BYTES);
-				p = piece;
-			}
-			else
-			{
-				/* the next piece follows in the page (prefetches never fault) */
-				const char *next = p + (size_t) c * INV_POSTING_BYTES;
-				int			l;
-
-				for (l = 0; l < INV_PREFETCH_LINES; l++)
-					__builtin_prefetch(next + 64 * l);
-			}
-			offs = (const uint8 *) p;
-			ws = p + c;
-			/*
-			 * Four postings at a time, all loaded before any accumulator is
-			 * written: the byte loads would otherwise have to wait for the
-			 * stores they might alias.  A piece's documents are distinct.
-			 */
-			for (i = 0; i + 4 <= c; i += 4)
-			{
-				float4		w[4];
-				uint32		o0 = offs[i],
-							o1 = offs[i + 1],
-							o2 = offs[i + 2],
-							o3 = offs[i + 3];
-
-				memcpy(w, ws + 4 * i, sizeof(w));
-				base[o0] += q * w[0];
-				base[o1] += q * w[1];
-				base[o2] += q * w[2];
-				base[o3] += q * w[3];
-			}
-			for (; i < c; i++)
-			{
-				float4		w;
-
-				memcpy(&w, ws + 4 * i, sizeof(w));
-				base[offs[i]] += q * w;
-			}
-			off += (uint64) c * INV_POSTING_BYTES;
-		}
-		inv_reader_unlock(&ss->r);
+		if (term->pos[term->e.ndesc] > end)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": postings run past their segment",
+							RelationGetRelationName(index))));
+		term->order = term->npost > 0 ? term->impact / (double) term->npost : 0;
+		total += term->npost;
 	}
 
 	/*
@@ -402,10 +895,66 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	 * 2^-24 of sum |q_t w_t| <= |q| |d|; the keys subtract twice that.
 	 */
 	so->err = Max(so->err, (nterms + 4) * 2 * 1.2e-7);
+	ss->slack = (nterms + 4) * 2 * 1.2e-7 * so->qnorm * hdr->maxnorm;
 
-	if (descs)
-		pfree(descs);
-	pfree(terms);
+	INSTR_TIME_SET_CURRENT(T1);
+	ss->terms = terms;
+	ss->nterms = nterms;
+	ss->walked = NULL;
+	ss->ub = NULL;
+	ss->nincomplete = 0;
+	if (inv_prune && nonneg && so->exact && !so->cosine && !so->overflow &&
+		nterms > 1 && hdr->nranges > 1)
+	{
+		int			from = 0;
+		int			cp;
+		uint64		walked = 0;
+
+		ss->walked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * hdr->nranges);
+		ss->ub = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * hdr->nranges);
+		memset(ss->walked, 0xFF, sizeof(uint32) * hdr->nranges);
+		/*
+		 * Terms that add most per posting first: they raise the partial
+		 * scores fastest for what they cost.
+		 */
+		qsort(terms, nterms, sizeof(InvTerm), inv_term_order_cmp);
+		static const double cpA[] = {0.45, 0.7};
+		static const double cpB[] = {0.5};
+		static const double cpC[] = {0.4, 0.55, 0.7};
+		const double *cps = inv_checkpoints;
+		int ncp = lengthof(inv_checkpoints);
+		if (inv_dev & 4) { cps = cpA; ncp = 2; }
+		if (inv_dev & 8) { cps = cpB; ncp = 1; }
+		if (inv_dev & 16) { cps = cpC; ncp = 3; }
+		for (cp = 0; cp < ncp; cp++)
+		{
+			int			to = from;
+
+			while (to < nterms && walked < cps[cp] * total)
+				walked += terms[to++].npost;
+			if (to == from || to == nterms)
+				continue;
+			inv_walk_terms(ss, index, ref, from, to);
+			{
+				instr_time a, b;
+				INSTR_TIME_SET_CURRENT(a);
+				inv_checkpoint(so, ss, ref, to);
+				INSTR_TIME_SET_CURRENT(b);
+				INSTR_TIME_SUBTRACT(b, a);
+				tcp += INSTR_TIME_GET_MILLISEC(b);
+			}
+			from = to;
+		}
+		inv_walk_terms(ss, index, ref, from, nterms);
+	}
+	else
+		inv_walk_terms(ss, index, ref, 0, nterms);
+	INSTR_TIME_SET_CURRENT(T2);
+	INSTR_TIME_SUBTRACT(T2, T1);
+	INSTR_TIME_SUBTRACT(T1, T0);
+	elog(DEBUG1, "inverted scan: %d terms, %lu postings, %u of %u ranges incomplete, theta %g; descs %.3f walk %.3f (cp %.3f) ms",
+		 nterms, (unsigned long) total, ss->nincomplete, hdr->nranges, so->theta,
+		 INSTR_TIME_GET_MILLISEC(T1), INSTR_TIME_GET_MILLISEC(T2), tcp);
 }
 
 /* Exact dot product of the query with a pending document, as svec_dot sums it. */
@@ -474,6 +1023,8 @@ inv_prepare(IndexScanDesc scan)
 	so->exact = true;
 	so->err = 0;
 	so->overflow = false;
+	so->theta = 0;
+	so->batchsize = Max(inv_initial_batch, 1);
 
 	so->nseg = so->meta.nsegments;
 	so->segs = palloc0(sizeof(InvSegScan) * Max(so->nseg, 1));
@@ -508,7 +1059,6 @@ inv_prepare(IndexScanDesc scan)
 			pfree(val);
 	}
 
-	so->batchsize = Max(inv_initial_batch, 1);
 	so->prepared = true;
 	MemoryContextSwitchTo(old);
 }
@@ -572,9 +1122,6 @@ inv_float_above(double x)
 
 #define INV_SKIP_CHUNK	16
 
-/* GCC vector extensions: SSE on x86-64, NEON on ARM, plain code elsewhere */
-typedef float4 InvV4F __attribute__((vector_size(16)));
-typedef int32 InvV4I __attribute__((vector_size(16)));
 
 /*
  * The first i' >= i with amin <= acc[i'] <= amax (or NaN), or nd.  Almost
@@ -627,6 +1174,90 @@ inv_skip_outside(const float4 *acc, uint32 i, uint32 nd, double amin, double ama
 	}
 }
 
+/* Offer documents lo..hi-1 of a segment whose keys are inner products. */
+static void
+inv_offer_docs(InvScanOpaque *so, InvSegScan *ss, uint32 lo, uint32 hi)
+{
+	const float4 *acc = ss->acc;
+	double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+	double		amin;
+	double		amax = get_float8_infinity();
+	uint32		i = lo;
+
+	if (so->have_last && so->last.cls == KEY_NUM)
+		amax = -so->last.dist;
+	while (i < hi)
+	{
+		if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
+			amin = -so->heap[0].dist - slack;
+		else
+			amin = -get_float8_infinity();
+		i = inv_skip_outside(acc, i, hi, amin, amax);
+		if (i < hi)
+			inv_offer_segment_doc(so, ss, i++);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+typedef struct InvRangeBound
+{
+	double		ub;
+	uint32		range;
+} InvRangeBound;
+
+static int
+inv_range_bound_cmp(const void *a, const void *b)
+{
+	double		x = ((const InvRangeBound *) a)->ub;
+	double		y = ((const InvRangeBound *) b)->ub;
+
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
+/* Can a document scoring at most ub (before float error) enter the batch? */
+static inline bool
+inv_may_enter(InvScanOpaque *so, double ub, double slack)
+{
+	return so->hn < so->hcap || so->heap[0].cls != KEY_NUM ||
+		ub + 2 * slack >= -so->heap[0].dist;
+}
+
+/*
+ * Complete the incomplete ranges whose bound reaches the batch, best bound
+ * first (each one completed can raise the bar for the rest), and offer
+ * their documents.  Ranges left incomplete cannot hold a row of this batch.
+ */
+static void
+inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
+{
+	double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+	InvRangeBound *cand = palloc(sizeof(InvRangeBound) * ss->nincomplete);
+	uint32		n = 0,
+				r,
+				k;
+
+	for (r = 0; r < ss->hdr.nranges; r++)
+		if (ss->walked[r] != INV_RANGE_COMPLETE && inv_may_enter(so, ss->ub[r], slack))
+		{
+			cand[n].ub = ss->ub[r];
+			cand[n++].range = r;
+		}
+	qsort(cand, n, sizeof(InvRangeBound), inv_range_bound_cmp);
+	elog(DEBUG1, "inverted scan: batch %d, %u ranges may enter", so->hcap, n);
+	for (k = 0; k < n; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!inv_may_enter(so, cand[k].ub, slack))
+			break;
+		r = cand[k].range;
+		inv_complete_range(ss, r);
+		inv_offer_docs(so, ss, r << INV_RANGE_SHIFT,
+					   Min((r + 1) << INV_RANGE_SHIFT, ss->hdr.ndocs));
+	}
+	pfree(cand);
+}
+
 /*
  * The next batch: the batchsize smallest keys after the last one returned.
  * A scan over the float scores rejects most documents before their doc-table
@@ -639,6 +1270,9 @@ inv_next_batch(InvScanOpaque *so)
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);
 	int			s;
 	uint32		i;
+	instr_time	t0, t1;
+
+	INSTR_TIME_SET_CURRENT(t0);
 
 	if (so->heap == NULL || so->hcap < so->batchsize)
 	{
@@ -661,37 +1295,30 @@ inv_next_batch(InvScanOpaque *so)
 			/*
 			 * Inner product, finite scores: the key lies in
 			 * [-a - slack, -a], so a document can only matter when
-			 * amin <= a <= amax.  A tight loop skips the rest.
+			 * amin <= a <= amax.  A tight loop skips the rest.  Ranges a
+			 * pruned walk left incomplete wait for the second pass below.
 			 */
-			const float4 *acc = ss->acc;
-			double		amin = -get_float8_infinity();
-			double		amax = get_float8_infinity();
-
-			if (so->have_last && so->last.cls == KEY_NUM)
-				amax = -so->last.dist;
-			i = 0;
-			while (i < nd)
+			if (ss->walked == NULL || ss->nincomplete == 0)
+				inv_offer_docs(so, ss, 0, nd);
+			else
 			{
-				if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
-					amin = -so->heap[0].dist - slack;
-				else
-					amin = -get_float8_infinity();
-				i = inv_skip_outside(acc, i, nd, amin, amax);
-				if (i < nd)
-					inv_offer_segment_doc(so, ss, i++);
-				if ((i & 0xFFFF) == 0)
-					CHECK_FOR_INTERRUPTS();
-			}
+				uint32		nr = ss->hdr.nranges;
+				uint32		r = 0;
 
-			/*
-			 * NULL vectors score 0 but sort after every number, so the amax
-			 * test wrongly passes over them once the last key returned is
-			 * positive.  They can only enter a heap that numbers leave room in.
-			 */
-			if (amax < 0 && (so->hn < so->hcap || so->heap[0].cls == KEY_NULL))
-				for (i = 0; i < nd; i++)
-					if (acc[i] == 0)
-						inv_offer_segment_doc(so, ss, i);
+				while (r < nr)
+				{
+					uint32		r1;
+
+					for (; r < nr && ss->walked[r] != INV_RANGE_COMPLETE; r++)
+						;
+					for (r1 = r; r1 < nr && ss->walked[r1] == INV_RANGE_COMPLETE; r1++)
+						;
+					if (r < r1)
+						inv_offer_docs(so, ss, r << INV_RANGE_SHIFT,
+									   Min(r1 << INV_RANGE_SHIFT, nd));
+					r = r1;
+				}
+			}
 			continue;
 		}
 
@@ -737,6 +1364,36 @@ inv_next_batch(InvScanOpaque *so)
 	for (i = 0; i < so->npend; i++)
 		inv_offer(so, &so->pend[i]);
 
+	for (s = 0; s < so->nseg; s++)
+	{
+		InvSegScan *ss = &so->segs[s];
+
+		if (ss->walked != NULL && ss->nincomplete > 0)
+			inv_complete_needed(so, ss);
+	}
+
+	/*
+	 * NULL vectors score 0 but sort after every number, so the amax test
+	 * above wrongly passes over them once the last key returned is positive.
+	 * They can only enter a heap that numbers leave room in (and then no
+	 * range is incomplete any more).
+	 */
+	if (!so->cosine && !so->qnull && !so->overflow &&
+		so->have_last && so->last.cls == KEY_NUM && so->last.dist > 0)
+	{
+		for (s = 0; s < so->nseg; s++)
+		{
+			InvSegScan *ss = &so->segs[s];
+
+			if (so->hn == so->hcap && so->heap[0].cls != KEY_NULL)
+				break;
+			for (i = 0; i < ss->hdr.ndocs; i++)
+				if (ss->acc[i] == 0 &&
+					(ss->walked == NULL || ss->walked[i >> INV_RANGE_SHIFT] == INV_RANGE_COMPLETE))
+					inv_offer_segment_doc(so, ss, i);
+		}
+	}
+
 	if (so->batch)
 		pfree(so->batch);
 	so->batch = palloc(sizeof(InvKey) * Max(so->hn, 1));
@@ -748,6 +1405,9 @@ inv_next_batch(InvScanOpaque *so)
 		so->done = true;		/* everything left fitted in this batch */
 	if (so->batchsize < (1 << 26))
 		so->batchsize *= 2;
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "batch %.3f ms", INSTR_TIME_GET_MILLISEC(t1));
 	MemoryContextSwitchTo(old);
 }
 

@@ -179,11 +179,12 @@ inv_segment_write(Relation index, InvAccum *acc)
 	uint64		i,
 				j;
 	uint64		ndims = 0,
-				ndesc = 0;
+				ndesc = 0,
+				databytes = 0;
 
 	inv_sort_postings(acc->post, acc->npost);
 
-	/* pass 0: count dims and descriptors */
+	/* pass 0: count dims, descriptors and posting bytes */
 	for (i = 0; i < acc->npost; i = j)
 	{
 		j = i;
@@ -191,11 +192,13 @@ inv_segment_write(Relation index, InvAccum *acc)
 		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim)
 		{
 			uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
+			uint64		k = j;
 
 			ndesc++;
 			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
 				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
 				j++;
+			databytes += inv_piece_bytes(inv_piece_format(j - k), j - k);
 		}
 	}
 
@@ -212,7 +215,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
-	hdr.total_bytes = hdr.data_off + acc->npost * INV_POSTING_BYTES;
+	hdr.total_bytes = hdr.data_off + databytes;
 	hdr.maxnorm = 0;
 	for (i = 0; i < acc->ndocs; i++)
 		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
@@ -249,6 +252,8 @@ inv_segment_write(Relation index, InvAccum *acc)
 			{
 				uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
 
+				uint64		k = j;
+
 				e.ndesc++;
 				while (j < acc->npost && acc->post[j].dim == e.dim &&
 					   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
@@ -259,11 +264,11 @@ inv_segment_write(Relation index, InvAccum *acc)
 					maxneg = Max(maxneg, -bw);
 					j++;
 				}
+				dataoff += inv_piece_bytes(inv_piece_format(j - k), j - k);
 			}
 			e.maxpos = inv_round_up(maxpos);
 			e.maxneg = inv_round_up(maxneg);
 			descno += e.ndesc;
-			dataoff += (j - i) * INV_POSTING_BYTES;
 			inv_write(&w, &e, sizeof(e));
 		}
 	}
@@ -290,15 +295,17 @@ inv_segment_write(Relation index, InvAccum *acc)
 			j++;
 		}
 		d.count = (uint16) (j - i);
+		d.format = inv_piece_format(d.count);
 		d.maxpos = inv_round_up(maxpos);
 		d.maxneg = inv_round_up(maxneg);
 		inv_write(&w, &d, sizeof(d));
 	}
 
-	/* pass 3: postings, per descriptor: offsets then weights */
+	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
 	{
 		uint8		offs[INV_RANGE_DOCS];
 		float4		ws[INV_RANGE_DOCS];
+		uint8		bitmap[INV_BITMAP_BYTES];
 
 		for (i = 0; i < acc->npost; i = j)
 		{
@@ -314,7 +321,17 @@ inv_segment_write(Relation index, InvAccum *acc)
 				n++;
 				j++;
 			}
-			inv_write(&w, offs, n);
+			if (inv_piece_format(n) == INV_PIECE_BITMAP)
+			{
+				int			k;
+
+				memset(bitmap, 0, sizeof(bitmap));
+				for (k = 0; k < n; k++)
+					bitmap[offs[k] >> 3] |= (uint8) (1 << (offs[k] & 7));
+				inv_write(&w, bitmap, sizeof(bitmap));
+			}
+			else
+				inv_write(&w, offs, n);
 			inv_write(&w, ws, sizeof(float4) * n);
 		}
 	}
@@ -339,6 +356,40 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": bad segment header at block %u",
 						RelationGetRelationName(r->index), r->start)));
+}
+
+/*
+ * Decode a piece's bytes into ascending offsets and their weights; false
+ * when a bitmap does not hold exactly count documents.
+ */
+bool
+inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float4 *ws)
+{
+	uint32		n = desc->count;
+
+	if (desc->format == INV_PIECE_BITMAP)
+	{
+		const uint8 *bm = (const uint8 *) bytes;
+		uint32		k = 0;
+		int			b;
+
+		for (b = 0; b < INV_RANGE_DOCS; b++)
+			if (bm[b >> 3] & (1 << (b & 7)))
+			{
+				if (k == n)
+					return false;
+				offs[k++] = (uint8) b;
+			}
+		if (k != n)
+			return false;
+		memcpy(ws, bytes + INV_BITMAP_BYTES, sizeof(float4) * n);
+	}
+	else
+	{
+		memcpy(offs, bytes, n);
+		memcpy(ws, bytes + n, sizeof(float4) * n);
+	}
+	return true;
 }
 
 /*
@@ -392,18 +443,25 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 			InvRangeDesc desc;
 			uint8		offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
+			char		piece[INV_PIECE_MAX_BYTES];
+			uint32		nbytes;
 			int			i;
 
 			inv_read(&r, hdr.desc_off + (e.first_desc + x) * sizeof(InvRangeDesc),
 					 &desc, sizeof(desc));
-			if (desc.count > INV_RANGE_DOCS)
+			if (desc.count > INV_RANGE_DOCS || desc.format != inv_piece_format(desc.count))
 				ereport(ERROR,
 						(errcode(ERRCODE_INDEX_CORRUPTED),
 						 errmsg("inverted index \"%s\": bad range descriptor",
 								RelationGetRelationName(index))));
-			inv_read(&r, pdata, offs, desc.count);
-			inv_read(&r, pdata + desc.count, ws, sizeof(float4) * desc.count);
-			pdata += (uint64) desc.count * INV_POSTING_BYTES;
+			nbytes = inv_piece_bytes(desc.format, desc.count);
+			inv_read(&r, pdata, piece, nbytes);
+			if (!inv_piece_decode(&desc, piece, offs, ws))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": bad posting bitmap",
+								RelationGetRelationName(index))));
+			pdata += nbytes;
 			inv_accum_reserve(acc, desc.count);
 			/* reserve may grow docs too; that is harmless */
 			for (i = 0; i < desc.count; i++)
