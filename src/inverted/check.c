@@ -156,7 +156,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		for (x = 0; x < e.ndesc; x++)
 		{
 			InvRangeDesc desc;
-			uint8		offs[INV_RANGE_DOCS];
+			InvOffset	offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
 			char		piece[INV_PIECE_MAX_BYTES];
 			uint32		nbytes;

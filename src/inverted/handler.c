@@ -22,7 +22,7 @@ PG_FUNCTION_INFO_V1(inverted_handler);
 
 int			inv_query_terms = 0;
 int			inv_pending_limit = 4096;
-int			inv_initial_batch = 128;
+int			inv_initial_batch = 16;
 bool		inv_prune = true;
 
 /* Called from _PG_init (settings.c), before the "sparseclip" prefix is reserved. */
@@ -42,13 +42,13 @@ inv_define_gucs(void)
 	DefineCustomIntVariable("sparseclip.inverted_initial_batch",
 							"Rows an inverted index scan ranks in its first batch; later batches double.",
 							NULL,
-							&inv_initial_batch, 128, 1, 1 << 20,
+							&inv_initial_batch, 16, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	{
 		extern int inv_block_ranges;
 		extern int inv_dev;
 		DefineCustomIntVariable("sparseclip.inverted_dev", "dev", NULL, &inv_dev, 0, 0, 1 << 30, PGC_USERSET, 0, NULL, NULL, NULL);
-		DefineCustomIntVariable("sparseclip.inverted_block_ranges", "dev", NULL, &inv_block_ranges, 16, 1, 1 << 30, PGC_USERSET, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("sparseclip.inverted_block_ranges", "dev", NULL, &inv_block_ranges, 32, 1, 1 << 30, PGC_USERSET, 0, NULL, NULL, NULL);
 	}
 	DefineCustomBoolVariable("sparseclip.inverted_prune",
 							 "Skip the posting ranges that cannot reach the next rows of an inverted index scan.",

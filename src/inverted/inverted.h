@@ -42,7 +42,7 @@
 #define INV_VERSION			4
 #define INV_METAPAGE_BLKNO	0
 
-#define INV_RANGE_SHIFT		8
+#define INV_RANGE_SHIFT		10
 #define INV_RANGE_DOCS		(1 << INV_RANGE_SHIFT)
 
 #define INV_MAX_SEGMENTS	200
@@ -145,7 +145,7 @@ typedef struct InvDimEntry
 
 /*
  * One (dimension, range) piece.  Its postings are stored in one of two
- * formats: sparse pieces as count uint8 offsets inside the range followed by
+ * formats: sparse pieces as count uint16 offsets inside the range followed by
  * count float4 weights; dense ones (INV_BITMAP_MIN_COUNT postings or more)
  * as a bitmap of the range's documents followed by the count float4
  * weights in document order, which a scan adds sixteen documents at a time.
@@ -162,9 +162,12 @@ typedef struct InvRangeDesc
 #define INV_PIECE_OFFSETS		0
 #define INV_PIECE_BITMAP		1
 #define INV_BITMAP_BYTES		(INV_RANGE_DOCS / 8)
-#define INV_BITMAP_MIN_COUNT	16
+#define INV_BITMAP_MIN_COUNT	64
 /* the largest piece, in bytes */
-#define INV_PIECE_MAX_BYTES		(INV_RANGE_DOCS * 5)
+#define INV_PIECE_MAX_BYTES		(INV_BITMAP_BYTES + INV_RANGE_DOCS * 4)
+
+/* a posting's document number inside its range */
+typedef uint16 InvOffset;
 
 static inline uint16
 inv_piece_format(uint32 count)
@@ -175,7 +178,8 @@ inv_piece_format(uint32 count)
 static inline uint32
 inv_piece_bytes(uint16 format, uint32 count)
 {
-	return (format == INV_PIECE_BITMAP ? INV_BITMAP_BYTES : count) + count * (uint32) sizeof(float4);
+	return (format == INV_PIECE_BITMAP ? INV_BITMAP_BYTES : count * (uint32) sizeof(InvOffset)) +
+		count * (uint32) sizeof(float4);
 }
 
 /* Pending record header, followed by int32 indices[nnz], float4 values[nnz]. */
@@ -273,7 +277,7 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
-extern bool inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float4 *ws);
+extern bool inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);

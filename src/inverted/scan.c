@@ -279,9 +279,12 @@ inv_term_order_cmp(const void *a, const void *b)
 #endif
 
 /* ranges per block of the blocked walk: their accumulators stay in L1/L2 */
-int inv_block_ranges = 16;
+int inv_block_ranges = 32;
 int inv_dev = 0;
 #define INV_BLOCK_RANGES	inv_block_ranges
+/* incomplete ranges to complete one by one; more go in one blocked walk */
+#define INV_BULK_COMPLETE	16
+
 /* terms walked side by side, each with a pinned page */
 #define INV_MAX_CURSORS		64
 
@@ -368,8 +371,8 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 		inv_add_bitmap(base, p, q);
 	else
 	{
-		const uint8 *offs = (const uint8 *) p;
-		const char *ws = p + c;
+		const char *offs = p;
+		const char *ws = p + sizeof(InvOffset) * c;
 		uint32		i;
 
 		/*
@@ -380,23 +383,23 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 		for (i = 0; i + 4 <= c; i += 4)
 		{
 			float4		w[4];
-			uint32		o0 = offs[i],
-						o1 = offs[i + 1],
-						o2 = offs[i + 2],
-						o3 = offs[i + 3];
+			InvOffset	o[4];
 
+			memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
 			memcpy(w, ws + 4 * i, sizeof(w));
-			base[o0] += q * w[0];
-			base[o1] += q * w[1];
-			base[o2] += q * w[2];
-			base[o3] += q * w[3];
+			base[o[0]] += q * w[0];
+			base[o[1]] += q * w[1];
+			base[o[2]] += q * w[2];
+			base[o[3]] += q * w[3];
 		}
 		for (; i < c; i++)
 		{
 			float4		w;
+			InvOffset	o1;
 
+			memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
 			memcpy(&w, ws + 4 * i, sizeof(w));
-			base[offs[i]] += q * w;
+			base[o1] += q * w;
 		}
 	}
 }
@@ -461,7 +464,7 @@ inv_cursor_unlock(InvCursor *c)
  * reader, which keeps its page pinned between blocks.
  */
 static void
-inv_walk_terms(InvSegScan *ss, Relation index, const InvSegRef *ref, int from, int to)
+inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel)
 {
 	uint32		nr = ss->hdr.nranges;
 	int			g;
@@ -475,7 +478,7 @@ inv_walk_terms(InvSegScan *ss, Relation index, const InvSegRef *ref, int from, i
 
 		for (t = g; t < gend; t++)
 		{
-			inv_reader_init(&cur[t - g].r, index, ref->start, ref->npages);
+			inv_reader_init(&cur[t - g].r, ss->r.index, ss->r.start, ss->r.npages);
 			cur[t - g].page = NULL;
 			ss->terms[t].cur = 0;
 		}
@@ -490,7 +493,18 @@ inv_walk_terms(InvSegScan *ss, Relation index, const InvSegRef *ref, int from, i
 				InvCursor  *c = &cur[t - g];
 				uint32		x = term->cur;
 
-				if (ss->nincomplete == 0)
+				if (sel != NULL)
+				{
+					/* completing the selected ranges: the terms each one lacks */
+					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
+					{
+						uint32		r = term->descs[x].range;
+
+						if (sel[r] && ss->walked[r] <= (uint32) t)
+							inv_add_piece(ss, c, term, x);
+					}
+				}
+				else if (ss->nincomplete == 0)
 				{
 					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
 						inv_add_piece(ss, c, term, x);
@@ -934,7 +948,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				walked += terms[to++].npost;
 			if (to == from || to == nterms)
 				continue;
-			inv_walk_terms(ss, index, ref, from, to);
+			inv_walk_terms(ss, from, to, NULL);
 			{
 				instr_time a, b;
 				INSTR_TIME_SET_CURRENT(a);
@@ -945,10 +959,10 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 			}
 			from = to;
 		}
-		inv_walk_terms(ss, index, ref, from, nterms);
+		inv_walk_terms(ss, from, nterms, NULL);
 	}
 	else
-		inv_walk_terms(ss, index, ref, 0, nterms);
+		inv_walk_terms(ss, 0, nterms, NULL);
 	INSTR_TIME_SET_CURRENT(T2);
 	INSTR_TIME_SUBTRACT(T2, T1);
 	INSTR_TIME_SUBTRACT(T1, T0);
@@ -1243,8 +1257,38 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 			cand[n].ub = ss->ub[r];
 			cand[n++].range = r;
 		}
-	qsort(cand, n, sizeof(InvRangeBound), inv_range_bound_cmp);
 	elog(DEBUG1, "inverted scan: batch %d, %u ranges may enter", so->hcap, n);
+	if (n > INV_BULK_COMPLETE)
+	{
+		/*
+		 * Many ranges: one blocked walk of the terms they lack beats a
+		 * binary search per term and range.
+		 */
+		bool	   *sel = palloc0(sizeof(bool) * ss->hdr.nranges);
+		uint32		jmin = (uint32) ss->nterms;
+
+		for (k = 0; k < n; k++)
+		{
+			sel[cand[k].range] = true;
+			jmin = Min(jmin, ss->walked[cand[k].range]);
+		}
+		inv_walk_terms(ss, (int) jmin, ss->nterms, sel);
+		for (k = 0; k < n; k++)
+		{
+			r = cand[k].range;
+			ss->walked[r] = INV_RANGE_COMPLETE;
+			ss->nincomplete--;
+		}
+		/* offered in docno order: the heap does not care */
+		for (r = 0; r < ss->hdr.nranges; r++)
+			if (sel[r])
+				inv_offer_docs(so, ss, r << INV_RANGE_SHIFT,
+							   Min((r + 1) << INV_RANGE_SHIFT, ss->hdr.ndocs));
+		pfree(sel);
+		pfree(cand);
+		return;
+	}
+	qsort(cand, n, sizeof(InvRangeBound), inv_range_bound_cmp);
 	for (k = 0; k < n; k++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -1403,7 +1447,13 @@ inv_next_batch(InvScanOpaque *so)
 	so->pos = 0;
 	if (so->hn < so->hcap)
 		so->done = true;		/* everything left fitted in this batch */
-	if (so->batchsize < (1 << 26))
+	/*
+	 * The first batch is small (it is what LIMIT 10 needs, and a small one
+	 * prunes more); a scan that wants more likely wants many more.
+	 */
+	if (so->batchsize < 128)
+		so->batchsize = Max(so->batchsize * 2, 128);
+	else if (so->batchsize < (1 << 26))
 		so->batchsize *= 2;
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);

@@ -303,7 +303,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 
 	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
 	{
-		uint8		offs[INV_RANGE_DOCS];
+		InvOffset	offs[INV_RANGE_DOCS];
 		float4		ws[INV_RANGE_DOCS];
 		uint8		bitmap[INV_BITMAP_BYTES];
 
@@ -316,7 +316,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
 				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
 			{
-				offs[n] = (uint8) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
+				offs[n] = (InvOffset) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
 				ws[n] = acc->post[j].w;
 				n++;
 				j++;
@@ -331,7 +331,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 				inv_write(&w, bitmap, sizeof(bitmap));
 			}
 			else
-				inv_write(&w, offs, n);
+				inv_write(&w, offs, sizeof(InvOffset) * n);
 			inv_write(&w, ws, sizeof(float4) * n);
 		}
 	}
@@ -363,7 +363,7 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
  * when a bitmap does not hold exactly count documents.
  */
 bool
-inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float4 *ws)
+inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws)
 {
 	uint32		n = desc->count;
 
@@ -378,7 +378,7 @@ inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float
 			{
 				if (k == n)
 					return false;
-				offs[k++] = (uint8) b;
+				offs[k++] = (InvOffset) b;
 			}
 		if (k != n)
 			return false;
@@ -386,8 +386,8 @@ inv_piece_decode(const InvRangeDesc *desc, const char *bytes, uint8 *offs, float
 	}
 	else
 	{
-		memcpy(offs, bytes, n);
-		memcpy(ws, bytes + n, sizeof(float4) * n);
+		memcpy(offs, bytes, sizeof(InvOffset) * n);
+		memcpy(ws, bytes + sizeof(InvOffset) * n, sizeof(float4) * n);
 	}
 	return true;
 }
@@ -441,7 +441,7 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 		for (x = 0; x < e.ndesc; x++)
 		{
 			InvRangeDesc desc;
-			uint8		offs[INV_RANGE_DOCS];
+			InvOffset	offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
 			char		piece[INV_PIECE_MAX_BYTES];
 			uint32		nbytes;
