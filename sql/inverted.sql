@@ -173,6 +173,60 @@ SELECT count(*) FROM (SELECT id FROM big ORDER BY emb <#> inv_rand(2000000, 40, 
 RESET enable_seqscan;
 RESET sparseclip.inverted_query_terms;
 
+-- Non-negative data (the Sparse-CLIP case): scans walk the query terms that
+-- add most per posting first and stop walking the document ranges that can no
+-- longer reach the first batch; later batches complete the ranges they need.
+-- 41 ranges of 1,024 documents; one document in each of the first 16 ranges
+-- has dim 2 = 10, so for {1:1,2:1} the first batch's bar is 10 and the 25
+-- ranges whose dims 1 and 2 stay below 1 each are left incomplete.  Dense
+-- dimensions are stored as bitmap pieces, sparse ones as offsets.
+CREATE TABLE demo (id int, emb svec);
+INSERT INTO demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
+	ARRAY[1 - (i * 104729 % 1000) / 2000.0,
+		  CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN 10 ELSE (i * 7919 % 1000) / 2000.0 + 0.001 END,
+		  0.5]::real[], 8)
+FROM generate_series(1, 41 * 1024) i;
+CREATE INDEX demo_ip ON demo USING inverted (emb svec_ip_ops);
+SET enable_seqscan = off;
+SET client_min_messages = debug1;
+SELECT id, emb <#> '{1:1,2:1}/8' AS d FROM demo ORDER BY emb <#> '{1:1,2:1}/8' LIMIT 3;
+SELECT count(*) FROM (SELECT id FROM demo ORDER BY emb <#> '{1:1,2:1}/8' LIMIT 200) s;
+SET client_min_messages = warning;
+RESET enable_seqscan;
+SELECT inv_compare('demo', '<#>', '{1:1,2:1}/8', lim, 'true') AS r, count(*)
+FROM unnest(ARRAY[1, 16, 17, 200, 5000, NULL]) lim GROUP BY 1;
+DROP TABLE demo;
+
+-- random non-negative data with popular low dims: fresh, with dead rows
+-- (VACUUM marks them, their postings stay until a merge: a range whose best
+-- document is dead must not set the bar), with several segments and the
+-- pending list, and with pruning off (the same answers)
+CREATE TABLE pos (id int PRIMARY KEY, cat int, emb svec);
+INSERT INTO pos SELECT i, i % 7, inv_rand(1500, 30, 0.0) FROM generate_series(1, 24000) i;
+UPDATE pos SET emb = '{}/1500' WHERE id % 997 = 0;
+UPDATE pos SET emb = NULL WHERE id % 1009 = 0;
+CREATE INDEX pos_ip ON pos USING inverted (emb svec_ip_ops);
+SELECT inverted_check('pos_ip');
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 4, 1500, 12, 0.0);
+DELETE FROM pos WHERE id IN (SELECT id FROM pos ORDER BY emb <#> '{1:1,2:1,3:1}/1500' LIMIT 40);
+DELETE FROM pos WHERE id % 19 = 0;
+VACUUM pos;
+SELECT inverted_check('pos_ip');
+SELECT inv_compare('pos', '<#>', '{1:1,2:1,3:1}/1500', lim, f) AS r, count(*)
+FROM unnest(ARRAY[1, 10, 100, NULL]) lim, unnest(ARRAY['true', 'cat = 3']) f GROUP BY 1;
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 3, 1500, 12, 0.0);
+SET sparseclip.inverted_pending_limit = 1500;
+INSERT INTO pos SELECT i, i % 7, inv_rand(1500, 30, 0.0) FROM generate_series(30001, 35000) i;
+RESET sparseclip.inverted_pending_limit;
+SELECT inverted_check('pos_ip');
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 3, 1500, 12, 0.0);
+SET sparseclip.inverted_prune = off;
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
+RESET sparseclip.inverted_prune;
+SET sparseclip.inverted_initial_batch = 1;
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
+RESET sparseclip.inverted_initial_batch;
+
 -- bad input
 CREATE INDEX ON docs USING inverted (emb svec_ip_ops) WITH (lists = 3);
 CREATE INDEX ON docs USING inverted (id);
@@ -184,5 +238,5 @@ SELECT inverted_check('docs_ip');
 RESET ROLE;
 DROP ROLE inv_stranger;
 
-DROP TABLE docs, empty_docs, big;
+DROP TABLE docs, empty_docs, big, pos;
 DROP FUNCTION inv_sweep, inv_compare, inv_rand;

@@ -44,12 +44,6 @@ inv_define_gucs(void)
 							NULL,
 							&inv_initial_batch, 16, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	{
-		extern int inv_block_ranges;
-		extern int inv_dev;
-		DefineCustomIntVariable("sparseclip.inverted_dev", "dev", NULL, &inv_dev, 0, 0, 1 << 30, PGC_USERSET, 0, NULL, NULL, NULL);
-		DefineCustomIntVariable("sparseclip.inverted_block_ranges", "dev", NULL, &inv_block_ranges, 32, 1, 1 << 30, PGC_USERSET, 0, NULL, NULL, NULL);
-	}
 	DefineCustomBoolVariable("sparseclip.inverted_prune",
 							 "Skip the posting ranges that cannot reach the next rows of an inverted index scan.",
 							 "Exact either way; off scores every posting of every query term (for comparison).",

@@ -24,7 +24,6 @@
 
 #include "access/relscan.h"
 #include "miscadmin.h"
-#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -278,10 +277,8 @@ inv_term_order_cmp(const void *a, const void *b)
 #define INV_PREFETCH_LINES 8
 #endif
 
-/* ranges per block of the blocked walk: their accumulators stay in L1/L2 */
-int inv_block_ranges = 32;
-int inv_dev = 0;
-#define INV_BLOCK_RANGES	inv_block_ranges
+/* ranges per block of the blocked walk: 128 kB of accumulators, in L2 */
+#define INV_BLOCK_RANGES	32
 /* incomplete ranges to complete one by one; more go in one blocked walk */
 #define INV_BULK_COMPLETE	16
 
@@ -444,8 +441,6 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
 			p = piece;
 		}
 	}
-	if (inv_dev & 1)
-		return;
 	inv_add_piece_bytes(ss->acc, desc, p, term->q);
 }
 
@@ -860,9 +855,6 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		so->exact = false;
 	}
 
-	instr_time	T0, T1, T2;
-	double		tcp = 0;
-	INSTR_TIME_SET_CURRENT(T0);
 	/* every term's range descriptors, checked once */
 	for (t = 0; t < nterms; t++)
 	{
@@ -911,7 +903,6 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	so->err = Max(so->err, (nterms + 4) * 2 * 1.2e-7);
 	ss->slack = (nterms + 4) * 2 * 1.2e-7 * so->qnorm * hdr->maxnorm;
 
-	INSTR_TIME_SET_CURRENT(T1);
 	ss->terms = terms;
 	ss->nterms = nterms;
 	ss->walked = NULL;
@@ -932,43 +923,24 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		 * scores fastest for what they cost.
 		 */
 		qsort(terms, nterms, sizeof(InvTerm), inv_term_order_cmp);
-		static const double cpA[] = {0.45, 0.7};
-		static const double cpB[] = {0.5};
-		static const double cpC[] = {0.4, 0.55, 0.7};
-		const double *cps = inv_checkpoints;
-		int ncp = lengthof(inv_checkpoints);
-		if (inv_dev & 4) { cps = cpA; ncp = 2; }
-		if (inv_dev & 8) { cps = cpB; ncp = 1; }
-		if (inv_dev & 16) { cps = cpC; ncp = 3; }
-		for (cp = 0; cp < ncp; cp++)
+		for (cp = 0; cp < (int) lengthof(inv_checkpoints); cp++)
 		{
 			int			to = from;
 
-			while (to < nterms && walked < cps[cp] * total)
+			while (to < nterms && walked < inv_checkpoints[cp] * total)
 				walked += terms[to++].npost;
 			if (to == from || to == nterms)
 				continue;
 			inv_walk_terms(ss, from, to, NULL);
-			{
-				instr_time a, b;
-				INSTR_TIME_SET_CURRENT(a);
-				inv_checkpoint(so, ss, ref, to);
-				INSTR_TIME_SET_CURRENT(b);
-				INSTR_TIME_SUBTRACT(b, a);
-				tcp += INSTR_TIME_GET_MILLISEC(b);
-			}
+			inv_checkpoint(so, ss, ref, to);
 			from = to;
 		}
 		inv_walk_terms(ss, from, nterms, NULL);
 	}
 	else
 		inv_walk_terms(ss, 0, nterms, NULL);
-	INSTR_TIME_SET_CURRENT(T2);
-	INSTR_TIME_SUBTRACT(T2, T1);
-	INSTR_TIME_SUBTRACT(T1, T0);
-	elog(DEBUG1, "inverted scan: %d terms, %lu postings, %u of %u ranges incomplete, theta %g; descs %.3f walk %.3f (cp %.3f) ms",
-		 nterms, (unsigned long) total, ss->nincomplete, hdr->nranges, so->theta,
-		 INSTR_TIME_GET_MILLISEC(T1), INSTR_TIME_GET_MILLISEC(T2), tcp);
+	if (ss->walked != NULL)
+		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
 }
 
 /* Exact dot product of the query with a pending document, as svec_dot sums it. */
@@ -1257,7 +1229,8 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 			cand[n].ub = ss->ub[r];
 			cand[n++].range = r;
 		}
-	elog(DEBUG1, "inverted scan: batch %d, %u ranges may enter", so->hcap, n);
+	if (n > 0)
+		elog(DEBUG1, "inverted scan: completing %u ranges%s", n, n > INV_BULK_COMPLETE ? " at once" : "");
 	if (n > INV_BULK_COMPLETE)
 	{
 		/*
@@ -1314,9 +1287,6 @@ inv_next_batch(InvScanOpaque *so)
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);
 	int			s;
 	uint32		i;
-	instr_time	t0, t1;
-
-	INSTR_TIME_SET_CURRENT(t0);
 
 	if (so->heap == NULL || so->hcap < so->batchsize)
 	{
@@ -1455,9 +1425,7 @@ inv_next_batch(InvScanOpaque *so)
 		so->batchsize = Max(so->batchsize * 2, 128);
 	else if (so->batchsize < (1 << 26))
 		so->batchsize *= 2;
-	INSTR_TIME_SET_CURRENT(t1);
-	INSTR_TIME_SUBTRACT(t1, t0);
-	elog(DEBUG1, "batch %.3f ms", INSTR_TIME_GET_MILLISEC(t1));
+
 	MemoryContextSwitchTo(old);
 }
 
