@@ -344,16 +344,91 @@ inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
 }
 #endif
 
+/* lane-wise max (C has no vector ?:) */
+static inline InvV4F
+inv_v4_max(InvV4F a, InvV4F b)
+{
+	InvV4I		m = a > b;
+
+	return (InvV4F) (((InvV4I) a & m) | ((InvV4I) b & ~m));
+}
+
+/* The largest score in range r (the accumulators are padded to whole ranges). */
+typedef float4 (*InvRangeMaxFn) (const float4 *a);
+
+static float4
+inv_range_max_plain(const float4 *a)
+{
+	InvV4F		v0 = {0, 0, 0, 0},
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 16)
+	{
+		InvV4F		x0,
+					x1,
+					x2,
+					x3;
+
+		memcpy(&x0, a + i, sizeof(x0));
+		memcpy(&x1, a + i + 4, sizeof(x1));
+		memcpy(&x2, a + i + 8, sizeof(x2));
+		memcpy(&x3, a + i + 12, sizeof(x3));
+		v0 = inv_v4_max(v0, x0);
+		v1 = inv_v4_max(v1, x1);
+		v2 = inv_v4_max(v2, x2);
+		v3 = inv_v4_max(v3, x3);
+	}
+	v0 = inv_v4_max(inv_v4_max(v0, v1), inv_v4_max(v2, v3));
+	return Max(Max(v0[0], v0[1]), Max(v0[2], v0[3]));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f")))
+static float4
+inv_range_max_avx512(const float4 *a)
+{
+	__m512		v0 = _mm512_setzero_ps(),
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 64)
+	{
+		v0 = _mm512_max_ps(v0, _mm512_loadu_ps(a + i));
+		v1 = _mm512_max_ps(v1, _mm512_loadu_ps(a + i + 16));
+		v2 = _mm512_max_ps(v2, _mm512_loadu_ps(a + i + 32));
+		v3 = _mm512_max_ps(v3, _mm512_loadu_ps(a + i + 48));
+	}
+	return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3)));
+}
+#endif
+
+static InvRangeMaxFn inv_range_max_fn = NULL;
+
+static inline float4
+inv_range_max(const InvSegScan *ss, uint32 r)
+{
+	return inv_range_max_fn(ss->acc + ((size_t) r << INV_RANGE_SHIFT));
+}
+
 static InvBitmapAddFn inv_add_bitmap = NULL;
 
 static void
 inv_choose_kernels(void)
 {
 	inv_add_bitmap = inv_add_bitmap_plain;
+	inv_range_max_fn = inv_range_max_plain;
 #if defined(__x86_64__) && defined(__GNUC__)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
+	{
 		inv_add_bitmap = inv_add_bitmap_avx512;
+		inv_range_max_fn = inv_range_max_avx512;
+	}
 #endif
 }
 
@@ -459,7 +534,7 @@ inv_cursor_unlock(InvCursor *c)
  * reader, which keeps its page pinned between blocks.
  */
 static void
-inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel)
+inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 {
 	uint32		nr = ss->hdr.nranges;
 	int			g;
@@ -512,6 +587,15 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel)
 				}
 				term->cur = x;
 				inv_cursor_unlock(c);
+			}
+			/* a checkpoint follows: take the block's range maxima while in cache */
+			if (mr != NULL && gend == to)
+			{
+				uint32		r;
+
+				for (r = r0; r < Min(r1, nr); r++)
+					if (ss->walked[r] == INV_RANGE_COMPLETE)
+						mr[r] = inv_range_max(ss, r);
 			}
 		}
 		for (t = g; t < gend; t++)
@@ -582,46 +666,6 @@ inv_range_max_cmp(const void *a, const void *b)
 	return (x > y) ? -1 : (x < y) ? 1 : 0;
 }
 
-/* lane-wise max (C has no vector ?:) */
-static inline InvV4F
-inv_v4_max(InvV4F a, InvV4F b)
-{
-	InvV4I		m = a > b;
-
-	return (InvV4F) (((InvV4I) a & m) | ((InvV4I) b & ~m));
-}
-
-/* The largest score in range r (the accumulators are padded to whole ranges). */
-static float4
-inv_range_max(const InvSegScan *ss, uint32 r)
-{
-	const float4 *a = ss->acc + ((size_t) r << INV_RANGE_SHIFT);
-	InvV4F		v0 = {0, 0, 0, 0},
-				v1 = v0,
-				v2 = v0,
-				v3 = v0;
-	int			i;
-
-	for (i = 0; i < INV_RANGE_DOCS; i += 16)
-	{
-		InvV4F		x0,
-					x1,
-					x2,
-					x3;
-
-		memcpy(&x0, a + i, sizeof(x0));
-		memcpy(&x1, a + i + 4, sizeof(x1));
-		memcpy(&x2, a + i + 8, sizeof(x2));
-		memcpy(&x3, a + i + 12, sizeof(x3));
-		v0 = inv_v4_max(v0, x0);
-		v1 = inv_v4_max(v1, x1);
-		v2 = inv_v4_max(v2, x2);
-		v3 = inv_v4_max(v3, x3);
-	}
-	v0 = inv_v4_max(inv_v4_max(v0, v1), inv_v4_max(v2, v3));
-	return Max(Max(v0[0], v0[1]), Max(v0[2], v0[3]));
-}
-
 /* min-heap of floats: the cap largest values pushed, the smallest at h[0] */
 static void
 inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
@@ -660,8 +704,8 @@ inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
 }
 
 /*
- * A checkpoint of the pruned walk, before term j: every range's best
- * partial score so far is a lower bound on that document's score (all
+ * A checkpoint of the pruned walk, before term j, given mr, the best
+ * partial score of every complete range (inv_walk_terms): each is a lower bound on that document's score (all
  * contributions are non-negative), so the batch-th best of them, less the
  * float error, is a lower bound theta on the batch-th best score.  A range
  * whose best partial score plus what terms j.. can still add to any of its
@@ -670,10 +714,9 @@ inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
  * come near it.
  */
 static void
-inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j)
+inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr)
 {
 	uint32		nr = ss->hdr.nranges;
-	float4	   *mr = palloc(sizeof(float4) * nr);
 	double	   *rest;
 	uint32		need = (uint32) Max(so->batchsize, 1);
 	uint32		nalive = 0;
@@ -684,15 +727,9 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j)
 
 	for (r = 0; r < nr; r++)
 		if (ss->walked[r] == INV_RANGE_COMPLETE)
-		{
-			mr[r] = inv_range_max(ss, r);
 			nalive++;
-		}
 	if (nalive < need)
-	{
-		pfree(mr);
 		return;
-	}
 	if (ref->ndead == 0)
 	{
 		float4	   *h = palloc(sizeof(float4) * need);
@@ -743,10 +780,7 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j)
 	}
 	theta = Max(theta - ss->slack, so->theta);
 	if (!have || !(theta > 0))
-	{
-		pfree(mr);
 		return;
-	}
 	so->theta = theta;
 
 	/* what the terms not yet walked can add to each range */
@@ -774,7 +808,6 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j)
 			ss->nincomplete++;
 		}
 	}
-	pfree(mr);
 	pfree(rest);
 }
 
@@ -914,6 +947,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		int			from = 0;
 		int			cp;
 		uint64		walked = 0;
+		float4	   *mr = palloc(sizeof(float4) * hdr->nranges);
 
 		ss->walked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * hdr->nranges);
 		ss->ub = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * hdr->nranges);
@@ -931,14 +965,14 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				walked += terms[to++].npost;
 			if (to == from || to == nterms)
 				continue;
-			inv_walk_terms(ss, from, to, NULL);
-			inv_checkpoint(so, ss, ref, to);
+			inv_walk_terms(ss, from, to, NULL, mr);
+			inv_checkpoint(so, ss, ref, to, mr);
 			from = to;
 		}
-		inv_walk_terms(ss, from, nterms, NULL);
+		inv_walk_terms(ss, from, nterms, NULL, NULL);
 	}
 	else
-		inv_walk_terms(ss, 0, nterms, NULL);
+		inv_walk_terms(ss, 0, nterms, NULL, NULL);
 	if (ss->walked != NULL)
 		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
 }
@@ -1245,7 +1279,7 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 			sel[cand[k].range] = true;
 			jmin = Min(jmin, ss->walked[cand[k].range]);
 		}
-		inv_walk_terms(ss, (int) jmin, ss->nterms, sel);
+		inv_walk_terms(ss, (int) jmin, ss->nterms, sel, NULL);
 		for (k = 0; k < n; k++)
 		{
 			r = cand[k].range;
