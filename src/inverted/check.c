@@ -41,6 +41,7 @@ typedef struct CheckEntry
 	int32		nnz;
 	uint64		fp;
 	double		norm2;
+	bool		stored16;		/* in a segment: weights as bfloat16 */
 } CheckEntry;
 
 static inline uint64
@@ -75,6 +76,7 @@ check_add(HTAB *tab, Relation index, ItemPointer tid)
 	e->seen = false;
 	e->nnz = 0;
 	e->fp = 0;
+	e->stored16 = false;
 	return e;
 }
 
@@ -132,6 +134,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		}
 		docs[d] = check_add(tab, index, &doc.tid);
 		docs[d]->flags = doc.flags;
+		docs[d]->stored16 = true;
 		docs[d]->norm2 = doc.norm2;
 		(*nentries)++;
 	}
@@ -212,8 +215,9 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	pfree(docs);
 }
 
+/* the fingerprint of a vector as a segment stores it, or exactly */
 static void
-check_fingerprint(const SVec *v, int32 *nnz, uint64 *fp)
+check_fingerprint(const SVec *v, bool stored16, int32 *nnz, uint64 *fp)
 {
 	const float4 *vals = SVEC_VALUES(v);
 	int32		i;
@@ -221,7 +225,8 @@ check_fingerprint(const SVec *v, int32 *nnz, uint64 *fp)
 	*nnz = v->nnz;
 	*fp = 0;
 	for (i = 0; i < v->nnz; i++)
-		*fp += check_hash(v->indices[i], vals[i]);
+		*fp += check_hash(v->indices[i],
+						  stored16 ? inv_bf16_decode(inv_bf16_encode(vals[i])) : vals[i]);
 }
 
 Datum
@@ -391,7 +396,7 @@ inverted_check(PG_FUNCTION_ARGS)
 			int32		nnz;
 			uint64		fp;
 
-			check_fingerprint(v, &nnz, &fp);
+			check_fingerprint(v, e->stored16, &nnz, &fp);
 			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp ||
 				svec_norm2(v) != e->norm2)
 				CORRUPT("row (%u,%u) is indexed with a different vector",

@@ -29,6 +29,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/generic_xlog.h"
@@ -39,7 +41,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			4
+#define INV_VERSION			5
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		10
@@ -146,9 +148,14 @@ typedef struct InvDimEntry
 /*
  * One (dimension, range) piece.  Its postings are stored in one of two
  * formats: sparse pieces as count uint16 offsets inside the range followed by
- * count float4 weights; dense ones (INV_BITMAP_MIN_COUNT postings or more)
- * as a bitmap of the range's documents followed by the count float4
- * weights in document order, which a scan adds sixteen documents at a time.
+ * count weights; dense ones (INV_BITMAP_MIN_COUNT postings or more) as a
+ * bitmap of the range's documents followed by the count weights in document
+ * order, which a scan adds sixteen documents at a time.  Weights are stored
+ * as bfloat16 (inv_bf16_encode): half the bytes of float4, the bytes being
+ * what a scan waits for.  A stored weight is within INV_BF16_REL of the true
+ * one (or INV_BF16_ABS, for weights too small for a float's normal range),
+ * and the bounds in descriptors and the directory cover the true weights,
+ * so keys stay lower bounds and scans exact (see doc/inverted-design.md).
  */
 typedef struct InvRangeDesc
 {
@@ -166,6 +173,49 @@ typedef struct InvRangeDesc
 /* the largest piece, in bytes */
 #define INV_PIECE_MAX_BYTES		(INV_BITMAP_BYTES + INV_RANGE_DOCS * 4)
 
+/*
+ * bfloat16 weights.  Rounding to nearest errs by at most 2^-8 of |w|;
+ * weights beyond bfloat16's largest finite value are stored as that value,
+ * which errs by at most 1/255 of |w|; float subnormals round to the nearest
+ * bfloat16 subnormal, or to the smallest one rather than to zero (a stored
+ * weight is never zero), within 2^-133.
+ */
+#define INV_BF16_REL			(1.0 / 255)
+#define INV_BF16_ABS			7.4e-41		/* >= 2^-133 */
+
+static inline uint16
+inv_bf16_encode(float4 w)
+{
+	uint32		u;
+	uint32		h;
+
+	memcpy(&u, &w, sizeof(u));
+	h = (u + 0x7FFF + ((u >> 16) & 1)) >> 16;
+	/* rounded up to infinity: the largest finite value (w is finite) */
+	if ((h & 0x7F80) == 0x7F80)
+		h = u >> 16;
+	if ((h & 0x7FFF) == 0 && (u & 0x7FFFFFFF) != 0)
+		h = ((u >> 16) & 0x8000) | 1;
+	return (uint16) h;
+}
+
+static inline float4
+inv_bf16_decode(uint16 h)
+{
+	uint32		u = (uint32) h << 16;
+	float4		w;
+
+	memcpy(&w, &u, sizeof(w));
+	return w;
+}
+
+/* |w| is at most this for a stored weight h */
+static inline double
+inv_bf16_bound(uint16 h)
+{
+	return fabs((double) inv_bf16_decode(h)) / (1 - INV_BF16_REL) + INV_BF16_ABS;
+}
+
 /* a posting's document number inside its range */
 typedef uint16 InvOffset;
 
@@ -179,7 +229,7 @@ static inline uint32
 inv_piece_bytes(uint16 format, uint32 count)
 {
 	return (format == INV_PIECE_BITMAP ? INV_BITMAP_BYTES : count * (uint32) sizeof(InvOffset)) +
-		count * (uint32) sizeof(float4);
+		count * (uint32) sizeof(uint16);
 }
 
 /* Pending record header, followed by int32 indices[nnz], float4 values[nnz]. */

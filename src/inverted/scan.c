@@ -80,7 +80,8 @@ typedef struct InvScanOpaque
 	SVec	   *query;
 	double		qnorm2;
 	double		qnorm;
-	double		err;			/* relative error bound of the float scores */
+	double		err;			/* relative error bound of the scores, times |q||d| */
+	double		abserr;			/* and an absolute one (bfloat16 subnormals) */
 	bool		overflow;		/* some float score might be infinite */
 	double		theta;			/* a lower bound on the first batch's last score */
 	Buffer		metabuf;
@@ -307,11 +308,11 @@ inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 		while (m)
 		{
 			int			b = __builtin_ctz(m);
-			float4		w;
+			uint16		h;
 
-			memcpy(&w, ws, sizeof(w));
-			ws += sizeof(w);
-			base[8 * byte + b] += q * w;
+			memcpy(&h, ws, sizeof(h));
+			ws += sizeof(h);
+			base[8 * byte + b] += q * inv_bf16_decode(h);
 			m &= m - 1;
 		}
 	}
@@ -320,11 +321,11 @@ inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-__attribute__((target("avx512f")))
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2")))
 static void
 inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
 {
-	const float4 *ws = (const float4 *) (p + INV_BITMAP_BYTES);
+	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
 	__m512		vq = _mm512_set1_ps(q);
 	int			g;
 
@@ -335,8 +336,12 @@ inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
 					a;
 
 		memcpy(&m, p + 2 * g, sizeof(m));	/* little-endian: docs 16g.. */
-		/* reads only the popcount(m) weights it needs */
-		w = _mm512_maskz_expandloadu_ps((__mmask16) m, ws);
+		/*
+		 * reads only the popcount(m) weights it needs; a bfloat16 is the
+		 * top half of a float
+		 */
+		w = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(
+									_mm256_maskz_expandloadu_epi16((__mmask16) m, ws)), 16));
 		ws += __builtin_popcount(m);
 		a = _mm512_loadu_ps(base + 16 * g);
 		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
@@ -425,10 +430,10 @@ inv_choose_kernels(void)
 #if defined(__x86_64__) && defined(__GNUC__)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
-	{
-		inv_add_bitmap = inv_add_bitmap_avx512;
 		inv_range_max_fn = inv_range_max_avx512;
-	}
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2"))
+		inv_add_bitmap = inv_add_bitmap_avx512;
 #endif
 }
 
@@ -454,24 +459,24 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 		 */
 		for (i = 0; i + 4 <= c; i += 4)
 		{
-			float4		w[4];
+			uint16		h[4];
 			InvOffset	o[4];
 
 			memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
-			memcpy(w, ws + 4 * i, sizeof(w));
-			base[o[0]] += q * w[0];
-			base[o[1]] += q * w[1];
-			base[o[2]] += q * w[2];
-			base[o[3]] += q * w[3];
+			memcpy(h, ws + sizeof(uint16) * i, sizeof(h));
+			base[o[0]] += q * inv_bf16_decode(h[0]);
+			base[o[1]] += q * inv_bf16_decode(h[1]);
+			base[o[2]] += q * inv_bf16_decode(h[2]);
+			base[o[3]] += q * inv_bf16_decode(h[3]);
 		}
 		for (; i < c; i++)
 		{
-			float4		w;
+			uint16		h1;
 			InvOffset	o1;
 
 			memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
-			memcpy(&w, ws + 4 * i, sizeof(w));
-			base[o1] += q * w;
+			memcpy(&h1, ws + sizeof(uint16) * i, sizeof(h1));
+			base[o1] += q * inv_bf16_decode(h1);
 		}
 	}
 }
@@ -930,11 +935,23 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	}
 
 	/*
-	 * Float rounding: each of the nterms products and sums errs by at most
-	 * 2^-24 of sum |q_t w_t| <= |q| |d|; the keys subtract twice that.
+	 * The scores sum stored (bfloat16) weights in float.  Rounding: each of
+	 * the nterms products and sums errs by at most 2^-24 of sum |q_t w'_t|,
+	 * which is at most (1 + REL) |q| |d| (+ the absolute term); the keys
+	 * subtract twice that.  Storing: sum |q_t (w'_t - w_t)| is at most
+	 * REL sum |q_t w_t| <= REL |q| |d|, plus ABS sum |q_t|.
 	 */
-	so->err = Max(so->err, (nterms + 4) * 2 * 1.2e-7);
-	ss->slack = (nterms + 4) * 2 * 1.2e-7 * so->qnorm * hdr->maxnorm;
+	{
+		double		ferr = (nterms + 4) * 2 * 1.2e-7;
+		double		qabs = 0;
+
+		for (t = 0; t < nterms; t++)
+			qabs += fabs((double) terms[t].q);
+		so->err = Max(so->err, ferr * (1 + INV_BF16_REL) + INV_BF16_REL);
+		so->abserr = Max(so->abserr, (1 + ferr) * INV_BF16_ABS * qabs);
+		ss->slack = (ferr * (1 + INV_BF16_REL) + INV_BF16_REL) * so->qnorm * hdr->maxnorm +
+			(1 + ferr) * INV_BF16_ABS * qabs;
+	}
 
 	ss->terms = terms;
 	ss->nterms = nterms;
@@ -1042,6 +1059,7 @@ inv_prepare(IndexScanDesc scan)
 	so->qnorm = sqrt(so->qnorm2);
 	so->exact = true;
 	so->err = 0;
+	so->abserr = 0;
 	so->overflow = false;
 	so->theta = 0;
 	so->batchsize = Max(inv_initial_batch, 1);
@@ -1117,9 +1135,9 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	else if (isnan(a) || isinf(a))
 		k.dist = -get_float8_infinity();
 	else if (so->cosine)
-		k.dist = 1.0 - a / (so->qnorm * n) - so->err;
+		k.dist = 1.0 - a / (so->qnorm * n) - so->err - so->abserr / (so->qnorm * n);
 	else
-		k.dist = 0.0 - a - so->err * so->qnorm * n;
+		k.dist = 0.0 - a - so->err * so->qnorm * n - so->abserr;
 	inv_offer(so, &k);
 }
 
@@ -1199,7 +1217,7 @@ static void
 inv_offer_docs(InvScanOpaque *so, InvSegScan *ss, uint32 lo, uint32 hi)
 {
 	const float4 *acc = ss->acc;
-	double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+	double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 	double		amin;
 	double		amax = get_float8_infinity();
 	uint32		i = lo;
@@ -1251,7 +1269,7 @@ inv_may_enter(InvScanOpaque *so, double ub, double slack)
 static void
 inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 {
-	double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+	double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 	InvRangeBound *cand = palloc(sizeof(InvRangeBound) * ss->nincomplete);
 	uint32		n = 0,
 				r,
@@ -1336,7 +1354,7 @@ inv_next_batch(InvScanOpaque *so)
 		InvSegScan *ss = &so->segs[s];
 		uint32		nd = ss->hdr.ndocs;
 		bool		filter = !so->qnull && !(so->cosine && so->qnorm2 == 0);
-		double		slack = so->err * so->qnorm * ss->hdr.maxnorm;
+		double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 
 		if (!so->cosine && filter && !so->overflow)
 		{
@@ -1395,7 +1413,7 @@ inv_next_batch(InvScanOpaque *so)
 					continue;
 				}
 				hi = 1.0 - a / (so->qnorm * n);
-				lo = hi - 2 * so->err;
+				lo = hi - 2 * so->err - so->abserr / (so->qnorm * n);
 			}
 			else
 			{

@@ -153,17 +153,24 @@ inv_round_up(double x)
 	return f;
 }
 
-/* The weight the bounds are taken over: raw, or divided by |d| for cosine. */
+/*
+ * The weight the bounds are taken over: raw, or divided by |d| for cosine;
+ * the largest value the true weight can have given what is stored, so that
+ * the bounds hold for the true weights, and also after a merge, which only
+ * sees stored ones.
+ */
 static inline double
 inv_bound_weight(const InvAccum *acc, const InvPosting *p)
 {
+	double		w = copysign(inv_bf16_bound(inv_bf16_encode(p->w)), (double) p->w);
+
 	if (acc->flags & INV_FLAG_COSINE)
 	{
 		double		n2 = acc->docs[p->docno].norm2;
 
-		return n2 > 0 ? (double) p->w / sqrt(n2) : 0.0;
+		return n2 > 0 ? w / sqrt(n2) : 0.0;
 	}
-	return (double) p->w;
+	return w;
 }
 
 /*
@@ -304,7 +311,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
 	{
 		InvOffset	offs[INV_RANGE_DOCS];
-		float4		ws[INV_RANGE_DOCS];
+		uint16		ws[INV_RANGE_DOCS];
 		uint8		bitmap[INV_BITMAP_BYTES];
 
 		for (i = 0; i < acc->npost; i = j)
@@ -317,7 +324,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
 			{
 				offs[n] = (InvOffset) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
-				ws[n] = acc->post[j].w;
+				ws[n] = inv_bf16_encode(acc->post[j].w);
 				n++;
 				j++;
 			}
@@ -332,7 +339,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 			}
 			else
 				inv_write(&w, offs, sizeof(InvOffset) * n);
-			inv_write(&w, ws, sizeof(float4) * n);
+			inv_write(&w, ws, sizeof(uint16) * n);
 		}
 	}
 	Assert(w.written == hdr.total_bytes);
@@ -366,11 +373,11 @@ bool
 inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws)
 {
 	uint32		n = desc->count;
+	uint32		k = 0;
 
 	if (desc->format == INV_PIECE_BITMAP)
 	{
 		const uint8 *bm = (const uint8 *) bytes;
-		uint32		k = 0;
 		int			b;
 
 		for (b = 0; b < INV_RANGE_DOCS; b++)
@@ -382,12 +389,19 @@ inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, f
 			}
 		if (k != n)
 			return false;
-		memcpy(ws, bytes + INV_BITMAP_BYTES, sizeof(float4) * n);
+		bytes += INV_BITMAP_BYTES;
 	}
 	else
 	{
 		memcpy(offs, bytes, sizeof(InvOffset) * n);
-		memcpy(ws, bytes + sizeof(InvOffset) * n, sizeof(float4) * n);
+		bytes += sizeof(InvOffset) * n;
+	}
+	for (k = 0; k < n; k++)
+	{
+		uint16		h;
+
+		memcpy(&h, bytes + sizeof(uint16) * k, sizeof(h));
+		ws[k] = inv_bf16_decode(h);
 	}
 	return true;
 }
