@@ -182,8 +182,8 @@ RESET sparseclip.inverted_query_terms;
 -- dimensions are stored as bitmap pieces, sparse ones as offsets.
 CREATE TABLE demo (id int, emb svec);
 INSERT INTO demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
-	ARRAY[1 - (i * 104729 % 1000) / 2000.0,
-		  CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN 10 ELSE (i * 7919 % 1000) / 2000.0 + 0.001 END,
+	ARRAY[1 - (i::bigint * 104729 % 1000) / 2000.0,
+		  CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN 10 ELSE (i::bigint * 7919 % 1000) / 2000.0 + 0.001 END,
 		  0.5]::real[], 8)
 FROM generate_series(1, 41 * 1024) i;
 CREATE INDEX demo_ip ON demo USING inverted (emb svec_ip_ops);

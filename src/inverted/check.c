@@ -106,7 +106,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
-		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(float4))
+		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(uint16))
 		CORRUPT("segment at block %u has an inconsistent layout", ref->start);
 
 	docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckEntry *) * Max(hdr.ndocs, 1));
