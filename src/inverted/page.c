@@ -172,34 +172,35 @@ inv_check_segment_page(InvReader *r, Page page)
 }
 
 /*
- * Where each segment page of the last index read sat in shared buffers.
- * A scan visits thousands of pages; ReadRecentBuffer pins a remembered
- * buffer after checking its tag, without the buffer-mapping lookup that
- * ReadBuffer does (a hash probe and a partition lock), which was a sixth
- * of a text query's time.  A stale entry is only a miss.
+ * Where each segment page sat in shared buffers when this backend last read
+ * it, by block number.  A scan visits thousands of pages; ReadRecentBuffer
+ * pins a remembered buffer after checking its tag (relation, fork, block),
+ * without the buffer-mapping lookup that ReadBuffer does (a hash probe and
+ * a partition lock), which was a sixth of a text query's time.  The tag
+ * check makes any entry safe to try: one left by another index, or by a
+ * page since evicted, is only a miss.
  */
-static RelFileNode inv_recent_node;
 static Buffer *inv_recent = NULL;
 static BlockNumber inv_recent_size = 0;
+
+/* 4 bytes a page: indexes up to 8 GB */
+#define INV_RECENT_MAX_PAGES	(1u << 20)
 
 static Buffer
 inv_read_segment_buffer(Relation index, BlockNumber blkno)
 {
 	Buffer		buf;
 
-	if (inv_recent == NULL || !RelFileNodeEquals(inv_recent_node, index->rd_node))
-	{
-		if (inv_recent)
-			memset(inv_recent, 0, sizeof(Buffer) * inv_recent_size);
-		inv_recent_node = index->rd_node;
-	}
+	/* temporary indexes live in local buffers: no mapping lock to save */
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, blkno);
 	if (blkno >= inv_recent_size)
 	{
 		BlockNumber n = Max(blkno + 1, Max(inv_recent_size * 2, 1024));
 
-		/* capped: 4 bytes per page, for indexes up to 8 GB */
-		if (n > (1u << 20))
+		if (blkno >= INV_RECENT_MAX_PAGES)
 			return ReadBuffer(index, blkno);
+		n = Min(n, INV_RECENT_MAX_PAGES);
 		if (inv_recent == NULL)
 			inv_recent = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * n);
 		else
