@@ -1,22 +1,26 @@
 /*
  * scan.c - exact, incremental ORDER BY emb <#>/<=> q scans for `inverted`.
  *
- * On the first tuple the scan scores every document of every segment term
- * at a time: for each query term it walks that term's whole posting list
- * (straight from the pages, in docno order) and adds q_t * w into a float
- * accumulator per document.  The pending list is scored exactly, document by
- * document.  From the float score and the document's norm each document gets
- * a key that is a proven lower bound on its true distance (the float
- * rounding error is at most (terms + 4) * 2^-23 * |q| |d|).
+ * On the first tuple the scan scores the documents of every segment term at
+ * a time: each query term's pieces (straight from the pages, in docno
+ * order) add q_t * w into a float accumulator per document, the ranges taken
+ * in blocks so that their accumulators stay in cache, dense pieces sixteen
+ * documents at a time.  With non-negative data the terms go in order of
+ * what they add per posting, and checkpoints leave incomplete the ranges
+ * that cannot reach the first batch (pruning).  The pending list is scored
+ * exactly, document by document.  From the float score and the document's
+ * norm each document gets a key that is a proven lower bound on its true
+ * distance (float rounding plus the bfloat16 storage error).
  *
  * Rows are returned in the total order (key, tid), NaN distances after
  * numbers and NULL vectors last, in batches: each batch is the next
  * `batchsize` keys after the last one returned (a bounded max-heap over one
- * pass of the accumulators), and batch sizes double, so any LIMIT, or none,
- * and any filter above the scan work without a cap.  xs_recheckorderby is
- * set: the executor recomputes each returned row's distance with the
- * operator itself and uses its reorder queue, which makes the final order
- * exactly the sequential scan's.
+ * pass of the accumulators, after completing the incomplete ranges that
+ * could reach it); batches grow, so any LIMIT, or none, and any filter
+ * above the scan work without a cap.  xs_recheckorderby is set: the
+ * executor recomputes each returned row's distance with the operator itself
+ * and uses its reorder queue, which makes the final order exactly the
+ * sequential scan's.  See doc/inverted-design.md.
  */
 #include "postgres.h"
 
@@ -274,9 +278,6 @@ inv_term_order_cmp(const void *a, const void *b)
 	return (x > y) ? -1 : (x < y) ? 1 : 0;
 }
 
-#ifndef INV_PREFETCH_LINES
-#define INV_PREFETCH_LINES 8
-#endif
 
 /* ranges per block of the blocked walk: 128 kB of accumulators, in L2 */
 #define INV_BLOCK_RANGES	32
