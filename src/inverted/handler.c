@@ -24,6 +24,7 @@ int			inv_query_terms = 0;
 int			inv_pending_limit = 4096;
 int			inv_initial_batch = 16;
 bool		inv_prune = true;
+bool		inv_simd = true;
 
 /* Called from _PG_init (settings.c), before the "sparseclip" prefix is reserved. */
 void
@@ -44,6 +45,11 @@ inv_define_gucs(void)
 							NULL,
 							&inv_initial_batch, 16, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("sparseclip.inverted_simd",
+							 "Score inverted index scans with AVX-512 where the CPU has it.",
+							 "Off uses the portable loops (same answers).",
+							 &inv_simd, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("sparseclip.inverted_prune",
 							 "Skip the posting ranges that cannot reach the next rows of an inverted index scan.",
 							 "Exact either way; off scores every posting of every query term (for comparison).",

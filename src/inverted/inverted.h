@@ -337,6 +337,7 @@ extern int	inv_query_terms;
 extern int	inv_pending_limit;
 extern int	inv_initial_batch;
 extern bool inv_prune;
+extern bool inv_simd;
 
 /* ---- AM callbacks ---- */
 extern IndexBuildResult *invbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

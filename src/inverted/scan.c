@@ -423,17 +423,33 @@ inv_range_max(const InvSegScan *ss, uint32 r)
 
 static InvBitmapAddFn inv_add_bitmap = NULL;
 
+/*
+ * The kernels for this scan: AVX-512 where the CPU has it, unless
+ * sparseclip.inverted_simd is off (which also lets the tests run the
+ * portable ones on any machine).
+ */
 static void
 inv_choose_kernels(void)
 {
+	static int	have_max = -1,
+				have_expand = -1;
+
+	if (have_max < 0)
+	{
+		have_max = have_expand = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		__builtin_cpu_init();
+		have_max = __builtin_cpu_supports("avx512f") ? 1 : 0;
+		have_expand = have_max && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2");
+#endif
+	}
 	inv_add_bitmap = inv_add_bitmap_plain;
 	inv_range_max_fn = inv_range_max_plain;
 #if defined(__x86_64__) && defined(__GNUC__)
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f"))
+	if (inv_simd && have_max)
 		inv_range_max_fn = inv_range_max_avx512;
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2"))
+	if (inv_simd && have_expand)
 		inv_add_bitmap = inv_add_bitmap_avx512;
 #endif
 }
@@ -843,8 +859,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	uint64		total = 0;
 	int32		t;
 
-	if (inv_add_bitmap == NULL)
-		inv_choose_kernels();
+	inv_choose_kernels();
 
 	inv_reader_init(&ss->r, index, ref->start, ref->npages);
 	inv_segment_read_header(&ss->r, hdr);
