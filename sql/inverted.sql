@@ -226,7 +226,12 @@ RESET sparseclip.inverted_prune;
 SET sparseclip.inverted_initial_batch = 1;
 SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
 RESET sparseclip.inverted_initial_batch;
--- the portable scoring loops (the AVX-512 ones are used where the CPU has them)
+-- the narrower scoring loops (the widest the CPU has are used by default):
+-- AVX2, where the CPU has it, and the portable ones
+SET sparseclip.inverted_simd = avx2;
+SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
+SELECT inv_compare('docs', op, inv_rand(300, 12, 0.1), 10, 'true') AS r, count(*)
+FROM unnest(ARRAY['<#>', '<=>']) op, generate_series(1, 3) GROUP BY 1;
 SET sparseclip.inverted_simd = off;
 SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
 SELECT inv_compare('docs', op, inv_rand(300, 12, 0.1), 10, 'true') AS r, count(*)

@@ -24,7 +24,15 @@ int			inv_query_terms = 0;
 int			inv_pending_limit = 4096;
 int			inv_initial_batch = 16;
 bool		inv_prune = true;
-bool		inv_simd = true;
+int			inv_simd = INV_SIMD_AVX512;
+
+static const struct config_enum_entry inv_simd_options[] = {
+	{"avx512", INV_SIMD_AVX512, false},
+	{"avx2", INV_SIMD_AVX2, false},
+	{"off", INV_SIMD_NONE, false},
+	{"on", INV_SIMD_AVX512, true},
+	{NULL, 0, false}
+};
 
 /* Called from _PG_init (settings.c), before the "sparseclip" prefix is reserved. */
 void
@@ -45,10 +53,11 @@ inv_define_gucs(void)
 							NULL,
 							&inv_initial_batch, 16, 1, 1 << 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("sparseclip.inverted_simd",
-							 "Score inverted index scans with AVX-512 where the CPU has it.",
-							 "Off uses the portable loops (same answers).",
-							 &inv_simd, true,
+	DefineCustomEnumVariable("sparseclip.inverted_simd",
+							 "The widest vector instructions inverted index scans may score with.",
+							 "avx512 (the default) uses AVX-512 or AVX2 where the CPU has them; "
+							 "avx2 at most AVX2; off the portable loops.  The answers are the same.",
+							 &inv_simd, INV_SIMD_AVX512, inv_simd_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("sparseclip.inverted_prune",
 							 "Skip the posting ranges that cannot reach the next rows of an inverted index scan.",

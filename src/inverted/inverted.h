@@ -337,7 +337,12 @@ extern int	inv_query_terms;
 extern int	inv_pending_limit;
 extern int	inv_initial_batch;
 extern bool inv_prune;
-extern bool inv_simd;
+extern int	inv_simd;
+
+/* sparseclip.inverted_simd: the widest scoring kernels a scan may use */
+#define INV_SIMD_NONE		0
+#define INV_SIMD_AVX2		1
+#define INV_SIMD_AVX512		2
 
 /* ---- AM callbacks ---- */
 extern IndexBuildResult *invbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

@@ -298,22 +298,25 @@ typedef void (*InvBitmapAddFn) (float4 *base, const char *p, float4 q);
 static void
 inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 {
-	const uint8 *bm = (const uint8 *) p;
 	const char *ws = p + INV_BITMAP_BYTES;
-	int			byte;
+	int			word;
 
-	for (byte = 0; byte < INV_BITMAP_BYTES; byte++)
+	for (word = 0; word < INV_BITMAP_BYTES / 8; word++)
 	{
-		uint32		m = bm[byte];
+		uint64		m = 0;
+		int			i;
 
+		/* bit b of byte k is document 8k + b, whatever the byte order */
+		for (i = 0; i < 8; i++)
+			m |= (uint64) ((const uint8 *) p)[8 * word + i] << (8 * i);
 		while (m)
 		{
-			int			b = __builtin_ctz(m);
+			int			b = __builtin_ctzll(m);
 			uint16		h;
 
 			memcpy(&h, ws, sizeof(h));
 			ws += sizeof(h);
-			base[8 * byte + b] += q * inv_bf16_decode(h);
+			base[64 * word + b] += q * inv_bf16_decode(h);
 			m &= m - 1;
 		}
 	}
@@ -346,6 +349,83 @@ inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
 		ws += __builtin_popcount(m);
 		a = _mm512_loadu_ps(base + 16 * g);
 		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
+	}
+}
+
+/*
+ * AVX2: eight documents at a time.  A byte of the bitmap selects, from a
+ * table, the byte shuffle that moves the next popcount weights into the
+ * lanes of its set bits (zero elsewhere).  The shuffle reads 16 bytes, so
+ * the last groups, whose read could pass the piece's end, go bit by bit.
+ */
+static uint8 inv_expand8[256][16];
+
+static void
+inv_init_expand8(void)
+{
+	int			m,
+				i;
+
+	for (m = 0; m < 256; m++)
+	{
+		int			k = 0;
+
+		for (i = 0; i < 8; i++)
+		{
+			if (m & (1 << i))
+			{
+				inv_expand8[m][2 * i] = (uint8) (2 * k);
+				inv_expand8[m][2 * i + 1] = (uint8) (2 * k + 1);
+				k++;
+			}
+			else
+				inv_expand8[m][2 * i] = inv_expand8[m][2 * i + 1] = 0x80;
+		}
+	}
+}
+
+__attribute__((target("avx2")))
+static void
+inv_add_bitmap_avx2(float4 *base, const char *p, float4 q)
+{
+	const uint8 *bm = (const uint8 *) p;
+	const char *ws = p + INV_BITMAP_BYTES;
+	const char *end = ws;
+	__m256		vq = _mm256_set1_ps(q);
+	int			g;
+
+	for (g = 0; g < INV_BITMAP_BYTES; g++)
+		end += 2 * __builtin_popcount(bm[g]);
+	for (g = 0; g < INV_BITMAP_BYTES; g++)
+	{
+		uint32		m = bm[g];
+		__m128i		h;
+		__m256		w,
+					a;
+
+		if (ws + 16 > end)
+			break;
+		h = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) ws),
+							 _mm_loadu_si128((const __m128i *) inv_expand8[m]));
+		w = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+		a = _mm256_loadu_ps(base + 8 * g);
+		_mm256_storeu_ps(base + 8 * g, _mm256_add_ps(a, _mm256_mul_ps(vq, w)));
+		ws += 2 * __builtin_popcount(m);
+	}
+	for (; g < INV_BITMAP_BYTES; g++)
+	{
+		uint32		m = bm[g];
+
+		while (m)
+		{
+			int			b = __builtin_ctz(m);
+			uint16		hv;
+
+			memcpy(&hv, ws, sizeof(hv));
+			ws += sizeof(hv);
+			base[8 * g + b] += q * inv_bf16_decode(hv);
+			m &= m - 1;
+		}
 	}
 }
 #endif
@@ -411,6 +491,29 @@ inv_range_max_avx512(const float4 *a)
 	}
 	return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3)));
 }
+__attribute__((target("avx2")))
+static float4
+inv_range_max_avx2(const float4 *a)
+{
+	__m256		v0 = _mm256_setzero_ps(),
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	float4		out[8];
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 32)
+	{
+		v0 = _mm256_max_ps(v0, _mm256_loadu_ps(a + i));
+		v1 = _mm256_max_ps(v1, _mm256_loadu_ps(a + i + 8));
+		v2 = _mm256_max_ps(v2, _mm256_loadu_ps(a + i + 16));
+		v3 = _mm256_max_ps(v3, _mm256_loadu_ps(a + i + 24));
+	}
+	_mm256_storeu_ps(out, _mm256_max_ps(_mm256_max_ps(v0, v1), _mm256_max_ps(v2, v3)));
+	for (i = 1; i < 8; i++)
+		out[0] = Max(out[0], out[i]);
+	return out[0];
+}
 #endif
 
 static InvRangeMaxFn inv_range_max_fn = NULL;
@@ -424,32 +527,41 @@ inv_range_max(const InvSegScan *ss, uint32 r)
 static InvBitmapAddFn inv_add_bitmap = NULL;
 
 /*
- * The kernels for this scan: AVX-512 where the CPU has it, unless
- * sparseclip.inverted_simd is off (which also lets the tests run the
- * portable ones on any machine).
+ * The kernels for this scan: the widest the CPU has, up to
+ * sparseclip.inverted_simd (which also lets the tests run the narrower ones
+ * on any machine).
  */
 static void
 inv_choose_kernels(void)
 {
-	static int	have_max = -1,
+	static int	have_avx2 = -1,
+				have_max = -1,
 				have_expand = -1;
 
 	if (have_max < 0)
 	{
-		have_max = have_expand = 0;
+		have_avx2 = have_max = have_expand = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 		__builtin_cpu_init();
+		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 		have_max = __builtin_cpu_supports("avx512f") ? 1 : 0;
 		have_expand = have_max && __builtin_cpu_supports("avx512bw") &&
 			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2");
+		if (have_avx2)
+			inv_init_expand8();
 #endif
 	}
 	inv_add_bitmap = inv_add_bitmap_plain;
 	inv_range_max_fn = inv_range_max_plain;
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (inv_simd && have_max)
+	if (inv_simd >= INV_SIMD_AVX2 && have_avx2)
+	{
+		inv_add_bitmap = inv_add_bitmap_avx2;
+		inv_range_max_fn = inv_range_max_avx2;
+	}
+	if (inv_simd >= INV_SIMD_AVX512 && have_max)
 		inv_range_max_fn = inv_range_max_avx512;
-	if (inv_simd && have_expand)
+	if (inv_simd >= INV_SIMD_AVX512 && have_expand)
 		inv_add_bitmap = inv_add_bitmap_avx512;
 #endif
 }
