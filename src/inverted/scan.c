@@ -69,6 +69,10 @@ typedef struct InvSegScan
 	uint32	   *walked;
 	double	   *ub;
 	uint32		nincomplete;
+	/* at a checkpoint: the first batch's size best partial scores */
+	float4	   *top;
+	uint32		ntop;
+	uint32		topcap;
 } InvSegScan;
 
 #define INV_RANGE_COMPLETE	PG_UINT32_MAX
@@ -660,6 +664,43 @@ inv_cursor_unlock(InvCursor *c)
 	c->page = NULL;
 }
 
+/* min-heap of floats: the cap largest values pushed, the smallest at h[0] */
+static void
+inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
+{
+	uint32		i;
+
+	if (*n < cap)
+	{
+		i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2] > v)
+		{
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = v;
+		return;
+	}
+	if (!(v > h[0]))
+		return;
+	i = 0;
+	for (;;)
+	{
+		uint32		l = 2 * i + 1,
+					m = l;
+
+		if (l >= *n)
+			break;
+		if (l + 1 < *n && h[l + 1] < h[l])
+			m = l + 1;
+		if (!(h[m] < v))
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = v;
+}
+
 /*
  * Walk terms [from, to) over every complete range, in blocks of
  * INV_BLOCK_RANGES ranges: in each block every term adds its pieces before
@@ -722,14 +763,31 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 				term->cur = x;
 				inv_cursor_unlock(c);
 			}
-			/* a checkpoint follows: take the block's range maxima while in cache */
+			/*
+			 * A checkpoint follows: while the block is in cache, take its
+			 * range maxima and keep the best partial scores (a range whose
+			 * best cannot enter them is not looked at further).
+			 */
 			if (mr != NULL && gend == to)
 			{
 				uint32		r;
 
 				for (r = r0; r < Min(r1, nr); r++)
-					if (ss->walked[r] == INV_RANGE_COMPLETE)
-						mr[r] = inv_range_max(ss, r);
+				{
+					if (ss->walked[r] != INV_RANGE_COMPLETE)
+						continue;
+					mr[r] = inv_range_max(ss, r);
+					if (ss->top != NULL && (ss->ntop < ss->topcap || mr[r] > ss->top[0]))
+					{
+						uint32		lo = r << INV_RANGE_SHIFT,
+									hi = Min(lo + INV_RANGE_DOCS, ss->hdr.ndocs),
+									d;
+
+						for (d = lo; d < hi; d++)
+							if (ss->ntop < ss->topcap || ss->acc[d] > ss->top[0])
+								inv_fheap_push(ss->top, &ss->ntop, ss->topcap, ss->acc[d]);
+					}
+				}
 			}
 		}
 		for (t = g; t < gend; t++)
@@ -800,52 +858,16 @@ inv_range_max_cmp(const void *a, const void *b)
 	return (x > y) ? -1 : (x < y) ? 1 : 0;
 }
 
-/* min-heap of floats: the cap largest values pushed, the smallest at h[0] */
-static void
-inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
-{
-	uint32		i;
-
-	if (*n < cap)
-	{
-		i = (*n)++;
-		while (i > 0 && h[(i - 1) / 2] > v)
-		{
-			h[i] = h[(i - 1) / 2];
-			i = (i - 1) / 2;
-		}
-		h[i] = v;
-		return;
-	}
-	if (!(v > h[0]))
-		return;
-	i = 0;
-	for (;;)
-	{
-		uint32		l = 2 * i + 1,
-					m = l;
-
-		if (l >= *n)
-			break;
-		if (l + 1 < *n && h[l + 1] < h[l])
-			m = l + 1;
-		if (!(h[m] < v))
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = v;
-}
-
 /*
- * A checkpoint of the pruned walk, before term j, given mr, the best
- * partial score of every complete range (inv_walk_terms): each is a lower bound on that document's score (all
- * contributions are non-negative), so the batch-th best of them, less the
- * float error, is a lower bound theta on the batch-th best score.  A range
- * whose best partial score plus what terms j.. can still add to any of its
- * documents stays below theta cannot reach the first batch: it is left
- * incomplete, with that upper bound, and later batches complete it if they
- * come near it.
+ * A checkpoint of the pruned walk, before term j.  A document's partial
+ * score so far is a lower bound on its score (all contributions are
+ * non-negative), so the batch-th best partial score of distinct live
+ * documents (ss->top; or, when the segment has dead documents, of the best
+ * live document of each range), less the float error, is a lower bound
+ * theta on the score the first batch ends at.  A range whose best partial
+ * score (mr) plus what terms j.. can still add to any of its documents
+ * stays below theta cannot reach the first batch: it is left incomplete,
+ * with that upper bound, and later batches complete it if they come near.
  */
 static void
 inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr)
@@ -864,23 +886,17 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 			nalive++;
 	if (nalive < need)
 		return;
-	if (ref->ndead == 0)
+	if (ss->top != NULL)
 	{
-		float4	   *h = palloc(sizeof(float4) * need);
-		uint32		n = 0;
-
-		for (r = 0; r < nr; r++)
-			if (ss->walked[r] == INV_RANGE_COMPLETE)
-				inv_fheap_push(h, &n, need, mr[r]);
-		theta = h[0];
-		have = true;
-		pfree(h);
+		/* the batch-th best partial score of any (live) document */
+		have = ss->ntop == need;
+		theta = have ? ss->top[0] : 0;
 	}
 	else
 	{
 		/*
-		 * Dead documents keep their postings until a merge: a range counts
-		 * only if its best document is alive.
+		 * Dead documents keep their postings until a merge: then only the
+		 * best document of each range is a witness, and only if alive.
 		 */
 		InvRangeMax *top = palloc(sizeof(InvRangeMax) * nalive);
 		uint32		n = 0,
@@ -946,7 +962,7 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 }
 
 /* fractions of the query's postings after which the pruned walk checkpoints */
-static const double inv_checkpoints[] = {0.35, 0.5, 0.65, 0.8};
+static const double inv_checkpoints[] = {0.3, 0.55};
 
 /*
  * Score the documents of a segment term at a time: each term's postings are
@@ -1086,6 +1102,8 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	ss->walked = NULL;
 	ss->ub = NULL;
 	ss->nincomplete = 0;
+	ss->top = NULL;
+	ss->ntop = 0;
 	if (inv_prune && nonneg && so->exact && !so->cosine && !so->overflow &&
 		nterms > 1 && hdr->nranges > 1)
 	{
@@ -1097,6 +1115,11 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		ss->walked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * hdr->nranges);
 		ss->ub = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * hdr->nranges);
 		memset(ss->walked, 0xFF, sizeof(uint32) * hdr->nranges);
+		if (ref->ndead == 0)
+		{
+			ss->topcap = (uint32) Max(so->batchsize, 1);
+			ss->top = palloc(sizeof(float4) * ss->topcap);
+		}
 		/*
 		 * Terms that add most per posting first: they raise the partial
 		 * scores fastest for what they cost.
@@ -1110,6 +1133,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				walked += terms[to++].npost;
 			if (to == from || to == nterms)
 				continue;
+			ss->ntop = 0;
 			inv_walk_terms(ss, from, to, NULL, mr);
 			inv_checkpoint(so, ss, ref, to, mr);
 			from = to;

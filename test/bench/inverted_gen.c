@@ -5,12 +5,18 @@
  *   inverted_gen docs N SEED      documents: ~96 non-zeros
  *   inverted_gen text N SEED      text-like queries: ~24 non-zeros
  *   inverted_gen image N SEED     image-like queries: ~96 non-zeros
+ *   inverted_gen tdocs N SEED     "topical" documents: ids in blocks of 4,096
+ *                                 share one of 64 topics
+ *   inverted_gen ttext N SEED     text-like queries, each on a random topic
  *
  * Dimensions follow a Zipf-like popularity (p(rank r) ~ 1/(r + 10)) over a
  * fixed random permutation of the 16,384 dimensions, shared by documents and
  * queries; weights are exponential (ReLU outputs are mostly small with a long
  * tail), non-negative, and every vector is L2-normalised.  The non-zero
- * count varies by +-25% around its mean.
+ * count varies by +-25% around its mean.  Topical vectors draw half their
+ * dimensions from their topic's own popularity order (a random shift of the
+ * shared one), so that, as when a table is filled album by album, the rows
+ * a query ranks first sit together.
  */
 #include <math.h>
 #include <stdint.h>
@@ -59,15 +65,18 @@ main(int argc, char **argv)
 	long		n,
 				i;
 	int			mean;
+	int			topical;
 	double		total = 0;
 
-	if (argc != 4 || (strcmp(argv[1], "docs") && strcmp(argv[1], "text") && strcmp(argv[1], "image")))
+	if (argc != 4 || (strcmp(argv[1], "docs") && strcmp(argv[1], "text") && strcmp(argv[1], "image") &&
+					  strcmp(argv[1], "tdocs") && strcmp(argv[1], "ttext")))
 	{
-		fprintf(stderr, "usage: %s docs|text|image N SEED\n", argv[0]);
+		fprintf(stderr, "usage: %s docs|text|image|tdocs|ttext N SEED\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
-	mean = strcmp(argv[1], "text") == 0 ? 24 : 96;
+	mean = (strcmp(argv[1], "text") == 0 || strcmp(argv[1], "ttext") == 0) ? 24 : 96;
+	topical = argv[1][0] == 't' && argv[1][1] != 'e';
 
 	/* the popularity order is the same for every kind and seed */
 	rng_state = 12345;
@@ -93,6 +102,14 @@ main(int argc, char **argv)
 		int			nnz = mean * 3 / 4 + (int) (rng_next() % (uint64_t) (mean / 2 + 1));
 		int			k = 0;
 		double		norm = 0;
+		long		shift = 0;
+
+		if (topical)
+		{
+			uint64_t	topic = argv[1][1] == 'd' ? (uint64_t) (i / 4096) % 64 : rng_next() % 64;
+
+			shift = (long) ((topic + 1) * 2654435761ULL % DIMS);
+		}
 
 		while (k < nnz)
 		{
@@ -109,6 +126,9 @@ main(int argc, char **argv)
 				else
 					hi = mid;
 			}
+			/* topical: half the draws follow the topic's own order */
+			if (topical && rng_unit() < 0.5)
+				lo = (int) ((lo + shift) % DIMS);
 			if (used[perm[lo]])
 				continue;
 			used[perm[lo]] = 1;
