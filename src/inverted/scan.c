@@ -843,17 +843,18 @@ inv_complete_range(InvSegScan *ss, uint32 r)
 	ss->nincomplete--;
 }
 
-typedef struct InvRangeMax
+/* a range and a bound of its scores, sorted best first */
+typedef struct InvRangeBound
 {
-	float4		max;
+	double		ub;
 	uint32		range;
-} InvRangeMax;
+} InvRangeBound;
 
 static int
-inv_range_max_cmp(const void *a, const void *b)
+inv_range_bound_cmp(const void *a, const void *b)
 {
-	float4		x = ((const InvRangeMax *) a)->max;
-	float4		y = ((const InvRangeMax *) b)->max;
+	double		x = ((const InvRangeBound *) a)->ub;
+	double		y = ((const InvRangeBound *) b)->ub;
 
 	return (x > y) ? -1 : (x < y) ? 1 : 0;
 }
@@ -898,7 +899,7 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 		 * Dead documents keep their postings until a merge: then only the
 		 * best document of each range is a witness, and only if alive.
 		 */
-		InvRangeMax *top = palloc(sizeof(InvRangeMax) * nalive);
+		InvRangeBound *top = palloc(sizeof(InvRangeBound) * nalive);
 		uint32		n = 0,
 					found = 0,
 					k;
@@ -906,16 +907,16 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 		for (r = 0; r < nr; r++)
 			if (ss->walked[r] == INV_RANGE_COMPLETE)
 			{
-				top[n].max = mr[r];
+				top[n].ub = mr[r];
 				top[n++].range = r;
 			}
-		qsort(top, n, sizeof(InvRangeMax), inv_range_max_cmp);
+		qsort(top, n, sizeof(InvRangeBound), inv_range_bound_cmp);
 		for (k = 0; k < n && found < need; k++)
 		{
 			uint32		d = top[k].range << INV_RANGE_SHIFT;
 			InvDoc		doc;
 
-			while (ss->acc[d] != top[k].max)
+			while (ss->acc[d] != (float4) top[k].ub)
 				d++;
 			if (d >= ss->hdr.ndocs)
 				break;
@@ -923,7 +924,7 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 			if (doc.flags & INV_DOC_DEAD)
 				continue;
 			found++;
-			theta = top[k].max;
+			theta = top[k].ub;
 		}
 		have = (found == need);
 		pfree(top);
@@ -1390,20 +1391,6 @@ inv_offer_docs(InvScanOpaque *so, InvSegScan *ss, uint32 lo, uint32 hi)
 	}
 }
 
-typedef struct InvRangeBound
-{
-	double		ub;
-	uint32		range;
-} InvRangeBound;
-
-static int
-inv_range_bound_cmp(const void *a, const void *b)
-{
-	double		x = ((const InvRangeBound *) a)->ub;
-	double		y = ((const InvRangeBound *) b)->ub;
-
-	return (x > y) ? -1 : (x < y) ? 1 : 0;
-}
 
 /* Can a document scoring at most ub (before float error) enter the batch? */
 static inline bool
