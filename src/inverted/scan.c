@@ -264,22 +264,23 @@ typedef struct InvTerm
 	uint32		cur;			/* blocked walk: the next piece */
 } InvTerm;
 
+/* qsort comparators, largest first */
+static inline int
+inv_desc_cmp(double x, double y)
+{
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
 static int
 inv_term_impact_cmp(const void *a, const void *b)
 {
-	double		x = ((const InvTerm *) a)->impact;
-	double		y = ((const InvTerm *) b)->impact;
-
-	return (x > y) ? -1 : (x < y) ? 1 : 0;
+	return inv_desc_cmp(((const InvTerm *) a)->impact, ((const InvTerm *) b)->impact);
 }
 
 static int
 inv_term_order_cmp(const void *a, const void *b)
 {
-	double		x = ((const InvTerm *) a)->order;
-	double		y = ((const InvTerm *) b)->order;
-
-	return (x > y) ? -1 : (x < y) ? 1 : 0;
+	return inv_desc_cmp(((const InvTerm *) a)->order, ((const InvTerm *) b)->order);
 }
 
 
@@ -299,6 +300,23 @@ inv_term_order_cmp(const void *a, const void *b)
  */
 typedef void (*InvBitmapAddFn) (float4 *base, const char *p, float4 q);
 
+/* Add the next weights at ws to base[b] for each set bit b of m; returns where they end. */
+static inline const char *
+inv_add_bits(float4 *base, uint64 m, const char *ws, float4 q)
+{
+	while (m)
+	{
+		int			b = __builtin_ctzll(m);
+		uint16		h;
+
+		memcpy(&h, ws, sizeof(h));
+		ws += sizeof(h);
+		base[b] += q * inv_bf16_decode(h);
+		m &= m - 1;
+	}
+	return ws;
+}
+
 static void
 inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 {
@@ -313,16 +331,7 @@ inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 		/* bit b of byte k is document 8k + b, whatever the byte order */
 		for (i = 0; i < 8; i++)
 			m |= (uint64) ((const uint8 *) p)[8 * word + i] << (8 * i);
-		while (m)
-		{
-			int			b = __builtin_ctzll(m);
-			uint16		h;
-
-			memcpy(&h, ws, sizeof(h));
-			ws += sizeof(h);
-			base[64 * word + b] += q * inv_bf16_decode(h);
-			m &= m - 1;
-		}
+		ws = inv_add_bits(base + 64 * word, m, ws, q);
 	}
 }
 
@@ -417,20 +426,7 @@ inv_add_bitmap_avx2(float4 *base, const char *p, float4 q)
 		ws += 2 * __builtin_popcount(m);
 	}
 	for (; g < INV_BITMAP_BYTES; g++)
-	{
-		uint32		m = bm[g];
-
-		while (m)
-		{
-			int			b = __builtin_ctz(m);
-			uint16		hv;
-
-			memcpy(&hv, ws, sizeof(hv));
-			ws += sizeof(hv);
-			base[8 * g + b] += q * inv_bf16_decode(hv);
-			m &= m - 1;
-		}
-	}
+		ws = inv_add_bits(base + 8 * g, bm[g], ws, q);
 }
 #endif
 
@@ -853,10 +849,7 @@ typedef struct InvRangeBound
 static int
 inv_range_bound_cmp(const void *a, const void *b)
 {
-	double		x = ((const InvRangeBound *) a)->ub;
-	double		y = ((const InvRangeBound *) b)->ub;
-
-	return (x > y) ? -1 : (x < y) ? 1 : 0;
+	return inv_desc_cmp(((const InvRangeBound *) a)->ub, ((const InvRangeBound *) b)->ub);
 }
 
 /*
