@@ -491,6 +491,7 @@ inv_range_max_avx512(const float4 *a)
 	}
 	return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3)));
 }
+
 __attribute__((target("avx2")))
 static float4
 inv_range_max_avx2(const float4 *a)
