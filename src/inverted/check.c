@@ -281,8 +281,7 @@ inverted_check(PG_FUNCTION_ARGS)
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
 	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
-	if (meta.magic != INV_MAGIC || meta.version != INV_VERSION)
-		CORRUPT("bad metapage");
+	inv_check_meta(index, &meta);
 	if ((meta.flags & INV_FLAG_COSINE) != inv_index_flags(index))
 		CORRUPT("metapage has the wrong operator class");
 	if (meta.nsegments > INV_MAX_SEGMENTS)

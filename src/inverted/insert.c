@@ -46,11 +46,7 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	meta = InvPageGetMeta(BufferGetPage(metabuf));
-	if (meta->magic != INV_MAGIC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" is not an inverted index",
-						RelationGetRelationName(index))));
+	inv_check_meta(index, meta);
 
 	/* keep the index-wide dimension up to date before the record lands */
 	if (v != NULL && meta->dim != v->dim && meta->dim != INV_DIM_MIXED)

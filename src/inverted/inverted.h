@@ -248,6 +248,7 @@ extern void inv_init_page(Page page, uint16 type);
 extern void inv_fill_metapage(Relation index, Page page);
 extern void inv_free_page(Relation index, BlockNumber blkno);
 extern void inv_read_meta(Relation index, InvMetaPageData *meta);
+extern void inv_check_meta(Relation index, const InvMetaPageData *meta);
 extern uint32 inv_index_flags(Relation index);
 
 typedef struct InvReader

@@ -136,6 +136,18 @@ inv_read_meta(Relation index, InvMetaPageData *meta)
 	page = BufferGetPage(buffer);
 	memcpy(meta, InvPageGetMeta(page), sizeof(InvMetaPageData));
 	UnlockReleaseBuffer(buffer);
+	inv_check_meta(index, meta);
+}
+
+/*
+ * An index this code cannot read: not an inverted index, or one written in
+ * another on-disk format (an older build).  Every path that reads segments
+ * or writes to the index checks this first, so an old index is never merged
+ * with the wrong reader.
+ */
+void
+inv_check_meta(Relation index, const InvMetaPageData *meta)
+{
 	if (meta->magic != INV_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),

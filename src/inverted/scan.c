@@ -1185,11 +1185,7 @@ inv_prepare(IndexScanDesc scan)
 	LockBuffer(so->metabuf, BUFFER_LOCK_SHARE);
 	memcpy(&so->meta, InvPageGetMeta(BufferGetPage(so->metabuf)), sizeof(InvMetaPageData));
 	LockBuffer(so->metabuf, BUFFER_LOCK_UNLOCK);
-	if (so->meta.magic != INV_MAGIC || so->meta.version != INV_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" is not a valid inverted index; REINDEX it",
-						RelationGetRelationName(index))));
+	inv_check_meta(index, &so->meta);
 	so->cosine = (so->meta.flags & INV_FLAG_COSINE) != 0;
 
 	/* the operator raises an error for mismatched dimensions, so do we */

@@ -222,6 +222,7 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 	metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
 	LockBufferForCleanup(metabuf);
+	inv_check_meta(index, InvPageGetMeta(BufferGetPage(metabuf)));
 
 	for (i = 0; i < InvPageGetMeta(BufferGetPage(metabuf))->nsegments; i++)
 		inv_segment_mark_dead(index, metabuf, i, callback, callback_state, &ndeleted);
@@ -256,6 +257,7 @@ invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		/* no bulk delete ran: still fold the pending list so scans stay fast */
 		metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
 		LockBufferForCleanup(metabuf);
+		inv_check_meta(index, InvPageGetMeta(BufferGetPage(metabuf)));
 		if (InvPageGetMeta(BufferGetPage(metabuf))->pend_count > 0 ||
 			inv_needs_compaction(InvPageGetMeta(BufferGetPage(metabuf))))
 			inv_merge_pending(index, metabuf,
