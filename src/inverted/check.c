@@ -179,7 +179,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 				CORRUPT("postings of dim %d run past the segment", e.dim);
 			inv_read(&r, pdata, piece, nbytes);
 			if (!inv_piece_decode(&desc, piece, offs, ws))
-				CORRUPT("posting bitmap of dim %d does not match its count", e.dim);
+				CORRUPT("bad postings (bitmap or offsets) for dim %d", e.dim);
 			pdata += nbytes;
 			npost += desc.count;
 			for (i = 0; i < desc.count; i++)

@@ -28,6 +28,7 @@
 
 #include "access/relscan.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -298,7 +299,13 @@ inv_term_order_cmp(const void *a, const void *b)
  * with AVX-512 sixteen documents go at once, the weights expanded into the
  * lanes of the set bits (the others add q * 0).
  */
-typedef void (*InvBitmapAddFn) (float4 *base, const char *p, float4 q);
+typedef bool (*InvBitmapAddFn) (float4 *base, const char *p, uint32 count, float4 q);
+
+/*
+ * Each kernel first checks that the bitmap holds count documents (false if
+ * not, touching nothing): a corrupt bitmap must not make it read weights
+ * past the piece, which may be the end of mapped memory.
+ */
 
 /* Add the next weights at ws to base[b] for each set bit b of m; returns where they end. */
 static inline const char *
@@ -317,11 +324,17 @@ inv_add_bits(float4 *base, uint64 m, const char *ws, float4 q)
 	return ws;
 }
 
-static void
-inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
+static bool
+inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q)
 {
 	const char *ws = p + INV_BITMAP_BYTES;
+	uint32		n = 0;
 	int			word;
+
+	for (word = 0; word < INV_BITMAP_BYTES; word++)
+		n += pg_number_of_ones[((const uint8 *) p)[word]];
+	if (n != count)
+		return false;
 
 	for (word = 0; word < INV_BITMAP_BYTES / 8; word++)
 	{
@@ -333,19 +346,30 @@ inv_add_bitmap_plain(float4 *base, const char *p, float4 q)
 			m |= (uint64) ((const uint8 *) p)[8 * word + i] << (8 * i);
 		ws = inv_add_bits(base + 64 * word, m, ws, q);
 	}
+	return true;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2")))
-static void
-inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
+static bool
+inv_add_bitmap_avx512(float4 *base, const char *p, uint32 count, float4 q)
 {
 	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
 	__m512		vq = _mm512_set1_ps(q);
+	uint32		n = 0;
 	int			g;
 
+	for (g = 0; g < INV_BITMAP_BYTES / 8; g++)
+	{
+		uint64		m8;
+
+		memcpy(&m8, p + 8 * g, sizeof(m8));
+		n += (uint32) __builtin_popcountll(m8);
+	}
+	if (n != count)
+		return false;
 	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
 	{
 		uint16		m;
@@ -363,6 +387,7 @@ inv_add_bitmap_avx512(float4 *base, const char *p, float4 q)
 		a = _mm512_loadu_ps(base + 16 * g);
 		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
 	}
+	return true;
 }
 
 /*
@@ -398,8 +423,8 @@ inv_init_expand8(void)
 }
 
 __attribute__((target("avx2")))
-static void
-inv_add_bitmap_avx2(float4 *base, const char *p, float4 q)
+static bool
+inv_add_bitmap_avx2(float4 *base, const char *p, uint32 count, float4 q)
 {
 	const uint8 *bm = (const uint8 *) p;
 	const char *ws = p + INV_BITMAP_BYTES;
@@ -409,6 +434,8 @@ inv_add_bitmap_avx2(float4 *base, const char *p, float4 q)
 
 	for (g = 0; g < INV_BITMAP_BYTES; g++)
 		end += 2 * __builtin_popcount(bm[g]);
+	if (end != ws + 2 * (size_t) count)
+		return false;
 	for (g = 0; g < INV_BITMAP_BYTES; g++)
 	{
 		uint32		m = bm[g];
@@ -427,6 +454,7 @@ inv_add_bitmap_avx2(float4 *base, const char *p, float4 q)
 	}
 	for (; g < INV_BITMAP_BYTES; g++)
 		ws = inv_add_bits(base + 8 * g, bm[g], ws, q);
+	return true;
 }
 #endif
 
@@ -569,13 +597,19 @@ inv_choose_kernels(void)
 
 /* Add q * w of a piece's postings (its bytes at p) into the accumulators. */
 static inline void
-inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4 q)
+inv_add_piece_bytes(InvSegScan *ss, const InvRangeDesc *desc, const char *p, float4 q)
 {
-	float4	   *base = acc + ((uint32) desc->range << INV_RANGE_SHIFT);
+	float4	   *base = ss->acc + ((uint32) desc->range << INV_RANGE_SHIFT);
 	uint32		c = desc->count;
 
 	if (desc->format == INV_PIECE_BITMAP)
-		inv_add_bitmap(base, p, q);
+	{
+		if (!inv_add_bitmap(base, p, c, q))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": bad posting bitmap",
+							RelationGetRelationName(ss->r.index))));
+	}
 	else
 	{
 		const char *offs = p;
@@ -584,8 +618,9 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 
 		/*
 		 * Four postings at a time, all loaded before any accumulator is
-		 * written: the byte loads would otherwise have to wait for the
-		 * stores they might alias.  A piece's documents are distinct.
+		 * written: the loads would otherwise have to wait for the stores
+		 * they might alias.  A piece's documents are distinct.  The mask
+		 * keeps a corrupt offset inside the range's accumulators.
 		 */
 		for (i = 0; i + 4 <= c; i += 4)
 		{
@@ -594,10 +629,10 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 
 			memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
 			memcpy(h, ws + sizeof(uint16) * i, sizeof(h));
-			base[o[0]] += q * inv_bf16_decode(h[0]);
-			base[o[1]] += q * inv_bf16_decode(h[1]);
-			base[o[2]] += q * inv_bf16_decode(h[2]);
-			base[o[3]] += q * inv_bf16_decode(h[3]);
+			base[o[0] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[0]);
+			base[o[1] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[1]);
+			base[o[2] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[2]);
+			base[o[3] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[3]);
 		}
 		for (; i < c; i++)
 		{
@@ -606,7 +641,7 @@ inv_add_piece_bytes(float4 *acc, const InvRangeDesc *desc, const char *p, float4
 
 			memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
 			memcpy(&h1, ws + sizeof(uint16) * i, sizeof(h1));
-			base[o1] += q * inv_bf16_decode(h1);
+			base[o1 & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h1);
 		}
 	}
 }
@@ -651,7 +686,7 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
 			p = piece;
 		}
 	}
-	inv_add_piece_bytes(ss->acc, desc, p, term->q);
+	inv_add_piece_bytes(ss, desc, p, term->q);
 }
 
 static inline void

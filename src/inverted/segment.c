@@ -367,7 +367,8 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 
 /*
  * Decode a piece's bytes into ascending offsets and their weights; false
- * when a bitmap does not hold exactly count documents.
+ * when they are corrupt (a bitmap that does not hold exactly count
+ * documents, offsets out of order or outside the range).
  */
 bool
 inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws)
@@ -394,6 +395,9 @@ inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, f
 	else
 	{
 		memcpy(offs, bytes, sizeof(InvOffset) * n);
+		for (k = 0; k < n; k++)
+			if (offs[k] >= INV_RANGE_DOCS || (k > 0 && offs[k] <= offs[k - 1]))
+				return false;
 		bytes += sizeof(InvOffset) * n;
 	}
 	for (k = 0; k < n; k++)
@@ -473,7 +477,7 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 			if (!inv_piece_decode(&desc, piece, offs, ws))
 				ereport(ERROR,
 						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("inverted index \"%s\": bad posting bitmap",
+						 errmsg("inverted index \"%s\": bad postings",
 								RelationGetRelationName(index))));
 			pdata += nbytes;
 			inv_accum_reserve(acc, desc.count);
