@@ -299,12 +299,14 @@ inv_term_order_cmp(const void *a, const void *b)
  * with AVX-512 sixteen documents go at once, the weights expanded into the
  * lanes of the set bits (the others add q * 0).
  */
-typedef bool (*InvBitmapAddFn) (float4 *base, const char *p, uint32 count, float4 q);
+typedef bool (*InvBitmapAddFn) (float4 *base, const char *p, uint32 count, float4 q, bool check);
 
 /*
- * Each kernel first checks that the bitmap holds count documents (false if
- * not, touching nothing): a corrupt bitmap must not make it read weights
- * past the piece, which may be the end of mapped memory.
+ * With check, a kernel first makes sure that the bitmap holds count
+ * documents (false if not, touching nothing): a corrupt bitmap must not make
+ * it read weights past the piece when that could be the end of mapped
+ * memory.  Pieces that lie far enough from the end of their page (or were
+ * copied) cannot be read past it, and skip the check.
  */
 
 /* Add the next weights at ws to base[b] for each set bit b of m; returns where they end. */
@@ -325,16 +327,19 @@ inv_add_bits(float4 *base, uint64 m, const char *ws, float4 q)
 }
 
 static bool
-inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q)
+inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q, bool check)
 {
 	const char *ws = p + INV_BITMAP_BYTES;
 	uint32		n = 0;
 	int			word;
 
-	for (word = 0; word < INV_BITMAP_BYTES; word++)
-		n += pg_number_of_ones[((const uint8 *) p)[word]];
-	if (n != count)
-		return false;
+	if (check)
+	{
+		for (word = 0; word < INV_BITMAP_BYTES; word++)
+			n += pg_number_of_ones[((const uint8 *) p)[word]];
+		if (n != count)
+			return false;
+	}
 
 	for (word = 0; word < INV_BITMAP_BYTES / 8; word++)
 	{
@@ -354,22 +359,25 @@ inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q)
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2")))
 static bool
-inv_add_bitmap_avx512(float4 *base, const char *p, uint32 count, float4 q)
+inv_add_bitmap_avx512(float4 *base, const char *p, uint32 count, float4 q, bool check)
 {
 	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
 	__m512		vq = _mm512_set1_ps(q);
 	uint32		n = 0;
 	int			g;
 
-	for (g = 0; g < INV_BITMAP_BYTES / 8; g++)
+	if (check)
 	{
-		uint64		m8;
+		for (g = 0; g < INV_BITMAP_BYTES / 8; g++)
+		{
+			uint64		m8;
 
-		memcpy(&m8, p + 8 * g, sizeof(m8));
-		n += (uint32) __builtin_popcountll(m8);
+			memcpy(&m8, p + 8 * g, sizeof(m8));
+			n += (uint32) __builtin_popcountll(m8);
+		}
+		if (n != count)
+			return false;
 	}
-	if (n != count)
-		return false;
 	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
 	{
 		uint16		m;
@@ -424,7 +432,7 @@ inv_init_expand8(void)
 
 __attribute__((target("avx2")))
 static bool
-inv_add_bitmap_avx2(float4 *base, const char *p, uint32 count, float4 q)
+inv_add_bitmap_avx2(float4 *base, const char *p, uint32 count, float4 q, bool check)
 {
 	const uint8 *bm = (const uint8 *) p;
 	const char *ws = p + INV_BITMAP_BYTES;
@@ -434,6 +442,8 @@ inv_add_bitmap_avx2(float4 *base, const char *p, uint32 count, float4 q)
 
 	for (g = 0; g < INV_BITMAP_BYTES; g++)
 		end += 2 * __builtin_popcount(bm[g]);
+	/* the tail loop needs the end anyway: always checked */
+	(void) check;
 	if (end != ws + 2 * (size_t) count)
 		return false;
 	for (g = 0; g < INV_BITMAP_BYTES; g++)
@@ -597,14 +607,14 @@ inv_choose_kernels(void)
 
 /* Add q * w of a piece's postings (its bytes at p) into the accumulators. */
 static inline void
-inv_add_piece_bytes(InvSegScan *ss, const InvRangeDesc *desc, const char *p, float4 q)
+inv_add_piece_bytes(InvSegScan *ss, const InvRangeDesc *desc, const char *p, float4 q, bool check)
 {
 	float4	   *base = ss->acc + ((uint32) desc->range << INV_RANGE_SHIFT);
 	uint32		c = desc->count;
 
 	if (desc->format == INV_PIECE_BITMAP)
 	{
-		if (!inv_add_bitmap(base, p, c, q))
+		if (!inv_add_bitmap(base, p, c, q, check))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("inverted index \"%s\": bad posting bitmap",
@@ -658,6 +668,9 @@ typedef struct InvCursor
 	uint64		lo;				/* stream offset of page[0] */
 } InvCursor;
 
+/* the most a bitmap kernel can read from a piece's start: a full bitmap's weights */
+#define INV_PIECE_READ_MAX	(INV_BITMAP_BYTES + INV_RANGE_DOCS * sizeof(uint16))
+
 /* Add piece x of a term, read through cursor c. */
 static inline void
 inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
@@ -686,7 +699,13 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
 			p = piece;
 		}
 	}
-	inv_add_piece_bytes(ss, desc, p, term->q);
+	/*
+	 * A bitmap piece read in place: a corrupt bitmap could make the kernel
+	 * read up to INV_PIECE_READ_MAX bytes from p.  Check its count only if
+	 * that could leave the page (a copy has room for it).
+	 */
+	inv_add_piece_bytes(ss, desc, p, term->q,
+						p != piece && (off - c->lo) + INV_PIECE_READ_MAX > BLCKSZ - INV_PAGE_DATA_OFFSET);
 }
 
 static inline void
