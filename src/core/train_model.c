@@ -13,28 +13,15 @@
 #include "train_optim.h"
 #include "layers.h"
 #include "layers_backward.h"
+#include "errmsg.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list		ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Saved activations of one tower's blocks over R rows of width C. */
 typedef struct tower
@@ -184,12 +171,12 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 
 	if (!m->flat || !m->owned)
 	{
-		seterr(err, errlen, "trainer: the model's parameters must be in one flat buffer");
+		sc_seterr(err, errlen, "trainer: the model's parameters must be in one flat buffer");
 		return NULL;
 	}
 	if (B < 2)
 	{
-		seterr(err, errlen, "trainer: batch size must be at least 2, not %d", B);
+		sc_seterr(err, errlen, "trainer: batch size must be at least 2, not %d", B);
 		return NULL;
 	}
 	t = calloc(1, sizeof(sc_trainer));
@@ -285,7 +272,7 @@ oom:
 	free(pl);
 	free(gl);
 	sc_trainer_free(t);
-	seterr(err, errlen, "trainer: out of memory for batch %d", B);
+	sc_seterr(err, errlen, "trainer: out of memory for batch %d", B);
 	return NULL;
 }
 
@@ -751,12 +738,12 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	(void) vstarts_buf;
 	if (B < 2 || B > t->maxB)
 	{
-		seterr(err, errlen, "trainer: batch of %d pairs; 2 to %d allowed", B, t->maxB);
+		sc_seterr(err, errlen, "trainer: batch of %d pairs; 2 to %d allowed", B, t->maxB);
 		return -1;
 	}
 	if (o->sparsity == SC_SPARSITY_TOPK && SD > 0 && o->topk < 1)
 	{
-		seterr(err, errlen, "trainer: top-k needs k >= 1");
+		sc_seterr(err, errlen, "trainer: top-k needs k >= 1");
 		return -1;
 	}
 	for (b = 0; b < B; b++)
@@ -765,14 +752,14 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 
 		if (lens[b] < 1 || lens[b] > Lc)
 		{
-			seterr(err, errlen, "trainer: caption %d has %d tokens; 1 to %d allowed", b, lens[b], Lc);
+			sc_seterr(err, errlen, "trainer: caption %d has %d tokens; 1 to %d allowed", b, lens[b], Lc);
 			return -1;
 		}
 		for (tt = 0; tt < lens[b]; tt++)
 		{
 			if (ids[b][tt] < 0 || ids[b][tt] >= c->vocab_size)
 			{
-				seterr(err, errlen, "trainer: caption %d has token id %d outside 0..%d",
+				sc_seterr(err, errlen, "trainer: caption %d has token id %d outside 0..%d",
 					   b, (int) ids[b][tt], c->vocab_size - 1);
 				return -1;
 			}

@@ -161,7 +161,6 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			InvRangeDesc desc;
 			InvOffset	offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
-			char		piece[INV_PIECE_MAX_BYTES];
 			uint32		nbytes;
 			int			i;
 
@@ -177,8 +176,7 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			nbytes = inv_piece_bytes(desc.format, desc.count);
 			if (pdata + nbytes > hdr.total_bytes)
 				CORRUPT("postings of dim %d run past the segment", e.dim);
-			inv_read(&r, pdata, piece, nbytes);
-			if (!inv_piece_decode(&desc, piece, offs, ws))
+			if (!inv_piece_read(&r, pdata, &desc, offs, ws))
 				CORRUPT("bad postings (bitmap or offsets) for dim %d", e.dim);
 			pdata += nbytes;
 			npost += desc.count;

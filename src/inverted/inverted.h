@@ -328,7 +328,8 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
-extern bool inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws);
+extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
+						   InvOffset *offs, float4 *ws);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);

@@ -241,37 +241,49 @@ inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npa
 	r->locked = false;
 }
 
+/*
+ * Share-lock page rel of the segment (pinning it first if the reader holds
+ * another), checking that it is still one of the segment's pages.
+ */
+static Page
+inv_reader_lock(InvReader *r, BlockNumber rel)
+{
+	if (rel >= r->npages)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": segment read past its end",
+						RelationGetRelationName(r->index))));
+	if (r->cur == r->start + rel && r->locked)
+		return BufferGetPage(r->buf);
+	inv_reader_unlock(r);
+	if (r->cur != r->start + rel)
+	{
+		if (BufferIsValid(r->buf))
+			ReleaseBuffer(r->buf);
+		r->cur = r->start + rel;
+		r->buf = inv_read_segment_buffer(r->index, r->cur);
+	}
+	LockBuffer(r->buf, BUFFER_LOCK_SHARE);
+	r->locked = true;
+	inv_check_segment_page(r, BufferGetPage(r->buf));
+	return BufferGetPage(r->buf);
+}
+
 /* Copy len bytes at stream offset off; the last page stays pinned. */
 void
 inv_read(InvReader *r, uint64 off, void *dst, size_t len)
 {
 	char	   *out = (char *) dst;
 
-	inv_reader_unlock(r);
 	while (len > 0)
 	{
 		BlockNumber rel = (BlockNumber) (off / INV_PAGE_PAYLOAD);
 		uint32		inpage = (uint32) (off % INV_PAGE_PAYLOAD);
 		size_t		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - inpage));
-		Page		page;
+		Page		page = inv_reader_lock(r, rel);
 
-		if (rel >= r->npages)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("inverted index \"%s\": segment read past its end",
-							RelationGetRelationName(r->index))));
-		if (r->cur != r->start + rel)
-		{
-			if (BufferIsValid(r->buf))
-				ReleaseBuffer(r->buf);
-			r->cur = r->start + rel;
-			r->buf = inv_read_segment_buffer(r->index, r->cur);
-		}
-		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(r->buf);
-		inv_check_segment_page(r, page);
 		memcpy(out, InvPagePayload(page) + inpage, n);
-		LockBuffer(r->buf, BUFFER_LOCK_UNLOCK);
+		inv_reader_unlock(r);
 		out += n;
 		off += n;
 		len -= n;
@@ -291,26 +303,7 @@ inv_peek(InvReader *r, uint64 off, size_t len)
 
 	if (inpage + len > INV_PAGE_PAYLOAD)
 		return NULL;
-	if (rel >= r->npages)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("inverted index \"%s\": segment read past its end",
-						RelationGetRelationName(r->index))));
-	if (r->cur != r->start + rel || !r->locked)
-	{
-		inv_reader_unlock(r);
-		if (r->cur != r->start + rel)
-		{
-			if (BufferIsValid(r->buf))
-				ReleaseBuffer(r->buf);
-			r->cur = r->start + rel;
-			r->buf = inv_read_segment_buffer(r->index, r->cur);
-		}
-		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
-		r->locked = true;
-		inv_check_segment_page(r, BufferGetPage(r->buf));
-	}
-	return InvPagePayload(BufferGetPage(r->buf)) + inpage;
+	return InvPagePayload(inv_reader_lock(r, rel)) + inpage;
 }
 
 void

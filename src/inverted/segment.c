@@ -366,16 +366,22 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 }
 
 /*
- * Decode a piece's bytes into ascending offsets and their weights; false
- * when they are corrupt (a bitmap that does not hold exactly count
- * documents, offsets out of order or outside the range).
+ * Read the piece desc describes, at stream offset off, into ascending
+ * offsets and their weights.  False when it is corrupt: a count or format
+ * the descriptor cannot have, a bitmap that does not hold exactly count
+ * documents, offsets out of order or outside the range.
  */
 bool
-inv_piece_decode(const InvRangeDesc *desc, const char *bytes, InvOffset *offs, float4 *ws)
+inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc, InvOffset *offs, float4 *ws)
 {
+	char		piece[INV_PIECE_MAX_BYTES];
+	const char *bytes = piece;
 	uint32		n = desc->count;
 	uint32		k = 0;
 
+	if (n == 0 || n > INV_RANGE_DOCS || desc->format != inv_piece_format(n))
+		return false;
+	inv_read(r, off, piece, inv_piece_bytes(desc->format, n));
 	if (desc->format == INV_PIECE_BITMAP)
 	{
 		const uint8 *bm = (const uint8 *) bytes;
@@ -461,25 +467,16 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 			InvRangeDesc desc;
 			InvOffset	offs[INV_RANGE_DOCS];
 			float4		ws[INV_RANGE_DOCS];
-			char		piece[INV_PIECE_MAX_BYTES];
-			uint32		nbytes;
 			int			i;
 
 			inv_read(&r, hdr.desc_off + (e.first_desc + x) * sizeof(InvRangeDesc),
 					 &desc, sizeof(desc));
-			if (desc.count > INV_RANGE_DOCS || desc.format != inv_piece_format(desc.count))
+			if (!inv_piece_read(&r, pdata, &desc, offs, ws))
 				ereport(ERROR,
 						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("inverted index \"%s\": bad range descriptor",
-								RelationGetRelationName(index))));
-			nbytes = inv_piece_bytes(desc.format, desc.count);
-			inv_read(&r, pdata, piece, nbytes);
-			if (!inv_piece_decode(&desc, piece, offs, ws))
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("inverted index \"%s\": bad postings",
-								RelationGetRelationName(index))));
-			pdata += nbytes;
+						 errmsg("inverted index \"%s\": bad postings for dim %d",
+								RelationGetRelationName(index), e.dim)));
+			pdata += inv_piece_bytes(desc.format, desc.count);
 			inv_accum_reserve(acc, desc.count);
 			/* reserve may grow docs too; that is harmless */
 			for (i = 0; i < desc.count; i++)

@@ -17,28 +17,7 @@ $node->start;
 
 my $setup = q{
 CREATE EXTENSION sparseclip;
-CREATE FUNCTION inv_rand(dim int, nnz int) RETURNS svec LANGUAGE sql VOLATILE AS $$
-	SELECT coalesce(svec(array_agg(d), array_agg(w), dim), ('{}/' || dim)::svec)
-	FROM (SELECT DISTINCT ON (d) d, (random() * 1.3 - 0.1)::real AS w
-	      FROM (SELECT 1 + floor(dim * random() ^ 2)::int AS d FROM generate_series(1, nnz)) a) b
-	WHERE w <> 0 $$;
--- 'ok' when ORDER BY emb <op> q LIMIT lim gives the same distances through the index
-CREATE FUNCTION inv_same(op text, q svec, lim int) RETURNS bool LANGUAGE plpgsql AS $$
-DECLARE
-	sql text := format('SELECT array_agg(d) FROM (SELECT emb %s $1 AS d FROM docs ORDER BY emb %s $1 LIMIT %s) s', op, op, lim);
-	plan text;
-	a float8[];
-	b float8[];
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	EXECUTE 'EXPLAIN (COSTS OFF) ' || sql INTO plan USING q;
-	EXECUTE sql INTO a USING q;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	PERFORM set_config('enable_indexscan', 'off', true);
-	EXECUTE sql INTO b USING q;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN a IS NOT DISTINCT FROM b;
-END $$;
+} . slurp_file('t/inverted_helpers.sql') . q{
 CREATE TABLE docs (id bigserial PRIMARY KEY, cat int, emb svec);
 INSERT INTO docs (cat, emb) SELECT i % 7, inv_rand(500, 1 + i % 30) FROM generate_series(1, 3000) i;
 CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);

@@ -13,11 +13,7 @@ $primary->append_conf('postgresql.conf', "sparseclip.inverted_pending_limit = 20
 $primary->start;
 $primary->safe_psql('postgres', q{
 CREATE EXTENSION sparseclip;
-CREATE FUNCTION inv_rand(dim int, nnz int) RETURNS svec LANGUAGE sql VOLATILE AS $$
-	SELECT coalesce(svec(array_agg(d), array_agg(w), dim), ('{}/' || dim)::svec)
-	FROM (SELECT DISTINCT ON (d) d, (random() * 1.3 - 0.1)::real AS w
-	      FROM (SELECT 1 + floor(dim * random() ^ 2)::int AS d FROM generate_series(1, nnz)) a) b
-	WHERE w <> 0 $$;
+} . slurp_file('t/inverted_helpers.sql') . q{
 CREATE TABLE docs (id int PRIMARY KEY, cat int, emb svec);
 INSERT INTO docs SELECT i, i % 7, inv_rand(400, 1 + i % 30) FROM generate_series(1, 3000) i;
 CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);
