@@ -1,19 +1,24 @@
 /*
- * eval.c - sparseclip-eval: one table of what a trained model does.
+ * eval.c - sparseclip-eval: one table of what a trained model does, and the
+ * same figures as JSON or TSV (--json, --tsv) for scripts.
  *
  * usage: sparseclip-eval MODEL [--val val.tsv] [--classes val_classes.tsv]
- *                        [--shared DIR] [--fashion DIR] [--limit N]
- *                        [--max-templates N] [--threads N] [--batch N]
+ *                        [--judge DENSE_MODEL] [--shared DIR] [--fashion DIR]
+ *                        [--limit N] [--max-templates N] [--json FILE]
+ *                        [--tsv FILE] [--threads N] [--batch N] ...
  *
  *  - zero-shot top-1/top-5: the held-out emoji style (val_classes.tsv:
  *    image<TAB>class name), CIFAR-10 test and the ImageNet sample
  *    (DIR/cifar10-test, DIR/imagenet-sample, templates and class names from
  *    DIR/clip/zeroshot_prompts.json; class embedding = mean of the
  *    normalised template embeddings), Fashion-MNIST test (Debian's
- *    dataset-fashion-mnist); each skipped with a message when absent;
+ *    dataset-fashion-mnist, installed on first use when run as root); all
+ *    at full size unless --limit; each skipped with a message when absent;
  *  - text-to-image and image-to-text recall@1/5/10 on the validation set;
- *  - image and text L0 (mean non-zero dimensions) and the fraction of
- *    dimensions never active, over the validation embeddings.
+ *  - over the validation embeddings (eval_metrics.c): image and text L0,
+ *    never-active dimensions (image, text, both), clarity under the judge
+ *    beside its random-group baseline, modality (image share of each
+ *    dimension's activation mass; multimodal dimensions).
  */
 #include <cblas.h>
 #include <dirent.h>
@@ -27,6 +32,8 @@
 #include "blas_tune.h"
 #include "bpe.h"
 #include "data.h"
+#include "eval_metrics.h"
+#include "eval_report.h"
 #include "image.h"
 #include "json.h"
 #include "model.h"
@@ -146,10 +153,18 @@ zero_shot(const float *img, const int *label, int n, const float *cls, int nc, i
 	free(s);
 }
 
+/* a zero-shot row: printed, and recorded as KEY.top1, KEY.top5 (note under KEY.top1) */
 static void
-row(const char *task, const char *what, double a, double b, const char *note)
+zs_row(const char *task, const char *key, double top1, double top5, const char *note)
 {
-	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", task, what, a, b, note ? note : "");
+	char		k[128];
+
+	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", task, "zero-shot top-1 / top-5", top1, top5,
+		   note ? note : "");
+	snprintf(k, sizeof k, "%s.top1", key);
+	report_value(k, top1, note);
+	snprintf(k, sizeof k, "%s.top5", key);
+	report_value(k, top5, NULL);
 }
 
 /* Encode preprocessed images in batches: in [n, 3, S, S] -> out [n, D]. */
@@ -196,7 +211,7 @@ load_jpeg_file(ctx *c, const char *path, float *out)
 
 /* zero-shot on a list of image files with labels */
 static void
-zero_shot_files(ctx *c, const char *task, char **files, const int *labels, int n, char **classes,
+zero_shot_files(ctx *c, const char *task, const char *key, char **files, const int *labels, int n, char **classes,
 				int nc, char **templates, int nt)
 {
 	int			S = c->m->cfg.image_size, i, b0, ok = 0;
@@ -222,7 +237,7 @@ zero_shot_files(ctx *c, const char *task, char **files, const int *labels, int n
 	}
 	zero_shot(emb, lab, ok, cls, nc, c->D, &t1, &t5);
 	snprintf(note, sizeof note, "%d images, %d classes, %d templates", ok, nc, nt);
-	row(task, "zero-shot top-1 / top-5", t1, t5, note);
+	zs_row(task, key, t1, t5, note);
 	free(img);
 	free(emb);
 	free(lab);
@@ -310,7 +325,7 @@ eval_cifar(ctx *c, const char *shared, const json_value *prompts, int limit, int
 			n = first + limit;
 		}
 	}
-	zero_shot_files(c, "CIFAR-10 test", files, labels, n, classes, nc, templates, nt);
+	zero_shot_files(c, "CIFAR-10 test", "cifar10", files, labels, n, classes, nc, templates, nt);
 }
 
 static void
@@ -344,7 +359,7 @@ eval_imagenet(ctx *c, const char *shared, const json_value *prompts, int maxt)
 		printf("| %-28s | skipped: no images in %s/imagenet-sample\n", "ImageNet sample", shared);
 		return;
 	}
-	zero_shot_files(c, "ImageNet sample", files, labels, nf, classes, nc, templates, nt);
+	zero_shot_files(c, "ImageNet sample", "imagenet", files, labels, nf, classes, nc, templates, nt);
 }
 
 /* Fashion-MNIST test from Debian's dataset-fashion-mnist: gzip'd IDX files, read through gzip -dc */
@@ -436,7 +451,7 @@ eval_fashion(ctx *c, const char *dir, int limit)
 	}
 	zero_shot(emb, labels, n, cls, 10, c->D, &t1, &t5);
 	snprintf(note, sizeof note, "%d images, 10 classes, 4 templates, inverted", n);
-	row("Fashion-MNIST test", "zero-shot top-1 / top-5", t1, t5, note);
+	zs_row("Fashion-MNIST test", "fashion_mnist", t1, t5, note);
 	free(im);
 	free(lb);
 	free(labels);
@@ -445,173 +460,364 @@ eval_fashion(ctx *c, const char *dir, int limit)
 	free(cls);
 }
 
-/* recall@k both ways, L0 and never-active dimensions over the validation set */
+/* Images of a data set through a model's own preprocessing, in batches: out [nimages, output dim]. */
 static void
-eval_val(ctx *c, const char *val, const char *classes_tsv)
+encode_dataset_images(sc_model *m, sc_workspace *ws, int batch, dataset *d, const char *what,
+					  float *out)
 {
-	dataset		d;
+	int			S = m->cfg.image_size, D = sc_model_output_dim(m), i, b0;
+	float	   *img = malloc(sizeof(float) * (size_t) batch * 3 * S * S);
 	char		err[512];
-	int			S = c->m->cfg.image_size, D = c->D, i, j, b0, k;
-	float	   *img, *ie, *te, *s;
-	double		r_t2i[3] = {0}, r_i2t[3] = {0}, l0i = 0, l0t = 0;
-	static const int ks[3] = {1, 5, 10};
-	int		   *img_of;
-	char	   *active;
-	long		dead = 0;
-	char		note[128];
 
-	if (dataset_load(&d, val, err, sizeof err) < 0)
+	for (b0 = 0; b0 < d->nimages; b0 += batch)
 	{
-		printf("| %-28s | skipped: %s\n", "validation set", err);
-		return;
-	}
-	img = malloc(sizeof(float) * (size_t) c->batch * 3 * S * S);
-	ie = malloc(sizeof(float) * (size_t) d.nimages * D);
-	te = malloc(sizeof(float) * (size_t) d.ncaps * D);
-	img_of = malloc(sizeof(int) * d.ncaps);
-	for (b0 = 0; b0 < d.nimages; b0 += c->batch)
-	{
-		int			nb = d.nimages - b0 < c->batch ? d.nimages - b0 : c->batch;
+		int			nb = d->nimages - b0 < batch ? d->nimages - b0 : batch;
 
 		for (i = 0; i < nb; i++)
-			if (dataset_image(&d, b0 + i, S, c->m->cfg.image_mean, c->m->cfg.image_std, 0,
+			if (dataset_image(d, b0 + i, S, m->cfg.image_mean, m->cfg.image_std, 0,
 							  img + (size_t) i * 3 * S * S, err, sizeof err) < 0)
-				die(val, err);
-		encode_images(c, img, nb, ie + (size_t) b0 * D);
+				die(what, err);
+		if (sc_encode_images(m, ws, img, nb, out + (size_t) b0 * D, NULL, NULL, err, sizeof err) < 0)
+			die("encode images", err);
 	}
-	encode_texts(c, d.captions, d.ncaps, te);
-	for (i = 0; i < d.nimages; i++)
-		for (j = 0; j < d.cap_count[i]; j++)
-			img_of[d.cap_first[i] + j] = i;
+	free(img);
+}
 
-	s = malloc(sizeof(float) * (size_t) d.ncaps * d.nimages);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d.ncaps, d.nimages, D, 1.0f, te, D, ie, D,
-				0.0f, s, d.nimages);
-	/* text -> image: rank of the caption's image */
-	for (j = 0; j < d.ncaps; j++)
+static void
+recall_rows(const dataset *d, const float *ie, const float *te, int D)
+{
+	static const int ks[3] = {1, 5, 10};
+	double		r_t2i[3] = {0}, r_i2t[3] = {0};
+	float	   *s = malloc(sizeof(float) * (size_t) d->ncaps * d->nimages);
+	int		   *img_of = malloc(sizeof(int) * d->ncaps);
+	int			i, j, k;
+	char		note[128];
+
+	for (i = 0; i < d->nimages; i++)
+		for (j = 0; j < d->cap_count[i]; j++)
+			img_of[d->cap_first[i] + j] = i;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->ncaps, d->nimages, D, 1.0f, te, D, ie, D,
+				0.0f, s, d->nimages);
+	/* text -> image: rank of the caption's image (ties count against) */
+	for (j = 0; j < d->ncaps; j++)
 	{
-		const float *r = s + (size_t) j * d.nimages;
+		const float *r = s + (size_t) j * d->nimages;
 		float		mine = r[img_of[j]];
 		int			above = 0;
 
-		for (i = 0; i < d.nimages; i++)
+		for (i = 0; i < d->nimages; i++)
 			if (i != img_of[j] && r[i] >= mine)
 				above++;
 		for (k = 0; k < 3; k++)
 			r_t2i[k] += above < ks[k];
 	}
 	/* image -> text: rank of the best of the image's captions */
-	for (i = 0; i < d.nimages; i++)
+	for (i = 0; i < d->nimages; i++)
 	{
 		float		best = -INFINITY;
 		int			above = 0;
 
-		for (j = 0; j < d.cap_count[i]; j++)
-			if (s[(size_t) (d.cap_first[i] + j) * d.nimages + i] > best)
-				best = s[(size_t) (d.cap_first[i] + j) * d.nimages + i];
-		for (j = 0; j < d.ncaps; j++)
-			if (img_of[j] != i && s[(size_t) j * d.nimages + i] >= best)
+		for (j = 0; j < d->cap_count[i]; j++)
+			if (s[(size_t) (d->cap_first[i] + j) * d->nimages + i] > best)
+				best = s[(size_t) (d->cap_first[i] + j) * d->nimages + i];
+		for (j = 0; j < d->ncaps; j++)
+			if (img_of[j] != i && s[(size_t) j * d->nimages + i] >= best)
 				above++;
 		for (k = 0; k < 3; k++)
 			r_i2t[k] += above < ks[k];
 	}
-	snprintf(note, sizeof note, "%d images, %d captions", d.nimages, d.ncaps);
-	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", "validation retrieval", "text->image R@1 / R@5",
-		   100.0 * r_t2i[0] / d.ncaps, 100.0 * r_t2i[1] / d.ncaps, note);
-	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "text->image R@10",
-		   100.0 * r_t2i[2] / d.ncaps, "");
-	printf("| %-28s | %-22s | %8.2f | %8.2f |\n", "validation retrieval", "image->text R@1 / R@5",
-		   100.0 * r_i2t[0] / d.nimages, 100.0 * r_i2t[1] / d.nimages);
-	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "image->text R@10",
-		   100.0 * r_i2t[2] / d.nimages, "");
-
-	active = calloc(D, 1);
-	for (i = 0; i < d.nimages; i++)
-		for (j = 0; j < D; j++)
-			if (ie[(size_t) i * D + j] != 0.0f)
-			{
-				l0i++;
-				active[j] = 1;
-			}
-	for (i = 0; i < d.ncaps; i++)
-		for (j = 0; j < D; j++)
-			if (te[(size_t) i * D + j] != 0.0f)
-			{
-				l0t++;
-				active[j] = 1;
-			}
-	l0i /= d.nimages;
-	l0t /= d.ncaps;
-	for (j = 0; j < D; j++)
-		dead += !active[j];
-	printf("| %-28s | %-22s | %8.1f | %7.2f%% | of %d dimensions\n", "sparsity (validation)", "image L0 (abs, %)", l0i, 100.0 * l0i / D, D);
-	printf("| %-28s | %-22s | %8.1f | %7.2f%% |\n", "sparsity (validation)", "text L0 (abs, %)", l0t, 100.0 * l0t / D);
-	printf("| %-28s | %-22s | %8ld | %7.2f%% |\n", "sparsity (validation)", "never-active dims", dead, 100.0 * dead / D);
-	free(active);
-	free(s);
-
-	/* zero-shot on the held-out style: class names from val_classes.tsv */
-	if (classes_tsv)
+	for (k = 0; k < 3; k++)
 	{
-		dataset		cd;
-		char	  **names = NULL;
-		int			nn = 0, *lab;
-		static const char *tmpl[] = {"{}", "an emoji of {}.", "an icon of {}."};
-
-		if (dataset_load(&cd, classes_tsv, err, sizeof err) < 0)
-			printf("| %-28s | skipped: %s\n", "held-out emoji style", err);
-		else
-		{
-			float	   *cls, *emb = malloc(sizeof(float) * (size_t) cd.nimages * D);
-			double		t1, t5;
-
-			lab = malloc(sizeof(int) * cd.nimages);
-			names = malloc(sizeof(char *) * cd.nimages);
-			for (i = 0; i < cd.nimages; i++)
-			{
-				const char *nm = cd.captions[cd.cap_first[i]];
-
-				for (j = 0; j < nn; j++)
-					if (strcmp(names[j], nm) == 0)
-						break;
-				if (j == nn)
-					names[nn++] = (char *) nm;
-				lab[i] = j;
-			}
-			for (b0 = 0; b0 < cd.nimages; b0 += c->batch)
-			{
-				int			nb = cd.nimages - b0 < c->batch ? cd.nimages - b0 : c->batch;
-
-				for (i = 0; i < nb; i++)
-					if (dataset_image(&cd, b0 + i, S, c->m->cfg.image_mean, c->m->cfg.image_std, 0,
-									  img + (size_t) i * 3 * S * S, err, sizeof err) < 0)
-						die(classes_tsv, err);
-				encode_images(c, img, nb, emb + (size_t) b0 * D);
-			}
-			cls = class_embeddings(c, names, nn, (char **) tmpl, 3);
-			zero_shot(emb, lab, cd.nimages, cls, nn, D, &t1, &t5);
-			snprintf(note, sizeof note, "%d images, %d classes, 3 templates", cd.nimages, nn);
-			row("held-out emoji style", "zero-shot top-1 / top-5", t1, t5, note);
-			free(cls);
-			free(emb);
-			free(lab);
-			free(names);
-			dataset_free(&cd);
-		}
+		r_t2i[k] *= 100.0 / d->ncaps;
+		r_i2t[k] *= 100.0 / d->nimages;
 	}
-	free(img);
+	snprintf(note, sizeof note, "%d images, %d captions", d->nimages, d->ncaps);
+	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", "validation retrieval", "text->image R@1 / R@5",
+		   r_t2i[0], r_t2i[1], note);
+	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "text->image R@10", r_t2i[2], "");
+	printf("| %-28s | %-22s | %8.2f | %8.2f |\n", "validation retrieval", "image->text R@1 / R@5",
+		   r_i2t[0], r_i2t[1]);
+	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "image->text R@10", r_i2t[2], "");
+	report_value("val.images", d->nimages, NULL);
+	report_value("val.captions", d->ncaps, NULL);
+	report_value("val.t2i_r1", r_t2i[0], note);
+	report_value("val.t2i_r5", r_t2i[1], NULL);
+	report_value("val.t2i_r10", r_t2i[2], NULL);
+	report_value("val.i2t_r1", r_i2t[0], NULL);
+	report_value("val.i2t_r5", r_i2t[1], NULL);
+	report_value("val.i2t_r10", r_i2t[2], NULL);
+	free(s);
+	free(img_of);
+}
+
+static void
+sparsity_rows(const dataset *d, const float *ie, const float *te, int D)
+{
+	sparsity_result r;
+	char		note[128];
+
+	metrics_sparsity(ie, d->nimages, te, d->ncaps, D, &r);
+	snprintf(note, sizeof note, "of %d dimensions; %d images, %d captions", D, d->nimages, d->ncaps);
+	printf("| %-28s | %-22s | %8.1f | %7.2f%% | %s\n", "sparsity (validation)", "image L0 (abs, %)",
+		   r.image_l0, 100.0 * r.image_l0 / D, note);
+	printf("| %-28s | %-22s | %8.1f | %7.2f%% |\n", "sparsity (validation)", "text L0 (abs, %)",
+		   r.text_l0, 100.0 * r.text_l0 / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | never > 0 on any image\n", "sparsity (validation)",
+		   "never-active, images", r.dead_image, 100.0 * r.dead_image / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | never > 0 on any caption\n", "sparsity (validation)",
+		   "never-active, texts", r.dead_text, 100.0 * r.dead_text / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | on neither\n", "sparsity (validation)",
+		   "never-active, both", r.dead_both, 100.0 * r.dead_both / D);
+	report_value("sparsity.image_l0", r.image_l0, note);
+	report_value("sparsity.image_l0_pct", 100.0 * r.image_l0 / D, NULL);
+	report_value("sparsity.text_l0", r.text_l0, NULL);
+	report_value("sparsity.text_l0_pct", 100.0 * r.text_l0 / D, NULL);
+	report_value("sparsity.dead_image", r.dead_image, NULL);
+	report_value("sparsity.dead_image_pct", 100.0 * r.dead_image / D, NULL);
+	report_value("sparsity.dead_text", r.dead_text, NULL);
+	report_value("sparsity.dead_text_pct", 100.0 * r.dead_text / D, NULL);
+	report_value("sparsity.dead", r.dead_both, "never active on images nor on texts");
+	report_value("sparsity.dead_pct", 100.0 * r.dead_both / D, NULL);
+}
+
+static void
+modality_rows(const dataset *d, const float *ie, const float *te, int D, double lo)
+{
+	modality_result r;
+	char		note[160];
+	double		a;
+
+	if (metrics_modality(ie, d->nimages, te, d->ncaps, D, lo, 1.0 - lo, &r, NULL) < 0)
+		die("modality", "out of memory");
+	a = r.active > 0 ? 100.0 / r.active : NAN;
+	snprintf(note, sizeof note, "of %d dimensions with mass; image share of mean activation in [%.2g, %.2g]",
+			 r.active, lo, 1.0 - lo);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | %s\n", "modality (validation)", "multimodal dims",
+		   r.multimodal, r.multimodal * a, note);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | image share > %.2g\n", "modality (validation)",
+		   "image-only dims", r.image_only, r.image_only * a, 1.0 - lo);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | image share < %.2g\n", "modality (validation)",
+		   "text-only dims", r.text_only, r.text_only * a, lo);
+	printf("| %-28s | %-22s | %8s | %7.2f%% | share of all activation mass\n", "modality (validation)",
+		   "multimodal mass", "", 100.0 * r.multimodal_mass);
+	report_value("modality.cut_low", lo, "a dimension is multimodal when its image share is in [cut_low, cut_high]");
+	report_value("modality.cut_high", 1.0 - lo, NULL);
+	report_value("modality.active", r.active, NULL);
+	report_value("modality.multimodal", r.multimodal, NULL);
+	report_value("modality.multimodal_pct", r.multimodal * a, "of dimensions with mass");
+	report_value("modality.image_only_pct", r.image_only * a, NULL);
+	report_value("modality.text_only_pct", r.text_only * a, NULL);
+	report_value("modality.multimodal_mass_pct", 100.0 * r.multimodal_mass, NULL);
+}
+
+/* clarity of the model's dimensions under the judge's image tower, and its random-group baseline */
+static void
+clarity_rows(ctx *c, dataset *d, const float *ie, const char *judge_path, int top, uint64_t seed)
+{
+	char		err[1024], note[1200];
+	sc_model   *j = sc_model_load(judge_path, 0, err, sizeof err);
+	sc_workspace jws;
+	clarity_result r;
+	float	   *je;
+	int			J;
+
+	if (!j)
+		die(judge_path, err);
+	memset(&jws, 0, sizeof jws);
+	J = sc_model_output_dim(j);
+	je = malloc(sizeof(float) * (size_t) d->nimages * J);
+	if (!je)
+		die("clarity", "out of memory");
+	encode_dataset_images(j, &jws, c->batch, d, "judge", je);
+	if (metrics_clarity(ie, d->nimages, c->D, je, J, top, seed, &r, NULL) < 0)
+		die("clarity", "out of memory");
+	snprintf(note, sizeof note, "judge: image tower of %s (%s, %d dims); top %d images per dimension",
+			 judge_path, j->cfg.sparse_dim ? "SPARSE, not a dense baseline" : "dense", J, top);
+	printf("| %-28s | %-22s | %8.4f | %8.4f | %s\n", "clarity (validation images)", "model / random groups",
+		   r.clarity, r.baseline, note);
+	printf("| %-28s | %-22s | %8d | %8.1f | dimensions with >= 2 active images; mean group size\n",
+		   "clarity (validation images)", "dims counted, group", r.dims, r.mean_group);
+	report_string("clarity.judge", judge_path);
+	report_value("clarity.judge_dense", j->cfg.sparse_dim == 0, NULL);
+	report_value("clarity.top", top, "images per dimension: the top activating, at most");
+	report_value("clarity.mean", r.clarity, note);
+	report_value("clarity.baseline", r.baseline, "random groups of the same sizes");
+	report_value("clarity.dims", r.dims, "dimensions with at least two active images");
+	report_value("clarity.mean_group", r.mean_group, NULL);
+	free(je);
+	sc_workspace_free(&jws);
+	sc_model_free(j);
+}
+
+/* zero-shot on the held-out style: class names from val_classes.tsv */
+static void
+eval_heldout(ctx *c, const char *classes_tsv)
+{
+	static const char *tmpl[] = {"{}", "an emoji of {}.", "an icon of {}."};
+	dataset		cd;
+	char	  **names;
+	char		err[512], note[128];
+	int			nn = 0, *lab, i, j;
+	float	   *cls, *emb;
+	double		t1, t5;
+
+	if (dataset_load(&cd, classes_tsv, err, sizeof err) < 0)
+	{
+		printf("| %-28s | skipped: %s\n", "held-out emoji style", err);
+		return;
+	}
+	emb = malloc(sizeof(float) * (size_t) cd.nimages * c->D);
+	lab = malloc(sizeof(int) * cd.nimages);
+	names = malloc(sizeof(char *) * cd.nimages);
+	for (i = 0; i < cd.nimages; i++)
+	{
+		const char *nm = cd.captions[cd.cap_first[i]];
+
+		for (j = 0; j < nn; j++)
+			if (strcmp(names[j], nm) == 0)
+				break;
+		if (j == nn)
+			names[nn++] = (char *) nm;
+		lab[i] = j;
+	}
+	encode_dataset_images(c->m, &c->ws, c->batch, &cd, classes_tsv, emb);
+	cls = class_embeddings(c, names, nn, (char **) tmpl, 3);
+	zero_shot(emb, lab, cd.nimages, cls, nn, c->D, &t1, &t5);
+	snprintf(note, sizeof note, "%d images, %d classes, 3 templates", cd.nimages, nn);
+	zs_row("held-out emoji style", "heldout", t1, t5, note);
+	free(cls);
+	free(emb);
+	free(lab);
+	free(names);
+	dataset_free(&cd);
+}
+
+typedef struct val_opts
+{
+	const char *judge;			/* dense model for clarity, or NULL */
+	int			clarity_top;
+	double		modality_lo;
+	uint64_t	seed;
+} val_opts;
+
+/* everything measured on the paired validation set */
+static void
+eval_val(ctx *c, const char *val, const val_opts *o)
+{
+	dataset		d;
+	char		err[512];
+	float	   *ie, *te;
+
+	if (dataset_load(&d, val, err, sizeof err) < 0)
+	{
+		printf("| %-28s | skipped: %s\n", "validation set", err);
+		return;
+	}
+	ie = malloc(sizeof(float) * (size_t) d.nimages * c->D);
+	te = malloc(sizeof(float) * (size_t) d.ncaps * c->D);
+	if (!ie || !te)
+		die(val, "out of memory");
+	encode_dataset_images(c->m, &c->ws, c->batch, &d, val, ie);
+	encode_texts(c, d.captions, d.ncaps, te);
+	recall_rows(&d, ie, te, c->D);
+	sparsity_rows(&d, ie, te, c->D);
+	modality_rows(&d, ie, te, c->D, o->modality_lo);
+	if (o->judge)
+		clarity_rows(c, &d, ie, o->judge, o->clarity_top, o->seed);
+	else
+		printf("| %-28s | skipped: no --judge DENSE_MODEL given\n", "clarity (validation images)");
 	free(ie);
 	free(te);
-	free(img_of);
 	dataset_free(&d);
+}
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+/*
+ * Fashion-MNIST comes from a Debian package: install it on first use (as
+ * root, apt-get's output on stderr so the table stays clean).
+ */
+static void
+ensure_fashion(const char *dir)
+{
+	char		p[1200];
+
+	snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
+	if (access(p, R_OK) == 0 || strcmp(dir, FASHION_DIR) != 0)
+		return;
+	if (geteuid() != 0)
+	{
+		fprintf(stderr, "sparseclip-eval: Fashion-MNIST absent; as root, apt-get install dataset-fashion-mnist\n");
+		return;
+	}
+	fprintf(stderr, "sparseclip-eval: installing Debian package dataset-fashion-mnist\n");
+	if (system("export DEBIAN_FRONTEND=noninteractive; "
+			   "{ apt-get install -y -q --no-install-recommends dataset-fashion-mnist || "
+			   "{ apt-get update -q && apt-get install -y -q --no-install-recommends dataset-fashion-mnist; }; } >&2") != 0)
+		fprintf(stderr, "sparseclip-eval: apt-get install dataset-fashion-mnist failed\n");
+}
+
+static const char usage[] =
+"usage: sparseclip-eval MODEL [options]\n"
+"  --val val.tsv          paired validation set: retrieval, L0, never-active\n"
+"                         dimensions, modality, clarity\n"
+"  --classes FILE.tsv     held-out style for zero-shot (image<TAB>class name)\n"
+"  --judge MODEL          dense baseline whose image tower judges clarity\n"
+"                         (without it clarity is skipped)\n"
+"  --clarity-top K        images per dimension for clarity: the K most\n"
+"                         activating (default 16)\n"
+"  --modality-cut X       multimodal = image share in [X, 1-X] (default 0.1)\n"
+"  --shared DIR           CIFAR-10 test, ImageNet sample, prompts (default ../shared/data)\n"
+"  --fashion DIR          Fashion-MNIST IDX files (default " FASHION_DIR ",\n"
+"                         installed from Debian on first use when run as root)\n"
+"  --no-install           do not install Fashion-MNIST\n"
+"  --limit N              quick run: N images per class of CIFAR-10 and\n"
+"                         Fashion-MNIST (default: all 10,000 of each)\n"
+"  --max-templates N      the first N prompt templates of CIFAR-10 and ImageNet\n"
+"  --skip LIST            comma-separated: cifar10, imagenet, fashion\n"
+"  --json FILE, --tsv FILE  the figures under stable keys, for scripts\n"
+"  --seed N               random groups of the clarity baseline (default 1)\n"
+"  --threads N --batch N  OpenBLAS threads (default 1), encoding batch (256)\n";
+
+/* a whole number in [lo, hi], or exit with a message */
+static long
+num_arg(const char *opt, const char *v, long lo, long hi)
+{
+	char	   *end;
+	long		x = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || x < lo || x > hi)
+	{
+		fprintf(stderr, "sparseclip-eval: %s wants a whole number in [%ld, %ld], not \"%s\"\n", opt, lo, hi, v);
+		exit(2);
+	}
+	return x;
+}
+
+static int
+skipped(const char *list, const char *name)
+{
+	const char *p = list;
+	size_t		n = strlen(name);
+
+	while (p && *p)
+	{
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *model = NULL, *val = NULL, *classes = NULL, *shared = "../shared/data";
-	const char *fashion = "/usr/share/datasets/fashion-mnist";
-	int			limit = 0, maxt = 0, threads = 1, i;
+	const char *fashion = FASHION_DIR, *json_out = NULL, *tsv_out = NULL, *skip = "";
+	int			limit = 0, maxt = 0, threads = 1, install = 1, i;
+	val_opts	vo = {NULL, 16, 0.1, 1};
 	ctx			c;
 	char		err[1024];
 	json_value *prompts = NULL;
@@ -624,8 +830,20 @@ main(int argc, char **argv)
 	{
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (o[0] != '-' && !model)
+		if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0)
+		{
+			fputs(usage, stdout);
+			return 0;
+		}
+		else if (strcmp(o, "--no-install") == 0)
+			install = 0;
+		else if (o[0] != '-' && !model)
 			model = o;
+		else if (o[0] != '-')
+		{
+			fprintf(stderr, "sparseclip-eval: one model only (\"%s\")\n%s", o, usage);
+			return 2;
+		}
 		else if (!v)
 		{
 			fprintf(stderr, "sparseclip-eval: %s needs a value\n", o);
@@ -635,29 +853,64 @@ main(int argc, char **argv)
 			val = argv[++i];
 		else if (strcmp(o, "--classes") == 0)
 			classes = argv[++i];
+		else if (strcmp(o, "--judge") == 0)
+			vo.judge = argv[++i];
+		else if (strcmp(o, "--clarity-top") == 0)
+			vo.clarity_top = (int) num_arg(o, argv[++i], 2, 100000);
+		else if (strcmp(o, "--modality-cut") == 0)
+		{
+			char	   *end;
+
+			vo.modality_lo = strtod(argv[++i], &end);
+			if (*end != '\0' || !(vo.modality_lo >= 0.0 && vo.modality_lo < 0.5))
+			{
+				fprintf(stderr, "sparseclip-eval: --modality-cut wants a number in [0, 0.5)\n");
+				return 2;
+			}
+		}
+		else if (strcmp(o, "--seed") == 0)
+			vo.seed = (uint64_t) num_arg(o, argv[++i], 0, 1L << 62);
 		else if (strcmp(o, "--shared") == 0)
 			shared = argv[++i];
 		else if (strcmp(o, "--fashion") == 0)
 			fashion = argv[++i];
 		else if (strcmp(o, "--limit") == 0)
-			limit = atoi(argv[++i]);
+			limit = (int) num_arg(o, argv[++i], 0, 1 << 30);
 		else if (strcmp(o, "--max-templates") == 0)
-			maxt = atoi(argv[++i]);
+			maxt = (int) num_arg(o, argv[++i], 0, 1 << 30);
+		else if (strcmp(o, "--skip") == 0)
+		{
+			skip = argv[++i];
+			for (const char *p = skip; *p;)
+			{
+				size_t		n = strcspn(p, ",");
+
+				if (!((n == 7 && strncmp(p, "cifar10", n) == 0) || (n == 8 && strncmp(p, "imagenet", n) == 0) ||
+					  (n == 7 && strncmp(p, "fashion", n) == 0)))
+				{
+					fprintf(stderr, "sparseclip-eval: --skip takes cifar10, imagenet, fashion, not \"%.*s\"\n", (int) n, p);
+					return 2;
+				}
+				p += n + (p[n] == ',');
+			}
+		}
+		else if (strcmp(o, "--json") == 0)
+			json_out = argv[++i];
+		else if (strcmp(o, "--tsv") == 0)
+			tsv_out = argv[++i];
 		else if (strcmp(o, "--threads") == 0)
-			threads = atoi(argv[++i]);
+			threads = (int) num_arg(o, argv[++i], 1, 1024);
 		else if (strcmp(o, "--batch") == 0)
-			c.batch = atoi(argv[++i]);
+			c.batch = (int) num_arg(o, argv[++i], 1, 1 << 20);
 		else
 		{
-			fprintf(stderr, "usage: sparseclip-eval MODEL [--val val.tsv] [--classes val_classes.tsv] "
-					"[--shared DIR] [--fashion DIR] [--limit N per class] [--max-templates N] "
-					"[--threads N] [--batch N]\n");
+			fprintf(stderr, "sparseclip-eval: unknown option %s\n%s", o, usage);
 			return 2;
 		}
 	}
-	if (!model || c.batch < 1 || threads < 1)
+	if (!model)
 	{
-		fprintf(stderr, "usage: sparseclip-eval MODEL [options]\n");
+		fprintf(stderr, "sparseclip-eval: no model given\n%s", usage);
 		return 2;
 	}
 	sc_blas_tune(NULL, 0);
@@ -684,16 +937,41 @@ main(int argc, char **argv)
 		free(txt);
 		fclose(f);
 	}
-	printf("model %s: %s, output dim %d\n\n", model, c.m->cfg.sparse_dim ? "sparse" : "dense", c.D);
+	report_string("model", model);
+	report_value("model.sparse_dim", c.m->cfg.sparse_dim, "0 for a dense model");
+	report_value("model.output_dim", c.D, NULL);
+	report_value("model.logit_scale", exp(c.m->p.logit_scale[0]), "exp of the learned logit scale");
+	report_value("limit", limit, "images per class of CIFAR-10 and Fashion-MNIST; 0 = all");
+	printf("model %s: %s, output dim %d, logit scale %.2f\n\n", model,
+		   c.m->cfg.sparse_dim ? "sparse" : "dense", c.D, exp(c.m->p.logit_scale[0]));
 	printf("| %-28s | %-22s | %8s | %8s | %s\n", "task", "metric", "value", "value", "notes");
 	printf("|------------------------------|------------------------|----------|----------|------\n");
+	fflush(stdout);
 	if (val)
-		eval_val(&c, val, classes);
+		eval_val(&c, val, &vo);
 	else
 		printf("| %-28s | skipped: no --val given\n", "validation set");
-	eval_cifar(&c, shared, prompts, limit, maxt);
-	eval_imagenet(&c, shared, prompts, maxt);
-	eval_fashion(&c, fashion, limit);
+	if (classes)
+		eval_heldout(&c, classes);
+	else
+		printf("| %-28s | skipped: no --classes given\n", "held-out emoji style");
+	fflush(stdout);
+	if (!skipped(skip, "cifar10"))
+		eval_cifar(&c, shared, prompts, limit, maxt);
+	fflush(stdout);
+	if (!skipped(skip, "imagenet"))
+		eval_imagenet(&c, shared, prompts, maxt);
+	fflush(stdout);
+	if (!skipped(skip, "fashion"))
+	{
+		if (install)
+			ensure_fashion(fashion);
+		eval_fashion(&c, fashion, limit);
+	}
+	if (json_out && report_write_json(json_out) < 0)
+		die(json_out, "cannot write");
+	if (tsv_out && report_write_tsv(tsv_out) < 0)
+		die(tsv_out, "cannot write");
 	json_free(prompts);
 	clip_tokenizer_free(c.tok);
 	sc_workspace_free(&c.ws);

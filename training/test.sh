@@ -7,7 +7,8 @@
 #   bash training/test.sh        (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")"
-make -s sparseclip-train sparseclip-eval
+make -s sparseclip-train sparseclip-eval test_metrics
+./test_metrics
 command -v convert >/dev/null || { echo "SKIP: ImageMagick (convert) not installed"; exit 0; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -63,6 +64,43 @@ check "eval prints L0" 'grep -q "image L0" "$tmp/eval.txt"'
 check "eval skips missing shared data" 'grep -q "CIFAR-10 test.*skipped" "$tmp/eval.txt"'
 ./sparseclip-eval "$tmp/dense.safetensors" --val "$tmp/val.tsv" > "$tmp/eval_dense.txt"
 check "eval loads the dense model" 'grep -q "dense, output dim 16" "$tmp/eval_dense.txt"'
+
+# The paper's metrics, machine-readable, in range (the dense model judges clarity).
+./sparseclip-eval "$tmp/full.safetensors" --val "$tmp/val.tsv" --classes "$tmp/val.tsv" --judge "$tmp/dense.safetensors" \
+	--shared "$tmp/none" --skip fashion --json "$tmp/m.json" --tsv "$tmp/m.tsv" > "$tmp/eval_m.txt"
+key() { awk -F'\t' -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1"; }
+inrange() { awk -v x="$(key "$1" "$2")" -v lo="$3" -v hi="$4" 'BEGIN { exit !(x != "" && x != "nan" && x + 0 >= lo && x + 0 <= hi) }'; }
+for k in val.t2i_r1 val.t2i_r10 val.i2t_r10 heldout.top1 sparsity.image_l0_pct sparsity.text_l0_pct \
+	sparsity.dead_image_pct sparsity.dead_text_pct sparsity.dead_pct modality.multimodal_pct \
+	modality.image_only_pct modality.text_only_pct modality.multimodal_mass_pct; do
+	check "metric $k in [0, 100]" 'inrange "$tmp/m.tsv" $k 0 100'
+done
+for k in sparsity.image_l0 sparsity.text_l0 sparsity.dead_image sparsity.dead_text sparsity.dead modality.active clarity.dims; do
+	check "metric $k in [0, 128]" 'inrange "$tmp/m.tsv" $k 0 128'
+done
+check "clarity and its baseline are cosines" 'inrange "$tmp/m.tsv" clarity.mean -1 1 && inrange "$tmp/m.tsv" clarity.baseline -1 1'
+check "some dimensions are counted for clarity" 'inrange "$tmp/m.tsv" clarity.dims 1 128'
+check "modality classes add up" 'awk -v a="$(key "$tmp/m.tsv" modality.multimodal_pct)" -v b="$(key "$tmp/m.tsv" modality.image_only_pct)" -v c="$(key "$tmp/m.tsv" modality.text_only_pct)" "BEGIN { exit !(a + b + c > 99.99 && a + b + c < 100.01) }"'
+check "logit scale recorded" 'inrange "$tmp/m.tsv" model.logit_scale 1 50'
+check "the judge is named in the table" 'grep -q "judge: image tower of $tmp/dense.safetensors (dense" "$tmp/eval_m.txt"'
+check "JSON has the same figures" 'grep -q "\"clarity.baseline\": " "$tmp/m.json" && grep -q "\"modality.cut_low\": 0.1" "$tmp/m.json" && [ $(grep -c "^  \"" "$tmp/m.json") -eq $(($(wc -l < "$tmp/m.tsv"))) ]'
+check "skipped sets say so" 'grep -q "CIFAR-10 test.*skipped" "$tmp/eval_m.txt" && ! grep -q "Fashion" "$tmp/eval_m.txt"'
+
+# Designed data: two images, eight identical copies each.  Every dimension's top 8
+# images are copies of one image (clarity 1); random groups of 8 mix the two.
+mkdir -p "$tmp/twins"
+for k in 1 2 3 4 5 6 7 8; do
+	cp "$tmp/img/red-circle-22.jpg" "$tmp/twins/a$k.jpg"
+	cp "$tmp/img/blue-square-10.jpg" "$tmp/twins/b$k.jpg"
+	printf 'twins/a%s.jpg\ta red circle\ntwins/b%s.jpg\ta blue square\n' $k $k >> "$tmp/twins.tsv"
+done
+./sparseclip-eval "$tmp/full.safetensors" --val "$tmp/twins.tsv" --judge "$tmp/dense.safetensors" --clarity-top 8 \
+	--shared "$tmp/none" --skip fashion --tsv "$tmp/twins.out" > /dev/null
+check "identical groups: clarity 1 ($(key "$tmp/twins.out" clarity.mean))" 'inrange "$tmp/twins.out" clarity.mean 0.9999 1.0001'
+check "random groups lower ($(key "$tmp/twins.out" clarity.baseline))" 'inrange "$tmp/twins.out" clarity.baseline -1 0.999'
+check "identical copies: group size 8" 'inrange "$tmp/twins.out" clarity.mean_group 8 8'
+check "bad --clarity-top refused" '! ./sparseclip-eval "$tmp/full.safetensors" --clarity-top 1 > /dev/null 2>&1'
+check "bad --skip refused" '! ./sparseclip-eval "$tmp/full.safetensors" --skip mnist > /dev/null 2>&1'
 
 check "missing --data refused" '! ./sparseclip-train --steps 1 2> /dev/null'
 check "bad --sparsity refused" '! ./sparseclip-train --data "$tmp/train.tsv" --sparsity nope > /dev/null 2>&1'

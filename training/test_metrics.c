@@ -1,0 +1,196 @@
+/*
+ * test_metrics.c - unit test of eval_metrics.c on designed embeddings:
+ * L0 and never-active counts by hand, clarity 1 for groups of identical
+ * images with a random baseline far below, clarity against a brute-force
+ * pairwise computation, modality shares and cut-offs.  Run by
+ * training/test.sh.
+ */
+#include <stdint.h>
+
+#include "eval_metrics.h"
+#include "unit.h"
+
+static uint64_t rs = 12345;
+
+static double
+urand(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (double) (rs >> 11) / 9007199254740992.0;
+}
+
+static double
+nrand(void)
+{
+	double		u = urand() + 1e-12, v = urand();
+
+	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static void
+test_sparsity(void)
+{
+	/* D = 5: image rows {1,0,2,0,0}, {0,0,3,0,0}; text rows {0,4,0,0,0}, {0,1,1,0,0}, {0,0,0,0,0} */
+	float		img[] = {1, 0, 2, 0, 0, 0, 0, 3, 0, 0};
+	float		txt[] = {0, 4, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+	sparsity_result r;
+
+	metrics_sparsity(img, 2, txt, 3, 5, &r);
+	CHECK_NEAR(r.image_l0, 1.5, 1e-12, "image L0");
+	CHECK_NEAR(r.text_l0, 1.0, 1e-12, "text L0");
+	CHECK(r.dead_image == 3, "dead image %d", r.dead_image);	/* 1, 3, 4 */
+	CHECK(r.dead_text == 3, "dead text %d", r.dead_text);	/* 0, 3, 4 */
+	CHECK(r.dead_both == 2, "dead both %d", r.dead_both);	/* 3, 4 */
+}
+
+/*
+ * G groups of M identical images (judge: one random unit vector per group);
+ * dimension g fires on group g only, dimension G + g on group g strongly and
+ * on group g + 1 weakly (top M keeps group g), dimension 2G on one image
+ * only (not counted), the rest never.
+ */
+static void
+test_clarity_designed(void)
+{
+	enum
+	{
+		G = 8, M = 6, N = G * M, J = 32, D = 2 * G + 3, TOP = M
+	};
+	float		act[N * D], judge[N * J], e[G][J];
+	double		per[D], base1, base2;
+	clarity_result r;
+	int			g, i, c;
+
+	memset(act, 0, sizeof act);
+	for (g = 0; g < G; g++)
+		for (c = 0; c < J; c++)
+			e[g][c] = (float) nrand();
+	for (i = 0; i < N; i++)
+	{
+		g = i / M;
+		for (c = 0; c < J; c++)
+			judge[i * J + c] = e[g][c] * 3.0f;	/* not normalised: the metric must do it */
+		act[i * D + g] = 0.5f + (float) urand();
+		act[i * D + G + g] = 2.0f + (float) urand();
+		act[i * D + G + (g + G - 1) % G] = 0.1f * (float) urand() + 0.01f;
+	}
+	act[5 * D + 2 * G] = 1.0f;
+	CHECK(metrics_clarity(act, N, D, judge, J, TOP, 7, &r, per) == 0, "clarity runs");
+	CHECK(r.dims == 2 * G, "dims counted %d", r.dims);
+	CHECK_NEAR(r.clarity, 1.0, 1e-5, "identical groups give clarity 1");
+	CHECK_NEAR(r.mean_group, M, 1e-12, "group size");
+	CHECK(r.baseline < 0.6, "random baseline %.3f far below 1", r.baseline);
+	CHECK(r.baseline > -1.0 && r.baseline < 1.0, "baseline %.3f in range", r.baseline);
+	CHECK(isnan(per[2 * G]) && isnan(per[2 * G + 1]), "single-image and dead dims are NaN");
+	CHECK_NEAR(per[G + 3], 1.0, 1e-5, "the top-M group of a mixed dimension is its strong group");
+	base1 = r.baseline;
+	metrics_clarity(act, N, D, judge, J, TOP, 7, &r, NULL);
+	base2 = r.baseline;
+	CHECK(base1 == base2, "baseline deterministic in the seed");
+	/* with a larger cap the mixed dimensions take in the other group: clarity drops below 1 */
+	metrics_clarity(act, N, D, judge, J, 2 * M, 7, &r, per);
+	CHECK(per[G + 3] < 0.9 && per[3] > 1.0 - 1e-5, "mixed dimension %.3f < 1, pure one 1", per[G + 3]);
+}
+
+/* random data: the heap's top-k and the |sum|^2 identity against sort + all pairs */
+static void
+test_clarity_bruteforce(void)
+{
+	enum
+	{
+		N = 40, D = 12, J = 7, TOP = 5
+	};
+	float		act[N * D], judge[N * J];
+	double		per[D], mean = 0.0;
+	int			i, j, c, counted = 0;
+	clarity_result r;
+
+	for (i = 0; i < N * D; i++)
+		act[i] = urand() < 0.3 ? (float) urand() : 0.0f;
+	for (i = 0; i < N * J; i++)
+		judge[i] = (float) nrand();
+	metrics_clarity(act, N, D, judge, J, TOP, 1, &r, per);
+	for (j = 0; j < D; j++)
+	{
+		int			idx[N], k = 0, a, b, pairs = 0;
+		double		s = 0.0;
+
+		/* the TOP largest positive activations by selection */
+		for (a = 0; a < TOP; a++)
+		{
+			int			best = -1;
+
+			for (i = 0; i < N; i++)
+			{
+				int			used = 0;
+
+				for (b = 0; b < k; b++)
+					used |= idx[b] == i;
+				if (!used && act[i * D + j] > 0 && (best < 0 || act[i * D + j] > act[best * D + j]))
+					best = i;
+			}
+			if (best >= 0)
+				idx[k++] = best;
+		}
+		if (k < 2)
+		{
+			CHECK(isnan(per[j]), "dim %d NaN", j);
+			continue;
+		}
+		for (a = 0; a < k; a++)
+			for (b = a + 1; b < k; b++)
+			{
+				double		dot = 0, na = 0, nb = 0;
+
+				for (c = 0; c < J; c++)
+				{
+					dot += (double) judge[idx[a] * J + c] * judge[idx[b] * J + c];
+					na += (double) judge[idx[a] * J + c] * judge[idx[a] * J + c];
+					nb += (double) judge[idx[b] * J + c] * judge[idx[b] * J + c];
+				}
+				s += dot / sqrt(na * nb);
+				pairs++;
+			}
+		CHECK_NEAR(per[j], s / pairs, 1e-5, "clarity of one dimension vs brute force");
+		mean += s / pairs;
+		counted++;
+	}
+	CHECK(r.dims == counted, "dims %d vs %d", r.dims, counted);
+	CHECK_NEAR(r.clarity, mean / counted, 1e-5, "mean clarity vs brute force");
+}
+
+static void
+test_modality(void)
+{
+	/* D = 5; 2 images, 4 texts (means, not sums, decide):
+	 * dim 0 images only; dim 1 texts only; dim 2 equal means (share 0.5);
+	 * dim 3 image mean 0.95, text mean 0.05 (share 0.95 > 0.9); dim 4 dead */
+	float		img[] = {1, 0, 1, 1.9f, 0, 1, 0, 1, 0, 0};
+	float		txt[] = {0, 1, 1, 0.2f, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0};
+	double		share[5];
+	modality_result r;
+
+	CHECK(metrics_modality(img, 2, txt, 4, 5, 0.1, 0.9, &r, share) == 0, "modality runs");
+	CHECK(r.active == 4, "active %d", r.active);
+	CHECK(r.multimodal == 1 && r.image_only == 2 && r.text_only == 1,
+		  "multi %d image %d text %d", r.multimodal, r.image_only, r.text_only);
+	CHECK_NEAR(share[0], 1.0, 1e-12, "image-only share");
+	CHECK_NEAR(share[1], 0.0, 1e-12, "text-only share");
+	CHECK_NEAR(share[2], 0.5, 1e-12, "balanced share");
+	CHECK_NEAR(share[3], 0.95, 1e-6, "mostly-image share");
+	CHECK(isnan(share[4]), "dead dimension has no share");
+	/* mass: dims 0..3 have 1, 1, 2, 1 (means); multimodal dim 2 holds 2 of 5 */
+	CHECK_NEAR(r.multimodal_mass, 0.4, 1e-6, "multimodal mass share");
+}
+
+int
+main(void)
+{
+	test_sparsity();
+	test_clarity_designed();
+	test_clarity_bruteforce();
+	test_modality();
+	return unit_done("test_metrics");
+}
