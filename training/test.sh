@@ -102,6 +102,31 @@ check "identical copies: group size 8" 'inrange "$tmp/twins.out" clarity.mean_gr
 check "bad --clarity-top refused" '! ./sparseclip-eval "$tmp/full.safetensors" --clarity-top 1 > /dev/null 2>&1'
 check "bad --skip refused" '! ./sparseclip-eval "$tmp/full.safetensors" --skip mnist > /dev/null 2>&1'
 
+# Ablation tooling end to end: two runs split by --stop-at and resumed, the
+# table and the picture, a rerun that skips, changed options refused; then the
+# default recipe's script with today's options on the drawn data.
+printf '# name and options\nsparse\ndense --dense   # the judge\n' > "$tmp/runs.txt"
+abl=(--jobs 2 --classes "$tmp/val.tsv" --eval-opts "--skip fashion --shared $tmp/none" "$tmp/runs.txt" "$tmp/ab" "${common[@]}")
+bash ./ablate.sh --stop-at 13 "${abl[@]}" > "$tmp/ab1.log" 2>&1
+check "ablate: stopped runs keep a state, no model, table says unfinished" '[ -s "$tmp/ab/sparse/model.safetensors.state" ] && [ ! -e "$tmp/ab/sparse/model.safetensors" ] && grep -q "^| sparse | \`\` | 10 | unfinished" "$tmp/ab/ablation.md"'
+bash ./ablate.sh "${abl[@]}" > "$tmp/ab2.log" 2>&1
+check "ablate: both runs resumed and finished" '[ $(grep -c ": resuming from" "$tmp/ab2.log") -eq 2 ] && [ -s "$tmp/ab/dense/model.safetensors" ]'
+check "ablate: resumed run bit-identical to the straight one" 'cmp -s "$tmp/ab/sparse/model.safetensors" "$tmp/full.safetensors"'
+check "ablate: each run has its log and evaluation" '[ -s "$tmp/ab/sparse/train.log" ] && grep -q "clarity.mean" "$tmp/ab/dense/eval.tsv"'
+check "ablate: TSV table, 2 runs x 19 columns" '[ $(awk -F"\t" "NF == 19" "$tmp/ab/ablation.tsv" | wc -l) -eq 3 ]'
+check "ablate: numbers in every column of a finished run" '[ $(awk -F"\t" "\$1 == \"sparse\"" "$tmp/ab/ablation.tsv" | tr "\t" "\n" | sed -n "3,19p" | grep -c "^[0-9.]*$") -eq 15 ]'
+check "ablate: Markdown rows with clarity and logit scale" 'grep -q "^| dense | \`--dense\` | 40 | [0-9.]* |.*([0-9.-]*) |" "$tmp/ab/ablation.md"'
+check "ablate: curves picture is a PNG" '[ "$(head -c 4 "$tmp/ab/curves.png" | tail -c 3)" = PNG ]'
+bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
+check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'
+printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
+check "ablate: changed options refused" '! bash ./ablate.sh --no-eval "$tmp/runs2.txt" "$tmp/ab" "${common[@]}" > "$tmp/ab4.log" 2>&1 && grep -q "options differ" "$tmp/ab4.log"'
+check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'
+
+DATA="$tmp" OUT="$tmp/recipe" STEPS=20 EVAL_OPTS="--skip fashion,cifar10,imagenet" bash recipes/default.sh \
+	--config "$tmp/small.json" --batch 16 --warmup 5 --lr 2e-3 --log-every 5 > "$tmp/recipe.log" 2>&1
+check "recipe: sparse and dense trained and evaluated, the dense one judging" 'grep -q "^| sparse | \`\` | 20 | - | [0-9.]* |.*([0-9.-]*) |" "$tmp/recipe/ablation.md" && grep -q "clarity.judge.*recipe/dense/model.safetensors" "$tmp/recipe/sparse/eval.tsv"'
+
 check "missing --data refused" '! ./sparseclip-train --steps 1 2> /dev/null'
 check "bad --sparsity refused" '! ./sparseclip-train --data "$tmp/train.tsv" --sparsity nope > /dev/null 2>&1'
 check "topk without --topk refused" '! ./sparseclip-train --data "$tmp/train.tsv" --sparsity topk > /dev/null 2>&1'
