@@ -1,0 +1,211 @@
+/*
+ * eval_val.c - sparseclip-eval on the paired validation set: recall both
+ * ways, L0 and never-active dimensions, modality, clarity under a judge
+ * (the formulas in eval_metrics.h and doc/training.md).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+#include "eval_report.h"
+#include "eval_metrics.h"
+
+static void
+recall_rows(const dataset *d, const float *ie, const float *te, int D)
+{
+	static const int ks[3] = {1, 5, 10};
+	double		r_t2i[3] = {0}, r_i2t[3] = {0};
+	float	   *s = malloc(sizeof(float) * (size_t) d->ncaps * d->nimages);
+	int		   *img_of = malloc(sizeof(int) * d->ncaps);
+	int			i, j, k;
+	char		note[128];
+
+	for (i = 0; i < d->nimages; i++)
+		for (j = 0; j < d->cap_count[i]; j++)
+			img_of[d->cap_first[i] + j] = i;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->ncaps, d->nimages, D, 1.0f, te, D, ie, D,
+				0.0f, s, d->nimages);
+	/* text -> image: rank of the caption's image (ties count against) */
+	for (j = 0; j < d->ncaps; j++)
+	{
+		const float *r = s + (size_t) j * d->nimages;
+		float		mine = r[img_of[j]];
+		int			above = 0;
+
+		for (i = 0; i < d->nimages; i++)
+			if (i != img_of[j] && r[i] >= mine)
+				above++;
+		for (k = 0; k < 3; k++)
+			r_t2i[k] += above < ks[k];
+	}
+	/* image -> text: rank of the best of the image's captions */
+	for (i = 0; i < d->nimages; i++)
+	{
+		float		best = -INFINITY;
+		int			above = 0;
+
+		for (j = 0; j < d->cap_count[i]; j++)
+			if (s[(size_t) (d->cap_first[i] + j) * d->nimages + i] > best)
+				best = s[(size_t) (d->cap_first[i] + j) * d->nimages + i];
+		for (j = 0; j < d->ncaps; j++)
+			if (img_of[j] != i && s[(size_t) j * d->nimages + i] >= best)
+				above++;
+		for (k = 0; k < 3; k++)
+			r_i2t[k] += above < ks[k];
+	}
+	for (k = 0; k < 3; k++)
+	{
+		r_t2i[k] *= 100.0 / d->ncaps;
+		r_i2t[k] *= 100.0 / d->nimages;
+	}
+	snprintf(note, sizeof note, "%d images, %d captions", d->nimages, d->ncaps);
+	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", "validation retrieval", "text->image R@1 / R@5",
+		   r_t2i[0], r_t2i[1], note);
+	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "text->image R@10", r_t2i[2], "");
+	printf("| %-28s | %-22s | %8.2f | %8.2f |\n", "validation retrieval", "image->text R@1 / R@5",
+		   r_i2t[0], r_i2t[1]);
+	printf("| %-28s | %-22s | %8.2f | %8s |\n", "validation retrieval", "image->text R@10", r_i2t[2], "");
+	report_value("val.images", d->nimages, NULL);
+	report_value("val.captions", d->ncaps, NULL);
+	report_value("val.t2i_r1", r_t2i[0], note);
+	report_value("val.t2i_r5", r_t2i[1], NULL);
+	report_value("val.t2i_r10", r_t2i[2], NULL);
+	report_value("val.i2t_r1", r_i2t[0], NULL);
+	report_value("val.i2t_r5", r_i2t[1], NULL);
+	report_value("val.i2t_r10", r_i2t[2], NULL);
+	free(s);
+	free(img_of);
+}
+
+static void
+sparsity_rows(const dataset *d, const float *ie, const float *te, int D)
+{
+	sparsity_result r;
+	char		note[128];
+
+	metrics_sparsity(ie, d->nimages, te, d->ncaps, D, &r);
+	snprintf(note, sizeof note, "of %d dimensions; %d images, %d captions", D, d->nimages, d->ncaps);
+	printf("| %-28s | %-22s | %8.1f | %7.2f%% | %s\n", "sparsity (validation)", "image L0 (abs, %)",
+		   r.image_l0, 100.0 * r.image_l0 / D, note);
+	printf("| %-28s | %-22s | %8.1f | %7.2f%% |\n", "sparsity (validation)", "text L0 (abs, %)",
+		   r.text_l0, 100.0 * r.text_l0 / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | never > 0 on any image\n", "sparsity (validation)",
+		   "never-active, images", r.dead_image, 100.0 * r.dead_image / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | never > 0 on any caption\n", "sparsity (validation)",
+		   "never-active, texts", r.dead_text, 100.0 * r.dead_text / D);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | on neither\n", "sparsity (validation)",
+		   "never-active, both", r.dead_both, 100.0 * r.dead_both / D);
+	report_value("sparsity.image_l0", r.image_l0, note);
+	report_value("sparsity.image_l0_pct", 100.0 * r.image_l0 / D, NULL);
+	report_value("sparsity.text_l0", r.text_l0, NULL);
+	report_value("sparsity.text_l0_pct", 100.0 * r.text_l0 / D, NULL);
+	report_value("sparsity.dead_image", r.dead_image, NULL);
+	report_value("sparsity.dead_image_pct", 100.0 * r.dead_image / D, NULL);
+	report_value("sparsity.dead_text", r.dead_text, NULL);
+	report_value("sparsity.dead_text_pct", 100.0 * r.dead_text / D, NULL);
+	report_value("sparsity.dead", r.dead_both, "never active on images nor on texts");
+	report_value("sparsity.dead_pct", 100.0 * r.dead_both / D, NULL);
+}
+
+static void
+modality_rows(const dataset *d, const float *ie, const float *te, int D, double lo)
+{
+	modality_result r;
+	char		note[160];
+	double		a;
+
+	if (metrics_modality(ie, d->nimages, te, d->ncaps, D, lo, 1.0 - lo, &r, NULL) < 0)
+		die("modality", "out of memory");
+	a = r.active > 0 ? 100.0 / r.active : NAN;
+	snprintf(note, sizeof note, "of %d dimensions with mass; image share of mean activation in [%.2g, %.2g]",
+			 r.active, lo, 1.0 - lo);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | %s\n", "modality (validation)", "multimodal dims",
+		   r.multimodal, r.multimodal * a, note);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | image share > %.2g\n", "modality (validation)",
+		   "image-only dims", r.image_only, r.image_only * a, 1.0 - lo);
+	printf("| %-28s | %-22s | %8d | %7.2f%% | image share < %.2g\n", "modality (validation)",
+		   "text-only dims", r.text_only, r.text_only * a, lo);
+	printf("| %-28s | %-22s | %8s | %7.2f%% | share of all activation mass\n", "modality (validation)",
+		   "multimodal mass", "", 100.0 * r.multimodal_mass);
+	report_value("modality.cut_low", lo, "a dimension is multimodal when its image share is in [cut_low, cut_high]");
+	report_value("modality.cut_high", 1.0 - lo, NULL);
+	report_value("modality.active", r.active, NULL);
+	report_value("modality.multimodal", r.multimodal, NULL);
+	report_value("modality.multimodal_pct", r.multimodal * a, "of dimensions with mass");
+	report_value("modality.image_only_pct", r.image_only * a, NULL);
+	report_value("modality.text_only_pct", r.text_only * a, NULL);
+	report_value("modality.multimodal_mass_pct", 100.0 * r.multimodal_mass, NULL);
+}
+
+/* clarity of the model's dimensions under the judge's image tower, and its random-group baseline */
+static void
+clarity_rows(ctx *c, dataset *d, const float *ie, const char *judge_path, int top, uint64_t seed)
+{
+	char		err[1024], note[1200];
+	sc_model   *j = sc_model_load(judge_path, 0, err, sizeof err);
+	sc_workspace jws;
+	clarity_result r;
+	float	   *je;
+	int			J;
+
+	if (!j)
+		die(judge_path, err);
+	memset(&jws, 0, sizeof jws);
+	J = sc_model_output_dim(j);
+	je = malloc(sizeof(float) * (size_t) d->nimages * J);
+	if (!je)
+		die("clarity", "out of memory");
+	encode_dataset_images(j, &jws, c->batch, d, "judge", je);
+	if (metrics_clarity(ie, d->nimages, c->D, je, J, top, seed, &r, NULL) < 0)
+		die("clarity", "out of memory");
+	snprintf(note, sizeof note, "judge: image tower of %s (%s, %d dims); top %d images per dimension",
+			 judge_path, j->cfg.sparse_dim ? "SPARSE, not a dense baseline" : "dense", J, top);
+	printf("| %-28s | %-22s | %8.4f | %8.4f | %s\n", "clarity (validation images)", "model / random groups",
+		   r.clarity, r.baseline, note);
+	printf("| %-28s | %-22s | %8d | %8.1f | dimensions with >= 2 active images; mean group size\n",
+		   "clarity (validation images)", "dims counted, group", r.dims, r.mean_group);
+	report_string("clarity.judge", judge_path);
+	report_value("clarity.judge_dense", j->cfg.sparse_dim == 0, NULL);
+	report_value("clarity.top", top, "images per dimension: the top activating, at most");
+	report_value("clarity.mean", r.clarity, note);
+	report_value("clarity.baseline", r.baseline, "random groups of the same sizes");
+	report_value("clarity.dims", r.dims, "dimensions with at least two active images");
+	report_value("clarity.mean_group", r.mean_group, NULL);
+	free(je);
+	sc_workspace_free(&jws);
+	sc_model_free(j);
+}
+
+/* everything measured on the paired validation set */
+void
+eval_val(ctx *c, const char *val, const val_opts *o)
+{
+	dataset		d;
+	char		err[512];
+	float	   *ie, *te;
+
+	if (dataset_load(&d, val, err, sizeof err) < 0)
+	{
+		printf("| %-28s | skipped: %s\n", "validation set", err);
+		return;
+	}
+	ie = malloc(sizeof(float) * (size_t) d.nimages * c->D);
+	te = malloc(sizeof(float) * (size_t) d.ncaps * c->D);
+	if (!ie || !te)
+		die(val, "out of memory");
+	encode_dataset_images(c->m, &c->ws, c->batch, &d, val, ie);
+	encode_texts(c, d.captions, d.ncaps, te);
+	recall_rows(&d, ie, te, c->D);
+	sparsity_rows(&d, ie, te, c->D);
+	modality_rows(&d, ie, te, c->D, o->modality_lo);
+	if (o->judge)
+		clarity_rows(c, &d, ie, o->judge, o->clarity_top, o->seed);
+	else
+		printf("| %-28s | skipped: no --judge DENSE_MODEL given\n", "clarity (validation images)");
+	free(ie);
+	free(te);
+	dataset_free(&d);
+}
