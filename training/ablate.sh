@@ -103,6 +103,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 	opts+=("$(echo $rest)")	# white space squeezed, for the table
 done < "$configs"
 [ ${#names[@]} -gt 0 ] || die "$configs names no run"
+# the script owns where each run writes and when it stops
+for o in "${common[@]}" ${opts[@]+${opts[@]}}; do
+	case $o in --out|--log|--resume|--stop-at) die "$o is set by ablate.sh, not in the options" ;; esac
+done
 
 # training: at most $jobs runs at once (default 1: one after another)
 declare -A running=()	# pid -> run name

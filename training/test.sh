@@ -99,6 +99,8 @@ done
 check "identical groups: clarity 1 ($(key "$tmp/twins.out" clarity.mean))" 'inrange "$tmp/twins.out" clarity.mean 0.9999 1.0001'
 check "random groups lower ($(key "$tmp/twins.out" clarity.baseline))" 'inrange "$tmp/twins.out" clarity.baseline -1 0.999'
 check "identical copies: group size 8" 'inrange "$tmp/twins.out" clarity.mean_group 8 8'
+./sparseclip-eval "$tmp/dense.safetensors" --fashion "$tmp/none" --shared "$tmp/none" > "$tmp/eval_f.txt" 2>&1
+check "Fashion-MNIST elsewhere than Debian's folder: skipped, not installed" 'grep -q "Fashion-MNIST test.*skipped" "$tmp/eval_f.txt" && ! grep -q installing "$tmp/eval_f.txt"'
 check "bad --clarity-top refused" '! ./sparseclip-eval "$tmp/full.safetensors" --clarity-top 1 > /dev/null 2>&1'
 check "bad --skip refused" '! ./sparseclip-eval "$tmp/full.safetensors" --skip mnist > /dev/null 2>&1'
 
@@ -121,6 +123,7 @@ bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
 check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'
 printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
 check "ablate: changed options refused" '! bash ./ablate.sh --no-eval "$tmp/runs2.txt" "$tmp/ab" "${common[@]}" > "$tmp/ab4.log" 2>&1 && grep -q "options differ" "$tmp/ab4.log"'
+check "ablate: --out in the options refused" 'printf "x --out y\n" > "$tmp/runs4.txt"; ! bash ./ablate.sh "$tmp/runs4.txt" "$tmp/ab6" "${common[@]}" > /dev/null 2>&1'
 check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'
 
 DATA="$tmp" OUT="$tmp/recipe" STEPS=20 EVAL_OPTS="--skip fashion,cifar10,imagenet" bash recipes/default.sh \
