@@ -37,6 +37,7 @@
 #   --jobs N            train N runs at once (default 1; give each run
 #                       --threads so that N x threads fits the cores)
 #   --no-eval           train only
+#   --dry-run           print each run's trainer command and stop
 #   --nice N            niceness of training and evaluation (default 10)
 set -uo pipefail
 
@@ -48,6 +49,7 @@ judge=
 judge_model=
 eval_opts="--limit 100 --max-templates 8 --skip imagenet"
 stop_at=
+dry=0
 jobs=1
 do_eval=1
 niceness=10
@@ -62,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--stop-at) stop_at=${2:?--stop-at needs a step}; shift 2 ;;
 	--jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
 	--no-eval) do_eval=0; shift ;;
+	--dry-run) dry=1; shift ;;
 	--nice) niceness=${2:?--nice needs a number}; shift 2 ;;
 	-h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
@@ -78,7 +81,6 @@ case $stop_at in ''|[0-9]*) ;; *) die "--stop-at wants a step number" ;; esac
 case $niceness in ''|*[!0-9-]*) die "--nice wants a number" ;; esac
 case $jobs in ''|0|*[!0-9]*) die "--jobs wants a positive number" ;; esac
 make -s -C "$here" sparseclip-train sparseclip-eval || die "build failed"
-mkdir -p "$outdir" || die "cannot create $outdir"
 
 # the validation file of the common options, for the evaluation
 val=
@@ -107,6 +109,15 @@ done < "$configs"
 for o in "${common[@]}" ${opts[@]+${opts[@]}}; do
 	case $o in --out|--log|--resume|--stop-at) die "$o is set by ablate.sh, not in the options" ;; esac
 done
+
+if [ $dry -eq 1 ]; then
+	for ((r = 0; r < ${#names[@]}; r++)); do
+		echo "${names[$r]}: sparseclip-train --out $outdir/${names[$r]}/model.safetensors ${common[*]} ${opts[$r]}"
+	done
+	exit 0
+fi
+
+mkdir -p "$outdir" || die "cannot create $outdir"
 
 # training: at most $jobs runs at once (default 1: one after another)
 declare -A running=()	# pid -> run name

@@ -124,6 +124,7 @@ check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finish
 printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
 check "ablate: changed options refused" '! bash ./ablate.sh --no-eval "$tmp/runs2.txt" "$tmp/ab" "${common[@]}" > "$tmp/ab4.log" 2>&1 && grep -q "options differ" "$tmp/ab4.log"'
 check "ablate: --out in the options refused" 'printf "x --out y\n" > "$tmp/runs4.txt"; ! bash ./ablate.sh "$tmp/runs4.txt" "$tmp/ab6" "${common[@]}" > /dev/null 2>&1'
+check "ablate: the ablation list of issue 9 parses" '[ $(bash ./ablate.sh --dry-run recipes/ablations.txt "$tmp/ab7" "${common[@]}" | grep -c "sparseclip-train --out") -ge 5 ] && [ ! -e "$tmp/ab7" ]'
 check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'
 
 DATA="$tmp" OUT="$tmp/recipe" STEPS=20 EVAL_OPTS="--skip fashion,cifar10,imagenet" bash recipes/default.sh \
