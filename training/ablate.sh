@@ -241,6 +241,8 @@ if [ $do_eval -eq 1 ]; then
 	printf 'run\toptions\tsteps\theldout_top1\tt2i_r10\ti2t_r10\timage_l0\timage_l0_pct\ttext_l0\ttext_l0_pct\tdead\tdead_pct\tclarity\tclarity_baseline\tmultimodal_pct\tcifar10_top1\tfashion_top1\tlogit_scale\tpairs_per_s\n' > "$tsv"
 	for ((r = 0; r < ${#names[@]}; r++)); do
 		name=${names[$r]} dir=$outdir/${names[$r]} e=$outdir/${names[$r]}/eval.tsv
+		shown='-'	# the run's own options, as code
+		[ -n "${opts[$r]}" ] && shown="\`${opts[$r]}\`"
 		steps=$(csvcol "$dir/model.csv" step last)
 		pps=$(csvcol "$dir/model.csv" pairs_per_s mean)
 		[ "$pps" = - ] || pps=$(printf '%.1f' "$pps")
@@ -252,8 +254,8 @@ if [ $do_eval -eq 1 ]; then
 				v+=("$(get "$e" $k)")
 			done
 			f() { [ "$1" = - ] && echo - || printf "$2" "$1"; }
-			printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s %%) | %s (%s) | %s | %s | %s | %s | %s |\n' \
-				"$name" "${opts[$r]}" "$steps" "$(f "${v[0]}" %.2f)" "$(f "${v[1]}" %.2f)" "$(f "${v[2]}" %.2f)" \
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s %%) | %s (%s) | %s | %s | %s | %s | %s |\n' \
+				"$name" "$shown" "$steps" "$(f "${v[0]}" %.2f)" "$(f "${v[1]}" %.2f)" "$(f "${v[2]}" %.2f)" \
 				"$(f "${v[3]}" %.1f)" "$(f "${v[4]}" %.2f)" "$(f "${v[5]}" %.1f)" "$(f "${v[6]}" %.2f)" \
 				"${v[7]}" "$(f "${v[8]}" %.1f)" "$(f "${v[9]}" %.3f)" "$(f "${v[10]}" %.3f)" "$(f "${v[11]}" %.1f)" \
 				"$(f "${v[12]}" %.2f)" "$(f "${v[13]}" %.2f)" "$(f "${v[14]}" %.2f)" "$pps" >> "$md"
@@ -263,7 +265,7 @@ if [ $do_eval -eq 1 ]; then
 		else
 			state=unfinished
 			for n in "${failed[@]}"; do [ "$n" != "$name" ] || state=failed; done
-			printf '| %s | `%s` | %s | %s | | | | | | | | | | | | | %s |\n' "$name" "${opts[$r]}" "$steps" "$state" "$pps" >> "$md"
+			printf '| %s | %s | %s | %s | | | | | | | | | | | | | %s |\n' "$name" "$shown" "$steps" "$state" "$pps" >> "$md"
 			printf '%s\t%s\t%s\t%s\n' "$name" "${opts[$r]}" "$steps" "$state" >> "$tsv"
 		fi
 	done
