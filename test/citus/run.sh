@@ -387,7 +387,7 @@ done
 on coord <<SQL | sed 's/^/   /'
 CREATE TEMP TABLE med AS SELECT form, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
 	FROM timings WHERE rep > 1 OR $REPS = 1 GROUP BY form;
-SELECT rpad(form, 32) || lpad(round(ms::numeric, 2)::text, 9) || ' ms' FROM med ORDER BY 1;
+SELECT rpad(form, 46) || lpad(round(ms::numeric, 2)::text, 9) || ' ms' FROM med ORDER BY 1;
 SELECT 'distributed / one node with one shard''s rows: ' ||
 	round(((SELECT ms FROM med WHERE form = 'distributed, constant vector') / (SELECT ms FROM med WHERE form = 'one node, one shard''s rows'))::numeric, 2) ||
 	'x (constant vector), ' ||
@@ -420,7 +420,7 @@ FROM generate_series(1, 20) i, (VALUES
 	('pictures, encode_text parameter', 'SELECT * FROM search_pictures(''a red car'')'),
 	('pictures_local, encode_text', 'SELECT id FROM pictures_local ORDER BY emb_image <#> encode_text(''a red car'') LIMIT 10')) f(form, sql);
 SQL
-on coord -c "SELECT rpad(form, 32) || lpad(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)::text, 9) || ' ms'
+on coord -c "SELECT rpad(form, 46) || lpad(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)::text, 9) || ' ms'
 	FROM timings WHERE form LIKE 'pictures%' GROUP BY form ORDER BY 1" | sed 's/^/   /'
 
 echo

@@ -21,6 +21,7 @@ CREATE EXTENSION sparseclip;
 CREATE ROLE alice LOGIN;
 CREATE DATABASE alicedb OWNER alice;
 });
+$node->safe_psql('alicedb', 'CREATE EXTENSION sparseclip');
 my $version = $node->safe_psql('postgres', 'SHOW server_version_num');
 
 # A new session: what model does it use, and does encoding work?
