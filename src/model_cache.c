@@ -61,7 +61,7 @@ sparseclip_get_model(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no model is configured"),
-				 errhint("A superuser sets sparseclip.model to the path of a model file, e.g. ALTER SYSTEM SET sparseclip.model = '/path/model.safetensors'.")));
+				 errhint("A superuser sets sparseclip.model to the path of a model file: LOAD 'sparseclip'; ALTER SYSTEM SET sparseclip.model = '/path/model.safetensors'; SELECT pg_reload_conf(); or ALTER DATABASE ... SET sparseclip.model = '/path/model.safetensors'.")));
 	if (stat(path, &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),

@@ -109,6 +109,7 @@ extern int	svec_cmp_internal(const SVec *a, const SVec *b);
 
 /* Every weight times factor, dropping products that underflow to zero. */
 extern SVec *svec_scale(const SVec *a, double factor);
+extern SVec *svec_divide(const SVec *a, double divisor);
 
 /* Validation shared by every way of making an svec; each raises ERROR. */
 extern void svec_check_dim(int64 dim);

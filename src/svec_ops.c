@@ -10,7 +10,9 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/numeric.h"
 
 #include "svec.h"
 
@@ -224,22 +226,21 @@ svec_sub(PG_FUNCTION_ARGS)
 	PG_RETURN_SVEC_P(svec_add_signed(a, b, -1.0f));
 }
 
-/* Multiply every weight by a scalar; products that underflow to zero go. */
-SVec *
-svec_scale(const SVec *a, double factor)
+/*
+ * Multiply (or divide) every weight by a finite scalar in double, rounding
+ * each result once to float4; results that underflow to zero go.
+ */
+static SVec *
+svec_scale_by(const SVec *a, double x, bool divide)
 {
 	const float4 *av = SVEC_VALUES(a);
 	SVec	   *result = svec_alloc(a->dim, a->nnz);
 	float4	   *rv = SVEC_VALUES(result);
 	int			n = 0;
 
-	if (isnan(factor) || isinf(factor))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("cannot multiply an svec by %s", isnan(factor) ? "NaN" : "infinity")));
 	for (int i = 0; i < a->nnz; i++)
 	{
-		float4		value = (float4) (av[i] * factor);
+		float4		value = (float4) (divide ? av[i] / x : av[i] * x);
 
 		svec_check_finite_result(value);
 		if (value != 0.0f)
@@ -262,6 +263,36 @@ svec_scale(const SVec *a, double factor)
 	return result;
 }
 
+/* Multiply every weight by a scalar; products that underflow to zero go. */
+SVec *
+svec_scale(const SVec *a, double factor)
+{
+	if (isnan(factor) || isinf(factor))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot multiply an svec by %s", isnan(factor) ? "NaN" : "infinity")));
+	return svec_scale_by(a, factor, false);
+}
+
+/*
+ * Divide every weight by a scalar.  Each quotient is computed in double and
+ * rounded once, so avg's rewrite as sum / count (Citus) loses nothing more
+ * than the rounding of the sum.  Dividing by infinity gives the zero vector.
+ */
+SVec *
+svec_divide(const SVec *a, double divisor)
+{
+	if (divisor == 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DIVISION_BY_ZERO),
+				 errmsg("division by zero")));
+	if (isnan(divisor))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot divide an svec by NaN")));
+	return svec_scale_by(a, divisor, true);
+}
+
 PG_FUNCTION_INFO_V1(svec_mul_real);
 Datum
 svec_mul_real(PG_FUNCTION_ARGS)
@@ -280,4 +311,45 @@ real_mul_svec(PG_FUNCTION_ARGS)
 	SVec	   *a = PG_GETARG_SVEC_P(1);
 
 	PG_RETURN_SVEC_P(svec_scale(a, factor));
+}
+
+PG_FUNCTION_INFO_V1(svec_div_float8);
+Datum
+svec_div_float8(PG_FUNCTION_ARGS)
+{
+	SVec	   *a = PG_GETARG_SVEC_P(0);
+	float8		divisor = PG_GETARG_FLOAT8(1);
+
+	PG_RETURN_SVEC_P(svec_divide(a, divisor));
+}
+
+/*
+ * svec / numeric: Citus computes a distributed avg() as sum(sum) / sum(count),
+ * and sum(bigint) is numeric.  The divisor is converted to double (correctly
+ * rounded), then as svec / float8.
+ */
+PG_FUNCTION_INFO_V1(svec_div_numeric);
+Datum
+svec_div_numeric(PG_FUNCTION_ARGS)
+{
+	SVec	   *a = PG_GETARG_SVEC_P(0);
+	Numeric		divisor = PG_GETARG_NUMERIC(1);
+	double		d;
+
+	if (numeric_is_nan(divisor))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot divide an svec by NaN")));
+	/* Beyond double's range: infinity (a zero quotient) or zero, see below. */
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(divisor)));
+	if (d == 0.0 && !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(divisor),
+													   NumericGetDatum(int64_to_numeric(0)))))
+	{
+		/* Non-zero but below double's range: any non-zero weight overflows. */
+		if (a->nnz > 0)
+			float_overflow_error();
+		d = 1.0;
+	}
+	PG_RETURN_SVEC_P(svec_divide(a, d));
 }

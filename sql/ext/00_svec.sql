@@ -166,31 +166,42 @@ CREATE FUNCTION svec_to_array(svec, integer, boolean) RETURNS real[]
 CREATE CAST (real[] AS svec) WITH FUNCTION array_to_svec(real[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (svec AS real[]) WITH FUNCTION svec_to_array(svec, integer, boolean) AS ASSIGNMENT;
 
--- Aggregates: sum and mean of non-NULL inputs, parallel-capable.
-CREATE FUNCTION svec_agg_accum(internal, svec) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION svec_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION svec_agg_serialize(internal) RETURNS bytea
+-- Aggregates: sum and mean of non-NULL inputs, parallel-capable.  The state
+-- type is a real type, not internal, so that Citus combines the shards'
+-- partial states (exact double sums) instead of rewriting avg as
+-- sum(sum) / sum(count) over float4 partial sums; see src/svec_agg.c.
+CREATE TYPE svec_aggstate;
+CREATE FUNCTION svec_aggstate_in(cstring) RETURNS svec_aggstate
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION svec_agg_deserialize(bytea, internal) RETURNS internal
+CREATE FUNCTION svec_aggstate_out(svec_aggstate) RETURNS cstring
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION svec_sum_final(internal) RETURNS svec
+CREATE TYPE svec_aggstate (
+	INPUT     = svec_aggstate_in,
+	OUTPUT    = svec_aggstate_out,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE   = extended
+);
+COMMENT ON TYPE svec_aggstate IS 'partial state of sum(svec) and avg(svec): per-dimension double sums and a count';
+
+CREATE FUNCTION svec_agg_accum(svec_aggstate, svec) RETURNS svec_aggstate
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION svec_avg_final(internal) RETURNS svec
+CREATE FUNCTION svec_agg_combine(svec_aggstate, svec_aggstate) RETURNS svec_aggstate
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION svec_sum_final(svec_aggstate) RETURNS svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION svec_avg_final(svec_aggstate) RETURNS svec
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE sum(svec) (
-	SFUNC = svec_agg_accum, STYPE = internal,
+	SFUNC = svec_agg_accum, STYPE = svec_aggstate,
 	COMBINEFUNC = svec_agg_combine,
-	SERIALFUNC = svec_agg_serialize, DESERIALFUNC = svec_agg_deserialize,
 	FINALFUNC = svec_sum_final,
 	PARALLEL = SAFE
 );
 CREATE AGGREGATE avg(svec) (
-	SFUNC = svec_agg_accum, STYPE = internal,
+	SFUNC = svec_agg_accum, STYPE = svec_aggstate,
 	COMBINEFUNC = svec_agg_combine,
-	SERIALFUNC = svec_agg_serialize, DESERIALFUNC = svec_agg_deserialize,
 	FINALFUNC = svec_avg_final,
 	PARALLEL = SAFE
 );
