@@ -1,7 +1,7 @@
 /*
  * test_naming.c - unit tests of the naming tool's decisions (naming.c)
- * and of the concept-name format it writes (src/core/concepts.c), on tiny
- * designed cases.  make -C training test-naming
+ * on tiny designed cases (the name format it writes is tested in
+ * test/unit/test_concepts.c).  make -C training test-naming
  */
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "concepts.h"
 #include "naming.h"
 
 static int failures, checks;
@@ -216,62 +215,6 @@ test_permutation(void)
 	CHECK(memcmp(p, q, sizeof p) != 0, "another seed, another order");
 }
 
-static sc_concepts *
-parse_str(const char *names, const char *acts, char *err, size_t errlen)
-{
-	return sc_concepts_parse(names, strlen(names), acts, acts ? strlen(acts) : 0, 3, err, errlen);
-}
-
-static void
-test_concepts_format(void)
-{
-	const char *names[3 * 2] = {"snow", "ice", NULL, NULL, "Dog", "say \"hi\"\\"};
-	const float acts[3 * 2] = {0.9f, 0.5f, 0, 0, 0.25f, 0.125f};
-	char	   *nj, *aj, err[200];
-	sc_concepts *c;
-	size_t		lo, hi;
-
-	CHECK(sc_concepts_json(names, acts, 3, 2, &nj, &aj, err, sizeof err) == 0, "write: %s", err);
-	CHECK(strcmp(nj, "[[\"snow\",\"ice\"],null,[\"Dog\",\"say \\\"hi\\\"\\\\\"]]") == 0, "names JSON: %s", nj);
-	CHECK(strcmp(aj, "[[0.9,0.5],null,[0.25,0.125]]") == 0, "activations JSON: %s", aj);
-	c = sc_concepts_parse(nj, strlen(nj), aj, strlen(aj), 3, err, sizeof err);
-	CHECK(c != NULL, "read back: %s", err);
-	if (c)
-	{
-		CHECK(sc_concepts_count(c, 0) == 2 && sc_concepts_count(c, 1) == 0 && c->named_dims == 2, "counts");
-		CHECK(strcmp(sc_concepts_name(c, 2, 1), "say \"hi\"\\") == 0, "escapes round-trip");
-		CHECK(sc_concepts_name(c, 0, 2) == NULL, "past the last name");
-		CHECK(fabsf(c->activation[c->first[2] + 1] - 0.125f) < 1e-6, "activations");
-		CHECK(sc_concepts_find(c, " dOG ", 5, &lo, &hi) == 1 && c->entry_dim[c->by_name[lo]] == 2, "find folds case");
-		CHECK(sc_concepts_find(c, "ic", 2, &lo, &hi) == 0 && sc_concepts_find(c, "ices", 4, &lo, &hi) == 0,
-			  "no prefix matches");
-		CHECK(sc_concepts_find(c, "ice", 3, &lo, &hi) == 1 && sc_concepts_rank(c, c->by_name[lo]) == 1,
-			  "an alternative has rank 1");
-		sc_concepts_free(c);
-	}
-	free(nj);
-	free(aj);
-
-	/* malformed values are refused with a reason */
-	c = parse_str("[\"a\",\"b\"]", NULL, err, sizeof err);
-	CHECK(!c && strstr(err, "3 items"), "wrong count: %s", err);
-	c = parse_str("[\"a\",\"\",null]", NULL, err, sizeof err);
-	CHECK(!c && strstr(err, "empty"), "empty name: %s", err);
-	c = parse_str("[\"a\",[1],null]", NULL, err, sizeof err);
-	CHECK(!c && strstr(err, "not a string"), "number as name: %s", err);
-	c = parse_str("[\"a\",\"b\\n\",null]", NULL, err, sizeof err);
-	CHECK(!c && strstr(err, "control"), "control character: %s", err);
-	c = parse_str("[\"a\",\"b\",null]", "[[1],[1,2],null]", err, sizeof err);
-	CHECK(!c && strstr(err, "dimension 2"), "activation count: %s", err);
-	c = parse_str("[\"a\",\"b\",null", NULL, err, sizeof err);
-	CHECK(!c, "not JSON");
-	c = parse_str("[\"a\",\"b\",null]", NULL, err, sizeof err);
-	CHECK(c && isnan(c->activation[0]) && !c->has_activations, "no activations: NaN");
-	sc_concepts_free(c);
-	names[0] = "bad\x01";
-	CHECK(sc_concepts_json(names, NULL, 3, 2, &nj, NULL, err, sizeof err) < 0, "the writer refuses a control character");
-}
-
 int
 main(void)
 {
@@ -281,7 +224,6 @@ main(void)
 	test_wordnet_and_targets();
 	test_hits_and_top_dims();
 	test_permutation();
-	test_concepts_format();
 	printf("test_naming: %d checks, %d failures\n", checks, failures);
 	return failures ? 1 : 0;
 }
