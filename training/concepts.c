@@ -44,7 +44,7 @@ typedef struct opts
 {
 	const char *model, *vocab, *images, *classes, *out, *wordnet, *write_to, *templ;
 	int			names, top_words, top_images, gallery, max_images, threads, batch, png, no_write;
-	int			random_rounds;
+	int			random_rounds, specific;
 	uint64_t	seed;
 } opts;
 
@@ -81,6 +81,8 @@ usage(void)
 			"  --top-images N      images per dimension (default 8)\n"
 			"  --gallery N         dimensions in the gallery picture (default 24)\n"
 			"  --template T        text encoded for a word, {} = the word (default {})\n"
+			"  --score S           rank a dimension's words by their activation (default) or by\n"
+			"                      specific: activation standardised over the word's own dimensions\n"
 			"  --threads N         OpenBLAS threads (default 2)\n"
 			"  --batch N           texts or images per forward pass (default 256)\n"
 			"  --random-rounds N   shuffles averaged for the random-names baseline (default 20)\n"
@@ -150,6 +152,20 @@ parse_args(int argc, char **argv, opts *o)
 			o->threads = atoi(argv[++i]);
 		else if (strcmp(a, "--batch") == 0)
 			o->batch = atoi(argv[++i]);
+		else if (strcmp(a, "--score") == 0)
+		{
+			const char *sc = argv[++i];
+
+			if (strcmp(sc, "specific") == 0)
+				o->specific = 1;
+			else if (strcmp(sc, "activation") == 0)
+				o->specific = 0;
+			else
+			{
+				fprintf(stderr, "sparseclip-concepts: --score is activation or specific\n");
+				usage();
+			}
+		}
 		else if (strcmp(a, "--random-rounds") == 0)
 			o->random_rounds = atoi(argv[++i]);
 		else if (strcmp(a, "--seed") == 0)
@@ -470,7 +486,7 @@ main(int argc, char **argv)
 	char	  **words;
 	int			nwords, D, K, i, d, b0, too_long = 0;
 	topk	   *tw, *ti = NULL;
-	float	   *emb, *pix = NULL;
+	float	   *emb, *pix = NULL, *wmu, *wsd;
 	const char **names;
 	float	   *acts;
 	int		   *ids;
@@ -504,7 +520,11 @@ main(int argc, char **argv)
 	K = o.top_words;
 	tw = topk_new(D, K);
 	emb = malloc(sizeof(float) * (size_t) o.batch * D);
-	if (!tw || !emb)
+	wmu = calloc(nwords, sizeof(float));
+	wsd = malloc(sizeof(float) * nwords);
+	for (i = 0; i < nwords; i++)
+		wsd[i] = 1.0f;
+	if (!tw || !emb || !wmu || !wsd)
 		die("words", "out of memory");
 	t = now();
 	for (b0 = 0; b0 < nwords; b0 += o.batch)
@@ -512,6 +532,8 @@ main(int argc, char **argv)
 		int			nb = nwords - b0 < o.batch ? nwords - b0 : o.batch;
 
 		encode_words(&c, words + b0, nb, o.templ, emb, &too_long);
+		if (o.specific)
+			naming_specific(emb, nb, D, wmu + b0, wsd + b0);
 		topk_add_rows(tw, emb, nb, b0);
 		if ((b0 / o.batch) % 40 == 0)
 			fprintf(stderr, "\rwords: %d / %d", b0 + nb, nwords);
@@ -559,7 +581,7 @@ main(int argc, char **argv)
 		die("names", "out of memory");
 	f = o.out ? out_file(&o, "names.tsv") : NULL;
 	if (f)
-		fprintf(f, "dim\trank\tword\tactivation\n");
+		fprintf(f, "dim\trank\tword\tactivation\tscore\n");
 	for (d = 0; d < D; d++)
 	{
 		int			n = topk_sorted(tw, d, ids, vals), r;
@@ -567,13 +589,16 @@ main(int argc, char **argv)
 		named += n > 0;
 		for (r = 0; r < n; r++)
 		{
+			/* the activation itself, whatever the ranking score */
+			float		act = vals[r] * wsd[ids[r]] + wmu[ids[r]];
+
 			if (r < o.names)
 			{
 				names[(size_t) d * o.names + r] = words[ids[r]];
-				acts[(size_t) d * o.names + r] = vals[r];
+				acts[(size_t) d * o.names + r] = act;
 			}
 			if (f)
-				fprintf(f, "%d\t%d\t%s\t%.4f\n", d + 1, r + 1, words[ids[r]], vals[r]);
+				fprintf(f, "%d\t%d\t%s\t%.4f\t%.4f\n", d + 1, r + 1, words[ids[r]], act, vals[r]);
 		}
 	}
 	if (f)
@@ -706,6 +731,8 @@ main(int argc, char **argv)
 	free(ids);
 	free(vals);
 	free(emb);
+	free(wmu);
+	free(wsd);
 	free(pix);
 	topk_free(tw);
 	topk_free(ti);

@@ -5,6 +5,7 @@
 #include "naming.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,30 @@ topk_sorted(const topk *t, int d, int *ids, float *vals)
 		ids[j] = id;
 	}
 	return n;
+}
+
+void
+naming_specific(float *emb, int n, int dims, float *mu, float *sd)
+{
+	int			i, d;
+
+	for (i = 0; i < n; i++)
+	{
+		float	   *row = emb + (size_t) i * dims;
+		double		s = 0.0, ss = 0.0, m, v;
+
+		for (d = 0; d < dims; d++)
+		{
+			s += row[d];
+			ss += (double) row[d] * row[d];
+		}
+		m = s / dims;
+		v = ss / dims - m * m;
+		mu[i] = (float) m;
+		sd[i] = v > 0.0 ? (float) sqrt(v) : 0.0f;
+		for (d = 0; d < dims; d++)
+			row[d] = row[d] > 0.0f && sd[i] > 0.0f ? (float) ((row[d] - m) / sd[i]) : 0.0f;
+	}
 }
 
 /* ---- words ---- */

@@ -41,6 +41,16 @@ extern void topk_add_rows(topk *t, const float *emb, int n, int id0);
  */
 extern int	topk_sorted(const topk *t, int d, int *ids, float *vals);
 
+/*
+ * The "specific" score: each row [n, dims] standardised by its own mean and
+ * standard deviation over all dimensions, in place (positive entries
+ * only; zeros stay zero), so that a word ranks high where it stands out
+ * among its own dimensions rather than where it is large because it has
+ * few active dimensions.  mu[i], sd[i] receive the row's statistics
+ * (activation = score * sd + mu); a row with sd 0 is zeroed.
+ */
+extern void naming_specific(float *emb, int n, int dims, float *mu, float *sd);
+
 /* ---- words ---- */
 
 /*

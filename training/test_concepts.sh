@@ -34,9 +34,9 @@ printf '# a comment\nred\nGreen\ngreen\nblue\nyellow\nblack\npurple\norange\npin
 	--threads 1 --png > "$tmp/run.log" 2> "$tmp/run.err"
 check "reads 14 distinct entries (comment, blank and a case duplicate dropped)" 'grep -q "vocabulary: 14 entries.*1 duplicates" "$tmp/run.err"'
 check "names.tsv: header, at most 4 words a dimension, activations in (0, 1]" \
-	'awk -F"\t" "NR == 1 { ok = \$0 == \"dim\trank\tword\tactivation\" } NR > 1 { if (\$2 > 4 || \$4 <= 0 || \$4 > 1 || \$1 < 1 || \$1 > 96) ok = 0; n++ } END { exit !(ok && n > 0) }" "$tmp/out/names.tsv"'
+	'awk -F"\t" "NR == 1 { ok = \$0 == \"dim\trank\tword\tactivation\tscore\" } NR > 1 { if (\$2 > 4 || \$4 <= 0 || \$4 > 1 || \$1 < 1 || \$1 > 96) ok = 0; n++ } END { exit !(ok && n > 0) }" "$tmp/out/names.tsv"'
 check "names.tsv: ranks best first within a dimension" \
-	'awk -F"\t" "NR > 1 { if (\$1 == d && \$4 > prev + 1e-9) bad = 1; d = \$1; prev = \$4 } END { exit bad }" "$tmp/out/names.tsv"'
+	'awk -F"\t" "NR > 1 { if (\$1 == d && \$5 > prev + 1e-9) bad = 1; d = \$1; prev = \$5 } END { exit bad }" "$tmp/out/names.tsv"'
 check "names normalised (ice cream)" '! grep -q "ice_cream" "$tmp/out/names.tsv"'
 check "images.tsv lists gallery images" 'awk -F"\t" "NR > 1 && \$3 ~ /img\/[a-z]+\.jpg$/ { n++ } END { exit !(n > 0) }" "$tmp/out/images.tsv"'
 check "gallery.html and gallery.png written" '[ -s "$tmp/out/gallery.html" ] && [ -s "$tmp/out/gallery.png" ] && [ $(wc -l < "$tmp/out/gallery.txt") -le 5 ]'

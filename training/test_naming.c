@@ -56,6 +56,36 @@ test_topk(void)
 	topk_free(t);
 }
 
+/*
+ * Word 0 is active on 2 of 8 dimensions (large normalised values), word 1
+ * on 7 (small ones, dimension 1 well above the rest).  By activation word
+ * 0 names dimension 1 (0.707 > 0.65); by the specific score word 1 does
+ * (2.06 against 1.73 standard deviations above the word's mean).
+ */
+static void
+test_specific(void)
+{
+	float		emb[2 * 8] = {
+		0.707f, 0.707f, 0, 0, 0, 0, 0, 0,
+		0, 0.65f, 0.31f, 0.31f, 0.31f, 0.31f, 0.31f, 0.31f,
+	};
+	float		mu[2], sd[2], v[2];
+	int			ids[2];
+	topk	   *raw = topk_new(8, 2), *spec = topk_new(8, 2);
+
+	topk_add_rows(raw, emb, 2, 0);
+	naming_specific(emb, 2, 8, mu, sd);
+	topk_add_rows(spec, emb, 2, 0);
+	topk_sorted(raw, 1, ids, v);
+	CHECK(ids[0] == 0, "by activation, dimension 1 goes to the word with few dimensions");
+	topk_sorted(spec, 1, ids, v);
+	CHECK(ids[0] == 1, "by the specific score, to the word for which it stands out");
+	CHECK(fabsf(v[0] * sd[1] + mu[1] - 0.65f) < 1e-5, "activation recovered from the score (%g)", v[0] * sd[1] + mu[1]);
+	CHECK(emb[2] == 0.0f && emb[8] == 0.0f, "zeros stay zero");
+	topk_free(raw);
+	topk_free(spec);
+}
+
 static void
 test_normalise(void)
 {
@@ -219,6 +249,7 @@ int
 main(void)
 {
 	test_topk();
+	test_specific();
 	test_normalise();
 	test_strset();
 	test_wordnet_and_targets();
