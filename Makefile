@@ -12,6 +12,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 
 CORE_SRCS  = $(sort $(wildcard src/core/*.c))
 PG_SRCS    = $(sort $(wildcard src/*.c src/inverted/*.c))
+PG_SRCS   += $(sort $(wildcard src/concepts/*.c))
 MODULE_big = sparseclip
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 

@@ -1,5 +1,6 @@
 /*
- * safetensors.c - validating safetensors reader (mmap) and F32 writer.
+ * safetensors.c - validating safetensors reader (mmap), F32 writer, and a
+ * rewriter that changes only the metadata.
  */
 #include "errmsg.h"
 #include "safetensors.h"
@@ -536,10 +537,25 @@ put_json_string(FILE *fp, const char *s)
 	return fputc('"', fp) == EOF ? -1 : 0;
 }
 
-int
-st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
-		 const char *const *meta_keys, const char *const *meta_values, size_t nmeta,
-		 char *err, size_t errlen)
+/* One tensor for the writer: any dtype, its bytes as they go to the file. */
+typedef struct write_item
+{
+	const char *name;
+	st_dtype	dtype;
+	int			ndim;
+	const int64_t *shape;
+	const void *data;
+	size_t		nbytes;
+} write_item;
+
+/*
+ * Write a safetensors file atomically: a temporary file in the same folder,
+ * renamed over path once complete and synced.
+ */
+static int
+write_items(const char *path, const write_item *items, size_t ntensors,
+			const char *const *meta_keys, const char *const *meta_values, size_t nmeta,
+			char *err, size_t errlen)
 {
 	char	   *hdr = NULL;
 	size_t		hdr_len = 0;
@@ -572,8 +588,7 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	}
 	for (i = 0; i < ntensors; i++)
 	{
-		const st_write_tensor *t = &tensors[i];
-		uint64_t	numel = 1;
+		const write_item *t = &items[i];
 
 		if (t->ndim < 0 || t->ndim > ST_MAX_DIMS || !t->name || !t->name[0] ||
 			strcmp(t->name, "__metadata__") == 0)
@@ -583,17 +598,15 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 			sc_seterr(err, errlen, "safetensors: cannot write tensor %zu (bad name or rank)", i);
 			return -1;
 		}
-		for (j = 0; j < (size_t) t->ndim; j++)
-			numel *= (uint64_t) t->shape[j];
 		if (i || nmeta)
 			fputc(',', hf);
 		ok &= put_json_string(hf, t->name) == 0;
-		fputs(":{\"dtype\":\"F32\",\"shape\":[", hf);
+		fprintf(hf, ":{\"dtype\":\"%s\",\"shape\":[", dtypes[t->dtype].name);
 		for (j = 0; j < (size_t) t->ndim; j++)
 			fprintf(hf, "%s%lld", j ? "," : "", (long long) t->shape[j]);
 		fprintf(hf, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long) off,
-				(unsigned long long) (off + numel * 4));
-		off += numel * 4;
+				(unsigned long long) (off + t->nbytes));
+		off += t->nbytes;
 	}
 	fputc('}', hf);
 	/* pad with spaces so that the data starts 8-byte aligned */
@@ -622,14 +635,8 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	hlen64 = hdr_len;
 	ok = fwrite(&hlen64, 8, 1, fp) == 1 && fwrite(hdr, 1, hdr_len, fp) == hdr_len;
 	for (i = 0; ok && i < ntensors; i++)
-	{
-		size_t		numel = 1;
-
-		for (j = 0; j < (size_t) tensors[i].ndim; j++)
-			numel *= (size_t) tensors[i].shape[j];
-		if (numel && fwrite(tensors[i].data, 4, numel, fp) != numel)
+		if (items[i].nbytes && fwrite(items[i].data, 1, items[i].nbytes, fp) != items[i].nbytes)
 			ok = 0;
-	}
 	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
 		ok = 0;
 	if (fclose(fp) != 0)
@@ -655,4 +662,91 @@ fail:
 	free(tmp);
 	free(hdr);
 	return -1;
+}
+
+int
+st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
+		 const char *const *meta_keys, const char *const *meta_values, size_t nmeta,
+		 char *err, size_t errlen)
+{
+	write_item *items = calloc(ntensors ? ntensors : 1, sizeof(write_item));
+	size_t		i, j;
+	int			rc;
+
+	if (!items)
+	{
+		sc_seterr(err, errlen, "safetensors: out of memory");
+		return -1;
+	}
+	for (i = 0; i < ntensors; i++)
+	{
+		size_t		numel = 1;
+
+		for (j = 0; j < (size_t) tensors[i].ndim && j < ST_MAX_DIMS; j++)
+			numel *= (size_t) tensors[i].shape[j];
+		items[i].name = tensors[i].name;
+		items[i].dtype = ST_F32;
+		items[i].ndim = tensors[i].ndim;
+		items[i].shape = tensors[i].shape;
+		items[i].data = tensors[i].data;
+		items[i].nbytes = numel * 4;
+	}
+	rc = write_items(path, items, ntensors, meta_keys, meta_values, nmeta, err, errlen);
+	free(items);
+	return rc;
+}
+
+int
+st_rewrite(const st_file *src, const char *path, const char *const *keys,
+		   const char *const *values, size_t nkeys, char *err, size_t errlen)
+{
+	write_item *items = calloc(src->ntensors ? src->ntensors : 1, sizeof(write_item));
+	const char **mk = malloc(sizeof(char *) * (src->nmeta + nkeys + 1));
+	const char **mv = malloc(sizeof(char *) * (src->nmeta + nkeys + 1));
+	size_t		i, j, nmeta = 0;
+	int			rc;
+
+	if (!items || !mk || !mv)
+	{
+		free(items);
+		free(mk);
+		free(mv);
+		sc_seterr(err, errlen, "safetensors: out of memory");
+		return -1;
+	}
+	/* tensors keep their dtype, shape, bytes and order */
+	for (i = 0; i < src->ntensors; i++)
+	{
+		const st_tensor *t = &src->tensors[i];
+
+		items[i].name = t->name;
+		items[i].dtype = t->dtype;
+		items[i].ndim = t->ndim;
+		items[i].shape = t->shape;
+		items[i].data = t->data;
+		items[i].nbytes = t->nbytes;
+	}
+	/* the old metadata, less the keys being replaced or removed */
+	for (i = 0; i < src->nmeta; i++)
+	{
+		for (j = 0; j < nkeys; j++)
+			if (strcmp(src->meta_keys[i], keys[j]) == 0)
+				break;
+		if (j == nkeys)
+		{
+			mk[nmeta] = src->meta_keys[i];
+			mv[nmeta++] = src->meta_values[i];
+		}
+	}
+	for (j = 0; j < nkeys; j++)
+		if (values[j])
+		{
+			mk[nmeta] = keys[j];
+			mv[nmeta++] = values[j];
+		}
+	rc = write_items(path, items, src->ntensors, mk, mv, nmeta, err, errlen);
+	free(items);
+	free(mk);
+	free(mv);
+	return rc;
 }

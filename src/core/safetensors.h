@@ -101,4 +101,14 @@ extern int st_write(const char *path, const st_write_tensor *tensors, size_t nte
 					const char *const *meta_keys, const char *const *meta_values, size_t nmeta,
 					char *err, size_t errlen);
 
+/*
+ * Rewrite an opened file to path (which may be the file src was opened
+ * from: the new file replaces it by rename, src's mapping stays valid) with
+ * the same tensors, dtypes and bytes, and its metadata changed: each of the
+ * nkeys keys is set to its value, or removed where the value is NULL; the
+ * other keys are kept.  Atomic as st_write.  Returns 0, or -1 with a message.
+ */
+extern int st_rewrite(const st_file *src, const char *path, const char *const *keys,
+					  const char *const *values, size_t nkeys, char *err, size_t errlen);
+
 #endif

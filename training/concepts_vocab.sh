@@ -1,0 +1,74 @@
+#!/bin/bash
+# The vocabulary that sparseclip-concepts names dimensions from, as in the
+# Sparse-CLIP paper: the first lemma of every WordNet 3.0 synset (nouns,
+# verbs, adjectives, adverbs; multi-word lemmas give short phrases such as
+# "ice cream") plus the common English words of Debian's wamerican list.
+#
+#   training/concepts_vocab.sh [OUT]     (default training/data/out/concepts_vocab.txt)
+#
+# Installs wordnet-base and wamerican with apt-get when run as root and they
+# are missing.  Cleaning: lower case; only letters, spaces, hyphens and
+# apostrophes inside words; 2 to 30 characters; at most 3 words; no
+# possessives; no capitalised wamerican entries (names of people and
+# places: WordNet's own proper nouns stay); no function words; a regular
+# plural (-s, -es) of a word already present is dropped unless WordNet
+# lists it as a lemma itself ("glasses", "news"); no duplicates.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/data/out/concepts_vocab.txt}
+wn=/usr/share/wordnet
+dict=/usr/share/dict/american-english
+
+missing=()
+[ -r $wn/data.noun ] || missing+=(wordnet-base)
+[ -r $dict ] || missing+=(wamerican)
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "concepts_vocab.sh: install ${missing[*]} (apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export LC_ALL=C
+
+# every WordNet lemma (for the plural rule), and the first lemma of each synset
+cat $wn/index.noun $wn/index.verb $wn/index.adj $wn/index.adv |
+	awk '!/^  / { gsub(/_/, " ", $1); print tolower($1) }' | sort -u > "$tmp/lemmas"
+cat $wn/data.noun $wn/data.verb $wn/data.adj $wn/data.adv |
+	awk '!/^  / { w = $5; sub(/\(.*\)$/, "", w); gsub(/_/, " ", w); print tolower(w) }' > "$tmp/wordnet"
+grep -v "'s$" $dict | grep -v '^[A-Z]' > "$tmp/dict" || true
+
+stop="a an the of and or but if in on at to for from by with as is are was were be been being it its this that these those he she they we you i me him her them us my your his our their not no yes do does did so than then there here what which who whom whose when where why how all any some each every very can will just"
+
+cat "$tmp/wordnet" "$tmp/dict" | awk -v stop="$stop" -v lemmas="$tmp/lemmas" '
+	BEGIN {
+		n = split(stop, s, " "); for (i = 1; i <= n; i++) isstop[s[i]] = 1
+		while ((getline l < lemmas) > 0) lemma[l] = 1
+	}
+	{
+		w = tolower($0)
+		gsub(/^[ \t]+|[ \t]+$/, "", w); gsub(/[ \t]+/, " ", w)
+		if (w !~ /^[a-z]([a-z'"'"' -]*[a-z])?$/) next
+		if (length(w) < 2 || length(w) > 30) next
+		if (split(w, parts, " ") > 3) next
+		if (isstop[w] || (w in seen)) next
+		seen[w] = 1; order[++k] = w
+	}
+	END {
+		for (i = 1; i <= k; i++) {
+			w = order[i]
+			if (!(w in lemma)) {
+				if (w ~ /es$/ && (substr(w, 1, length(w) - 2) in seen)) continue
+				if (w ~ /s$/ && !(w ~ /ss$/) && (substr(w, 1, length(w) - 1) in seen)) continue
+			}
+			print w
+		}
+	}' > "$tmp/vocab"
+mv "$tmp/vocab" "$out"
+echo "concepts_vocab.sh: $(wc -l < "$out") entries ($(grep -c ' ' "$out") phrases) in $out" >&2
