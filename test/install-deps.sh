@@ -15,6 +15,7 @@ PACKAGES=(
 	libipc-run-perl
 	util-linux
 	imagemagick
+	wordnet-base
 	nodejs
 )
 

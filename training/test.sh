@@ -53,6 +53,47 @@ echo "15,stale row of a killed run" >> "$tmp/split.csv"
 check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
 check "resumed log drops stale rows, repeats none" '! grep -q stale "$tmp/split.csv" && [ $(wc -l < "$tmp/split.csv") -eq 9 ]'
 
+# a larger --steps on resume extends the schedule: the cosine is over the new length
+./sparseclip-train "${common[@]}" --steps 20 --out "$tmp/ext.safetensors" > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/ext.safetensors.state" \
+	--out "$tmp/ext.safetensors" --log-every 5 --val-every 20 --steps 40 > "$tmp/ext.log"
+check "resume with --steps 40 says it extends" 'grep -q "total_steps 20 -> 40" "$tmp/ext.log"'
+check "extended run reaches step 40" 'grep -q "^40," "$tmp/ext.csv" && grep -q "done: 20 steps" "$tmp/ext.log"'
+lr_full=$(awk -F, '$1 == 25 { print $7 }' "$tmp/full.csv")
+lr_ext=$(awk -F, '$1 == 25 { print $7 }' "$tmp/ext.csv")
+check "extended schedule: lr at step 25 as in a 40-step run ($lr_ext, $lr_full)" '[ -n "$lr_ext" ] && [ "$lr_ext" = "$lr_full" ]'
+
+# the logit scale: its own initial value, rate and schedule, in the state
+./sparseclip-train "${common[@]}" --steps 10 --logit-init 30 --logit-lr-mult 0 --out "$tmp/li.safetensors" > /dev/null
+check "--logit-init 30 with rate 0 keeps the scale at 30" 'awk -F, "NR > 1 && \$6 != 30 { bad = 1 } END { exit bad }" "$tmp/li.csv"'
+check "logit settings stored in the state" 'head -c 4096 "$tmp/li.safetensors.state" | grep -q "logit_init..:30,..logit_lr_mult..:0,"'
+./sparseclip-train "${common[@]}" --steps 10 --logit-init 20 --logit-lr-mult 10 --out "$tmp/lm.safetensors" > /dev/null
+check "--logit-lr-mult 10: the scale's rate is 10x lr during warm-up" 'awk -F, "NR == 2 { exit !(\$15 > 9.99 * \$7 && \$15 < 10.01 * \$7) }" "$tmp/lm.csv"'
+check "the scale's rate stays constant after warm-up" 'awk -F, "NR > 2 { exit !(\$15 > 0.0199 && \$15 < 0.0201) }" "$tmp/lm.csv"'
+# at 1x, 10 steps can move ln(scale) by at most the sum of the rates, 0.016; at 10x it moves further
+check "the scale moves faster at 10x (20 -> $(awk -F, 'END { print $6 }' "$tmp/lm.csv"))" \
+	'awk -F, "END { d = log(\$6 / 20); if (d < 0) d = -d; exit !(d > 0.03) }" "$tmp/lm.csv"'
+./sparseclip-train "${common[@]}" --steps 10 --logit-schedule cosine --out "$tmp/lc.safetensors" > /dev/null
+check "--logit-schedule cosine follows lr" 'awk -F, "NR > 1 && \$15 != \$7 { bad = 1 } END { exit bad }" "$tmp/lc.csv"'
+./sparseclip-train "${common[@]}" --dense --steps 10 --logit-init 25 --logit-lr-mult 0 --out "$tmp/ld.safetensors" > /dev/null
+check "dense: --logit-init 25 with rate 0 keeps 25" 'awk -F, "NR > 1 && \$6 != 25 { bad = 1 } END { exit bad }" "$tmp/ld.csv"'
+check "--logit-init above the cap refused" '! ./sparseclip-train --data "$tmp/train.tsv" --logit-init 60 > /dev/null 2>&1'
+
+# BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
+if [ -e /usr/share/wordnet/data.noun ]; then
+	mkdir -p "$tmp/nown" && ln -s "$tmp/img" "$tmp/nown/img" && cp "$tmp/train.tsv" "$tmp/nown/"
+	sed 's/"vocab_size":560/"vocab_size":1024/' "$tmp/small.json" > "$tmp/v1024.json"
+	./sparseclip-train --data "$tmp/nown/train.tsv" --config "$tmp/v1024.json" --steps 2 --batch 16 \
+		--out "$tmp/wn.safetensors" > "$tmp/wn.log" 2>&1 || true
+	check "24 distinct captions, vocabulary 1,024: BPE from the WordNet glosses" \
+		'[ $(cut -f2 "$tmp/train.tsv" | sort -u | wc -l) -eq 24 ] && grep -q "510 merges from 96 captions and the WordNet glosses" "$tmp/wn.log" && [ -s "$tmp/wn.safetensors" ]'
+else
+	echo "SKIP: WordNet (Debian wordnet-base) not installed: BPE fallback not tested"
+fi
+mkdir -p "$tmp/emptydir"
+check "an unreadable --wordnet is refused" \
+	'! ./sparseclip-train --data "$tmp/train.tsv" --config "$tmp/small.json" --wordnet "$tmp/emptydir" > /dev/null 2> "$tmp/wnerr.log" && grep -q "cannot read the general text" "$tmp/wnerr.log"'
+
 ./sparseclip-train "${common[@]}" --dense --steps 10 --out "$tmp/dense.safetensors" > /dev/null
 ./sparseclip-train "${common[@]}" --sparsity topk --topk 8 --steps 10 --out "$tmp/topk.safetensors" > "$tmp/topk.log"
 check "top-k run keeps L0 <= 8" 'awk "NR > 1 && (\$10 > 8 || \$11 > 8) { bad = 1 } END { exit bad }" FS=, "$tmp/topk.csv"'

@@ -9,6 +9,7 @@
  * hyper-parameters, tokenizer), rewritten atomically at each checkpoint,
  * at the end, and on SIGINT/SIGTERM.
  */
+#define _GNU_SOURCE				/* memmem */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -30,6 +31,9 @@
 #include "train_model.h"
 #include "train_optim.h"
 
+/* where Debian's wordnet-base puts the dictionary: the fallback general text for BPE */
+#define SC_WORDNET_DIR "/usr/share/wordnet"
+
 typedef struct args
 {
 	const char *data, *val, *preset, *config, *out, *resume, *bpe, *wordnet, *log;
@@ -37,7 +41,11 @@ typedef struct args
 	int			batch, warmup, threads, dense, topk, seed, log_every, val_every, augment;
 	long		checkpoint_every;
 	double		lr, wd, logit_cap, clip, l1;
+	double		logit_init, logit_lr_mult;
+	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	sc_sparsity sparsity;
+	/* given on the command line (on resume these override the stored run) */
+	int			steps_given, epochs_given, model_given;
 } args;
 
 static volatile sig_atomic_t stop_requested;
@@ -64,24 +72,33 @@ usage(void)
 		  "  --wd X                   weight decay on matrices (default 0.2)\n"
 		  "  --clip X                 gradient-norm clip (default 1.0; 0 = off)\n"
 		  "  --logit-cap X            logit scale cap (default 50)\n"
+		  "  --logit-init S           initial logit scale (exp; default 1/0.07 = 14.29; 30 suits\n"
+		  "                           the sparse head, whose cosines lie in [0, 1])\n"
+		  "  --logit-lr-mult X        the logit scale's learning rate = X * --lr (default 1)\n"
+		  "  --logit-schedule constant|cosine\n"
+		  "                           the logit scale's schedule: warm-up then constant (default),\n"
+		  "                           or the cosine decay of the other parameters\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
-		  "                           and --wordnet FILE, default wordnet.txt beside --data)\n"
+		  "                           and --wordnet FILE, default wordnet.txt beside --data,\n"
+		  "                           else the glosses of the installed WordNet, " SC_WORDNET_DIR ")\n"
+		  "  --wordnet FILE|DIR       general English text, one text per line, or a WordNet\n"
+		  "                           dictionary directory (data.noun, data.verb, ...)\n"
 		  "  --out model.safetensors  model file (default model.safetensors); state in OUT.state\n"
 		  "  --log file.csv           training curve (default OUT.csv)\n"
 		  "  --checkpoint-every N     numbered model files OUT.stepN.safetensors + state\n"
-		  "  --resume STATE           continue from a state file (its hyper-parameters win)\n"
+		  "  --resume STATE           continue from a state file: its hyper-parameters, except\n"
+		  "                           those given on the command line (a larger --steps\n"
+		  "                           extends the schedule)\n"
 		  "  --threads N              OpenBLAS threads (default 1)\n"
 		  "  --stop-at N              stop after step N, state saved (to split a run)\n"
 		  "  --log-every N --val-every N\n", stderr);
 }
 
-static int
-parse_args(int argc, char **argv, args *a)
+static void
+default_args(args *a)
 {
-	int			i;
-
 	memset(a, 0, sizeof *a);
 	a->preset = "tiny";
 	a->out = "model.safetensors";
@@ -94,9 +111,22 @@ parse_args(int argc, char **argv, args *a)
 	a->lr = 5e-4;
 	a->wd = 0.2;
 	a->logit_cap = 50.0;
+	a->logit_init = 1.0 / 0.07;
+	a->logit_lr_mult = 1.0;
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
+}
+
+/*
+ * Apply the command line over a (the defaults, or on resume the stored
+ * run's settings), then check the result.
+ */
+static int
+parse_args(int argc, char **argv, args *a)
+{
+	int			i;
+
 	for (i = 1; i < argc; i++)
 	{
 		const char *o = argv[i];
@@ -108,6 +138,12 @@ parse_args(int argc, char **argv, args *a)
 #define LNG(s, e) strtol(s, e, 10)
 		STR("--data", data);
 		STR("--val", val);
+		if (strcmp(o, "--preset") == 0 || strcmp(o, "--config") == 0)
+			a->model_given = 1;
+		if (strcmp(o, "--steps") == 0)
+			a->steps_given = 1;
+		if (strcmp(o, "--epochs") == 0)
+			a->epochs_given = 1;
 		STR("--preset", preset);
 		STR("--config", config);
 		STR("--out", out);
@@ -131,6 +167,24 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--logit-cap", logit_cap, strtod);
 		NUM("--clip", clip, strtod);
 		NUM("--l1", l1, strtod);
+		NUM("--logit-init", logit_init, strtod);
+		NUM("--logit-lr-mult", logit_lr_mult, strtod);
+		if (strcmp(o, "--logit-schedule") == 0)
+		{
+			if (!v)
+				goto missing;
+			if (strcmp(v, "constant") == 0)
+				a->logit_cosine = 0;
+			else if (strcmp(v, "cosine") == 0)
+				a->logit_cosine = 1;
+			else
+			{
+				fprintf(stderr, "sparseclip-train: --logit-schedule must be constant or cosine\n");
+				return -1;
+			}
+			i++;
+			continue;
+		}
 		if (strcmp(o, "--dense") == 0)
 		{
 			a->dense = 1;
@@ -186,6 +240,11 @@ missing:
 				"non-negative --steps/--epochs/--warmup\n");
 		return -1;
 	}
+	if (!(a->logit_init >= 1.0 && a->logit_init <= a->logit_cap) || !(a->logit_lr_mult >= 0.0))
+	{
+		fprintf(stderr, "sparseclip-train: need 1 <= --logit-init <= --logit-cap, --logit-lr-mult >= 0\n");
+		return -1;
+	}
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
 	{
 		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
@@ -223,18 +282,105 @@ slurp(const char *path)
 	return s;
 }
 
-/* Learn BPE merges from the training captions and a general English text. */
+/*
+ * The glosses of a WordNet dictionary directory (data.noun, data.verb,
+ * data.adj, data.adv: "offset ... | gloss" lines after a licence header
+ * indented by two spaces), one per line; NULL when none of the files reads.
+ */
+static char *
+wordnet_glosses(const char *dir)
+{
+	static const char *const pos[] = {"noun", "verb", "adj", "adv"};
+	size_t		len = 0, cap = 0;
+	char	   *out = NULL;
+	int			k, any = 0;
+
+	for (k = 0; k < 4; k++)
+	{
+		char		path[1200], *text, *p;
+
+		snprintf(path, sizeof path, "%s/data.%s", dir, pos[k]);
+		text = slurp(path);
+		if (!text)
+			continue;
+		any = 1;
+		for (p = text; *p;)
+		{
+			char	   *e = strchr(p, '\n');
+			size_t		n = e ? (size_t) (e - p) : strlen(p);
+			char	   *bar = p[0] != ' ' ? memmem(p, n, " | ", 3) : NULL;
+
+			if (bar)
+			{
+				char	   *g = bar + 3;
+				size_t		gn = (size_t) (p + n - g);
+
+				while (gn > 0 && (g[gn - 1] == ' ' || g[gn - 1] == '\r'))
+					gn--;
+				if (len + gn + 2 > cap)
+				{
+					char	   *grown;
+
+					cap = (len + gn + 2) * 2 + (1 << 20);
+					grown = realloc(out, cap);
+					if (!grown)
+					{
+						free(out);
+						free(text);
+						return NULL;
+					}
+					out = grown;
+				}
+				memcpy(out + len, g, gn);
+				len += gn;
+				out[len++] = '\n';
+			}
+			p += n + (e ? 1 : 0);
+		}
+		free(text);
+	}
+	if (!any)
+		return NULL;
+	if (!out)
+		out = calloc(1, 1);
+	else
+		out[len] = '\0';
+	return out;
+}
+
+static int
+is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Learn BPE merges from the training captions and a general English text:
+ * the wordnet file (one text per line) or WordNet dictionary directory.
+ */
 static char *
 learn_bpe(const dataset *d, const char *wordnet, int vocab, char *err, size_t errlen)
 {
 	bpe_trainer *bt = bpe_trainer_new();
-	char	   *wn = wordnet ? slurp(wordnet) : NULL, *merges;
+	char	   *wn = NULL, *merges;
 	int			i;
 
 	if (!bt)
 	{
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	if (wordnet)
+	{
+		wn = is_dir(wordnet) ? wordnet_glosses(wordnet) : slurp(wordnet);
+		if (!wn)
+		{
+			snprintf(err, errlen, "cannot read the general text %.900s", wordnet);
+			bpe_trainer_free(bt);
+			return NULL;
+		}
 	}
 	for (i = 0; i < d->ncaps; i++)
 		if (bpe_trainer_add(bt, d->captions[i], strlen(d->captions[i]), 1, err, errlen) < 0)
@@ -252,11 +398,19 @@ learn_bpe(const dataset *d, const char *wordnet, int vocab, char *err, size_t er
 				goto fail;
 			p += n + (e ? 1 : 0);
 		}
-		printf("BPE: learning %d merges from %d captions and %s\n", vocab - 514, d->ncaps, wordnet);
+		printf("BPE: learning %d merges from %d captions and %s%s\n", vocab - 514, d->ncaps,
+			   is_dir(wordnet) ? "the WordNet glosses in " : "", wordnet);
 	}
 	else
 		printf("BPE: learning %d merges from %d captions (no general text found)\n", vocab - 514, d->ncaps);
 	merges = bpe_trainer_merges(bt, vocab - 514, err, errlen);
+	if (!merges && !wn)
+	{
+		size_t		l = strlen(err);
+
+		snprintf(err + l, errlen - l, "; give a general English text with --wordnet, or install "
+				 "WordNet (Debian wordnet-base) for its glosses in " SC_WORDNET_DIR);
+	}
 	free(wn);
 	bpe_trainer_free(bt);
 	return merges;
@@ -271,16 +425,18 @@ fail:
 static char *
 args_json(const args *a, long total)
 {
-	char	   *s = malloc(1024);
+	char	   *s = malloc(4096);
 
 	if (!s)
 		return NULL;
-	snprintf(s, 1024,
+	snprintf(s, 4096,
 			 "{\"total_steps\":%ld,\"batch\":%d,\"lr\":%.9g,\"warmup\":%d,\"wd\":%.9g,"
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
-			 "\"l1\":%.9g,\"augment\":%d}",
+			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
+			 "\"logit_cosine\":%d}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
-			 (int) a->sparsity, a->topk, a->l1, a->augment);
+			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
+			 a->logit_cosine);
 	return s;
 }
 
@@ -324,18 +480,42 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	return rc;
 }
 
+/* the number stored under "key" in a flat JSON object of numbers */
 static int
 json_num(const char *json, const char *key, double *out)
 {
-	const char *p = strstr(json, key);
+	char		pat[64];
+	const char *p;
 
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	p = strstr(json, pat);
 	if (!p)
 		return -1;
-	p += strlen(key);
-	if (*p != '"' || p[1] != ':')
-		return -1;
-	*out = strtod(p + 2, NULL);
+	*out = strtod(p + strlen(pat), NULL);
 	return 0;
+}
+
+/* On resume: say which stored hyper-parameters the command line changed. */
+static void
+print_overrides(const char *stored, const char *now)
+{
+	const char *p = now;
+
+	while ((p = strchr(p, '"')) != NULL)
+	{
+		const char *e = strchr(p + 1, '"');
+		char		key[64];
+		double		was, is;
+
+		if (!e || e - p - 1 >= (long) sizeof key)
+			break;
+		snprintf(key, sizeof key, "%.*s", (int) (e - p - 1), p + 1);
+		if (json_num(now, key, &is) == 0 && (json_num(stored, key, &was) < 0 || was != is))
+			printf("resume: %s %.9g -> %.9g (from the command line)\n", key, was, is);
+		p = strchr(e, ',');
+		if (!p)
+			break;
+	}
 }
 
 /* Load a state file: model, moments, step, tokenizer and hyper-parameters. */
@@ -403,6 +583,11 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("topk", topk, int);
 	GET("l1", l1, double);
 	GET("augment", augment, int);
+	GET("logit_init", logit_init, double);
+	GET("logit_lr_mult", logit_lr_mult, double);
+	/* state files from before the logit scale had its own schedule: it followed the cosine */
+	a->logit_cosine = 1;
+	GET("logit_cosine", logit_cosine, int);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -570,6 +755,7 @@ main(int argc, char **argv)
 	const int32_t **ids;
 	int		   *lens;
 
+	default_args(&a);
 	if (parse_args(argc, argv, &a) < 0)
 		return 2;
 	{
@@ -605,6 +791,9 @@ main(int argc, char **argv)
 
 	if (a.resume)
 	{
+		char	   *sj, *nj;
+		double		init;
+
 		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, err, sizeof err);
 		if (!m)
 		{
@@ -612,6 +801,31 @@ main(int argc, char **argv)
 			return 1;
 		}
 		cfg = m->cfg;
+		/* the stored run's settings, then whatever the command line gives */
+		sj = args_json(&a, total);
+		init = a.logit_init;
+		if (parse_args(argc, argv, &a) < 0)
+			return 2;
+		if (a.dense != (cfg.sparse_dim == 0))
+		{
+			fprintf(stderr, "sparseclip-train: resume: --dense does not match the state's model\n");
+			return 2;
+		}
+		if (a.model_given)
+			printf("resume: --preset/--config ignored: the model comes from the state\n");
+		if (a.logit_init != init)
+			printf("resume: --logit-init ignored: it sets the initial scale only (now %.4g)\n",
+				   exp(m->p.logit_scale[0]));
+		a.logit_init = init;
+		if (a.steps_given)
+			total = a.steps;
+		else if (a.epochs_given)
+			total = a.epochs * (long) (d.nimages / a.batch);
+		nj = args_json(&a, total);
+		if (sj && nj)
+			print_overrides(sj, nj);
+		free(sj);
+		free(nj);
 		printf("resumed from %s at step %ld of %ld\n", a.resume, step, total);
 	}
 	else
@@ -655,6 +869,8 @@ main(int argc, char **argv)
 				snprintf(wn, sizeof wn, "%.*swordnet.txt", sl ? (int) (sl - a.data + 1) : 0, a.data);
 				wp = file_exists(wn) ? wn : NULL;
 			}
+			if (!wp && file_exists(SC_WORDNET_DIR "/data.noun"))
+				wp = SC_WORDNET_DIR;	/* no text beside the data: the installed WordNet */
 			bpe = learn_bpe(&d, wp, cfg.vocab_size, err, sizeof err);
 			if (!bpe)
 			{
@@ -669,6 +885,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "sparseclip-train: %s\n", err);
 			return 1;
 		}
+		m->p.logit_scale[0] = (float) log(a.logit_init);
 		B = a.batch;
 		total = a.steps > 0 ? a.steps : (a.epochs > 0 ? a.epochs : 1) * (long) (d.nimages / B);
 	}
@@ -733,7 +950,7 @@ main(int argc, char **argv)
 	}
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
-				"image_l0,text_l0,val_loss,val_acc,elapsed_s\n");
+				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -750,6 +967,7 @@ main(int argc, char **argv)
 		long		per = d.nimages / B;
 		sc_batch_stats st;
 		double		lr = sc_lr_at(a.lr, step, a.warmup, total), gn;
+		double		logit_lr = a.logit_lr_mult * (a.logit_cosine ? lr : sc_lr_const_at(a.lr, step, a.warmup));
 
 		for (i = 0; i < B; i++)
 		{
@@ -776,7 +994,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "sparseclip-train: loss is not finite at step %ld; stopping (state of the last checkpoint is kept)\n", step);
 			return 1;
 		}
-		gn = sc_trainer_update(t, (float) lr, (float) a.wd, a.clip, (float) a.logit_cap);
+		gn = sc_trainer_update(t, (float) lr, (float) logit_lr, (float) a.wd, a.clip, (float) a.logit_cap);
 		step++;
 		pairs_since += B;
 		if (step % a.log_every == 0 || step == total || (have_val && step % a.val_every == 0))
@@ -788,9 +1006,10 @@ main(int argc, char **argv)
 				vl = val_loss(m, &vd, B, images, ie, te, scratch, &ws, &va, err, sizeof err);
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
-			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f\n",
+			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
-					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0);
+					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
+					logit_lr);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();

@@ -310,7 +310,7 @@ sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step)
 }
 
 double
-sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap)
+sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm, float logit_cap)
 {
 	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
 	double		norm = sc_clip_grad_norm(t->grad, t->m->owned_count, max_norm);
@@ -321,9 +321,11 @@ sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logi
 	for (i = 0; i < t->nspans; i++)
 	{
 		size_t		o = t->span_off[i];
+		int			is_scale = o == t->logit_off;
 
 		sc_adamw_update(t->m->owned + o, t->grad + o, t->adam_m + o, t->adam_v + o,
-						t->span_n[i], &hp, lr, t->span_decay[i] ? wd : 0.0f, t->step);
+						t->span_n[i], &hp, is_scale ? logit_lr : lr,
+						t->span_decay[i] && !is_scale ? wd : 0.0f, t->step);
 	}
 	if (logit_cap > 0.0f && *ls > logf(logit_cap))
 		*ls = logf(logit_cap);

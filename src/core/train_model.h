@@ -73,13 +73,15 @@ extern int	sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *c
 
 /*
  * Optimizer step over the gradients of the last batch: clip their global
- * L2 norm to max_norm (when > 0), AdamW (betas 0.9/0.98, eps 1e-6; weight
- * decay wd on tensors of 2 or more dimensions, none on 1-D tensors and the
- * logit scale), then clamp the logit scale to [0, ln(logit_cap)].  Returns
- * the gradient norm before clipping.  The step count and moments live in
- * the trainer (sc_trainer_adam_state).
+ * L2 norm to max_norm (when > 0), AdamW (betas 0.9/0.98, eps 1e-6; learning
+ * rate lr, and logit_lr for the logit scale, its own parameter group;
+ * weight decay wd on tensors of 2 or more dimensions, none on 1-D tensors
+ * and never on the logit scale), then clamp the logit scale to
+ * [0, ln(logit_cap)].  Returns the gradient norm before clipping.  The step
+ * count and moments live in the trainer (sc_trainer_adam_state).
  */
-extern double sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap);
+extern double sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm,
+								float logit_cap);
 
 /* AdamW moments (m->owned_count floats each) and the number of steps done, for checkpoints. */
 extern void sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step);

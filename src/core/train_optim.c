@@ -53,6 +53,14 @@ sc_lr_at(double base_lr, long step, long warmup, long total)
 }
 
 double
+sc_lr_const_at(double base_lr, long step, long warmup)
+{
+	if (step < warmup)
+		return base_lr * (double) (step + 1) / (double) warmup;
+	return base_lr;
+}
+
+double
 sc_clip_grad_norm(float *grad, size_t n, double max_norm)
 {
 	double		ss = 0.0, norm;

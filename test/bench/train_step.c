@@ -97,7 +97,7 @@ main(int argc, char **argv)
 
 		t0 = now_s();
 		sc_trainer_batch(t, images, ids, lens, B, NULL, &st, NULL, NULL, err, sizeof err);
-		sc_trainer_update(t, 1e-4f, 0.2f, 1.0, 50.0f);
+		sc_trainer_update(t, 1e-4f, 1e-4f, 0.2f, 1.0, 50.0f);
 		dt = now_s() - t0;
 		if (s > 0 && B / dt > best)
 			best = B / dt;

@@ -185,6 +185,10 @@ test_optim(void)
 	CHECK_NEAR(sc_lr_at(1.0, 10, 10, 100), 1.0, 1e-12, "cosine starts at lr");
 	CHECK_NEAR(sc_lr_at(1.0, 55, 10, 100), 0.5, 1e-12, "cosine halfway is lr/2");
 	CHECK(sc_lr_at(1.0, 99, 10, 100) < 0.001, "cosine ends near 0");
+	CHECK_NEAR(sc_lr_const_at(1.0, 0, 10), 0.1, 1e-12, "constant schedule warms up");
+	CHECK_NEAR(sc_lr_const_at(1.0, 10, 10), 1.0, 1e-12, "constant schedule after warm-up");
+	CHECK_NEAR(sc_lr_const_at(1.0, 99, 10), 1.0, 1e-12, "constant schedule does not decay");
+	CHECK_NEAR(sc_lr_const_at(2.0, 5, 0), 2.0, 1e-12, "no warm-up");
 
 	n = sc_clip_grad_norm(gr, 4, 1.0);
 	CHECK_NEAR(n, 5.0, 1e-9, "norm before clipping");
@@ -215,10 +219,36 @@ test_logit_clamp(void)
 	t = sc_trainer_new(m, 2, err, sizeof err);
 	m->p.logit_scale[0] = 5.0f;
 	/* zero gradients: only decay could move it, and the scale is not decayed */
-	sc_trainer_update(t, 0.1f, 0.2f, 1.0, 1000.0f);
+	sc_trainer_update(t, 0.1f, 0.1f, 0.2f, 1.0, 1000.0f);
 	CHECK_NEAR(m->p.logit_scale[0], 5.0, 1e-6, "logit scale not decayed");
-	sc_trainer_update(t, 0.1f, 0.2f, 1.0, 50.0f);
+	sc_trainer_update(t, 0.1f, 0.1f, 0.2f, 1.0, 50.0f);
 	CHECK_NEAR(m->p.logit_scale[0], log(50.0), 1e-6, "logit scale clamped to ln 50");
+	sc_trainer_free(t);
+
+	/*
+	 * The scale is its own parameter group: with lr 0 and logit_lr 0.1 only
+	 * it moves (Adam's first step: lr times the sign of the gradient), and
+	 * with logit_lr 0 it stays while the matrices move and decay.
+	 */
+	t = sc_trainer_new(m, 2, err, sizeof err);
+	{
+		float	   *g = sc_trainer_grads(t);
+		size_t		wi = (size_t) (m->p.sparse_visual - m->owned);
+		float		w0 = m->p.sparse_visual[0], w1 = m->p.sparse_visual[1];
+
+		m->p.logit_scale[0] = logf(30.0f);
+		g[m->p.logit_scale - m->owned] = 0.5f;
+		g[wi] = 0.25f;
+		sc_trainer_update(t, 0.0f, 0.1f, 0.2f, 1.0, 50.0f);
+		CHECK_NEAR(m->p.logit_scale[0], log(30.0) - 0.1, 1e-5, "logit scale moved by its own rate");
+		CHECK(m->p.sparse_visual[0] == w0 && m->p.sparse_visual[1] == w1,
+			  "matrices unchanged at lr 0 (neither moved nor decayed)");
+		sc_trainer_update(t, 0.1f, 0.0f, 0.2f, 1.0, 50.0f);
+		CHECK_NEAR(m->p.logit_scale[0], log(30.0) - 0.1, 1e-5, "logit scale still at logit_lr 0");
+		CHECK(m->p.sparse_visual[0] < w0 * (1 - 0.02f) + 1e-6f && m->p.sparse_visual[0] != w0,
+			  "matrix moved at lr 0.1");
+		CHECK_NEAR(m->p.sparse_visual[1], w1 * (1 - 0.1 * 0.2), 1e-6, "matrix decayed at lr 0.1");
+	}
 	sc_trainer_free(t);
 	sc_model_free(m);
 }

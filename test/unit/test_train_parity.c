@@ -151,7 +151,7 @@ check_variant(const char *name)
 			double		lr = sc_lr_at(recipe[1], step, warm, steps);
 
 			sc_trainer_batch(t, images, ids, lens, nb, NULL, &st, NULL, NULL, err, sizeof err);
-			sc_trainer_update(t, (float) lr, recipe[3], recipe[4], recipe[5]);
+			sc_trainer_update(t, (float) lr, (float) lr, recipe[3], recipe[4], recipe[5]);
 			if (fabs(st.loss - sl[step]) > worst)
 				worst = fabs(st.loss - sl[step]);
 			CHECK(fabs(st.loss - sl[step]) <= 2e-4 * (1 + fabs(sl[step])),
