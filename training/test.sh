@@ -79,6 +79,17 @@ check "--logit-schedule cosine follows lr" 'awk -F, "NR > 1 && \$15 != \$7 { bad
 check "dense: --logit-init 25 with rate 0 keeps 25" 'awk -F, "NR > 1 && \$6 != 25 { bad = 1 } END { exit bad }" "$tmp/ld.csv"'
 check "--logit-init above the cap refused" '! ./sparseclip-train --data "$tmp/train.tsv" --logit-init 60 > /dev/null 2>&1'
 
+# the FLOPS penalty: zero before 25 % of the steps, quadratic ramp to 60 %, then held; logged
+./sparseclip-train "${common[@]}" --steps 20 --log-every 1 --flops 5 --flops-start 0.25 --flops-ramp 0.6 \
+	--out "$tmp/fl.safetensors" > /dev/null
+check "FLOPS columns appended after the old ones" 'head -1 "$tmp/fl.csv" | grep -q "^step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight$"'
+check "FLOPS weight 0 up to 25 %, ramps up quadratically, held at 5 from 60 %" \
+	'awk -F, "NR > 1 { s = \$1 - 1; w = \$18; x = (s - 5) / 7; want = s < 5 ? 0 : (s >= 12 ? 5 : 5 * x * x); if (w < want - 1e-4 || w > want + 1e-4) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
+check "FLOPS penalty in the loss: loss - contrastive = weight * (image + text)" \
+	'awk -F, "NR > 1 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3 || \$16 <= 0 || \$17 <= 0) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
+check "FLOPS settings stored in the state" 'head -c 4096 "$tmp/fl.safetensors.state" | grep -q "flops..:5,..flops_start..:0.25,..flops_ramp..:0.6"'
+check "--flops with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --flops 1 > /dev/null 2>&1'
+
 # BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
 if [ -e /usr/share/wordnet/data.noun ]; then
 	mkdir -p "$tmp/nown" && ln -s "$tmp/img" "$tmp/nown/img" && cp "$tmp/train.tsv" "$tmp/nown/"

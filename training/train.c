@@ -42,6 +42,7 @@ typedef struct args
 	long		checkpoint_every;
 	double		lr, wd, logit_cap, clip, l1;
 	double		logit_init, logit_lr_mult;
+	double		flops, flops_start, flops_ramp;
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */
@@ -78,6 +79,11 @@ usage(void)
 		  "  --logit-schedule constant|cosine\n"
 		  "                           the logit scale's schedule: warm-up then constant (default),\n"
 		  "                           or the cosine decay of the other parameters\n"
+		  "  --flops LAMBDA           FLOPS sparsity penalty on the normalised embeddings, image\n"
+		  "                           and text each: LAMBDA * sum_j (batch mean of u_j)^2 (default 0)\n"
+		  "  --flops-start FRAC       no penalty before this fraction of the steps (default 0.25)\n"
+		  "  --flops-ramp FRAC        quadratic ramp from --flops-start to full LAMBDA at this\n"
+		  "                           fraction, then held (default 0.6)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
@@ -113,6 +119,8 @@ default_args(args *a)
 	a->logit_cap = 50.0;
 	a->logit_init = 1.0 / 0.07;
 	a->logit_lr_mult = 1.0;
+	a->flops_start = 0.25;
+	a->flops_ramp = 0.6;
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
@@ -169,6 +177,9 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--l1", l1, strtod);
 		NUM("--logit-init", logit_init, strtod);
 		NUM("--logit-lr-mult", logit_lr_mult, strtod);
+		NUM("--flops", flops, strtod);
+		NUM("--flops-start", flops_start, strtod);
+		NUM("--flops-ramp", flops_ramp, strtod);
 		if (strcmp(o, "--logit-schedule") == 0)
 		{
 			if (!v)
@@ -243,6 +254,17 @@ missing:
 	if (!(a->logit_init >= 1.0 && a->logit_init <= a->logit_cap) || !(a->logit_lr_mult >= 0.0))
 	{
 		fprintf(stderr, "sparseclip-train: need 1 <= --logit-init <= --logit-cap, --logit-lr-mult >= 0\n");
+		return -1;
+	}
+	if (!(a->flops >= 0.0) || !(a->flops_start >= 0.0 && a->flops_start <= 1.0) ||
+		!(a->flops_ramp >= 0.0 && a->flops_ramp <= 1.0))
+	{
+		fprintf(stderr, "sparseclip-train: need --flops >= 0, --flops-start and --flops-ramp in [0, 1]\n");
+		return -1;
+	}
+	if (a->flops > 0.0 && a->dense)
+	{
+		fprintf(stderr, "sparseclip-train: --flops needs a sparse head, not --dense\n");
 		return -1;
 	}
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
@@ -433,10 +455,10 @@ args_json(const args *a, long total)
 			 "{\"total_steps\":%ld,\"batch\":%d,\"lr\":%.9g,\"warmup\":%d,\"wd\":%.9g,"
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
 			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
-			 "\"logit_cosine\":%d}",
+			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
-			 a->logit_cosine);
+			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp);
 	return s;
 }
 
@@ -588,6 +610,9 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	/* state files from before the logit scale had its own schedule: it followed the cosine */
 	a->logit_cosine = 1;
 	GET("logit_cosine", logit_cosine, int);
+	GET("flops", flops, double);
+	GET("flops_start", flops_start, double);
+	GET("flops_ramp", flops_ramp, double);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -750,7 +775,7 @@ main(int argc, char **argv)
 	FILE	   *logf_;
 	int			S, B, have_val = 0, i;
 	double		t0, tlast, pairs_since = 0;
-	sc_train_opts opts;
+	sc_train_opts opts = {0};
 	sc_workspace ws = {0};
 	const int32_t **ids;
 	int		   *lens;
@@ -950,7 +975,7 @@ main(int argc, char **argv)
 	}
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
-				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr\n");
+				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -968,6 +993,7 @@ main(int argc, char **argv)
 		sc_batch_stats st;
 		double		lr = sc_lr_at(a.lr, step, a.warmup, total), gn;
 		double		logit_lr = a.logit_lr_mult * (a.logit_cosine ? lr : sc_lr_const_at(a.lr, step, a.warmup));
+		double		flops_w = sc_ramp_weight(a.flops, step, total, a.flops_start, a.flops_ramp);
 
 		for (i = 0; i < B; i++)
 		{
@@ -984,6 +1010,7 @@ main(int argc, char **argv)
 			ids[i] = d.tokens + (size_t) cap * d.context;
 			lens[i] = d.ntok[cap];
 		}
+		opts.flops = (float) flops_w;
 		if (sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err) < 0)
 		{
 			fprintf(stderr, "sparseclip-train: %s\n", err);
@@ -1006,10 +1033,11 @@ main(int argc, char **argv)
 				vl = val_loss(m, &vd, B, images, ie, te, scratch, &ws, &va, err, sizeof err);
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
-			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g\n",
+			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
+					"%.6g,%.6g,%.6g\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
-					logit_lr);
+					logit_lr, st.flops_image, st.flops_text, flops_w);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();

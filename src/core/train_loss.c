@@ -81,3 +81,38 @@ sc_clip_loss(const float *img, const float *txt, int B, int D, float logit_scale
 		*accuracy = hits / (2.0 * B);
 	return loss / B;
 }
+
+double
+sc_flops_loss(const float *u, int B, int D, float weight, float *du, float *mean)
+{
+	double		f = 0.0;
+	int			i, j;
+
+	for (j = 0; j < D; j++)
+		mean[j] = 0.0f;
+	for (i = 0; i < B; i++)
+	{
+		const float *r = u + (size_t) i * D;
+
+		for (j = 0; j < D; j++)
+			mean[j] += r[j];
+	}
+	for (j = 0; j < D; j++)
+	{
+		mean[j] /= (float) B;
+		f += (double) mean[j] * mean[j];
+	}
+	if (du && weight != 0.0f)
+	{
+		float		c = 2.0f * weight / (float) B;
+
+		for (i = 0; i < B; i++)
+		{
+			float	   *d = du + (size_t) i * D;
+
+			for (j = 0; j < D; j++)
+				d[j] += c * mean[j];
+		}
+	}
+	return f;
+}

@@ -17,4 +17,14 @@ extern double sc_clip_loss(const float *img, const float *txt, int B, int D, flo
 						   float *dimg, float *dtxt, float *dscale, float *scratch,
 						   double *accuracy);
 
+/*
+ * The FLOPS sparsity penalty (Paria et al. 2020, SPLADE) of a batch of
+ * embeddings u [B, D]: sum over dimensions of the squared batch mean,
+ * F = sum_j (1/B sum_i u_ij)^2.  It is smallest when each dimension fires
+ * for few rows, and for non-negative u it is about L0 / D when usage is
+ * even.  Returns F; when du is not NULL adds weight * dF/du =
+ * weight * 2 mean_j / B into it.  mean: D floats of scratch.
+ */
+extern double sc_flops_loss(const float *u, int B, int D, float weight, float *du, float *mean);
+
 #endif

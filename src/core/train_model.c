@@ -80,7 +80,7 @@ struct sc_trainer
 	/* backward scratch, sized for the larger tower */
 	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;	/* datt: one T*T per thread */
 	size_t		att_stride;
-	float	   *loss_scratch;	/* 2 B^2 */
+	float	   *loss_scratch;	/* 2 B^2, and at least D for the FLOPS batch means */
 	float	   *topk_scratch;	/* S */
 	void	   *mem;			/* one allocation holding all floats */
 };
@@ -168,6 +168,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	int			B = max_batch;
 	float	   *p;
 	size_t		vR, tR, Tmax;
+	size_t		loss_n = 2 * (size_t) B * B > (size_t) D ? 2 * (size_t) B * B : (size_t) D;
 
 	if (!m->flat || !m->owned)
 	{
@@ -238,7 +239,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + 2 * (size_t) B * B + (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -264,7 +265,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->dfch = carve(&p, 4 * scratch_rc);
 	t->datt = carve(&p, mx_att * SC_MAX_THREADS);
 	t->att_stride = mx_att;
-	t->loss_scratch = carve(&p, 2 * (size_t) B * B);
+	t->loss_scratch = carve(&p, loss_n);
 	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
 	return t;
 
@@ -734,7 +735,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
-	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f};
+	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
 	(void) vstarts_buf;
@@ -855,6 +856,10 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	memset(t->ht.dout, 0, (size_t) B * D * sizeof(float));
 	st->contrastive = sc_clip_loss(t->hv.out, t->ht.out, B, D, p->logit_scale[0],
 								   t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
+	/* FLOPS on each side's normalised embeddings, after the loss (its scratch is free) */
+	st->flops_image = sc_flops_loss(t->hv.out, B, D, o->flops, t->hv.dout, t->loss_scratch);
+	st->flops_text = sc_flops_loss(t->ht.out, B, D, o->flops, t->ht.dout, t->loss_scratch);
+	pen += o->flops * (st->flops_image + st->flops_text);
 	st->loss = st->contrastive + pen;
 	st->accuracy = acc;
 	if (img_out)

@@ -29,14 +29,18 @@ typedef struct sc_train_opts
 	sc_sparsity sparsity;
 	int			topk;			/* for SC_SPARSITY_TOPK */
 	float		l1;				/* coefficient for SC_SPARSITY_L1 */
+	float		flops;			/* weight of the FLOPS penalty on the normalised embeddings
+								 * (image and text each; train_loss.h), 0 = off */
 } sc_train_opts;
 
 typedef struct sc_batch_stats
 {
-	double		loss;			/* total loss (contrastive + penalty) */
+	double		loss;			/* total loss (contrastive + penalties) */
 	double		contrastive;	/* the InfoNCE part */
 	double		image_l0, text_l0;	/* mean non-zero output dimensions per row */
 	double		accuracy;		/* fraction of rows whose own pair has the top logit (both ways) */
+	double		flops_image, flops_text;	/* FLOPS of each side's embeddings (unweighted,
+											 * computed whatever the weight) */
 } sc_batch_stats;
 
 typedef struct sc_trainer sc_trainer;

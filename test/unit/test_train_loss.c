@@ -76,9 +76,70 @@ test_infonce(void)
 	CHECK_NEAR(loss, log((double) B), 1e-6, "zero embeddings give ln B");
 }
 
+/* FLOPS: value by hand, gradient against finite differences */
+static void
+test_flops(void)
+{
+	float		u[B * D], du[B * D], mean[D];
+	float		h = 1e-3f, w = 0.7f;
+	double		f, want = 0.0;
+	int			i, j, bad = 0;
+
+	for (i = 0; i < B * D; i++)
+		u[i] = urand() > 0.3f ? 0.0f : (urand() + 1.0f) * 0.5f;	/* sparse, non-negative */
+	for (j = 0; j < D; j++)
+	{
+		double		m = 0.0;
+
+		for (i = 0; i < B; i++)
+			m += u[i * D + j];
+		want += (m / B) * (m / B);
+	}
+	for (i = 0; i < B * D; i++)
+		du[i] = 0.25f;			/* the gradient is added to what is there */
+	f = sc_flops_loss(u, B, D, w, du, mean);
+	CHECK_NEAR(f, want, 1e-6, "FLOPS = sum of squared batch means");
+	for (i = 0; i < B * D; i++)
+	{
+		float		keep = u[i];
+		double		fp, fm, num;
+
+		u[i] = keep + h;
+		fp = sc_flops_loss(u, B, D, w, NULL, mean);
+		u[i] = keep - h;
+		fm = sc_flops_loss(u, B, D, w, NULL, mean);
+		u[i] = keep;
+		num = w * (fp - fm) / (2 * h) + 0.25;
+		if (fabs(num - du[i]) > 1e-4 + 1e-3 * fabs(num))
+			bad++;
+	}
+	CHECK(bad == 0, "FLOPS gradient against finite differences: %d off", bad);
+	/* one row active per dimension is cheaper than all rows on the same one */
+	memset(u, 0, sizeof u);
+	for (i = 0; i < B; i++)
+		u[i * D + i] = 1.0f;
+	f = sc_flops_loss(u, B, D, 0.0f, NULL, mean);
+	CHECK_NEAR(f, (double) B / ((double) B * B), 1e-6, "FLOPS of spread one-hot rows is 1/B");
+	for (i = 0; i < B; i++)
+	{
+		u[i * D + i] = 0.0f;
+		u[i * D] = 1.0f;
+	}
+	f = sc_flops_loss(u, B, D, 0.0f, NULL, mean);
+	CHECK_NEAR(f, 1.0, 1e-6, "FLOPS of rows all on one dimension is 1");
+	/* the late ramp */
+	CHECK(sc_ramp_weight(3.0, 24, 100, 0.25, 0.6) == 0.0, "no penalty before the start");
+	CHECK(sc_ramp_weight(3.0, 25, 100, 0.25, 0.6) == 0.0, "ramp starts at 0");
+	CHECK_NEAR(sc_ramp_weight(3.0, 85, 200, 0.25, 0.6), 3.0 * 0.25, 1e-9, "quadratic: a quarter half-way");
+	CHECK_NEAR(sc_ramp_weight(3.0, 60, 100, 0.25, 0.6), 3.0, 1e-12, "full at the end of the ramp");
+	CHECK_NEAR(sc_ramp_weight(3.0, 99, 100, 0.25, 0.6), 3.0, 1e-12, "then held");
+	CHECK_NEAR(sc_ramp_weight(3.0, 30, 100, 0.3, 0.3), 3.0, 1e-12, "no ramp: a step at the start");
+	CHECK(sc_ramp_weight(3.0, 29, 100, 0.3, 0.3) == 0.0, "no ramp: zero before");
+}
+
 /* the whole trainer on a small random sparse model, one head variant */
 static void
-test_head_variant(sc_sparsity kind, const char *what)
+test_head_variant(sc_sparsity kind, float flops, const char *what)
 {
 	sc_config	c;
 	sc_model   *m;
@@ -89,7 +150,7 @@ test_head_variant(sc_sparsity kind, const char *what)
 	int32_t		tok[NB][6];
 	const int32_t *ids[NB];
 	int			lens[NB] = {3, 6, 4, 5};
-	sc_train_opts o = {kind, 5, 0.05f};
+	sc_train_opts o = {kind, 5, 0.05f, flops};
 	sc_batch_stats st;
 	int			i, k, bad = 0, checked = 0;
 	float	   *params[2];
@@ -125,6 +186,10 @@ test_head_variant(sc_sparsity kind, const char *what)
 			  st.image_l0, st.text_l0);
 	if (kind == SC_SPARSITY_L1)
 		CHECK(st.loss > st.contrastive, "L1 penalty adds to the loss");
+	CHECK(st.flops_image > 0.0 && st.flops_text > 0.0, "%s: FLOPS of both sides reported", what);
+	if (kind == SC_SPARSITY_RELU)
+		CHECK_NEAR(st.loss - st.contrastive, flops * (st.flops_image + st.flops_text), 1e-6,
+				   "FLOPS penalty = weight * (image + text)");
 	/* finite differences on the sparse weights and the projections */
 	params[0] = m->p.sparse_visual;
 	params[1] = m->p.text_projection;
@@ -257,9 +322,11 @@ int
 main(void)
 {
 	test_infonce();
-	test_head_variant(SC_SPARSITY_RELU, "relu");
-	test_head_variant(SC_SPARSITY_TOPK, "topk");
-	test_head_variant(SC_SPARSITY_L1, "l1");
+	test_flops();
+	test_head_variant(SC_SPARSITY_RELU, 0.0f, "relu");
+	test_head_variant(SC_SPARSITY_TOPK, 0.0f, "topk");
+	test_head_variant(SC_SPARSITY_L1, 0.0f, "l1");
+	test_head_variant(SC_SPARSITY_RELU, 2.0f, "relu + FLOPS 2");
 	test_optim();
 	test_logit_clamp();
 	return unit_done("test_train_loss");
