@@ -82,13 +82,24 @@ check "--logit-init above the cap refused" '! ./sparseclip-train --data "$tmp/tr
 # the FLOPS penalty: zero before 25 % of the steps, quadratic ramp to 60 %, then held; logged
 ./sparseclip-train "${common[@]}" --steps 20 --log-every 1 --flops 5 --flops-start 0.25 --flops-ramp 0.6 \
 	--out "$tmp/fl.safetensors" > /dev/null
-check "FLOPS columns appended after the old ones" 'head -1 "$tmp/fl.csv" | grep -q "^step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight$"'
+check "FLOPS columns appended after the old ones" 'head -1 "$tmp/fl.csv" | grep -q "^step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"'
 check "FLOPS weight 0 up to 25 %, ramps up quadratically, held at 5 from 60 %" \
 	'awk -F, "NR > 1 { s = \$1 - 1; w = \$18; x = (s - 5) / 7; want = s < 5 ? 0 : (s >= 12 ? 5 : 5 * x * x); if (w < want - 1e-4 || w > want + 1e-4) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
 check "FLOPS penalty in the loss: loss - contrastive = weight * (image + text)" \
 	'awk -F, "NR > 1 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3 || \$16 <= 0 || \$17 <= 0) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
 check "FLOPS settings stored in the state" 'head -c 4096 "$tmp/fl.safetensors.state" | grep -q "flops..:5,..flops_start..:0.25,..flops_ramp..:0.6"'
 check "--flops with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --flops 1 > /dev/null 2>&1'
+
+# multi-positive targets: each caption here is shared by 4 images, so batches hold duplicates
+./sparseclip-train "${common[@]}" --steps 10 --multi-positive --logit-schedule cosine --out "$tmp/mp.safetensors" > /dev/null
+check "--multi-positive finds positives beyond the diagonal" 'awk -F, "NR > 1 && !(\$19 > 0) { bad = 1 } END { exit bad || NR < 3 }" "$tmp/mp.csv"'
+check "without it, none" 'awk -F, "NR > 1 && \$19 != 0 { bad = 1 } END { exit bad }" "$tmp/li.csv"'
+# identical captions have equal logits, so spreading the target over them leaves loss and
+# gradient as they were (InfoNCE already treats exact duplicates so); only accuracy counts them
+paste -d, "$tmp/mp.csv" "$tmp/lc.csv" | awk -F, 'NR > 1 { print $4 - $(NF / 2 + 4), $5 - $(NF / 2 + 5) }' > "$tmp/mpdiff"
+check "identical captions: the same loss, and accuracy counts any positive" \
+	'awk "{ if (\$1 > 1e-4 || \$1 < -1e-4 || \$2 < 0) bad = 1; if (\$2 > 0) more = 1 } END { exit bad || !more }" "$tmp/mpdiff"'
+check "multi-positive stored in the state" 'head -c 4096 "$tmp/mp.safetensors.state" | grep -q "multi_positive..:1"'
 
 # BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
 if [ -e /usr/share/wordnet/data.noun ]; then

@@ -44,6 +44,7 @@ typedef struct args
 	double		logit_init, logit_lr_mult;
 	double		flops, flops_start, flops_ramp;
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
+	int			multi_positive;
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */
 	int			steps_given, epochs_given, model_given;
@@ -84,6 +85,9 @@ usage(void)
 		  "  --flops-start FRAC       no penalty before this fraction of the steps (default 0.25)\n"
 		  "  --flops-ramp FRAC        quadratic ramp from --flops-start to full LAMBDA at this\n"
 		  "                           fraction, then held (default 0.6)\n"
+		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
+		  "                           identical captions) are positives of each other, not\n"
+		  "                           negatives (UniCL targets)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
@@ -199,6 +203,11 @@ parse_args(int argc, char **argv, args *a)
 		if (strcmp(o, "--dense") == 0)
 		{
 			a->dense = 1;
+			continue;
+		}
+		if (strcmp(o, "--multi-positive") == 0)
+		{
+			a->multi_positive = 1;
 			continue;
 		}
 		if (strcmp(o, "--no-augment") == 0)
@@ -455,10 +464,11 @@ args_json(const args *a, long total)
 			 "{\"total_steps\":%ld,\"batch\":%d,\"lr\":%.9g,\"warmup\":%d,\"wd\":%.9g,"
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
 			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
-			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g}",
+			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
+			 "\"multi_positive\":%d}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
-			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp);
+			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive);
 	return s;
 }
 
@@ -613,6 +623,7 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops", flops, double);
 	GET("flops_start", flops_start, double);
 	GET("flops_ramp", flops_ramp, double);
+	GET("multi_positive", multi_positive, int);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -657,6 +668,66 @@ sampler_batch(sampler *s, long step, int B)
 		s->epoch = epoch;
 	}
 	return s->perm + (step % per) * B;
+}
+
+/* ---------- multi-positive groups ---------- */
+
+/*
+ * One pair of the batch.  group is a per-image key for "shows the same
+ * thing" beyond the image itself (for example the same emoji in another
+ * style): equal keys >= 0 make pairs positives of each other; -1 = none.
+ */
+typedef struct batch_entry
+{
+	int			image, caption, group;
+} batch_entry;
+
+static int
+uf_find(int *parent, int i)
+{
+	while (parent[i] != i)
+	{
+		parent[i] = parent[parent[i]];
+		i = parent[i];
+	}
+	return i;
+}
+
+/*
+ * The loss's groups (sc_clip_loss_groups): pairs i and j are positives when
+ * they share the image, the group key, or an identical caption token row,
+ * closed transitively; group[i] = the smallest index of its group.
+ * Returns the number of ordered positive pairs off the diagonal.
+ */
+static long
+build_groups(const batch_entry *e, const int32_t *const *ids, const int *lens, int B, int *group)
+{
+	int			i, j;
+	long		extra = 0;
+
+	for (i = 0; i < B; i++)
+		group[i] = i;
+	for (i = 0; i < B; i++)
+		for (j = i + 1; j < B; j++)
+		{
+			int			same = e[i].image == e[j].image ||
+				(e[i].group >= 0 && e[i].group == e[j].group) ||
+				(lens[i] == lens[j] && memcmp(ids[i], ids[j], sizeof(int32_t) * lens[i]) == 0);
+
+			if (same)
+			{
+				int			ri = uf_find(group, i), rj = uf_find(group, j);
+
+				if (ri != rj)
+					group[ri > rj ? ri : rj] = ri < rj ? ri : rj;
+			}
+		}
+	for (i = 0; i < B; i++)
+		group[i] = uf_find(group, i);
+	for (i = 0; i < B; i++)
+		for (j = 0; j < B; j++)
+			extra += j != i && group[j] == group[i];
+	return extra;
 }
 
 /* ---------- validation loss (forward only) ---------- */
@@ -778,7 +849,8 @@ main(int argc, char **argv)
 	sc_train_opts opts = {0};
 	sc_workspace ws = {0};
 	const int32_t **ids;
-	int		   *lens;
+	int		   *lens, *group;
+	batch_entry *ent;
 
 	default_args(&a);
 	if (parse_args(argc, argv, &a) < 0)
@@ -953,6 +1025,8 @@ main(int argc, char **argv)
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
 	lens = malloc(sizeof(int) * B);
+	ent = malloc(sizeof(batch_entry) * B);
+	group = malloc(sizeof(int) * B);
 	scratch = malloc(sizeof(float) * 2 * (size_t) B * B);
 	ie = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
 	te = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
@@ -960,7 +1034,7 @@ main(int argc, char **argv)
 	smp.epoch = -1;
 	smp.perm = malloc(sizeof(int) * d.nimages);
 	smp.seed = (uint64_t) a.seed;
-	if (!images || !ids || !lens || !scratch || !ie || !te || !smp.perm)
+	if (!images || !ids || !lens || !ent || !group || !scratch || !ie || !te || !smp.perm)
 	{
 		fprintf(stderr, "sparseclip-train: out of memory\n");
 		return 1;
@@ -975,7 +1049,8 @@ main(int argc, char **argv)
 	}
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
-				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight\n");
+				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
+				"extra_positives\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -995,11 +1070,17 @@ main(int argc, char **argv)
 		double		logit_lr = a.logit_lr_mult * (a.logit_cosine ? lr : sc_lr_const_at(a.lr, step, a.warmup));
 		double		flops_w = sc_ramp_weight(a.flops, step, total, a.flops_start, a.flops_ramp);
 
+		double		extra_pos = 0.0;
+
 		for (i = 0; i < B; i++)
 		{
 			int			im = batch[i];
 			uint64_t	h = data_mix(((uint64_t) a.seed << 40) ^ ((uint64_t) step << 8) ^ (uint64_t) i);
 			int			cap = d.cap_first[im] + (int) (h % (uint64_t) d.cap_count[im]);
+
+			ent[i].image = im;
+			ent[i].caption = cap;
+			ent[i].group = -1;	/* hook: a per-image group key (same thing, other style) */
 
 			if (dataset_image(&d, im, S, cfg.image_mean, cfg.image_std, a.augment ? (h | 1) : 0,
 							  images + (size_t) i * 3 * S * S, err, sizeof err) < 0)
@@ -1011,6 +1092,12 @@ main(int argc, char **argv)
 			lens[i] = d.ntok[cap];
 		}
 		opts.flops = (float) flops_w;
+		opts.group = NULL;
+		if (a.multi_positive)
+		{
+			extra_pos = (double) build_groups(ent, ids, lens, B, group) / B;
+			opts.group = group;
+		}
 		if (sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err) < 0)
 		{
 			fprintf(stderr, "sparseclip-train: %s\n", err);
@@ -1034,10 +1121,10 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g\n",
+					"%.6g,%.6g,%.6g,%.4f\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
-					logit_lr, st.flops_image, st.flops_text, flops_w);
+					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();
@@ -1079,6 +1166,8 @@ main(int argc, char **argv)
 	free(images);
 	free(ids);
 	free(lens);
+	free(ent);
+	free(group);
 	free(scratch);
 	free(ie);
 	free(te);

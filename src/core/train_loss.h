@@ -18,6 +18,19 @@ extern double sc_clip_loss(const float *img, const float *txt, int B, int D, flo
 						   double *accuracy);
 
 /*
+ * The same with multi-positive targets (UniCL): group [B] (NULL = the
+ * diagonal, as sc_clip_loss) puts pairs that show the same thing in one
+ * group; rows i and j with group[i] == group[j] >= 0 are positives of each
+ * other, a negative id is a group of its own.  The target of row i (and of
+ * column i) is spread uniformly over its positives, so they are not pushed
+ * apart: CE = -sum_{j in P(i)} log softmax_j / |P(i)|.  *accuracy counts a
+ * row or column as right when its largest logit is any of its positives.
+ */
+extern double sc_clip_loss_groups(const float *img, const float *txt, int B, int D,
+								  float logit_scale, const int *group, float *dimg, float *dtxt,
+								  float *dscale, float *scratch, double *accuracy);
+
+/*
  * The FLOPS sparsity penalty (Paria et al. 2020, SPLADE) of a batch of
  * embeddings u [B, D]: sum over dimensions of the squared batch mean,
  * F = sum_j (1/B sum_i u_ij)^2.  It is smallest when each dimension fires

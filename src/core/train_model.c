@@ -735,7 +735,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
-	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f};
+	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
 	(void) vstarts_buf;
@@ -854,8 +854,8 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	/* ---- loss ---- */
 	memset(t->hv.dout, 0, (size_t) B * D * sizeof(float));
 	memset(t->ht.dout, 0, (size_t) B * D * sizeof(float));
-	st->contrastive = sc_clip_loss(t->hv.out, t->ht.out, B, D, p->logit_scale[0],
-								   t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
+	st->contrastive = sc_clip_loss_groups(t->hv.out, t->ht.out, B, D, p->logit_scale[0], o->group,
+										  t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
 	/* FLOPS on each side's normalised embeddings, after the loss (its scratch is free) */
 	st->flops_image = sc_flops_loss(t->hv.out, B, D, o->flops, t->hv.dout, t->loss_scratch);
 	st->flops_text = sc_flops_loss(t->ht.out, B, D, o->flops, t->ht.dout, t->loss_scratch);

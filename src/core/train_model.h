@@ -31,6 +31,8 @@ typedef struct sc_train_opts
 	float		l1;				/* coefficient for SC_SPARSITY_L1 */
 	float		flops;			/* weight of the FLOPS penalty on the normalised embeddings
 								 * (image and text each; train_loss.h), 0 = off */
+	const int  *group;			/* [B] multi-positive groups of the batch's pairs
+								 * (sc_clip_loss_groups), NULL = each pair its own */
 } sc_train_opts;
 
 typedef struct sc_batch_stats

@@ -76,6 +76,104 @@ test_infonce(void)
 	CHECK_NEAR(loss, log((double) B), 1e-6, "zero embeddings give ln B");
 }
 
+/* multi-positive InfoNCE: gradients against finite differences, values by hand */
+static void
+test_multi_positive(void)
+{
+	static const int group[B] = {4, 7, 4, -1, 7};	/* {0, 2}, {1, 4}, {3} */
+	static const int unique[B] = {0, 1, 2, -1, 3};
+	float		img[B * D], txt[B * D], dimg[B * D] = {0}, dtxt[B * D] = {0}, ds = 0.0f;
+	float		scratch[2 * B * B];
+	float		scale = 1.7f, h = 1e-3f;
+	double		loss, plain, acc, want = 0.0;
+	int			i, j, bad = 0;
+
+	for (i = 0; i < B * D; i++)
+	{
+		img[i] = urand();
+		txt[i] = urand();
+	}
+	loss = sc_clip_loss_groups(img, txt, B, D, scale, group, dimg, dtxt, &ds, scratch, &acc);
+	for (i = 0; i < 2 * B * D; i++)
+	{
+		float	   *x = i < B * D ? &img[i] : &txt[i - B * D];
+		float		g = i < B * D ? dimg[i] : dtxt[i - B * D];
+		float		keep = *x;
+		double		lp, lm, num;
+
+		*x = keep + h;
+		lp = sc_clip_loss_groups(img, txt, B, D, scale, group, NULL, NULL, NULL, scratch, NULL);
+		*x = keep - h;
+		lm = sc_clip_loss_groups(img, txt, B, D, scale, group, NULL, NULL, NULL, scratch, NULL);
+		*x = keep;
+		num = (lp - lm) / (2 * h);
+		if (fabs(num - g) > 1e-3 + 1e-2 * fabs(num))
+			bad++;
+	}
+	CHECK(bad == 0, "multi-positive embedding gradients: %d off", bad);
+	{
+		double		lp = sc_clip_loss_groups(img, txt, B, D, scale + h, group, NULL, NULL, NULL, scratch, NULL);
+		double		lm = sc_clip_loss_groups(img, txt, B, D, scale - h, group, NULL, NULL, NULL, scratch, NULL);
+
+		CHECK_NEAR(ds, (lp - lm) / (2 * h), 1e-3, "multi-positive logit-scale gradient");
+	}
+	/* the value by its definition: -mean over positives of the log-softmax, rows and columns */
+	{
+		float		s = expf(scale);
+
+		for (i = 0; i < B; i++)
+		{
+			double		lr[B], lc[B], zr = 0.0, zc = 0.0, tr = 0.0, tc = 0.0;
+			int			np = 0;
+
+			for (j = 0; j < B; j++)
+			{
+				int			k;
+
+				lr[j] = lc[j] = 0.0;
+				for (k = 0; k < D; k++)
+				{
+					lr[j] += (double) s * img[i * D + k] * txt[j * D + k];
+					lc[j] += (double) s * img[j * D + k] * txt[i * D + k];
+				}
+				zr += exp(lr[j]);
+				zc += exp(lc[j]);
+			}
+			for (j = 0; j < B; j++)
+				if (j == i || (group[i] >= 0 && group[i] == group[j]))
+				{
+					np++;
+					tr += lr[j] - log(zr);
+					tc += lc[j] - log(zc);
+				}
+			want += -(tr + tc) / np / 2.0;
+		}
+		want /= B;
+		CHECK_NEAR(loss, want, 1e-5, "multi-positive loss by its definition");
+	}
+	/* groups of one are the plain loss; a negative id is a group of its own */
+	plain = sc_clip_loss(img, txt, B, D, scale, NULL, NULL, NULL, scratch, NULL);
+	CHECK(sc_clip_loss_groups(img, txt, B, D, scale, unique, NULL, NULL, NULL, scratch, NULL) == plain,
+		  "singleton groups give the plain loss");
+	/* two identical captions of different images: the plain loss pushes them apart, groups do not */
+	memset(img, 0, sizeof img);
+	memset(txt, 0, sizeof txt);
+	for (i = 0; i < B; i++)
+	{
+		int			c = group[i] == 4 ? 0 : (group[i] == 7 ? 1 : 2);
+
+		img[i * D + c] = 1.0f;	/* images of a group look alike */
+		txt[i * D + c] = 1.0f;	/* and have the same caption */
+	}
+	plain = sc_clip_loss(img, txt, B, D, logf(50.0f), NULL, NULL, NULL, scratch, &acc);
+	CHECK(acc < 1.0, "plain accuracy on duplicates below 1 (%g)", acc);
+	loss = sc_clip_loss_groups(img, txt, B, D, logf(50.0f), group, NULL, NULL, NULL, scratch, &acc);
+	/* at its minimum, the entropy of the targets: ln 2 for each of the four rows in pairs */
+	CHECK_NEAR(loss, 4.0 * log(2.0) / B, 1e-5, "grouped loss on duplicates at its minimum");
+	CHECK(acc == 1.0, "grouped accuracy counts any positive (%g)", acc);
+	(void) plain;
+}
+
 /* FLOPS: value by hand, gradient against finite differences */
 static void
 test_flops(void)
@@ -139,7 +237,7 @@ test_flops(void)
 
 /* the whole trainer on a small random sparse model, one head variant */
 static void
-test_head_variant(sc_sparsity kind, float flops, const char *what)
+test_head_variant(sc_sparsity kind, float flops, const int *group, const char *what)
 {
 	sc_config	c;
 	sc_model   *m;
@@ -150,7 +248,7 @@ test_head_variant(sc_sparsity kind, float flops, const char *what)
 	int32_t		tok[NB][6];
 	const int32_t *ids[NB];
 	int			lens[NB] = {3, 6, 4, 5};
-	sc_train_opts o = {kind, 5, 0.05f, flops};
+	sc_train_opts o = {kind, 5, 0.05f, flops, group};
 	sc_batch_stats st;
 	int			i, k, bad = 0, checked = 0;
 	float	   *params[2];
@@ -323,10 +421,16 @@ main(void)
 {
 	test_infonce();
 	test_flops();
-	test_head_variant(SC_SPARSITY_RELU, 0.0f, "relu");
-	test_head_variant(SC_SPARSITY_TOPK, 0.0f, "topk");
-	test_head_variant(SC_SPARSITY_L1, 0.0f, "l1");
-	test_head_variant(SC_SPARSITY_RELU, 2.0f, "relu + FLOPS 2");
+	test_multi_positive();
+	test_head_variant(SC_SPARSITY_RELU, 0.0f, NULL, "relu");
+	test_head_variant(SC_SPARSITY_TOPK, 0.0f, NULL, "topk");
+	test_head_variant(SC_SPARSITY_L1, 0.0f, NULL, "l1");
+	test_head_variant(SC_SPARSITY_RELU, 2.0f, NULL, "relu + FLOPS 2");
+	{
+		static const int grp[4] = {3, -1, 3, 0};
+
+		test_head_variant(SC_SPARSITY_RELU, 0.0f, grp, "relu + multi-positive");
+	}
 	test_optim();
 	test_logit_clamp();
 	return unit_done("test_train_loss");
