@@ -101,6 +101,19 @@ check "identical captions: the same loss, and accuracy counts any positive" \
 	'awk "{ if (\$1 > 1e-4 || \$1 < -1e-4 || \$2 < 0) bad = 1; if (\$2 > 0) more = 1 } END { exit bad || !more }" "$tmp/mpdiff"'
 check "multi-positive stored in the state" 'head -c 4096 "$tmp/mp.safetensors.state" | grep -q "multi_positive..:1"'
 
+# dead dimensions: top-2 of 128 leaves most dimensions unused in 5 steps of 16 pairs
+dead=(--sparsity topk --topk 2 --dead-every 5 --steps 20)
+./sparseclip-train "${common[@]}" "${dead[@]}" --out "$tmp/dd.safetensors" > "$tmp/dd.log"
+check "--dead-every 5 re-initialises dimensions every 5 steps, logged" \
+	'[ $(grep -c "re-initialised [1-9][0-9]* image and [1-9][0-9]* text dimensions that never fired in 5 steps" "$tmp/dd.log") -eq 4 ]'
+check "CSV counts the re-initialised rows" 'awk -F, "END { exit !(\$20 > 0 && \$21 > 0) }" "$tmp/dd.csv"'
+./sparseclip-train "${common[@]}" "${dead[@]}" --out "$tmp/dds.safetensors" --stop-at 13 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/dds.safetensors.state" \
+	--out "$tmp/dds.safetensors" --log-every 5 --val-every 20 > /dev/null
+check "split inside a dead-dimension window: bit-identical" 'cmp -s "$tmp/dd.safetensors" "$tmp/dds.safetensors"'
+check "re-initialisation counts survive the resume" '[ "$(tail -1 "$tmp/dd.csv" | cut -d, -f20-21)" = "$(tail -1 "$tmp/dds.csv" | cut -d, -f20-21)" ]'
+check "--dead-every with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --dead-every 5 > /dev/null 2>&1'
+
 # BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
 if [ -e /usr/share/wordnet/data.noun ]; then
 	mkdir -p "$tmp/nown" && ln -s "$tmp/img" "$tmp/nown/img" && cp "$tmp/train.tsv" "$tmp/nown/"

@@ -45,6 +45,7 @@ typedef struct args
 	double		flops, flops_start, flops_ramp;
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	int			multi_positive;
+	long		dead_every;
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */
 	int			steps_given, epochs_given, model_given;
@@ -88,6 +89,8 @@ usage(void)
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
 		  "                           negatives (UniCL targets)\n"
+		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
+		  "                           that never fired in those N steps (default 0 = never)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
@@ -174,6 +177,7 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--log-every", log_every, (int) LNG);
 		NUM("--val-every", val_every, (int) LNG);
 		NUM("--checkpoint-every", checkpoint_every, LNG);
+		NUM("--dead-every", dead_every, LNG);
 		NUM("--lr", lr, strtod);
 		NUM("--wd", wd, strtod);
 		NUM("--logit-cap", logit_cap, strtod);
@@ -269,6 +273,11 @@ missing:
 		!(a->flops_ramp >= 0.0 && a->flops_ramp <= 1.0))
 	{
 		fprintf(stderr, "sparseclip-train: need --flops >= 0, --flops-start and --flops-ramp in [0, 1]\n");
+		return -1;
+	}
+	if (a->dead_every < 0 || (a->dead_every > 0 && a->dense))
+	{
+		fprintf(stderr, "sparseclip-train: --dead-every needs N >= 0 and a sparse head\n");
 		return -1;
 	}
 	if (a->flops > 0.0 && a->dense)
@@ -465,27 +474,40 @@ args_json(const args *a, long total)
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
 			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
-			 "\"multi_positive\":%d}",
+			 "\"multi_positive\":%d,\"dead_every\":%ld}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
-			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive);
+			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
+			 a->dead_every);
 	return s;
 }
 
 static int
 save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
-		   long total, char *err, size_t errlen)
+		   long total, const long reinit[2], char *err, size_t errlen)
 {
-	float	   *am, *av;
+	float	   *am, *av, *fi, *ft;
 	long	   *stepp;
-	st_write_tensor wt[3];
-	const char *keys[4], *vals[4];
-	char		stepbuf[32];
+	st_write_tensor wt[5];
+	const char *keys[5], *vals[5];
+	char		stepbuf[32], reinitbuf[64];
 	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total);
-	int			rc, i;
+	int			rc, i, nt = 3;
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
+	sc_trainer_fire_counts(t, &fi, &ft);
 	memset(wt, 0, sizeof wt);
+	if (fi)
+	{
+		/* the dead-dimension window in progress, so that a resumed run continues it */
+		wt[3].name = "fire_image";
+		wt[3].data = fi;
+		wt[4].name = "fire_text";
+		wt[4].data = ft;
+		wt[3].ndim = wt[4].ndim = 1;
+		wt[3].shape[0] = wt[4].shape[0] = m->cfg.sparse_dim;
+		nt = 5;
+	}
 	wt[0].name = "params";
 	wt[0].data = m->owned;
 	wt[1].name = "adam_m";
@@ -506,7 +528,10 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	vals[2] = stepbuf;
 	keys[3] = "train.args";
 	vals[3] = aj;
-	rc = (cfg && aj) ? st_write(path, wt, 3, keys, vals, 4, err, errlen) : -1;
+	snprintf(reinitbuf, sizeof reinitbuf, "%ld %ld", reinit[0], reinit[1]);
+	keys[4] = "train.reinit";
+	vals[4] = reinitbuf;
+	rc = (cfg && aj) ? st_write(path, wt, nt, keys, vals, 5, err, errlen) : -1;
 	free(cfg);
 	free(aj);
 	return rc;
@@ -553,7 +578,7 @@ print_overrides(const char *stored, const char *now)
 /* Load a state file: model, moments, step, tokenizer and hyper-parameters. */
 static sc_model *
 load_state(const char *path, args *a, long *total, long *step, char **bpe, float **am_out,
-		   float **av_out, char *err, size_t errlen)
+		   float **av_out, float **fire_out, long reinit[2], char *err, size_t errlen)
 {
 	st_file    *f = st_open(path, err, errlen);
 	const char *cfgj, *aj, *st, *b;
@@ -600,6 +625,21 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	}
 	st_to_float(tm, *am_out);
 	st_to_float(tv, *av_out);
+	{
+		const st_tensor *fi = st_find(f, "fire_image"), *ft = st_find(f, "fire_text");
+		const char *ri = st_metadata(f, "train.reinit");
+
+		*fire_out = NULL;
+		if (fi && ft && fi->numel == cfg.sparse_dim && ft->numel == cfg.sparse_dim &&
+			fi->dtype == ST_F32 && ft->dtype == ST_F32 &&
+			(*fire_out = malloc(2 * sizeof(float) * (size_t) cfg.sparse_dim)) != NULL)
+		{
+			st_to_float(fi, *fire_out);
+			st_to_float(ft, *fire_out + cfg.sparse_dim);
+		}
+		if (ri)
+			sscanf(ri, "%ld %ld", &reinit[0], &reinit[1]);
+	}
 	*step = strtol(st, NULL, 10);
 	*bpe = strdup(b);
 #define GET(k, field, type) if (json_num(aj, k, &v) == 0) a->field = (type) v
@@ -624,6 +664,7 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops_start", flops_start, double);
 	GET("flops_ramp", flops_ramp, double);
 	GET("multi_positive", multi_positive, int);
+	GET("dead_every", dead_every, long);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -841,7 +882,8 @@ main(int argc, char **argv)
 	char	   *bpe = NULL;
 	ClipTokenizer *tok;
 	long		total, step = 0, start_step;
-	float	   *am = NULL, *av = NULL, *images, *ie = NULL, *te = NULL, *scratch;
+	float	   *am = NULL, *av = NULL, *fire = NULL, *images, *ie = NULL, *te = NULL, *scratch;
+	long		reinit[2] = {0, 0};	/* head rows re-initialised so far, image and text */
 	sampler		smp;
 	FILE	   *logf_;
 	int			S, B, have_val = 0, i;
@@ -891,7 +933,7 @@ main(int argc, char **argv)
 		char	   *sj, *nj;
 		double		init;
 
-		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, err, sizeof err);
+		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, err, sizeof err);
 		if (!m)
 		{
 			fprintf(stderr, "sparseclip-train: resume: %s\n", err);
@@ -1018,6 +1060,15 @@ main(int argc, char **argv)
 		free(am);
 		free(av);
 	}
+	if (fire)
+	{
+		float	   *fi, *ft;
+
+		sc_trainer_fire_counts(t, &fi, &ft);
+		memcpy(fi, fire, sizeof(float) * cfg.sparse_dim);
+		memcpy(ft, fire + cfg.sparse_dim, sizeof(float) * cfg.sparse_dim);
+		free(fire);
+	}
 	opts.sparsity = a.sparsity;
 	opts.topk = a.topk;
 	opts.l1 = (float) a.l1;
@@ -1050,7 +1101,7 @@ main(int argc, char **argv)
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
 				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
-				"extra_positives\n");
+				"extra_positives,reinit_image,reinit_text\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -1111,6 +1162,16 @@ main(int argc, char **argv)
 		gn = sc_trainer_update(t, (float) lr, (float) logit_lr, (float) a.wd, a.clip, (float) a.logit_cap);
 		step++;
 		pairs_since += B;
+		if (a.dead_every > 0 && step % a.dead_every == 0)
+		{
+			int			ni, nt;
+
+			sc_trainer_reinit_dead(t, data_mix(((uint64_t) a.seed << 32) ^ (uint64_t) step), &ni, &nt);
+			reinit[0] += ni;
+			reinit[1] += nt;
+			printf("step %ld: re-initialised %d image and %d text dimensions that never fired in %ld steps\n",
+				   step, ni, nt, a.dead_every);
+		}
 		if (step % a.log_every == 0 || step == total || (have_val && step % a.val_every == 0))
 		{
 			double		now = now_s(), vl = NAN, va = NAN;
@@ -1121,10 +1182,10 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g,%.4f\n",
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
-					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos);
+					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1]);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();
@@ -1134,13 +1195,13 @@ main(int argc, char **argv)
 		{
 			snprintf(path, sizeof path, "%s.step%06ld.safetensors", stem, step);
 			if (sc_model_save(m, path, bpe, NULL, err, sizeof err) < 0 ||
-				save_state(statepath, m, t, bpe, &a, total, err, sizeof err) < 0)
+				save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
 				fprintf(stderr, "sparseclip-train: checkpoint: %s\n", err);
 			else
 				printf("checkpoint: %s and %s\n", path, statepath);
 		}
 	}
-	if (save_state(statepath, m, t, bpe, &a, total, err, sizeof err) < 0)
+	if (save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
 		fprintf(stderr, "sparseclip-train: state: %s\n", err);
 	if (step >= total)
 	{

@@ -82,6 +82,8 @@ struct sc_trainer
 	size_t		att_stride;
 	float	   *loss_scratch;	/* 2 B^2, and at least D for the FLOPS batch means */
 	float	   *topk_scratch;	/* S */
+	float	   *fire_img, *fire_txt;	/* S each: rows that had the dimension non-zero */
+	int			lastB;			/* pairs in the last batch (their projections are in hv.y, ht.y) */
 	void	   *mem;			/* one allocation holding all floats */
 };
 
@@ -239,7 +241,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + 3 * (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -267,6 +269,10 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->att_stride = mx_att;
 	t->loss_scratch = carve(&p, loss_n);
 	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->fire_img = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->fire_txt = carve(&p, (size_t) (S > 0 ? S : 1));
+	memset(t->fire_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
+	memset(t->fire_txt, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
 	return t;
 
 oom:
@@ -333,6 +339,76 @@ sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_
 	if (*ls < 0.0f)
 		*ls = 0.0f;
 	return norm;
+}
+
+void
+sc_trainer_fire_counts(sc_trainer *t, float **image, float **text)
+{
+	int			S = t->m->cfg.sparse_dim;
+
+	*image = S > 0 ? t->fire_img : NULL;
+	*text = S > 0 ? t->fire_txt : NULL;
+}
+
+/* one side of sc_trainer_reinit_dead */
+static int
+reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
+{
+	int			S = t->m->cfg.sparse_dim, E = t->m->cfg.embed_dim, j, k, alive = 0, n = 0;
+	double		norm_sum = 0.0, all_sum = 0.0, target;
+
+	for (j = 0; j < S; j++)
+	{
+		double		ss = 0.0;
+
+		for (k = 0; k < E; k++)
+			ss += (double) w[(size_t) j * E + k] * w[(size_t) j * E + k];
+		all_sum += sqrt(ss);
+		if (fire[j] > 0.0f)
+		{
+			norm_sum += sqrt(ss);
+			alive++;
+		}
+	}
+	target = 0.2 * (alive > 0 ? norm_sum / alive : all_sum / S);
+	for (j = 0; j < S; j++)
+	{
+		uint64_t	r;
+		const float *yb;
+		float	   *row = w + (size_t) j * E;
+		size_t		off = (size_t) (row - t->m->owned);
+		double		yn = 0.0;
+
+		if (fire[j] > 0.0f)
+			continue;
+		/* splitmix64 of (seed, dimension): which pair's projection to point at */
+		r = seed + 0x9E3779B97F4A7C15ULL * (uint64_t) (j + 1);
+		r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ULL;
+		r = (r ^ (r >> 27)) * 0x94D049BB133111EBULL;
+		r ^= r >> 31;
+		yb = y + (size_t) (r % (uint64_t) t->lastB) * E;
+		for (k = 0; k < E; k++)
+			yn += (double) yb[k] * yb[k];
+		if (!(yn > 0.0))
+			continue;
+		for (k = 0; k < E; k++)
+			row[k] = (float) (yb[k] / sqrt(yn) * target);
+		memset(t->adam_m + off, 0, (size_t) E * sizeof(float));
+		memset(t->adam_v + off, 0, (size_t) E * sizeof(float));
+		n++;
+	}
+	memset(fire, 0, (size_t) S * sizeof(float));
+	return n;
+}
+
+void
+sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text)
+{
+	*n_image = *n_text = 0;
+	if (t->m->cfg.sparse_dim <= 0 || t->lastB < 1)
+		return;
+	*n_image = reinit_side(t, t->m->p.sparse_visual, t->fire_img, t->hv.y, seed * 2);
+	*n_text = reinit_side(t, t->m->p.sparse_text, t->fire_txt, t->ht.y, seed * 2 + 1);
 }
 
 void
@@ -650,7 +726,7 @@ topk_rows(float *z, float *scratch, int B, int S, int k)
 /* pooled rows -> normalised embedding; returns the penalty added to the loss */
 static double
 head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
-			 const sc_train_opts *o, float *topk_scratch, double *l0)
+			 const sc_train_opts *o, float *topk_scratch, float *fire, double *l0)
 {
 	int			D = S > 0 ? S : E, i;
 	double		pen = 0.0;
@@ -678,6 +754,9 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 	for (i = 0; i < B * D; i++)
 		nz += h->out[i] != 0.0f;
 	*l0 = (double) nz / B;
+	if (S > 0)
+		for (i = 0; i < B * S; i++)
+			fire[i % S] += h->out[i] != 0.0f;
 	return pen;
 }
 
@@ -811,7 +890,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->hv.pooled, t->hv.pool_m, t->hv.pool_r, t->hv.pool_in,
 							 p->v_ln_post_w, p->v_ln_post_b, B, VC);
 		pen += head_forward(&t->hv, p->v_proj, p->sparse_visual, B, VC, E, SD, o,
-							t->topk_scratch, &st->image_l0);
+							t->topk_scratch, t->fire_img, &st->image_l0);
 	}
 
 	/* ---- text forward (packed rows) ---- */
@@ -848,7 +927,8 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->ht.pooled, t->ht.pool_m, t->ht.pool_r, t->ht.pool_in,
 							 p->ln_final_w, p->ln_final_b, B, TC);
 		pen += head_forward(&t->ht, p->text_projection, p->sparse_text, B, TC, E, SD, o,
-							t->topk_scratch, &st->text_l0);
+							t->topk_scratch, t->fire_txt, &st->text_l0);
+		t->lastB = B;
 	}
 
 	/* ---- loss ---- */

@@ -89,6 +89,29 @@ extern int	sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *c
 extern double sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm,
 								float logit_cap);
 
+/*
+ * Firing counts of the sparse head's dimensions: for each of the
+ * sparse_dim dimensions, how many rows of the batches since the last
+ * sc_trainer_reinit_dead (or since the start) had it non-zero, images and
+ * texts apart.  Counted by every sc_trainer_batch; floats (exact up to
+ * 2^24), writable so that a checkpoint can restore them.  NULL for a dense
+ * model.
+ */
+extern void sc_trainer_fire_counts(sc_trainer *t, float **image, float **text);
+
+/*
+ * Dead dimensions: re-initialise the head row (sparse.visual / sparse.text
+ * weight row, embed_dim floats) of every dimension whose firing count on
+ * that side is zero, and zero its AdamW moments, then reset all counts.
+ * The new row points along the projection output of one pair of the last
+ * batch (drawn from seed and the dimension), at a fifth of the mean norm of
+ * the live rows, so that it fires again for inputs like that pair; a random
+ * row would fire for about half of all inputs, against the sparsity.  The
+ * numbers re-initialised go to *n_image, *n_text.  No-op for a dense model
+ * or before any batch.
+ */
+extern void sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text);
+
 /* AdamW moments (m->owned_count floats each) and the number of steps done, for checkpoints. */
 extern void sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step);
 

@@ -416,6 +416,123 @@ test_logit_clamp(void)
 	sc_model_free(m);
 }
 
+/* dead dimensions: counted, re-initialised along a pair's projection, moments reset */
+static void
+test_dead_dims(void)
+{
+	sc_config	c;
+	sc_model   *m;
+	sc_trainer *t;
+	char		err[256];
+	enum { NB = 4, S = 24, E = 8 };
+	float		images[NB * 3 * 16 * 16];
+	int32_t		tok[NB][6];
+	const int32_t *ids[NB];
+	int			lens[NB] = {3, 6, 4, 5};
+	sc_batch_stats st;
+	float	   *fi, *ft, *am, *av, *before, fi0[S], ft0[S];
+	long	   *stepp;
+	int			i, k, ni, nt, want_i = 0, want_t = 0, untouched = 1, moments = 1, fired = 1;
+	static const int dead_rows[3] = {2, 9, 17};
+
+	sc_config_preset("tiny", &c);
+	c.image_size = 16;
+	c.patch_size = 8;
+	c.vision_width = c.text_width = 16;
+	c.vision_layers = c.text_layers = 1;
+	c.vision_heads = c.text_heads = 2;
+	c.context_length = 6;
+	c.vocab_size = 30;
+	c.embed_dim = E;
+	c.sparse_dim = S;
+	m = sc_model_random(&c, 11, err, sizeof err);
+	t = sc_trainer_new(m, NB, err, sizeof err);
+	for (i = 0; i < NB * 3 * 16 * 16; i++)
+		images[i] = urand();
+	for (i = 0; i < NB; i++)
+	{
+		for (k = 0; k < 6; k++)
+			tok[i][k] = (int32_t) ((urand() + 1.0f) * 13.0f);
+		tok[i][lens[i] - 1] = 29;
+		ids[i] = tok[i];
+	}
+	/* rows of zeros never fire (ReLU(0) = 0) */
+	for (i = 0; i < 3; i++)
+		memset(m->p.sparse_visual + dead_rows[i] * E, 0, E * sizeof(float));
+	memset(m->p.sparse_text + 5 * E, 0, E * sizeof(float));
+	sc_trainer_batch(t, images, ids, lens, NB, NULL, &st, NULL, NULL, err, sizeof err);
+	sc_trainer_batch(t, images, ids, lens, NB, NULL, &st, NULL, NULL, err, sizeof err);
+	sc_trainer_fire_counts(t, &fi, &ft);
+	for (i = 0; i < S; i++)
+	{
+		want_i += fi[i] == 0.0f;
+		want_t += ft[i] == 0.0f;
+		CHECK(fi[i] <= 2 * NB && ft[i] <= 2 * NB, "counts at most the rows seen");
+	}
+	CHECK(fi[2] == 0.0f && fi[9] == 0.0f && fi[17] == 0.0f && ft[5] == 0.0f, "zero rows never fire");
+	{
+		double		sum = 0.0;
+
+		for (i = 0; i < S; i++)
+			sum += fi[i];
+		CHECK_NEAR(sum, 2 * NB * st.image_l0, 1e-6, "counts sum to rows times L0");
+	}
+	/* moments to see them reset */
+	sc_trainer_update(t, 1e-3f, 1e-3f, 0.0f, 1.0, 50.0f);
+	sc_trainer_adam_state(t, &am, &av, &stepp);
+	before = malloc(m->owned_count * sizeof(float));
+	memcpy(before, m->owned, m->owned_count * sizeof(float));
+	memcpy(fi0, fi, sizeof fi0);
+	memcpy(ft0, ft, sizeof ft0);
+	/* a dead row's gradient is 0, so give every moment a value that a reset must clear */
+	for (i = 0; i < (int) m->owned_count; i++)
+		am[i] = av[i] = 0.5f;
+	sc_trainer_reinit_dead(t, 42, &ni, &nt);
+	CHECK(ni == want_i && nt == want_t && ni >= 3 && nt >= 1, "re-initialised %d/%d, want %d/%d", ni, nt,
+		  want_i, want_t);
+	for (i = 0; i < (int) m->owned_count; i++)
+	{
+		long		rv = (long) (m->owned + i - m->p.sparse_visual);
+		long		rt = (long) (m->owned + i - m->p.sparse_text);
+		int			dead = (rv >= 0 && rv < S * E && fi0[rv / E] == 0.0f) ||
+			(rt >= 0 && rt < S * E && ft0[rt / E] == 0.0f);
+
+		if (!dead && m->owned[i] != before[i])
+			untouched = 0;
+		if (dead ? (am[i] != 0.0f || av[i] != 0.0f) : (am[i] != 0.5f || av[i] != 0.5f))
+			moments = 0;
+	}
+	CHECK(untouched, "only the rows of dimensions that never fired change");
+	CHECK(moments, "moments of re-initialised rows zeroed, the others kept");
+	for (i = 0; i < S; i++)
+	{
+		double		nv = 0.0, nw = 0.0;
+
+		for (k = 0; k < E; k++)
+		{
+			nv += (double) m->p.sparse_visual[i * E + k] * m->p.sparse_visual[i * E + k];
+			nw += (double) m->p.sparse_text[i * E + k] * m->p.sparse_text[i * E + k];
+		}
+		if (fi0[i] == 0.0f)
+			CHECK(nv > 0.0, "dead image row %d re-initialised", i);
+		if (ft0[i] == 0.0f)
+			CHECK(nw > 0.0, "dead text row %d re-initialised", i);
+	}
+	sc_trainer_fire_counts(t, &fi, &ft);
+	for (i = 0; i < S; i++)
+		CHECK(fi[i] == 0.0f && ft[i] == 0.0f, "counts reset");
+	/* the same batch again: every re-initialised dimension now fires (it points at one of these pairs) */
+	sc_trainer_batch(t, images, ids, lens, NB, NULL, &st, NULL, NULL, err, sizeof err);
+	sc_trainer_fire_counts(t, &fi, &ft);
+	for (i = 0; i < 3; i++)
+		fired &= fi[dead_rows[i]] > 0.0f;
+	fired &= ft[5] > 0.0f;
+	CHECK(fired, "re-initialised dimensions fire on the batch they were drawn from");
+	free(before);
+	sc_trainer_free(t);
+	sc_model_free(m);
+}
+
 int
 main(void)
 {
@@ -433,5 +550,6 @@ main(void)
 	}
 	test_optim();
 	test_logit_clamp();
+	test_dead_dims();
 	return unit_done("test_train_loss");
 }
