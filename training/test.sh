@@ -114,6 +114,19 @@ check "split inside a dead-dimension window: bit-identical" 'cmp -s "$tmp/dd.saf
 check "re-initialisation counts survive the resume" '[ "$(tail -1 "$tmp/dd.csv" | cut -d, -f20-21)" = "$(tail -1 "$tmp/dds.csv" | cut -d, -f20-21)" ]'
 check "--dead-every with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --dead-every 5 > /dev/null 2>&1'
 
+# patch dropout: half the patches for the first 75 % of the steps, then whole images
+pd=(--steps 20 --log-every 1 --patch-dropout 0.5 --patch-dropout-off 0.25)
+./sparseclip-train "${common[@]}" "${pd[@]}" --out "$tmp/pd.safetensors" > /dev/null
+check "patch dropout 0.5 until 75 %, then none (logged)" \
+	'awk -F, "NR > 1 { want = \$1 - 1 < 15 ? 0.5 : 0; if (\$22 != want) bad = 1 } END { exit bad || NR != 21 }" "$tmp/pd.csv"'
+./sparseclip-train "${common[@]}" "${pd[@]}" --out "$tmp/pd2.safetensors" --stop-at 7 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/pd2.safetensors.state" \
+	--out "$tmp/pd2.safetensors" > /dev/null
+check "patch dropout is a function of (seed, step): a split run is bit-identical" 'cmp -s "$tmp/pd.safetensors" "$tmp/pd2.safetensors"'
+# fl.csv: the same run without dropout (its penalty is 0 at step 1)
+check "patch dropout changes the first step's loss" '[ "$(awk -F, "NR == 2 { print \$4 }" "$tmp/pd.csv")" != "$(awk -F, "NR == 2 { print \$4 }" "$tmp/fl.csv")" ]'
+check "--patch-dropout 1 refused" '! ./sparseclip-train --data "$tmp/train.tsv" --patch-dropout 1 > /dev/null 2>&1'
+
 # BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
 if [ -e /usr/share/wordnet/data.noun ]; then
 	mkdir -p "$tmp/nown" && ln -s "$tmp/img" "$tmp/nown/img" && cp "$tmp/train.tsv" "$tmp/nown/"

@@ -46,6 +46,7 @@ typedef struct args
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	int			multi_positive;
 	long		dead_every;
+	double		patch_dropout, patch_dropout_off;
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */
 	int			steps_given, epochs_given, model_given;
@@ -91,6 +92,9 @@ usage(void)
 		  "                           negatives (UniCL targets)\n"
 		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
 		  "                           that never fired in those N steps (default 0 = never)\n"
+		  "  --patch-dropout P        drop this share of each image's patch tokens in training\n"
+		  "                           (FLIP; the class token stays; default 0)\n"
+		  "  --patch-dropout-off FRAC no patch dropout in this last share of the steps (default 0.1)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
@@ -128,6 +132,7 @@ default_args(args *a)
 	a->logit_lr_mult = 1.0;
 	a->flops_start = 0.25;
 	a->flops_ramp = 0.6;
+	a->patch_dropout_off = 0.1;
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
@@ -188,6 +193,8 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--flops", flops, strtod);
 		NUM("--flops-start", flops_start, strtod);
 		NUM("--flops-ramp", flops_ramp, strtod);
+		NUM("--patch-dropout", patch_dropout, strtod);
+		NUM("--patch-dropout-off", patch_dropout_off, strtod);
 		if (strcmp(o, "--logit-schedule") == 0)
 		{
 			if (!v)
@@ -273,6 +280,12 @@ missing:
 		!(a->flops_ramp >= 0.0 && a->flops_ramp <= 1.0))
 	{
 		fprintf(stderr, "sparseclip-train: need --flops >= 0, --flops-start and --flops-ramp in [0, 1]\n");
+		return -1;
+	}
+	if (!(a->patch_dropout >= 0.0 && a->patch_dropout < 1.0) ||
+		!(a->patch_dropout_off >= 0.0 && a->patch_dropout_off <= 1.0))
+	{
+		fprintf(stderr, "sparseclip-train: need 0 <= --patch-dropout < 1, --patch-dropout-off in [0, 1]\n");
 		return -1;
 	}
 	if (a->dead_every < 0 || (a->dead_every > 0 && a->dense))
@@ -474,11 +487,12 @@ args_json(const args *a, long total)
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
 			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
-			 "\"multi_positive\":%d,\"dead_every\":%ld}",
+			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
+			 "\"patch_dropout_off\":%.9g}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
-			 a->dead_every);
+			 a->dead_every, a->patch_dropout, a->patch_dropout_off);
 	return s;
 }
 
@@ -665,6 +679,8 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops_ramp", flops_ramp, double);
 	GET("multi_positive", multi_positive, int);
 	GET("dead_every", dead_every, long);
+	GET("patch_dropout", patch_dropout, double);
+	GET("patch_dropout_off", patch_dropout_off, double);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -1101,7 +1117,7 @@ main(int argc, char **argv)
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
 				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
-				"extra_positives,reinit_image,reinit_text\n");
+				"extra_positives,reinit_image,reinit_text,patch_dropout\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -1143,6 +1159,10 @@ main(int argc, char **argv)
 			lens[i] = d.ntok[cap];
 		}
 		opts.flops = (float) flops_w;
+		/* FLIP: drop patches except in the last stretch, which trains on whole images */
+		opts.patch_dropout = (double) step < (1.0 - a.patch_dropout_off) * (double) total ?
+			(float) a.patch_dropout : 0.0f;
+		opts.dropout_seed = data_mix(((uint64_t) a.seed << 36) ^ (uint64_t) step ^ 0x5eedd5ULL);
 		opts.group = NULL;
 		if (a.multi_positive)
 		{
@@ -1182,10 +1202,11 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g,%.4f,%ld,%ld\n",
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
-					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1]);
+					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1],
+					(double) opts.patch_dropout);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();

@@ -74,6 +74,9 @@ struct sc_trainer
 	float	   *emb;			/* [B*G*G, C] patch embeddings */
 	float	   *xe;				/* [B*T, C] before ln_pre */
 	float	   *pre_m, *pre_r;
+	int		   *keep;			/* [B*G*G] kept patch indices per image, ascending (patch dropout) */
+	int		   *pick;			/* [G*G] scratch for drawing them */
+	char	   *picked;			/* [G*G] */
 	/* text packing */
 	int		   *starts, *eff, *tok;		/* per caption; tok: packed token ids */
 	size_t	   *att_off;		/* per sequence offset into a block's attention weights */
@@ -246,7 +249,10 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
 	t->att_off = malloc((size_t) B * sizeof(size_t));
-	if (!t->mem || !t->starts || !t->tok || !t->att_off)
+	t->keep = malloc((size_t) B * G * G * sizeof(int));
+	t->pick = malloc((size_t) G * G * sizeof(int));
+	t->picked = malloc((size_t) G * G);
+	if (!t->mem || !t->starts || !t->tok || !t->att_off || !t->keep || !t->pick || !t->picked)
 		goto oom;
 	t->eff = t->starts + B;
 	p = t->mem;
@@ -299,6 +305,9 @@ sc_trainer_free(sc_trainer *t)
 	free(t->starts);
 	free(t->tok);
 	free(t->att_off);
+	free(t->keep);
+	free(t->pick);
+	free(t->picked);
 	free(t);
 }
 
@@ -794,6 +803,63 @@ head_backward(head *h, const float *proj, const float *sparse_w, float *gproj, f
 				1.0f, h->dy, E, proj, E, 0.0f, h->dpooled, C);
 }
 
+/* ---------- patch dropout ---------- */
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The K of GG patches each image keeps, ascending, into t->keep[b*K ..]:
+ * a partial Fisher-Yates shuffle drawn from (seed, b).  All of them, in
+ * order, when K == GG.
+ */
+static void
+choose_patches(sc_trainer *t, int B, int GG, int K, uint64_t seed)
+{
+	int			b, k, n;
+
+	for (b = 0; b < B; b++)
+	{
+		int		   *kb = t->keep + (size_t) b * K;
+
+		if (K >= GG)
+		{
+			for (k = 0; k < GG; k++)
+				kb[k] = k;
+			continue;
+		}
+		{
+			uint64_t	r = mix64(seed ^ mix64((uint64_t) b + 1));
+
+			for (k = 0; k < GG; k++)
+			{
+				t->pick[k] = k;
+				t->picked[k] = 0;
+			}
+			for (k = 0; k < K; k++)
+			{
+				int			j, tmp;
+
+				r = mix64(r);
+				j = k + (int) (r % (uint64_t) (GG - k));
+				tmp = t->pick[k];
+				t->pick[k] = t->pick[j];
+				t->pick[j] = tmp;
+				t->picked[t->pick[k]] = 1;
+			}
+			for (k = 0, n = 0; k < GG; k++)
+				if (t->picked[k])
+					kb[n++] = k;
+		}
+	}
+}
+
 /* ---------- the batch ---------- */
 
 int
@@ -806,7 +872,8 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	const sc_config *c = &m->cfg;
 	const sc_params *p = &m->p;
 	sc_params  *g = &t->g;
-	int			S = c->image_size, P = c->patch_size, G = S / P, T = G * G + 1, GG = G * G;
+	int			S = c->image_size, P = c->patch_size, G = S / P, T, GG = G * G, K = GG, k;
+	int			PP = 3 * P * P;
 	int			VC = c->vision_width, TC = c->text_width, E = c->embed_dim, SD = c->sparse_dim;
 	int			D = SD > 0 ? SD : E, Lc = c->context_length;
 	int			b, i, tt, R;
@@ -814,7 +881,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
-	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL};
+	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL, 0.0f, 0};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
 	(void) vstarts_buf;
@@ -853,17 +920,32 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	memset(t->grad, 0, m->owned_count * sizeof(float));
 
 	/* ---- vision forward ---- */
+	/* patch dropout: each image keeps K of its GG patches (with their positions), T = K + 1 tokens */
+	if (o->patch_dropout > 0.0f)
+	{
+		K = (int) ((float) GG * (1.0f - o->patch_dropout));
+		K = K < 1 ? 1 : (K > GG ? GG : K);
+	}
+	T = K + 1;
+	choose_patches(t, B, GG, K, o->dropout_seed);
 	R = B * T;
 	for (b = 0; b < B; b++)
-		sc_im2patch_forward(t->patches + (size_t) b * GG * 3 * P * P, images + (size_t) b * img, S, P);
-	sc_matmul_forward(t->emb, t->patches, p->v_conv1, NULL, B * GG, 3 * P * P, VC);
+		sc_im2patch_forward(t->patches + (size_t) b * GG * PP, images + (size_t) b * img, S, P);
+	if (K < GG)
+		/* gather the kept rows to the front; each moves down or stays, in order */
+		for (b = 0; b < B; b++)
+			for (k = 0; k < K; k++)
+				memmove(t->patches + ((size_t) b * K + k) * PP,
+						t->patches + ((size_t) b * GG + t->keep[b * K + k]) * PP, PP * sizeof(float));
+	sc_matmul_forward(t->emb, t->patches, p->v_conv1, NULL, B * K, PP, VC);
 	for (b = 0; b < B; b++)
 	{
 		float	   *xb = t->xe + (size_t) b * T * VC;
 
-		memcpy(xb, p->v_class_embedding, (size_t) VC * sizeof(float));
-		memcpy(xb + VC, t->emb + (size_t) b * GG * VC, (size_t) GG * VC * sizeof(float));
-		sc_residual_forward(xb, xb, p->v_positional_embedding, T * VC);
+		sc_residual_forward(xb, p->v_class_embedding, p->v_positional_embedding, VC);
+		for (k = 0; k < K; k++)
+			sc_residual_forward(xb + (size_t) (k + 1) * VC, t->emb + ((size_t) b * K + k) * VC,
+								p->v_positional_embedding + (size_t) (1 + t->keep[b * K + k]) * VC, VC);
 	}
 	sc_layernorm_forward(t->vis.x, t->pre_m, t->pre_r, t->xe, p->v_ln_pre_w, p->v_ln_pre_b, R, VC);
 	for (b = 0; b < B; b++)
@@ -1010,12 +1092,14 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		{
 			const float *d = t->dln + (size_t) b * T * VC;
 
-			sc_residual_backward(g->v_class_embedding, NULL, d, VC);
-			sc_residual_backward(g->v_positional_embedding, NULL, d, T * VC);
+			sc_residual_backward(g->v_class_embedding, g->v_positional_embedding, d, VC);
+			for (k = 0; k < K; k++)
+				sc_residual_backward(g->v_positional_embedding + (size_t) (1 + t->keep[b * K + k]) * VC,
+									 NULL, d + (size_t) (k + 1) * VC, VC);
 			/* patch rows gathered for one matmul backward over the batch */
-			memcpy(t->emb + (size_t) b * GG * VC, d + VC, (size_t) GG * VC * sizeof(float));
+			memcpy(t->emb + (size_t) b * K * VC, d + VC, (size_t) K * VC * sizeof(float));
 		}
-		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * GG, 3 * P * P, VC);
+		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * K, PP, VC);
 	}
 	(void) i;
 	return 0;

@@ -33,6 +33,9 @@ typedef struct sc_train_opts
 								 * (image and text each; train_loss.h), 0 = off */
 	const int  *group;			/* [B] multi-positive groups of the batch's pairs
 								 * (sc_clip_loss_groups), NULL = each pair its own */
+	float		patch_dropout;	/* FLIP: share of each image's patch tokens dropped (the class
+								 * token always stays); max(1, floor(n (1 - p))) are kept */
+	uint64_t	dropout_seed;	/* which patches: a function of this seed and the row */
 } sc_train_opts;
 
 typedef struct sc_batch_stats

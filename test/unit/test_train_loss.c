@@ -248,7 +248,7 @@ test_head_variant(sc_sparsity kind, float flops, const int *group, const char *w
 	int32_t		tok[NB][6];
 	const int32_t *ids[NB];
 	int			lens[NB] = {3, 6, 4, 5};
-	sc_train_opts o = {kind, 5, 0.05f, flops, group};
+	sc_train_opts o = {.sparsity = kind, .topk = 5, .l1 = 0.05f, .flops = flops, .group = group};
 	sc_batch_stats st;
 	int			i, k, bad = 0, checked = 0;
 	float	   *params[2];
@@ -533,6 +533,162 @@ test_dead_dims(void)
 	sc_model_free(m);
 }
 
+/*
+ * Patch dropout: which patches count (probed by perturbing each one),
+ * their positions (the positional rows that get gradients), gradients
+ * against finite differences, determinism in the seed, p = 0 unchanged.
+ */
+static void
+test_patch_dropout(void)
+{
+	sc_config	c;
+	sc_model   *m;
+	sc_trainer *t;
+	char		err[256];
+	enum { NB = 4, IS = 16, PS = 4, G = 4, GG = 16, K = 8 };
+	float		images[NB * 3 * IS * IS];
+	int32_t		tok[NB][6];
+	const int32_t *ids[NB];
+	int			lens[NB] = {3, 6, 4, 5};
+	sc_train_opts o = {.sparsity = SC_SPARSITY_RELU, .patch_dropout = 0.5f, .dropout_seed = 77};
+	sc_train_opts none = {.sparsity = SC_SPARSITY_RELU};
+	sc_batch_stats st, st2;
+	float	   *g0, *gn;
+	char		used[NB][GG], any[GG];
+	int			i, k, b, q, y, x, ch, nused_ok = 1, pos_ok = 1, bad = 0, checked = 0;
+	double		base;
+
+	sc_config_preset("tiny", &c);
+	c.image_size = IS;
+	c.patch_size = PS;
+	c.vision_width = c.text_width = 16;
+	c.vision_layers = c.text_layers = 1;
+	c.vision_heads = c.text_heads = 2;
+	c.context_length = 6;
+	c.vocab_size = 30;
+	c.embed_dim = 8;
+	c.sparse_dim = 24;
+	m = sc_model_random(&c, 5, err, sizeof err);
+	t = sc_trainer_new(m, NB, err, sizeof err);
+	for (i = 0; i < NB * 3 * IS * IS; i++)
+		images[i] = urand();
+	for (i = 0; i < NB; i++)
+	{
+		for (k = 0; k < 6; k++)
+			tok[i][k] = (int32_t) ((urand() + 1.0f) * 13.0f);
+		tok[i][lens[i] - 1] = 29;
+		ids[i] = tok[i];
+	}
+	g0 = malloc(m->owned_count * sizeof(float));
+	gn = malloc(m->owned_count * sizeof(float));
+
+	/* p = 0 is no dropout, bit for bit */
+	sc_trainer_batch(t, images, ids, lens, NB, &none, &st, NULL, NULL, err, sizeof err);
+	memcpy(gn, sc_trainer_grads(t), m->owned_count * sizeof(float));
+	{
+		sc_train_opts z = o;
+
+		z.patch_dropout = 0.0f;
+		sc_trainer_batch(t, images, ids, lens, NB, &z, &st2, NULL, NULL, err, sizeof err);
+	}
+	CHECK(st.loss == st2.loss && memcmp(gn, sc_trainer_grads(t), m->owned_count * sizeof(float)) == 0,
+		  "patch dropout 0 changes nothing");
+
+	/* deterministic in the seed; another seed drops other patches */
+	CHECK(sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err) == 0,
+		  "dropout batch: %s", err);
+	base = st.loss;
+	memcpy(g0, sc_trainer_grads(t), m->owned_count * sizeof(float));
+	sc_trainer_batch(t, images, ids, lens, NB, &o, &st2, NULL, NULL, err, sizeof err);
+	CHECK(st2.loss == base && memcmp(g0, sc_trainer_grads(t), m->owned_count * sizeof(float)) == 0,
+		  "same seed, same loss and gradients");
+	{
+		sc_train_opts o2 = o;
+
+		o2.dropout_seed = 78;
+		sc_trainer_batch(t, images, ids, lens, NB, &o2, &st2, NULL, NULL, err, sizeof err);
+		CHECK(st2.loss != base, "another seed, another loss");
+	}
+
+	/* probe: exactly K of the 16 patches of each image change the loss */
+	memset(any, 0, sizeof any);
+	for (b = 0; b < NB; b++)
+	{
+		int			n = 0;
+
+		for (q = 0; q < GG; q++)
+		{
+			float	   *im = images + (size_t) b * 3 * IS * IS;
+
+			for (ch = 0; ch < 3; ch++)
+				for (y = 0; y < PS; y++)
+					for (x = 0; x < PS; x++)
+						im[ch * IS * IS + ((q / G) * PS + y) * IS + (q % G) * PS + x] += 0.5f;
+			sc_trainer_batch(t, images, ids, lens, NB, &o, &st2, NULL, NULL, err, sizeof err);
+			for (ch = 0; ch < 3; ch++)
+				for (y = 0; y < PS; y++)
+					for (x = 0; x < PS; x++)
+						im[ch * IS * IS + ((q / G) * PS + y) * IS + (q % G) * PS + x] -= 0.5f;
+			used[b][q] = st2.loss != base;
+			any[q] |= used[b][q];
+			n += used[b][q];
+		}
+		nused_ok &= n == K;
+	}
+	CHECK(nused_ok, "each image uses exactly %d of its %d patches", K, GG);
+	/* the kept patches keep their positions: positional rows get gradient exactly where used */
+	for (q = 0; q < GG; q++)
+	{
+		const float *gp = g0 + (m->p.v_positional_embedding - m->owned) + (size_t) (1 + q) * c.vision_width;
+		int			nz = 0;
+
+		for (k = 0; k < c.vision_width; k++)
+			nz |= gp[k] != 0.0f;
+		pos_ok &= nz == any[q];
+	}
+	CHECK(pos_ok, "positional rows with gradient = positions some image kept");
+
+	/* gradients against finite differences, the selection held fixed by the seed */
+	{
+		float	   *params[4];
+		int			np[4] = {40, 3 * c.vision_width, 16, 40};
+
+		params[0] = m->p.v_conv1;
+		params[1] = m->p.v_positional_embedding;
+		params[2] = m->p.v_class_embedding;
+		params[3] = m->p.v_blocks[0].in_proj_w;
+		for (k = 0; k < 4; k++)
+			for (i = 0; i < np[k]; i += 1 + k % 2)
+			{
+				float	   *px = params[k] + i;
+				float		keep = *px, h = 2e-3f;
+				float		gv = g0[px - m->owned];
+				sc_batch_stats sp, sm;
+				double		num;
+
+				*px = keep + h;
+				sc_trainer_batch(t, images, ids, lens, NB, &o, &sp, NULL, NULL, err, sizeof err);
+				*px = keep - h;
+				sc_trainer_batch(t, images, ids, lens, NB, &o, &sm, NULL, NULL, err, sizeof err);
+				*px = keep;
+				num = (sp.loss - sm.loss) / (2 * h);
+				checked++;
+				if (fabs(num - gv) > 2e-3 + 2e-2 * fabs(num))
+				{
+					if (bad < 3)
+						fprintf(stderr, "  patch dropout param %d/%d: analytic %g numeric %g\n", k, i, gv, num);
+					bad++;
+				}
+			}
+	}
+	CHECK(bad == 0, "patch dropout: %d of %d gradients off", bad, checked);
+	printf("patch dropout: %d gradients checked against finite differences\n", checked);
+	free(g0);
+	free(gn);
+	sc_trainer_free(t);
+	sc_model_free(m);
+}
+
 int
 main(void)
 {
@@ -551,5 +707,6 @@ main(void)
 	test_optim();
 	test_logit_clamp();
 	test_dead_dims();
+	test_patch_dropout();
 	return unit_done("test_train_loss");
 }

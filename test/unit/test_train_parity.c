@@ -39,7 +39,7 @@ check_variant(const char *name)
 	int			D, step, bad = 0;
 	double		maxrel = 0.0;
 	sc_workspace ws = {0};
-	sc_train_opts opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL};
+	sc_train_opts opts = {.sparsity = SC_SPARSITY_RELU};
 	float		extras[4] = {0.0f, 0.0f, 0.0f, 0.0f};	/* flops, start, ramp, logit rate multiple */
 
 	snprintf(path, sizeof path, FIX "%s.safetensors", name);
