@@ -53,6 +53,12 @@ echo "15,stale row of a killed run" >> "$tmp/split.csv"
 check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
 check "resumed log drops stale rows, repeats none" '! grep -q stale "$tmp/split.csv" && [ $(wc -l < "$tmp/split.csv") -eq 9 ]'
 
+# two threads (each runs the towers on its share of the batch): the same curve up to float rounding
+./sparseclip-train "${common[@]}" --steps 10 --threads 1 --out "$tmp/t1.safetensors" > /dev/null
+./sparseclip-train "${common[@]}" --steps 10 --threads 2 --out "$tmp/t2.safetensors" > /dev/null
+check "two threads follow the one-thread run (loss at step 10: $(awk -F, 'END { print $3 }' "$tmp/t1.csv"), $(awk -F, 'END { print $3 }' "$tmp/t2.csv"))" \
+	'awk -F, "NR == FNR { a = \$3; next } END { d = a - \$3; exit !(FNR == 3 && d < 1e-3 && d > -1e-3) }" "$tmp/t1.csv" "$tmp/t2.csv"'
+
 # a larger --steps on resume extends the schedule: the cosine is over the new length
 ./sparseclip-train "${common[@]}" --steps 20 --out "$tmp/ext.safetensors" > /dev/null
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/ext.safetensors.state" \

@@ -57,6 +57,10 @@ struct sc_trainer
 {
 	sc_model   *m;
 	int			threads;		/* for the trainer's own parallel loops */
+	/* threads 1.. accumulate their block gradients apart (laid out like grad) */
+	float	   *part_grad[SC_MAX_THREADS];
+	sc_block   *part_gblocks[SC_MAX_THREADS];	/* vision blocks, then text blocks */
+	size_t		block_lo[2], block_hi[2];	/* extent of the vision and text blocks in grad */
 	int			maxB;
 	float	   *grad;			/* flat, m->owned_count */
 	float	   *adam_m, *adam_v;	/* AdamW moments, flat */
@@ -159,6 +163,40 @@ head_carve(head *h, float **p, int B, int C, int E, int D, int S)
 	h->dpooled = carve(p, (size_t) B * C);
 }
 
+/*
+ * Point a gradient view (params, blocks: vision then text) at buf, each
+ * gradient at its parameter's offset.  -1 on OOM.
+ */
+static int
+grad_view(sc_model *m, float *buf, sc_params *view, sc_block *blocks)
+{
+	const sc_config *c = &m->cfg;
+	sc_model	gm;
+	sc_param_info *pl, *gl;
+	size_t		np = sc_param_list(m, NULL, 0), i;
+
+	memset(&gm, 0, sizeof gm);
+	gm.cfg = *c;
+	gm.p.v_blocks = blocks;
+	gm.p.t_blocks = blocks + c->vision_layers;
+	pl = malloc(np * sizeof(sc_param_info));
+	gl = malloc(np * sizeof(sc_param_info));
+	if (!pl || !gl)
+	{
+		free(pl);
+		free(gl);
+		return -1;
+	}
+	sc_param_list(m, pl, np);
+	sc_param_list(&gm, gl, np);
+	for (i = 0; i < np; i++)
+		*gl[i].slot = buf + (*pl[i].slot - m->owned);
+	*view = gm.p;
+	free(pl);
+	free(gl);
+	return 0;
+}
+
 sc_trainer *
 sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 {
@@ -215,15 +253,24 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	if (!t->span_off || !t->span_n || !t->span_decay)
 		goto oom;
 	t->nspans = np;
+	t->block_lo[0] = t->block_lo[1] = m->owned_count;
 	for (i = 0; i < np; i++)
 	{
 		size_t		off = (size_t) (*pl[i].slot - m->owned);
+		int			r = strncmp(pl[i].name, "visual.", 7) == 0 ? 0 : 1;
 
 		*gl[i].slot = t->grad + off;
 		t->span_off[i] = off;
 		t->span_n[i] = pl[i].numel;
 		/* CLIP's split: matrices decay; gains, biases, 1-D embeddings and the scale do not */
 		t->span_decay[i] = pl[i].ndim >= 2;
+		if (strstr(pl[i].name, "transformer.resblocks.") != NULL)
+		{
+			if (off < t->block_lo[r])
+				t->block_lo[r] = off;
+			if (off + pl[i].numel > t->block_hi[r])
+				t->block_hi[r] = off + pl[i].numel;
+		}
 	}
 	t->logit_off = (size_t) (m->p.logit_scale - m->owned);
 	t->g = gm.p;
@@ -301,6 +348,11 @@ sc_trainer_free(sc_trainer *t)
 	free(t->span_n);
 	free(t->span_decay);
 	free(t->gblocks);
+	for (int k = 1; k < SC_MAX_THREADS; k++)
+	{
+		free(t->part_grad[k]);
+		free(t->part_gblocks[k]);
+	}
 	free(t->mem);
 	free(t->starts);
 	free(t->tok);
@@ -423,7 +475,30 @@ sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text)
 void
 sc_trainer_set_threads(sc_trainer *t, int threads)
 {
-	t->threads = threads < 1 ? 1 : (threads > SC_MAX_THREADS ? SC_MAX_THREADS : threads);
+	const sc_config *c = &t->m->cfg;
+	int			k, nb = c->vision_layers + c->text_layers;
+
+	threads = threads < 1 ? 1 : (threads > SC_MAX_THREADS ? SC_MAX_THREADS : threads);
+	/* each further thread its own block gradients (calloc: untouched pages cost nothing) */
+	for (k = 1; k < threads; k++)
+	{
+		sc_params	view;
+
+		if (t->part_grad[k])
+			continue;
+		t->part_grad[k] = calloc(t->m->owned_count, sizeof(float));
+		t->part_gblocks[k] = calloc((size_t) nb, sizeof(sc_block));
+		if (!t->part_grad[k] || !t->part_gblocks[k] ||
+			grad_view(t->m, t->part_grad[k], &view, t->part_gblocks[k]) < 0)
+		{
+			free(t->part_grad[k]);
+			free(t->part_gblocks[k]);
+			t->part_grad[k] = NULL;
+			t->part_gblocks[k] = NULL;
+			break;				/* out of memory: as many threads as have buffers */
+		}
+	}
+	t->threads = k < threads ? k : threads;
 }
 
 /* ---------- parallel loops ---------- */
@@ -484,105 +559,33 @@ run_parts(const sc_trainer *t, part_fn fn, void *ctx)
 	openblas_set_num_threads(n);
 }
 
-/* [lo, hi) of part k of n over count items */
-static void
-part_range(int count, int k, int n, int *lo, int *hi)
-{
-	*lo = (int) ((long) count * k / n);
-	*hi = (int) ((long) count * (k + 1) / n);
-}
-
-typedef struct seqs seqs;
-
-typedef struct attn_job
-{
-	const sc_trainer *t;
-	const seqs *sq;
-	int			C, NH;
-	float	   *ao, *att, *qkv;	/* forward: out, weights, input */
-	float	   *dqkv, *dao;		/* backward */
-} attn_job;
-
-typedef struct act_job
-{
-	float	   *out;
-	const float *inp, *dout;
-	int			N, act;
-} act_job;
-
 /* ---------- blocks ---------- */
 
 /*
  * nseq sequences: sequence s has rows starts[s] .. starts[s]+lens[s]-1 and
  * its attention weights at att_off[s] within a block's att.
  */
-struct seqs
+typedef struct seqs
 {
 	int			n;
 	const int  *starts, *lens;
 	const size_t *att_off;
 	int			causal;
-};
+} seqs;
 
+/*
+ * The blocks forward over sequences lo..hi-1, whose rows r0 .. r0+nr-1 are
+ * contiguous.  One call per thread: the threads split a tower's batch by
+ * sequences and each runs the whole stack on its rows, with OpenBLAS on one
+ * thread (data parallel: no hand-over between threads inside the stack).
+ */
 static void
-attn_forward_part(void *ctx, int k, int n)
+blocks_forward(tower *tw, const sc_block *blocks, int r0, int nr, const seqs *sq, int lo, int hi,
+			   int act)
 {
-	attn_job   *j = ctx;
-	int			lo, hi, s;
-
-	part_range(j->sq->n, k, n, &lo, &hi);
-	for (s = lo; s < hi; s++)
-		sc_attention_forward(j->ao + (size_t) j->sq->starts[s] * j->C, j->att + j->sq->att_off[s],
-							 j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->sq->lens[s], j->C,
-							 j->NH, j->sq->causal);
-}
-
-static void
-attn_backward_part(void *ctx, int k, int n)
-{
-	attn_job   *j = ctx;
-	int			lo, hi, s;
-	float	   *scratch = j->t->datt + (size_t) k * j->t->att_stride;
-
-	part_range(j->sq->n, k, n, &lo, &hi);
-	for (s = lo; s < hi; s++)
-		sc_attention_backward(j->dqkv + (size_t) j->sq->starts[s] * 3 * j->C, scratch,
-							  j->dao + (size_t) j->sq->starts[s] * j->C,
-							  j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->att + j->sq->att_off[s],
-							  j->sq->lens[s], j->C, j->NH);
-}
-
-static void
-act_forward_part(void *ctx, int k, int n)
-{
-	act_job    *j = ctx;
-	int			lo, hi;
-
-	part_range(j->N, k, n, &lo, &hi);
-	if (j->act == SC_GELU)
-		sc_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
-	else
-		sc_quick_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
-}
-
-static void
-act_backward_part(void *ctx, int k, int n)
-{
-	act_job    *j = ctx;
-	int			lo, hi;
-
-	part_range(j->N, k, n, &lo, &hi);
-	if (j->act == SC_GELU)
-		sc_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
-	else
-		sc_quick_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
-}
-
-static void
-blocks_forward(const sc_trainer *t, tower *tw, const sc_block *blocks, int R, const seqs *sq, int act)
-{
-	int			C = tw->C, l;
+	int			C = tw->C, l, s;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
+	size_t		o = (size_t) r0 * C;
 
 	for (l = 0; l < tw->L; l++)
 	{
@@ -593,74 +596,178 @@ blocks_forward(const sc_trainer *t, tower *tw, const sc_block *blocks, int R, co
 		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
 		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
 
-		sc_layernorm_forward(ln1, tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, x, b->ln_1_w, b->ln_1_b, R, C);
-		sc_matmul_forward(qkv, ln1, b->in_proj_w, b->in_proj_b, R, C, 3 * C);
-		{
-			attn_job	j = {t, sq, C, tw->NH, ao, att, qkv, NULL, NULL};
-
-			run_parts(t, attn_forward_part, &j);
-		}
+		sc_layernorm_forward(ln1 + o, tw->ln1_m + l * Rm + r0, tw->ln1_r + l * Rm + r0, x + o,
+							 b->ln_1_w, b->ln_1_b, nr, C);
+		sc_matmul_forward(qkv + 3 * o, ln1 + o, b->in_proj_w, b->in_proj_b, nr, C, 3 * C);
+		for (s = lo; s < hi; s++)
+			sc_attention_forward(ao + (size_t) sq->starts[s] * C, att + sq->att_off[s],
+								 qkv + (size_t) sq->starts[s] * 3 * C, sq->lens[s], C, tw->NH, sq->causal);
 		/* out_proj output goes to xm, then the residual is added in place */
-		sc_matmul_forward(xm, ao, b->out_proj_w, b->out_proj_b, R, C, C);
-		sc_residual_forward(xm, xm, x, R * C);
-		sc_layernorm_forward(ln2, tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, xm, b->ln_2_w, b->ln_2_b, R, C);
-		sc_matmul_forward(fch, ln2, b->c_fc_w, b->c_fc_b, R, C, 4 * C);
-		{
-			act_job		j = {fcg, fch, NULL, R * 4 * C, act};
-
-			run_parts(t, act_forward_part, &j);
-		}
-		sc_matmul_forward(xn, fcg, b->c_proj_w, b->c_proj_b, R, 4 * C, C);
-		sc_residual_forward(xn, xn, xm, R * C);
+		sc_matmul_forward(xm + o, ao + o, b->out_proj_w, b->out_proj_b, nr, C, C);
+		sc_residual_forward(xm + o, xm + o, x + o, nr * C);
+		sc_layernorm_forward(ln2 + o, tw->ln2_m + l * Rm + r0, tw->ln2_r + l * Rm + r0, xm + o,
+							 b->ln_2_w, b->ln_2_b, nr, C);
+		sc_matmul_forward(fch + 4 * o, ln2 + o, b->c_fc_w, b->c_fc_b, nr, C, 4 * C);
+		if (act == SC_GELU)
+			sc_gelu_forward(fcg + 4 * o, fch + 4 * o, nr * 4 * C);
+		else
+			sc_quick_gelu_forward(fcg + 4 * o, fch + 4 * o, nr * 4 * C);
+		sc_matmul_forward(xn + o, fcg + 4 * o, b->c_proj_w, b->c_proj_b, nr, 4 * C, C);
+		sc_residual_forward(xn + o, xn + o, xm + o, nr * C);
 	}
 }
 
-/* dx: gradient of the tower output [R, C] on entry, of its input on return. */
+/*
+ * The blocks backward over the same split; t->dx rows r0.. hold the
+ * gradient of the tower output on entry and of its input on return.  The
+ * weight gradients go to gblocks (this thread's own copy), the attention
+ * scratch is part's.
+ */
 static void
-blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int R,
-				const seqs *sq, int act)
+blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int r0, int nr,
+				const seqs *sq, int lo, int hi, int act, int part)
 {
-	int			C = tw->C, l;
+	int			C = tw->C, l, s;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
-	size_t		rc = (size_t) R * C;
-	float	   *dx = t->dx;
+	size_t		o = (size_t) r0 * C, rc = (size_t) nr * C;
+	float	   *dx = t->dx + o, *dln = t->dln + o, *dqkv = t->dqkv + 3 * o, *dao = t->dao + o;
+	float	   *dfcg = t->dfcg + 4 * o, *dfch = t->dfch + 4 * o;
+	float	   *scratch = t->datt + (size_t) part * t->att_stride;
 
 	for (l = tw->L - 1; l >= 0; l--)
 	{
 		const sc_block *b = &blocks[l];
 		sc_block   *gb = &gblocks[l];
-		float	   *x = tw->x + l * RC;
-		float	   *ln1 = tw->ln1 + l * RC, *qkv = tw->qkv + l * 3 * RC;
-		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC;
-		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
-		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
+		float	   *x = tw->x + l * RC + o;
+		float	   *ln1 = tw->ln1 + l * RC + o, *qkv = tw->qkv + l * 3 * RC;
+		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC + o;
+		float	   *xm = tw->xm + l * RC + o, *ln2 = tw->ln2 + l * RC + o;
+		float	   *fch = tw->fch + l * 4 * RC + 4 * o, *fcg = tw->fcg + l * 4 * RC + 4 * o;
 
 		/* MLP: dx stays as the residual branch's gradient, MLP adds to it */
-		memset(t->dfcg, 0, 4 * rc * sizeof(float));
-		sc_matmul_backward(t->dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, R, 4 * C, C);
-		memset(t->dfch, 0, 4 * rc * sizeof(float));
-		{
-			act_job		j = {t->dfch, fch, t->dfcg, R * 4 * C, act};
-
-			run_parts(t, act_backward_part, &j);
-		}
-		memset(t->dln, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dln, gb->c_fc_w, gb->c_fc_b, t->dfch, ln2, b->c_fc_w, R, C, 4 * C);
-		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, t->dln, xm, b->ln_2_w,
-							  tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, R, C);
+		memset(dfcg, 0, 4 * rc * sizeof(float));
+		sc_matmul_backward(dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, nr, 4 * C, C);
+		memset(dfch, 0, 4 * rc * sizeof(float));
+		if (act == SC_GELU)
+			sc_gelu_backward(dfch, fch, dfcg, nr * 4 * C);
+		else
+			sc_quick_gelu_backward(dfch, fch, dfcg, nr * 4 * C);
+		memset(dln, 0, rc * sizeof(float));
+		sc_matmul_backward(dln, gb->c_fc_w, gb->c_fc_b, dfch, ln2, b->c_fc_w, nr, C, 4 * C);
+		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, dln, xm, b->ln_2_w,
+							  tw->ln2_m + l * Rm + r0, tw->ln2_r + l * Rm + r0, nr, C);
 		/* attention */
-		memset(t->dao, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, R, C, C);
-		memset(t->dqkv, 0, 3 * rc * sizeof(float));
-		{
-			attn_job	j = {t, sq, C, tw->NH, NULL, att, qkv, t->dqkv, t->dao};
+		memset(dao, 0, rc * sizeof(float));
+		sc_matmul_backward(dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, nr, C, C);
+		memset(dqkv, 0, 3 * rc * sizeof(float));
+		for (s = lo; s < hi; s++)
+			sc_attention_backward(t->dqkv + (size_t) sq->starts[s] * 3 * C, scratch,
+								  t->dao + (size_t) sq->starts[s] * C,
+								  qkv + (size_t) sq->starts[s] * 3 * C, att + sq->att_off[s],
+								  sq->lens[s], C, tw->NH);
+		memset(dln, 0, rc * sizeof(float));
+		sc_matmul_backward(dln, gb->in_proj_w, gb->in_proj_b, dqkv, ln1, b->in_proj_w, nr, C, 3 * C);
+		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, dln, x, b->ln_1_w,
+							  tw->ln1_m + l * Rm + r0, tw->ln1_r + l * Rm + r0, nr, C);
+	}
+}
 
-			run_parts(t, attn_backward_part, &j);
+/* A tower's blocks, forward or backward, split over the trainer's threads. */
+typedef struct tower_job
+{
+	sc_trainer *t;
+	tower	   *tw;
+	const sc_block *blocks;
+	sc_block   *gblocks;		/* part 0's gradients (the trainer's own) */
+	int			first_block;	/* index of the tower's first block in a part's gradient copy */
+	const seqs *sq;
+	int			R, act, backward;
+} tower_job;
+
+/* Sequences of part k of n: split where the rows are balanced. */
+static void
+split_seqs(const seqs *sq, int R, int k, int n, int *lo, int *hi)
+{
+	long		a = (long) R * k / n, b = (long) R * (k + 1) / n;
+	int			s;
+
+	for (s = 0; s < sq->n && sq->starts[s] < a; s++)
+		;
+	*lo = s;
+	for (; s < sq->n && sq->starts[s] < b; s++)
+		;
+	*hi = k == n - 1 ? sq->n : s;
+}
+
+static void
+tower_part(void *ctx, int k, int n)
+{
+	tower_job  *j = ctx;
+	int			lo, hi, r0, nr;
+
+	split_seqs(j->sq, j->R, k, n, &lo, &hi);
+	if (lo >= hi)
+		return;
+	r0 = j->sq->starts[lo];
+	nr = j->sq->starts[hi - 1] + j->sq->lens[hi - 1] - r0;
+	if (!j->backward)
+		blocks_forward(j->tw, j->blocks, r0, nr, j->sq, lo, hi, j->act);
+	else
+		blocks_backward(j->t, j->tw, j->blocks,
+						k == 0 ? j->gblocks : j->t->part_gblocks[k] + j->first_block,
+						r0, nr, j->sq, lo, hi, j->act, k);
+}
+
+static void
+tower_run(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int first_block,
+		  int R, const seqs *sq, int act, int backward)
+{
+	tower_job	j = {t, tw, blocks, gblocks, first_block, sq, R, act, backward};
+
+	run_parts(t, tower_part, &j);
+}
+
+/* Fold the threads' block gradients into the trainer's, and clear them for the next batch. */
+typedef struct fold_job
+{
+	sc_trainer *t;
+	size_t		lo, hi;
+} fold_job;
+
+static void
+fold_part(void *ctx, int k, int n)
+{
+	fold_job   *j = ctx;
+	size_t		len = j->hi - j->lo;
+	size_t		a = j->lo + len * k / n, b = j->lo + len * (k + 1) / n, i;
+	int			q;
+
+	for (q = 1; q < j->t->threads; q++)
+	{
+		float	   *pg = j->t->part_grad[q];
+
+		for (i = a; i < b; i++)
+		{
+			j->t->grad[i] += pg[i];
+			pg[i] = 0.0f;
 		}
-		memset(t->dln, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dln, gb->in_proj_w, gb->in_proj_b, t->dqkv, ln1, b->in_proj_w, R, C, 3 * C);
-		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, t->dln, x, b->ln_1_w,
-							  tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, R, C);
+	}
+}
+
+static void
+fold_grads(sc_trainer *t)
+{
+	fold_job	j;
+	int			r;
+
+	if (t->threads <= 1)
+		return;
+	for (r = 0; r < 2; r++)
+	{
+		j.t = t;
+		j.lo = t->block_lo[r];
+		j.hi = t->block_hi[r];
+		run_parts(t, fold_part, &j);
 	}
 }
 
@@ -964,7 +1071,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = vlen;
 		sq.att_off = t->att_off;
 		sq.causal = 0;
-		blocks_forward(t, &t->vis, p->v_blocks, R, &sq, c->activation);
+		tower_run(t, &t->vis, p->v_blocks, NULL, 0, R, &sq, c->activation, 0);
 		for (b = 0; b < B; b++)
 			memcpy(t->hv.pool_in + (size_t) b * VC,
 				   t->vis.x + (size_t) t->vis.L * t->vis.maxR * VC + (size_t) b * T * VC,
@@ -1001,7 +1108,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = t->eff;
 		sq.att_off = t->att_off;
 		sq.causal = 1;
-		blocks_forward(t, &t->txt, p->t_blocks, R, &sq, c->activation);
+		tower_run(t, &t->txt, p->t_blocks, NULL, 0, R, &sq, c->activation, 0);
 		for (b = 0; b < B; b++)
 			memcpy(t->ht.pool_in + (size_t) b * TC,
 				   t->txt.x + (size_t) t->txt.L * t->txt.maxR * TC + (size_t) (tst[b] + t->eff[b] - 1) * TC,
@@ -1048,7 +1155,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = t->eff;
 		sq.att_off = t->att_off;
 		sq.causal = 1;
-		blocks_backward(t, &t->txt, p->t_blocks, g->t_blocks, R, &sq, c->activation);
+		tower_run(t, &t->txt, p->t_blocks, g->t_blocks, c->vision_layers, R, &sq, c->activation, 1);
 		for (b = 0; b < B; b++)
 			for (tt = 0; tt < t->eff[b]; tt++)
 			{
@@ -1083,7 +1190,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = vlen;
 		sq.att_off = t->att_off;
 		sq.causal = 0;
-		blocks_backward(t, &t->vis, p->v_blocks, g->v_blocks, R, &sq, c->activation);
+		tower_run(t, &t->vis, p->v_blocks, g->v_blocks, 0, R, &sq, c->activation, 1);
 		/* ln_pre, then the embedding sums */
 		memset(t->dln, 0, (size_t) R * VC * sizeof(float));
 		sc_layernorm_backward(t->dln, g->v_ln_pre_w, g->v_ln_pre_b, t->dx, t->xe, p->v_ln_pre_w,
@@ -1101,6 +1208,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		}
 		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * K, PP, VC);
 	}
+	fold_grads(t);
 	(void) i;
 	return 0;
 }

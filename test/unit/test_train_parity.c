@@ -128,7 +128,11 @@ check_variant(const char *name)
 	}
 	printf("%s: %zu parameter gradients, largest relative error %.3g\n", name, np, maxrel);
 
-	/* the trainer's own threads (attention per sequence, activations) change nothing */
+	/*
+	 * The trainer's threads (each runs the blocks on its share of the batch,
+	 * with its own weight gradients, added up at the end) change nothing but
+	 * the order of float additions.
+	 */
 	{
 		float	   *g1 = malloc(sizeof(float) * m->owned_count);
 		size_t		k;
@@ -138,7 +142,7 @@ check_variant(const char *name)
 		sc_trainer_set_threads(t, 3);
 		sc_trainer_batch(t, images, ids, lens, nb, &opts, &st, NULL, NULL, err, sizeof err);
 		for (k = 0; k < m->owned_count; k++)
-			diff += fabsf(g1[k] - sc_trainer_grads(t)[k]) > 1e-6f * (1.0f + fabsf(g1[k]));
+			diff += fabsf(g1[k] - sc_trainer_grads(t)[k]) > 1e-5f * (1.0f + fabsf(g1[k]));
 		CHECK(diff == 0, "%s: %d gradients differ with 3 threads", name, diff);
 		sc_trainer_set_threads(t, 1);
 		openblas_set_num_threads(1);
