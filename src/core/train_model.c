@@ -94,6 +94,10 @@ struct sc_trainer
 	void	   *mem;			/* one allocation holding all floats */
 };
 
+/* fn(ctx, k, n) on the trainer's n threads at once (below) */
+typedef void (*part_fn) (void *ctx, int part, int nparts);
+static void run_parts(const sc_trainer *t, part_fn fn, void *ctx);
+
 static void
 tower_init(tower *t, int L, int C, int NH, int maxR, size_t att_cap)
 {
@@ -377,24 +381,83 @@ sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step)
 	*step = &t->step;
 }
 
+/*
+ * The optimizer step in parallel.  The flat buffer is cut into a fixed
+ * number of chunks, so that the gradient norm (partial sums per chunk,
+ * added in chunk order) does not depend on the number of threads.
+ */
+#define SC_UPDATE_CHUNKS 64
+
+typedef struct update_job
+{
+	sc_trainer *t;
+	int			phase;			/* 0: squares per chunk; 1: clip and AdamW */
+	double		ss[SC_UPDATE_CHUNKS];
+	float		clip, lr, logit_lr, wd;
+} update_job;
+
+static void
+update_part(void *ctx, int k, int n)
+{
+	update_job *j = ctx;
+	sc_trainer *t = j->t;
+	size_t		N = t->m->owned_count, q, i;
+	int			c0 = SC_UPDATE_CHUNKS * k / n, c1 = SC_UPDATE_CHUNKS * (k + 1) / n, c;
+	size_t		a = N * c0 / SC_UPDATE_CHUNKS, b = N * c1 / SC_UPDATE_CHUNKS;
+	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
+
+	if (j->phase == 0)
+	{
+		for (c = c0; c < c1; c++)
+		{
+			double		ss = 0.0;
+
+			for (i = N * c / SC_UPDATE_CHUNKS; i < N * (c + 1) / SC_UPDATE_CHUNKS; i++)
+				ss += (double) t->grad[i] * t->grad[i];
+			j->ss[c] = ss;
+		}
+		return;
+	}
+	if (j->clip != 1.0f)
+		for (i = a; i < b; i++)
+			t->grad[i] *= j->clip;
+	for (q = 0; q < t->nspans; q++)
+	{
+		size_t		lo = t->span_off[q], hi = lo + t->span_n[q];
+		int			is_scale = lo == t->logit_off;
+
+		lo = lo > a ? lo : a;
+		hi = hi < b ? hi : b;
+		if (lo >= hi)
+			continue;
+		sc_adamw_update(t->m->owned + lo, t->grad + lo, t->adam_m + lo, t->adam_v + lo, hi - lo, &hp,
+						is_scale ? j->logit_lr : j->lr,
+						t->span_decay[q] && !is_scale ? j->wd : 0.0f, t->step);
+	}
+}
+
 double
 sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm, float logit_cap)
 {
-	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
-	double		norm = sc_clip_grad_norm(t->grad, t->m->owned_count, max_norm);
+	update_job	j;
 	float	   *ls = t->m->owned + t->logit_off;
-	size_t		i;
+	double		ss = 0.0, norm;
+	int			c;
 
+	j.t = t;
+	j.phase = 0;
+	run_parts(t, update_part, &j);
+	for (c = 0; c < SC_UPDATE_CHUNKS; c++)
+		ss += j.ss[c];
+	norm = sqrt(ss);
+	/* torch.nn.utils.clip_grad_norm_ */
+	j.clip = max_norm > 0.0 && norm > max_norm ? (float) (max_norm / (norm + 1e-6)) : 1.0f;
+	j.lr = lr;
+	j.logit_lr = logit_lr;
+	j.wd = wd;
+	j.phase = 1;
 	t->step++;
-	for (i = 0; i < t->nspans; i++)
-	{
-		size_t		o = t->span_off[i];
-		int			is_scale = o == t->logit_off;
-
-		sc_adamw_update(t->m->owned + o, t->grad + o, t->adam_m + o, t->adam_v + o,
-						t->span_n[i], &hp, is_scale ? logit_lr : lr,
-						t->span_decay[i] && !is_scale ? wd : 0.0f, t->step);
-	}
+	run_parts(t, update_part, &j);
 	if (logit_cap > 0.0f && *ls > logf(logit_cap))
 		*ls = logf(logit_cap);
 	if (*ls < 0.0f)
@@ -502,8 +565,6 @@ sc_trainer_set_threads(sc_trainer *t, int threads)
 }
 
 /* ---------- parallel loops ---------- */
-
-typedef void (*part_fn) (void *ctx, int part, int nparts);
 
 typedef struct part_job
 {
@@ -967,6 +1028,15 @@ choose_patches(sc_trainer *t, int B, int GG, int K, uint64_t seed)
 	}
 }
 
+static void
+zero_grad_part(void *ctx, int k, int n)
+{
+	sc_trainer *t = ctx;
+	size_t		N = t->m->owned_count, a = N * k / n, b = N * (k + 1) / n;
+
+	memset(t->grad + a, 0, (b - a) * sizeof(float));
+}
+
 /* ---------- the batch ---------- */
 
 int
@@ -1024,7 +1094,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		}
 		t->eff[b] = best + 1;
 	}
-	memset(t->grad, 0, m->owned_count * sizeof(float));
+	run_parts(t, zero_grad_part, t);
 
 	/* ---- vision forward ---- */
 	/* patch dropout: each image keeps K of its GG patches (with their positions), T = K + 1 tokens */
