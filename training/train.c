@@ -581,8 +581,13 @@ print_overrides(const char *stored, const char *now)
 		if (!e || e - p - 1 >= (long) sizeof key)
 			break;
 		snprintf(key, sizeof key, "%.*s", (int) (e - p - 1), p + 1);
-		if (json_num(now, key, &is) == 0 && (json_num(stored, key, &was) < 0 || was != is))
-			printf("resume: %s %.9g -> %.9g (from the command line)\n", key, was, is);
+		if (json_num(now, key, &is) == 0)
+		{
+			if (json_num(stored, key, &was) < 0)
+				printf("resume: %s %.9g (not in the state; from the command line or the default)\n", key, is);
+			else if (was != is)
+				printf("resume: %s %.9g -> %.9g (from the command line)\n", key, was, is);
+		}
 		p = strchr(e, ',');
 		if (!p)
 			break;
