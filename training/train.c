@@ -735,62 +735,15 @@ sampler_batch(sampler *s, long step, int B)
 /* ---------- multi-positive groups ---------- */
 
 /*
- * One pair of the batch.  group is a per-image key for "shows the same
- * thing" beyond the image itself (for example the same emoji in another
- * style): equal keys >= 0 make pairs positives of each other; -1 = none.
+ * The pairs of a step, for sc_positive_groups: image, and key, a per-image
+ * group key for "shows the same thing" beyond the image itself (for
+ * example the same emoji in another style): equal keys >= 0 make pairs
+ * positives of each other; -1 = none.
  */
-typedef struct batch_entry
+typedef struct batch_pairs
 {
-	int			image, caption, group;
-} batch_entry;
-
-static int
-uf_find(int *parent, int i)
-{
-	while (parent[i] != i)
-	{
-		parent[i] = parent[parent[i]];
-		i = parent[i];
-	}
-	return i;
-}
-
-/*
- * The loss's groups (sc_clip_loss_groups): pairs i and j are positives when
- * they share the image, the group key, or an identical caption token row,
- * closed transitively; group[i] = the smallest index of its group.
- * Returns the number of ordered positive pairs off the diagonal.
- */
-static long
-build_groups(const batch_entry *e, const int32_t *const *ids, const int *lens, int B, int *group)
-{
-	int			i, j;
-	long		extra = 0;
-
-	for (i = 0; i < B; i++)
-		group[i] = i;
-	for (i = 0; i < B; i++)
-		for (j = i + 1; j < B; j++)
-		{
-			int			same = e[i].image == e[j].image ||
-				(e[i].group >= 0 && e[i].group == e[j].group) ||
-				(lens[i] == lens[j] && memcmp(ids[i], ids[j], sizeof(int32_t) * lens[i]) == 0);
-
-			if (same)
-			{
-				int			ri = uf_find(group, i), rj = uf_find(group, j);
-
-				if (ri != rj)
-					group[ri > rj ? ri : rj] = ri < rj ? ri : rj;
-			}
-		}
-	for (i = 0; i < B; i++)
-		group[i] = uf_find(group, i);
-	for (i = 0; i < B; i++)
-		for (j = 0; j < B; j++)
-			extra += j != i && group[j] == group[i];
-	return extra;
-}
+	int		   *image, *caption, *key;
+} batch_pairs;
 
 /* ---------- validation loss (forward only) ---------- */
 
@@ -913,7 +866,7 @@ main(int argc, char **argv)
 	sc_workspace ws = {0};
 	const int32_t **ids;
 	int		   *lens, *group;
-	batch_entry *ent;
+	batch_pairs bp;
 
 	default_args(&a);
 	if (parse_args(argc, argv, &a) < 0)
@@ -1097,7 +1050,9 @@ main(int argc, char **argv)
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
 	lens = malloc(sizeof(int) * B);
-	ent = malloc(sizeof(batch_entry) * B);
+	bp.image = malloc(sizeof(int) * B);
+	bp.caption = malloc(sizeof(int) * B);
+	bp.key = malloc(sizeof(int) * B);
 	group = malloc(sizeof(int) * B);
 	scratch = malloc(sizeof(float) * 2 * (size_t) B * B);
 	ie = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
@@ -1106,7 +1061,8 @@ main(int argc, char **argv)
 	smp.epoch = -1;
 	smp.perm = malloc(sizeof(int) * d.nimages);
 	smp.seed = (uint64_t) a.seed;
-	if (!images || !ids || !lens || !ent || !group || !scratch || !ie || !te || !smp.perm)
+	if (!images || !ids || !lens || !bp.image || !bp.caption || !bp.key || !group || !scratch || !ie ||
+		!te || !smp.perm)
 	{
 		fprintf(stderr, "sparseclip-train: out of memory\n");
 		return 1;
@@ -1150,9 +1106,9 @@ main(int argc, char **argv)
 			uint64_t	h = data_mix(((uint64_t) a.seed << 40) ^ ((uint64_t) step << 8) ^ (uint64_t) i);
 			int			cap = d.cap_first[im] + (int) (h % (uint64_t) d.cap_count[im]);
 
-			ent[i].image = im;
-			ent[i].caption = cap;
-			ent[i].group = -1;	/* hook: a per-image group key (same thing, other style) */
+			bp.image[i] = im;
+			bp.caption[i] = cap;
+			bp.key[i] = -1;		/* hook: a per-image group key (the same thing in another style) */
 
 			if (dataset_image(&d, im, S, cfg.image_mean, cfg.image_std, a.augment ? (h | 1) : 0,
 							  images + (size_t) i * 3 * S * S, err, sizeof err) < 0)
@@ -1171,7 +1127,7 @@ main(int argc, char **argv)
 		opts.group = NULL;
 		if (a.multi_positive)
 		{
-			extra_pos = (double) build_groups(ent, ids, lens, B, group) / B;
+			extra_pos = (double) sc_positive_groups(bp.image, bp.key, ids, lens, B, group) / B;
 			opts.group = group;
 		}
 		if (sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err) < 0)
@@ -1253,7 +1209,9 @@ main(int argc, char **argv)
 	free(images);
 	free(ids);
 	free(lens);
-	free(ent);
+	free(bp.image);
+	free(bp.caption);
+	free(bp.key);
 	free(group);
 	free(scratch);
 	free(ie);

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 /* i and j are positives of each other */
 static inline int
@@ -151,4 +152,48 @@ sc_flops_loss(const float *u, int B, int D, float weight, float *du, float *mean
 		}
 	}
 	return f;
+}
+
+static int
+uf_find(int *parent, int i)
+{
+	while (parent[i] != i)
+	{
+		parent[i] = parent[parent[i]];
+		i = parent[i];
+	}
+	return i;
+}
+
+long
+sc_positive_groups(const int *image, const int *key, const int32_t *const *ids, const int *lens,
+				   int B, int *group)
+{
+	int			i, j;
+	long		extra = 0;
+
+	for (i = 0; i < B; i++)
+		group[i] = i;
+	for (i = 0; i < B; i++)
+		for (j = i + 1; j < B; j++)
+		{
+			int			same = image[i] == image[j] ||
+				(key && key[i] >= 0 && key[i] == key[j]) ||
+				(lens[i] == lens[j] && memcmp(ids[i], ids[j], sizeof(int32_t) * lens[i]) == 0);
+
+			if (same)
+			{
+				int			ri = uf_find(group, i), rj = uf_find(group, j);
+
+				/* the root is the smaller index, so the final id is the group's first pair */
+				if (ri != rj)
+					group[ri > rj ? ri : rj] = ri < rj ? ri : rj;
+			}
+		}
+	for (i = 0; i < B; i++)
+		group[i] = uf_find(group, i);
+	for (i = 0; i < B; i++)
+		for (j = 0; j < B; j++)
+			extra += j != i && group[j] == group[i];
+	return extra;
 }

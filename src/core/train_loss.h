@@ -5,6 +5,8 @@
 #ifndef SPARSECLIP_TRAIN_LOSS_H
 #define SPARSECLIP_TRAIN_LOSS_H
 
+#include <stdint.h>
+
 /*
  * img, txt: [B, D] embeddings (normalised by the caller); logits =
  * exp(logit_scale) img txt^T; loss = (CE(logits, diag) + CE(logits^T,
@@ -29,6 +31,18 @@ extern double sc_clip_loss(const float *img, const float *txt, int B, int D, flo
 extern double sc_clip_loss_groups(const float *img, const float *txt, int B, int D,
 								  float logit_scale, const int *group, float *dimg, float *dtxt,
 								  float *dscale, float *scratch, double *accuracy);
+
+/*
+ * Groups for sc_clip_loss_groups from what the batch's B pairs show: pairs
+ * i and j are positives when they have the same image, the same key >= 0
+ * (key may be NULL: a per-image "same thing" key, such as the same emoji
+ * in another style), or identical caption token rows (ids/lens as for the
+ * text encoder), closed transitively.  group[i] = the smallest index in
+ * its group.  Returns the number of ordered positive pairs off the
+ * diagonal.
+ */
+extern long sc_positive_groups(const int *image, const int *key, const int32_t *const *ids,
+							   const int *lens, int B, int *group);
 
 /*
  * The FLOPS sparsity penalty (Paria et al. 2020, SPLADE) of a batch of

@@ -167,6 +167,26 @@ test_multi_positive(void)
 	}
 	plain = sc_clip_loss(img, txt, B, D, logf(50.0f), NULL, NULL, NULL, scratch, &acc);
 	CHECK(acc < 1.0, "plain accuracy on duplicates below 1 (%g)", acc);
+	/* groups from the batch: same image, same key, identical captions, transitively */
+	{
+		static const int image[7] = {10, 11, 10, 12, 13, 14, 15};
+		static const int key[7] = {-1, -1, -1, 5, -1, 5, -1};
+		static const int32_t c0[3] = {1, 2, 3}, c1[3] = {1, 2, 4}, c2[2] = {1, 2};
+		const int32_t *ids[7] = {c0, c1, c1, c0, c2, c1, c2};
+		int			lens[7] = {3, 3, 3, 3, 2, 3, 2}, grp[7];
+		long		extra = sc_positive_groups(image, key, ids, lens, 7, grp);
+
+		/* 0-2 image, 2-1 caption c1, 0-3 caption c0, 3-5 key, 5 c1; 4-6 caption c2 */
+		CHECK(grp[0] == 0 && grp[1] == 0 && grp[2] == 0 && grp[3] == 0 && grp[5] == 0,
+			  "one group through image, caption and key links (%d %d %d %d %d)",
+			  grp[0], grp[1], grp[2], grp[3], grp[5]);
+		CHECK(grp[4] == 4 && grp[6] == 4, "identical short captions: their own group (%d %d)", grp[4], grp[6]);
+		CHECK(extra == 5 * 4 + 2 * 1, "extra positives %ld", extra);
+		lens[6] = 1;			/* a prefix is not the same caption */
+		sc_positive_groups(image, NULL, ids, lens, 7, grp);
+		CHECK(grp[6] == 6 && grp[4] == 4, "different lengths differ");
+		CHECK(grp[5] == 0, "without keys, 5 still joins through caption c1");
+	}
 	loss = sc_clip_loss_groups(img, txt, B, D, logf(50.0f), group, NULL, NULL, NULL, scratch, &acc);
 	/* at its minimum, the entropy of the targets: ln 2 for each of the four rows in pairs */
 	CHECK_NEAR(loss, 4.0 * log(2.0) / B, 1e-5, "grouped loss on duplicates at its minimum");
