@@ -295,7 +295,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + 3 * (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) (S > E ? S : E) + 2 * (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -325,7 +325,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->datt = carve(&p, mx_att * SC_MAX_THREADS);
 	t->att_stride = mx_att;
 	t->loss_scratch = carve(&p, loss_n);
-	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->topk_scratch = carve(&p, (size_t) (S > E ? S : E));	/* top-k rows; the mean projection */
 	t->fire_img = carve(&p, (size_t) (S > 0 ? S : 1));
 	t->fire_txt = carve(&p, (size_t) (S > 0 ? S : 1));
 	memset(t->fire_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
@@ -495,13 +495,31 @@ reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
 		}
 	}
 	target = 0.2 * (alive > 0 ? norm_sum / alive : all_sum / S);
+	/* the batch mean of the projections, unit length */
+	{
+		double		mn = 0.0;
+		int			b;
+
+		for (k = 0; k < E; k++)
+		{
+			double		m = 0.0;
+
+			for (b = 0; b < t->lastB; b++)
+				m += y[(size_t) b * E + k];
+			t->topk_scratch[k] = (float) (m / t->lastB);
+			mn += (double) t->topk_scratch[k] * t->topk_scratch[k];
+		}
+		for (k = 0; k < E; k++)
+			t->topk_scratch[k] = mn > 0.0 ? (float) (t->topk_scratch[k] / sqrt(mn)) : 0.0f;
+	}
 	for (j = 0; j < S; j++)
 	{
 		uint64_t	r;
 		const float *yb;
 		float	   *row = w + (size_t) j * E;
 		size_t		off = (size_t) (row - t->m->owned);
-		double		yn = 0.0;
+		double		yn = 0.0, along = 0.0;
+		const float *mu = t->topk_scratch;
 
 		if (fire[j] > 0.0f)
 			continue;
@@ -511,12 +529,31 @@ reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
 		r = (r ^ (r >> 27)) * 0x94D049BB133111EBULL;
 		r ^= r >> 31;
 		yb = y + (size_t) (r % (uint64_t) t->lastB) * E;
+		/*
+		 * Point at the pair's projection less its part along the batch mean:
+		 * the projections share a large common part early on, so a row along
+		 * the pair itself would fire for nearly every input; orthogonal to
+		 * the mean it fires for the inputs that lean the pair's way.
+		 */
 		for (k = 0; k < E; k++)
-			yn += (double) yb[k] * yb[k];
+			along += (double) yb[k] * mu[k];
+		for (k = 0; k < E; k++)
+		{
+			double		v = yb[k] - along * mu[k];
+
+			yn += v * v;
+		}
+		if (!(yn > 1e-12 * (along * along + 1e-30)))
+		{
+			along = 0.0;		/* the pair is the mean (one pair): along the pair */
+			yn = 0.0;
+			for (k = 0; k < E; k++)
+				yn += (double) yb[k] * yb[k];
+		}
 		if (!(yn > 0.0))
 			continue;
 		for (k = 0; k < E; k++)
-			row[k] = (float) (yb[k] / sqrt(yn) * target);
+			row[k] = (float) ((yb[k] - along * mu[k]) / sqrt(yn) * target);
 		memset(t->adam_m + off, 0, (size_t) E * sizeof(float));
 		memset(t->adam_v + off, 0, (size_t) E * sizeof(float));
 		n++;
