@@ -16,6 +16,7 @@ PACKAGES=(
 	util-linux
 	imagemagick
 	gnuplot-nox
+	wordnet-base
 	nodejs
 )
 

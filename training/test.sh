@@ -54,6 +54,101 @@ echo "15,stale row of a killed run" >> "$tmp/split.csv"
 check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
 check "resumed log drops stale rows, repeats none" '! grep -q stale "$tmp/split.csv" && [ $(wc -l < "$tmp/split.csv") -eq 9 ]'
 
+# two threads (each runs the towers on its share of the batch): the same curve up to float rounding
+./sparseclip-train "${common[@]}" --steps 10 --threads 1 --out "$tmp/t1.safetensors" > /dev/null
+./sparseclip-train "${common[@]}" --steps 10 --threads 2 --out "$tmp/t2.safetensors" > /dev/null
+check "two threads follow the one-thread run (loss at step 10: $(awk -F, 'END { print $3 }' "$tmp/t1.csv"), $(awk -F, 'END { print $3 }' "$tmp/t2.csv"))" \
+	'awk -F, "NR == FNR { a = \$3; next } END { d = a - \$3; exit !(FNR == 3 && d < 1e-3 && d > -1e-3) }" "$tmp/t1.csv" "$tmp/t2.csv"'
+
+# a larger --steps on resume extends the schedule: the cosine is over the new length
+./sparseclip-train "${common[@]}" --steps 20 --out "$tmp/ext.safetensors" > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/ext.safetensors.state" \
+	--out "$tmp/ext.safetensors" --log-every 5 --val-every 20 --steps 40 > "$tmp/ext.log"
+check "resume with --steps 40 says it extends" 'grep -q "total_steps 20 -> 40" "$tmp/ext.log"'
+check "extended run reaches step 40" 'grep -q "^40," "$tmp/ext.csv" && grep -q "done: 20 steps" "$tmp/ext.log"'
+lr_full=$(awk -F, '$1 == 25 { print $7 }' "$tmp/full.csv")
+lr_ext=$(awk -F, '$1 == 25 { print $7 }' "$tmp/ext.csv")
+check "extended schedule: lr at step 25 as in a 40-step run ($lr_ext, $lr_full)" '[ -n "$lr_ext" ] && [ "$lr_ext" = "$lr_full" ]'
+
+# the logit scale: its own initial value, rate and schedule, in the state
+./sparseclip-train "${common[@]}" --steps 10 --logit-init 30 --logit-lr-mult 0 --out "$tmp/li.safetensors" > /dev/null
+check "--logit-init 30 with rate 0 keeps the scale at 30" 'awk -F, "NR > 1 && \$6 != 30 { bad = 1 } END { exit bad }" "$tmp/li.csv"'
+check "logit settings stored in the state" 'head -c 4096 "$tmp/li.safetensors.state" | grep -q "logit_init..:30,..logit_lr_mult..:0,"'
+./sparseclip-train "${common[@]}" --steps 10 --logit-init 20 --logit-lr-mult 10 --out "$tmp/lm.safetensors" > /dev/null
+check "--logit-lr-mult 10: the scale's rate is 10x lr during warm-up" 'awk -F, "NR == 2 { exit !(\$15 > 9.99 * \$7 && \$15 < 10.01 * \$7) }" "$tmp/lm.csv"'
+check "the scale's rate stays constant after warm-up" 'awk -F, "NR > 2 { exit !(\$15 > 0.0199 && \$15 < 0.0201) }" "$tmp/lm.csv"'
+# at 1x, 10 steps can move ln(scale) by at most the sum of the rates, 0.016; at 10x it moves further
+check "the scale moves faster at 10x (20 -> $(awk -F, 'END { print $6 }' "$tmp/lm.csv"))" \
+	'awk -F, "END { d = log(\$6 / 20); if (d < 0) d = -d; exit !(d > 0.03) }" "$tmp/lm.csv"'
+./sparseclip-train "${common[@]}" --steps 10 --logit-schedule cosine --out "$tmp/lc.safetensors" > /dev/null
+check "--logit-schedule cosine follows lr" 'awk -F, "NR > 1 && \$15 != \$7 { bad = 1 } END { exit bad }" "$tmp/lc.csv"'
+./sparseclip-train "${common[@]}" --dense --steps 10 --logit-init 25 --logit-lr-mult 0 --out "$tmp/ld.safetensors" > /dev/null
+check "dense: --logit-init 25 with rate 0 keeps 25" 'awk -F, "NR > 1 && \$6 != 25 { bad = 1 } END { exit bad }" "$tmp/ld.csv"'
+check "--logit-init above the cap refused" '! ./sparseclip-train --data "$tmp/train.tsv" --logit-init 60 > /dev/null 2>&1'
+
+# the FLOPS penalty: zero before 25 % of the steps, quadratic ramp to 60 %, then held; logged
+./sparseclip-train "${common[@]}" --steps 20 --log-every 1 --flops 5 --flops-start 0.25 --flops-ramp 0.6 \
+	--out "$tmp/fl.safetensors" > /dev/null
+check "FLOPS columns appended after the old ones" 'head -1 "$tmp/fl.csv" | grep -q "^step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"'
+check "FLOPS weight 0 up to 25 %, ramps up quadratically, held at 5 from 60 %" \
+	'awk -F, "NR > 1 { s = \$1 - 1; w = \$18; x = (s - 5) / 7; want = s < 5 ? 0 : (s >= 12 ? 5 : 5 * x * x); if (w < want - 1e-4 || w > want + 1e-4) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
+check "FLOPS penalty in the loss: loss - contrastive = weight * (image + text)" \
+	'awk -F, "NR > 1 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3 || \$16 <= 0 || \$17 <= 0) bad = 1 } END { exit bad }" "$tmp/fl.csv"'
+check "FLOPS settings stored in the state" 'head -c 4096 "$tmp/fl.safetensors.state" | grep -q "flops..:5,..flops_start..:0.25,..flops_ramp..:0.6"'
+check "--flops with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --flops 1 > /dev/null 2>&1'
+
+# multi-positive targets: each caption here is shared by 4 images, so batches hold duplicates
+./sparseclip-train "${common[@]}" --steps 10 --multi-positive --logit-schedule cosine --out "$tmp/mp.safetensors" > /dev/null
+check "--multi-positive finds positives beyond the diagonal" 'awk -F, "NR > 1 && !(\$19 > 0) { bad = 1 } END { exit bad || NR < 3 }" "$tmp/mp.csv"'
+check "without it, none" 'awk -F, "NR > 1 && \$19 != 0 { bad = 1 } END { exit bad }" "$tmp/li.csv"'
+# identical captions have equal logits, so spreading the target over them leaves loss and
+# gradient as they were (InfoNCE already treats exact duplicates so); only accuracy counts them
+paste -d, "$tmp/mp.csv" "$tmp/lc.csv" | awk -F, 'NR > 1 { print $4 - $(NF / 2 + 4), $5 - $(NF / 2 + 5) }' > "$tmp/mpdiff"
+check "identical captions: the same loss, and accuracy counts any positive" \
+	'awk "{ if (\$1 > 1e-4 || \$1 < -1e-4 || \$2 < 0) bad = 1; if (\$2 > 0) more = 1 } END { exit bad || !more }" "$tmp/mpdiff"'
+check "multi-positive stored in the state" 'head -c 4096 "$tmp/mp.safetensors.state" | grep -q "multi_positive..:1"'
+
+# dead dimensions: top-2 of 128 leaves most dimensions unused in 5 steps of 16 pairs
+dead=(--sparsity topk --topk 2 --dead-every 5 --steps 20)
+./sparseclip-train "${common[@]}" "${dead[@]}" --out "$tmp/dd.safetensors" > "$tmp/dd.log"
+check "--dead-every 5 re-initialises dimensions every 5 steps, logged" \
+	'[ $(grep -c "re-initialised [1-9][0-9]* image and [1-9][0-9]* text dimensions that never fired in 5 steps" "$tmp/dd.log") -eq 4 ]'
+check "CSV counts the re-initialised rows" 'awk -F, "END { exit !(\$20 > 0 && \$21 > 0) }" "$tmp/dd.csv"'
+./sparseclip-train "${common[@]}" "${dead[@]}" --out "$tmp/dds.safetensors" --stop-at 13 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/dds.safetensors.state" \
+	--out "$tmp/dds.safetensors" --log-every 5 --val-every 20 > /dev/null
+check "split inside a dead-dimension window: bit-identical" 'cmp -s "$tmp/dd.safetensors" "$tmp/dds.safetensors"'
+check "re-initialisation counts survive the resume" '[ "$(tail -1 "$tmp/dd.csv" | cut -d, -f20-21)" = "$(tail -1 "$tmp/dds.csv" | cut -d, -f20-21)" ]'
+check "--dead-every with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --dead-every 5 > /dev/null 2>&1'
+
+# patch dropout: half the patches for the first 75 % of the steps, then whole images
+pd=(--steps 20 --log-every 1 --patch-dropout 0.5 --patch-dropout-off 0.25)
+./sparseclip-train "${common[@]}" "${pd[@]}" --out "$tmp/pd.safetensors" > /dev/null
+check "patch dropout 0.5 until 75 %, then none (logged)" \
+	'awk -F, "NR > 1 { want = \$1 - 1 < 15 ? 0.5 : 0; if (\$22 != want) bad = 1 } END { exit bad || NR != 21 }" "$tmp/pd.csv"'
+./sparseclip-train "${common[@]}" "${pd[@]}" --out "$tmp/pd2.safetensors" --stop-at 7 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/pd2.safetensors.state" \
+	--out "$tmp/pd2.safetensors" > /dev/null
+check "patch dropout is a function of (seed, step): a split run is bit-identical" 'cmp -s "$tmp/pd.safetensors" "$tmp/pd2.safetensors"'
+# fl.csv: the same run without dropout (its penalty is 0 at step 1)
+check "patch dropout changes the first step's loss" '[ "$(awk -F, "NR == 2 { print \$4 }" "$tmp/pd.csv")" != "$(awk -F, "NR == 2 { print \$4 }" "$tmp/fl.csv")" ]'
+check "--patch-dropout 1 refused" '! ./sparseclip-train --data "$tmp/train.tsv" --patch-dropout 1 > /dev/null 2>&1'
+
+# BPE for few captions: no wordnet.txt beside the data, so the installed WordNet's glosses
+if [ -e /usr/share/wordnet/data.noun ]; then
+	mkdir -p "$tmp/nown" && ln -s "$tmp/img" "$tmp/nown/img" && cp "$tmp/train.tsv" "$tmp/nown/"
+	sed 's/"vocab_size":560/"vocab_size":1024/' "$tmp/small.json" > "$tmp/v1024.json"
+	./sparseclip-train --data "$tmp/nown/train.tsv" --config "$tmp/v1024.json" --steps 2 --batch 16 \
+		--out "$tmp/wn.safetensors" > "$tmp/wn.log" 2>&1 || true
+	check "24 distinct captions, vocabulary 1,024: BPE from the WordNet glosses" \
+		'[ $(cut -f2 "$tmp/train.tsv" | sort -u | wc -l) -eq 24 ] && grep -q "510 merges from 96 captions and the WordNet glosses" "$tmp/wn.log" && [ -s "$tmp/wn.safetensors" ]'
+else
+	echo "SKIP: WordNet (Debian wordnet-base) not installed: BPE fallback not tested"
+fi
+mkdir -p "$tmp/emptydir"
+check "an unreadable --wordnet is refused" \
+	'! ./sparseclip-train --data "$tmp/train.tsv" --config "$tmp/small.json" --wordnet "$tmp/emptydir" > /dev/null 2> "$tmp/wnerr.log" && grep -q "cannot read the general text" "$tmp/wnerr.log"'
+
 ./sparseclip-train "${common[@]}" --dense --steps 10 --out "$tmp/dense.safetensors" > /dev/null
 ./sparseclip-train "${common[@]}" --sparsity topk --topk 8 --steps 10 --out "$tmp/topk.safetensors" > "$tmp/topk.log"
 check "top-k run keeps L0 <= 8" 'awk "NR > 1 && (\$10 > 8 || \$11 > 8) { bad = 1 } END { exit bad }" FS=, "$tmp/topk.csv"'

@@ -9,6 +9,7 @@
  * hyper-parameters, tokenizer), rewritten atomically at each checkpoint,
  * at the end, and on SIGINT/SIGTERM.
  */
+#define _GNU_SOURCE				/* memmem */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -30,6 +31,9 @@
 #include "train_model.h"
 #include "train_optim.h"
 
+/* where Debian's wordnet-base puts the dictionary: the fallback general text for BPE */
+#define SC_WORDNET_DIR "/usr/share/wordnet"
+
 typedef struct args
 {
 	const char *data, *val, *preset, *config, *out, *resume, *bpe, *wordnet, *log;
@@ -37,7 +41,15 @@ typedef struct args
 	int			batch, warmup, threads, dense, topk, seed, log_every, val_every, augment;
 	long		checkpoint_every;
 	double		lr, wd, logit_cap, clip, l1;
+	double		logit_init, logit_lr_mult;
+	double		flops, flops_start, flops_ramp;
+	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
+	int			multi_positive;
+	long		dead_every;
+	double		patch_dropout, patch_dropout_off;
 	sc_sparsity sparsity;
+	/* given on the command line (on resume these override the stored run) */
+	int			steps_given, epochs_given, model_given;
 } args;
 
 static volatile sig_atomic_t stop_requested;
@@ -64,24 +76,46 @@ usage(void)
 		  "  --wd X                   weight decay on matrices (default 0.2)\n"
 		  "  --clip X                 gradient-norm clip (default 1.0; 0 = off)\n"
 		  "  --logit-cap X            logit scale cap (default 50)\n"
+		  "  --logit-init S           initial logit scale (exp; default 1/0.07 = 14.29; 30 suits\n"
+		  "                           the sparse head, whose cosines lie in [0, 1])\n"
+		  "  --logit-lr-mult X        the logit scale's learning rate = X * --lr (default 1)\n"
+		  "  --logit-schedule constant|cosine\n"
+		  "                           the logit scale's schedule: warm-up then constant (default),\n"
+		  "                           or the cosine decay of the other parameters\n"
+		  "  --flops LAMBDA           FLOPS sparsity penalty on the normalised embeddings, image\n"
+		  "                           and text each: LAMBDA * sum_j (batch mean of u_j)^2 (default 0)\n"
+		  "  --flops-start FRAC       no penalty before this fraction of the steps (default 0.25)\n"
+		  "  --flops-ramp FRAC        quadratic ramp from --flops-start to full LAMBDA at this\n"
+		  "                           fraction, then held (default 0.6)\n"
+		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
+		  "                           identical captions) are positives of each other, not\n"
+		  "                           negatives (UniCL targets)\n"
+		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
+		  "                           that never fired in those N steps (default 0 = never)\n"
+		  "  --patch-dropout P        drop this share of each image's patch tokens in training\n"
+		  "                           (FLIP; the class token stays; default 0)\n"
+		  "  --patch-dropout-off FRAC no patch dropout in this last share of the steps (default 0.1)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
 		  "  --no-augment             no random crops\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
-		  "                           and --wordnet FILE, default wordnet.txt beside --data)\n"
+		  "                           and --wordnet FILE, default wordnet.txt beside --data,\n"
+		  "                           else the glosses of the installed WordNet, " SC_WORDNET_DIR ")\n"
+		  "  --wordnet FILE|DIR       general English text, one text per line, or a WordNet\n"
+		  "                           dictionary directory (data.noun, data.verb, ...)\n"
 		  "  --out model.safetensors  model file (default model.safetensors); state in OUT.state\n"
 		  "  --log file.csv           training curve (default OUT.csv)\n"
 		  "  --checkpoint-every N     numbered model files OUT.stepN.safetensors + state\n"
-		  "  --resume STATE           continue from a state file (its hyper-parameters win)\n"
+		  "  --resume STATE           continue from a state file: its hyper-parameters, except\n"
+		  "                           those given on the command line (a larger --steps\n"
+		  "                           extends the schedule)\n"
 		  "  --threads N              OpenBLAS threads (default 1)\n"
 		  "  --stop-at N              stop after step N, state saved (to split a run)\n"
 		  "  --log-every N --val-every N\n", stderr);
 }
 
-static int
-parse_args(int argc, char **argv, args *a)
+static void
+default_args(args *a)
 {
-	int			i;
-
 	memset(a, 0, sizeof *a);
 	a->preset = "tiny";
 	a->out = "model.safetensors";
@@ -94,9 +128,25 @@ parse_args(int argc, char **argv, args *a)
 	a->lr = 5e-4;
 	a->wd = 0.2;
 	a->logit_cap = 50.0;
+	a->logit_init = 1.0 / 0.07;
+	a->logit_lr_mult = 1.0;
+	a->flops_start = 0.25;
+	a->flops_ramp = 0.6;
+	a->patch_dropout_off = 0.1;
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
+}
+
+/*
+ * Apply the command line over a (the defaults, or on resume the stored
+ * run's settings), then check the result.
+ */
+static int
+parse_args(int argc, char **argv, args *a)
+{
+	int			i;
+
 	for (i = 1; i < argc; i++)
 	{
 		const char *o = argv[i];
@@ -108,6 +158,12 @@ parse_args(int argc, char **argv, args *a)
 #define LNG(s, e) strtol(s, e, 10)
 		STR("--data", data);
 		STR("--val", val);
+		if (strcmp(o, "--preset") == 0 || strcmp(o, "--config") == 0)
+			a->model_given = 1;
+		if (strcmp(o, "--steps") == 0)
+			a->steps_given = 1;
+		if (strcmp(o, "--epochs") == 0)
+			a->epochs_given = 1;
 		STR("--preset", preset);
 		STR("--config", config);
 		STR("--out", out);
@@ -126,14 +182,43 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--log-every", log_every, (int) LNG);
 		NUM("--val-every", val_every, (int) LNG);
 		NUM("--checkpoint-every", checkpoint_every, LNG);
+		NUM("--dead-every", dead_every, LNG);
 		NUM("--lr", lr, strtod);
 		NUM("--wd", wd, strtod);
 		NUM("--logit-cap", logit_cap, strtod);
 		NUM("--clip", clip, strtod);
 		NUM("--l1", l1, strtod);
+		NUM("--logit-init", logit_init, strtod);
+		NUM("--logit-lr-mult", logit_lr_mult, strtod);
+		NUM("--flops", flops, strtod);
+		NUM("--flops-start", flops_start, strtod);
+		NUM("--flops-ramp", flops_ramp, strtod);
+		NUM("--patch-dropout", patch_dropout, strtod);
+		NUM("--patch-dropout-off", patch_dropout_off, strtod);
+		if (strcmp(o, "--logit-schedule") == 0)
+		{
+			if (!v)
+				goto missing;
+			if (strcmp(v, "constant") == 0)
+				a->logit_cosine = 0;
+			else if (strcmp(v, "cosine") == 0)
+				a->logit_cosine = 1;
+			else
+			{
+				fprintf(stderr, "sparseclip-train: --logit-schedule must be constant or cosine\n");
+				return -1;
+			}
+			i++;
+			continue;
+		}
 		if (strcmp(o, "--dense") == 0)
 		{
 			a->dense = 1;
+			continue;
+		}
+		if (strcmp(o, "--multi-positive") == 0)
+		{
+			a->multi_positive = 1;
 			continue;
 		}
 		if (strcmp(o, "--no-augment") == 0)
@@ -186,6 +271,33 @@ missing:
 				"non-negative --steps/--epochs/--warmup\n");
 		return -1;
 	}
+	if (!(a->logit_init >= 1.0 && a->logit_init <= a->logit_cap) || !(a->logit_lr_mult >= 0.0))
+	{
+		fprintf(stderr, "sparseclip-train: need 1 <= --logit-init <= --logit-cap, --logit-lr-mult >= 0\n");
+		return -1;
+	}
+	if (!(a->flops >= 0.0) || !(a->flops_start >= 0.0 && a->flops_start <= 1.0) ||
+		!(a->flops_ramp >= 0.0 && a->flops_ramp <= 1.0))
+	{
+		fprintf(stderr, "sparseclip-train: need --flops >= 0, --flops-start and --flops-ramp in [0, 1]\n");
+		return -1;
+	}
+	if (!(a->patch_dropout >= 0.0 && a->patch_dropout < 1.0) ||
+		!(a->patch_dropout_off >= 0.0 && a->patch_dropout_off <= 1.0))
+	{
+		fprintf(stderr, "sparseclip-train: need 0 <= --patch-dropout < 1, --patch-dropout-off in [0, 1]\n");
+		return -1;
+	}
+	if (a->dead_every < 0 || (a->dead_every > 0 && a->dense))
+	{
+		fprintf(stderr, "sparseclip-train: --dead-every needs N >= 0 and a sparse head\n");
+		return -1;
+	}
+	if (a->flops > 0.0 && a->dense)
+	{
+		fprintf(stderr, "sparseclip-train: --flops needs a sparse head, not --dense\n");
+		return -1;
+	}
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
 	{
 		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
@@ -223,18 +335,105 @@ slurp(const char *path)
 	return s;
 }
 
-/* Learn BPE merges from the training captions and a general English text. */
+/*
+ * The glosses of a WordNet dictionary directory (data.noun, data.verb,
+ * data.adj, data.adv: "offset ... | gloss" lines after a licence header
+ * indented by two spaces), one per line; NULL when none of the files reads.
+ */
+static char *
+wordnet_glosses(const char *dir)
+{
+	static const char *const pos[] = {"noun", "verb", "adj", "adv"};
+	size_t		len = 0, cap = 0;
+	char	   *out = NULL;
+	int			k, any = 0;
+
+	for (k = 0; k < 4; k++)
+	{
+		char		path[1200], *text, *p;
+
+		snprintf(path, sizeof path, "%s/data.%s", dir, pos[k]);
+		text = slurp(path);
+		if (!text)
+			continue;
+		any = 1;
+		for (p = text; *p;)
+		{
+			char	   *e = strchr(p, '\n');
+			size_t		n = e ? (size_t) (e - p) : strlen(p);
+			char	   *bar = p[0] != ' ' ? memmem(p, n, " | ", 3) : NULL;
+
+			if (bar)
+			{
+				char	   *g = bar + 3;
+				size_t		gn = (size_t) (p + n - g);
+
+				while (gn > 0 && (g[gn - 1] == ' ' || g[gn - 1] == '\r'))
+					gn--;
+				if (len + gn + 2 > cap)
+				{
+					char	   *grown;
+
+					cap = (len + gn + 2) * 2 + (1 << 20);
+					grown = realloc(out, cap);
+					if (!grown)
+					{
+						free(out);
+						free(text);
+						return NULL;
+					}
+					out = grown;
+				}
+				memcpy(out + len, g, gn);
+				len += gn;
+				out[len++] = '\n';
+			}
+			p += n + (e ? 1 : 0);
+		}
+		free(text);
+	}
+	if (!any)
+		return NULL;
+	if (!out)
+		out = calloc(1, 1);
+	else
+		out[len] = '\0';
+	return out;
+}
+
+static int
+is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Learn BPE merges from the training captions and a general English text:
+ * the wordnet file (one text per line) or WordNet dictionary directory.
+ */
 static char *
 learn_bpe(const dataset *d, const char *wordnet, int vocab, char *err, size_t errlen)
 {
 	bpe_trainer *bt = bpe_trainer_new();
-	char	   *wn = wordnet ? slurp(wordnet) : NULL, *merges;
+	char	   *wn = NULL, *merges;
 	int			i;
 
 	if (!bt)
 	{
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	if (wordnet)
+	{
+		wn = is_dir(wordnet) ? wordnet_glosses(wordnet) : slurp(wordnet);
+		if (!wn)
+		{
+			snprintf(err, errlen, "cannot read the general text %.900s", wordnet);
+			bpe_trainer_free(bt);
+			return NULL;
+		}
 	}
 	for (i = 0; i < d->ncaps; i++)
 		if (bpe_trainer_add(bt, d->captions[i], strlen(d->captions[i]), 1, err, errlen) < 0)
@@ -252,11 +451,19 @@ learn_bpe(const dataset *d, const char *wordnet, int vocab, char *err, size_t er
 				goto fail;
 			p += n + (e ? 1 : 0);
 		}
-		printf("BPE: learning %d merges from %d captions and %s\n", vocab - 514, d->ncaps, wordnet);
+		printf("BPE: learning %d merges from %d captions and %s%s\n", vocab - 514, d->ncaps,
+			   is_dir(wordnet) ? "the WordNet glosses in " : "", wordnet);
 	}
 	else
 		printf("BPE: learning %d merges from %d captions (no general text found)\n", vocab - 514, d->ncaps);
 	merges = bpe_trainer_merges(bt, vocab - 514, err, errlen);
+	if (!merges && !wn)
+	{
+		size_t		l = strlen(err);
+
+		snprintf(err + l, errlen - l, "; give a general English text with --wordnet, or install "
+				 "WordNet (Debian wordnet-base) for its glosses in " SC_WORDNET_DIR);
+	}
 	free(wn);
 	bpe_trainer_free(bt);
 	return merges;
@@ -271,33 +478,50 @@ fail:
 static char *
 args_json(const args *a, long total)
 {
-	char	   *s = malloc(1024);
+	char	   *s = malloc(4096);
 
 	if (!s)
 		return NULL;
-	snprintf(s, 1024,
+	snprintf(s, 4096,
 			 "{\"total_steps\":%ld,\"batch\":%d,\"lr\":%.9g,\"warmup\":%d,\"wd\":%.9g,"
 			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
-			 "\"l1\":%.9g,\"augment\":%d}",
+			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
+			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
+			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
+			 "\"patch_dropout_off\":%.9g}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
-			 (int) a->sparsity, a->topk, a->l1, a->augment);
+			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
+			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
+			 a->dead_every, a->patch_dropout, a->patch_dropout_off);
 	return s;
 }
 
 static int
 save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
-		   long total, char *err, size_t errlen)
+		   long total, const long reinit[2], char *err, size_t errlen)
 {
-	float	   *am, *av;
+	float	   *am, *av, *fi, *ft;
 	long	   *stepp;
-	st_write_tensor wt[3];
-	const char *keys[4], *vals[4];
-	char		stepbuf[32];
+	st_write_tensor wt[5];
+	const char *keys[5], *vals[5];
+	char		stepbuf[32], reinitbuf[64];
 	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total);
-	int			rc, i;
+	int			rc, i, nt = 3;
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
+	sc_trainer_fire_counts(t, &fi, &ft);
 	memset(wt, 0, sizeof wt);
+	if (fi)
+	{
+		/* the dead-dimension window in progress, so that a resumed run continues it */
+		wt[3].name = "fire_image";
+		wt[3].data = fi;
+		wt[4].name = "fire_text";
+		wt[4].data = ft;
+		wt[3].ndim = wt[4].ndim = 1;
+		wt[3].shape[0] = wt[4].shape[0] = m->cfg.sparse_dim;
+		nt = 5;
+	}
 	wt[0].name = "params";
 	wt[0].data = m->owned;
 	wt[1].name = "adam_m";
@@ -318,30 +542,62 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	vals[2] = stepbuf;
 	keys[3] = "train.args";
 	vals[3] = aj;
-	rc = (cfg && aj) ? st_write(path, wt, 3, keys, vals, 4, err, errlen) : -1;
+	snprintf(reinitbuf, sizeof reinitbuf, "%ld %ld", reinit[0], reinit[1]);
+	keys[4] = "train.reinit";
+	vals[4] = reinitbuf;
+	rc = (cfg && aj) ? st_write(path, wt, nt, keys, vals, 5, err, errlen) : -1;
 	free(cfg);
 	free(aj);
 	return rc;
 }
 
+/* the number stored under "key" in a flat JSON object of numbers */
 static int
 json_num(const char *json, const char *key, double *out)
 {
-	const char *p = strstr(json, key);
+	char		pat[64];
+	const char *p;
 
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	p = strstr(json, pat);
 	if (!p)
 		return -1;
-	p += strlen(key);
-	if (*p != '"' || p[1] != ':')
-		return -1;
-	*out = strtod(p + 2, NULL);
+	*out = strtod(p + strlen(pat), NULL);
 	return 0;
+}
+
+/* On resume: say which stored hyper-parameters the command line changed. */
+static void
+print_overrides(const char *stored, const char *now)
+{
+	const char *p = now;
+
+	while ((p = strchr(p, '"')) != NULL)
+	{
+		const char *e = strchr(p + 1, '"');
+		char		key[64];
+		double		was, is;
+
+		if (!e || e - p - 1 >= (long) sizeof key)
+			break;
+		snprintf(key, sizeof key, "%.*s", (int) (e - p - 1), p + 1);
+		if (json_num(now, key, &is) == 0)
+		{
+			if (json_num(stored, key, &was) < 0)
+				printf("resume: %s %.9g (not in the state; from the command line or the default)\n", key, is);
+			else if (was != is)
+				printf("resume: %s %.9g -> %.9g (from the command line)\n", key, was, is);
+		}
+		p = strchr(e, ',');
+		if (!p)
+			break;
+	}
 }
 
 /* Load a state file: model, moments, step, tokenizer and hyper-parameters. */
 static sc_model *
 load_state(const char *path, args *a, long *total, long *step, char **bpe, float **am_out,
-		   float **av_out, char *err, size_t errlen)
+		   float **av_out, float **fire_out, long reinit[2], char *err, size_t errlen)
 {
 	st_file    *f = st_open(path, err, errlen);
 	const char *cfgj, *aj, *st, *b;
@@ -388,6 +644,21 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	}
 	st_to_float(tm, *am_out);
 	st_to_float(tv, *av_out);
+	{
+		const st_tensor *fi = st_find(f, "fire_image"), *ft = st_find(f, "fire_text");
+		const char *ri = st_metadata(f, "train.reinit");
+
+		*fire_out = NULL;
+		if (fi && ft && fi->numel == cfg.sparse_dim && ft->numel == cfg.sparse_dim &&
+			fi->dtype == ST_F32 && ft->dtype == ST_F32 &&
+			(*fire_out = malloc(2 * sizeof(float) * (size_t) cfg.sparse_dim)) != NULL)
+		{
+			st_to_float(fi, *fire_out);
+			st_to_float(ft, *fire_out + cfg.sparse_dim);
+		}
+		if (ri)
+			sscanf(ri, "%ld %ld", &reinit[0], &reinit[1]);
+	}
 	*step = strtol(st, NULL, 10);
 	*bpe = strdup(b);
 #define GET(k, field, type) if (json_num(aj, k, &v) == 0) a->field = (type) v
@@ -403,6 +674,18 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("topk", topk, int);
 	GET("l1", l1, double);
 	GET("augment", augment, int);
+	GET("logit_init", logit_init, double);
+	GET("logit_lr_mult", logit_lr_mult, double);
+	/* state files from before the logit scale had its own schedule: it followed the cosine */
+	a->logit_cosine = 1;
+	GET("logit_cosine", logit_cosine, int);
+	GET("flops", flops, double);
+	GET("flops_start", flops_start, double);
+	GET("flops_ramp", flops_ramp, double);
+	GET("multi_positive", multi_positive, int);
+	GET("dead_every", dead_every, long);
+	GET("patch_dropout", patch_dropout, double);
+	GET("patch_dropout_off", patch_dropout_off, double);
 #undef GET
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
@@ -448,6 +731,19 @@ sampler_batch(sampler *s, long step, int B)
 	}
 	return s->perm + (step % per) * B;
 }
+
+/* ---------- multi-positive groups ---------- */
+
+/*
+ * The pairs of a step, for sc_positive_groups: image, and key, a per-image
+ * group key for "shows the same thing" beyond the image itself (for
+ * example the same emoji in another style): equal keys >= 0 make pairs
+ * positives of each other; -1 = none.
+ */
+typedef struct batch_pairs
+{
+	int		   *image, *caption, *key;
+} batch_pairs;
 
 /* ---------- validation loss (forward only) ---------- */
 
@@ -560,16 +856,19 @@ main(int argc, char **argv)
 	char	   *bpe = NULL;
 	ClipTokenizer *tok;
 	long		total, step = 0, start_step;
-	float	   *am = NULL, *av = NULL, *images, *ie = NULL, *te = NULL, *scratch;
+	float	   *am = NULL, *av = NULL, *fire = NULL, *images, *ie = NULL, *te = NULL, *scratch;
+	long		reinit[2] = {0, 0};	/* head rows re-initialised so far, image and text */
 	sampler		smp;
 	FILE	   *logf_;
 	int			S, B, have_val = 0, i;
 	double		t0, tlast, pairs_since = 0;
-	sc_train_opts opts;
+	sc_train_opts opts = {0};
 	sc_workspace ws = {0};
 	const int32_t **ids;
-	int		   *lens;
+	int		   *lens, *group;
+	batch_pairs bp;
 
+	default_args(&a);
 	if (parse_args(argc, argv, &a) < 0)
 		return 2;
 	{
@@ -605,13 +904,41 @@ main(int argc, char **argv)
 
 	if (a.resume)
 	{
-		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, err, sizeof err);
+		char	   *sj, *nj;
+		double		init;
+
+		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, err, sizeof err);
 		if (!m)
 		{
 			fprintf(stderr, "sparseclip-train: resume: %s\n", err);
 			return 1;
 		}
 		cfg = m->cfg;
+		/* the stored run's settings, then whatever the command line gives */
+		sj = args_json(&a, total);
+		init = a.logit_init;
+		if (parse_args(argc, argv, &a) < 0)
+			return 2;
+		if (a.dense != (cfg.sparse_dim == 0))
+		{
+			fprintf(stderr, "sparseclip-train: resume: --dense does not match the state's model\n");
+			return 2;
+		}
+		if (a.model_given)
+			printf("resume: --preset/--config ignored: the model comes from the state\n");
+		if (a.logit_init != init)
+			printf("resume: --logit-init ignored: it sets the initial scale only (now %.4g)\n",
+				   exp(m->p.logit_scale[0]));
+		a.logit_init = init;
+		if (a.steps_given)
+			total = a.steps;
+		else if (a.epochs_given)
+			total = a.epochs * (long) (d.nimages / a.batch);
+		nj = args_json(&a, total);
+		if (sj && nj)
+			print_overrides(sj, nj);
+		free(sj);
+		free(nj);
 		printf("resumed from %s at step %ld of %ld\n", a.resume, step, total);
 	}
 	else
@@ -655,6 +982,8 @@ main(int argc, char **argv)
 				snprintf(wn, sizeof wn, "%.*swordnet.txt", sl ? (int) (sl - a.data + 1) : 0, a.data);
 				wp = file_exists(wn) ? wn : NULL;
 			}
+			if (!wp && file_exists(SC_WORDNET_DIR "/data.noun"))
+				wp = SC_WORDNET_DIR;	/* no text beside the data: the installed WordNet */
 			bpe = learn_bpe(&d, wp, cfg.vocab_size, err, sizeof err);
 			if (!bpe)
 			{
@@ -669,6 +998,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "sparseclip-train: %s\n", err);
 			return 1;
 		}
+		m->p.logit_scale[0] = (float) log(a.logit_init);
 		B = a.batch;
 		total = a.steps > 0 ? a.steps : (a.epochs > 0 ? a.epochs : 1) * (long) (d.nimages / B);
 	}
@@ -704,6 +1034,15 @@ main(int argc, char **argv)
 		free(am);
 		free(av);
 	}
+	if (fire)
+	{
+		float	   *fi, *ft;
+
+		sc_trainer_fire_counts(t, &fi, &ft);
+		memcpy(fi, fire, sizeof(float) * cfg.sparse_dim);
+		memcpy(ft, fire + cfg.sparse_dim, sizeof(float) * cfg.sparse_dim);
+		free(fire);
+	}
 	opts.sparsity = a.sparsity;
 	opts.topk = a.topk;
 	opts.l1 = (float) a.l1;
@@ -711,6 +1050,10 @@ main(int argc, char **argv)
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
 	lens = malloc(sizeof(int) * B);
+	bp.image = malloc(sizeof(int) * B);
+	bp.caption = malloc(sizeof(int) * B);
+	bp.key = malloc(sizeof(int) * B);
+	group = malloc(sizeof(int) * B);
 	scratch = malloc(sizeof(float) * 2 * (size_t) B * B);
 	ie = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
 	te = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
@@ -718,7 +1061,8 @@ main(int argc, char **argv)
 	smp.epoch = -1;
 	smp.perm = malloc(sizeof(int) * d.nimages);
 	smp.seed = (uint64_t) a.seed;
-	if (!images || !ids || !lens || !scratch || !ie || !te || !smp.perm)
+	if (!images || !ids || !lens || !bp.image || !bp.caption || !bp.key || !group || !scratch || !ie ||
+		!te || !smp.perm)
 	{
 		fprintf(stderr, "sparseclip-train: out of memory\n");
 		return 1;
@@ -733,7 +1077,8 @@ main(int argc, char **argv)
 	}
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
-				"image_l0,text_l0,val_loss,val_acc,elapsed_s\n");
+				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
+				"extra_positives,reinit_image,reinit_text,patch_dropout\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -750,12 +1095,20 @@ main(int argc, char **argv)
 		long		per = d.nimages / B;
 		sc_batch_stats st;
 		double		lr = sc_lr_at(a.lr, step, a.warmup, total), gn;
+		double		logit_lr = a.logit_lr_mult * (a.logit_cosine ? lr : sc_lr_const_at(a.lr, step, a.warmup));
+		double		flops_w = sc_ramp_weight(a.flops, step, total, a.flops_start, a.flops_ramp);
+
+		double		extra_pos = 0.0;
 
 		for (i = 0; i < B; i++)
 		{
 			int			im = batch[i];
 			uint64_t	h = data_mix(((uint64_t) a.seed << 40) ^ ((uint64_t) step << 8) ^ (uint64_t) i);
 			int			cap = d.cap_first[im] + (int) (h % (uint64_t) d.cap_count[im]);
+
+			bp.image[i] = im;
+			bp.caption[i] = cap;
+			bp.key[i] = -1;		/* hook: a per-image group key (the same thing in another style) */
 
 			if (dataset_image(&d, im, S, cfg.image_mean, cfg.image_std, a.augment ? (h | 1) : 0,
 							  images + (size_t) i * 3 * S * S, err, sizeof err) < 0)
@@ -765,6 +1118,17 @@ main(int argc, char **argv)
 			}
 			ids[i] = d.tokens + (size_t) cap * d.context;
 			lens[i] = d.ntok[cap];
+		}
+		opts.flops = (float) flops_w;
+		/* FLIP: drop patches except in the last stretch, which trains on whole images */
+		opts.patch_dropout = (double) step < (1.0 - a.patch_dropout_off) * (double) total ?
+			(float) a.patch_dropout : 0.0f;
+		opts.dropout_seed = data_mix(((uint64_t) a.seed << 36) ^ (uint64_t) step ^ 0x5eedd5ULL);
+		opts.group = NULL;
+		if (a.multi_positive)
+		{
+			extra_pos = (double) sc_positive_groups(bp.image, bp.key, ids, lens, B, group) / B;
+			opts.group = group;
 		}
 		if (sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err) < 0)
 		{
@@ -776,9 +1140,19 @@ main(int argc, char **argv)
 			fprintf(stderr, "sparseclip-train: loss is not finite at step %ld; stopping (state of the last checkpoint is kept)\n", step);
 			return 1;
 		}
-		gn = sc_trainer_update(t, (float) lr, (float) a.wd, a.clip, (float) a.logit_cap);
+		gn = sc_trainer_update(t, (float) lr, (float) logit_lr, (float) a.wd, a.clip, (float) a.logit_cap);
 		step++;
 		pairs_since += B;
+		if (a.dead_every > 0 && step % a.dead_every == 0)
+		{
+			int			ni, nt;
+
+			sc_trainer_reinit_dead(t, data_mix(((uint64_t) a.seed << 32) ^ (uint64_t) step), &ni, &nt);
+			reinit[0] += ni;
+			reinit[1] += nt;
+			printf("step %ld: re-initialised %d image and %d text dimensions that never fired in %ld steps\n",
+				   step, ni, nt, a.dead_every);
+		}
 		if (step % a.log_every == 0 || step == total || (have_val && step % a.val_every == 0))
 		{
 			double		now = now_s(), vl = NAN, va = NAN;
@@ -788,9 +1162,12 @@ main(int argc, char **argv)
 				vl = val_loss(m, &vd, B, images, ie, te, scratch, &ws, &va, err, sizeof err);
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
-			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f\n",
+			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
-					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0);
+					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
+					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1],
+					(double) opts.patch_dropout);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();
@@ -800,13 +1177,13 @@ main(int argc, char **argv)
 		{
 			snprintf(path, sizeof path, "%s.step%06ld.safetensors", stem, step);
 			if (sc_model_save(m, path, bpe, NULL, err, sizeof err) < 0 ||
-				save_state(statepath, m, t, bpe, &a, total, err, sizeof err) < 0)
+				save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
 				fprintf(stderr, "sparseclip-train: checkpoint: %s\n", err);
 			else
 				printf("checkpoint: %s and %s\n", path, statepath);
 		}
 	}
-	if (save_state(statepath, m, t, bpe, &a, total, err, sizeof err) < 0)
+	if (save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
 		fprintf(stderr, "sparseclip-train: state: %s\n", err);
 	if (step >= total)
 	{
@@ -832,6 +1209,10 @@ main(int argc, char **argv)
 	free(images);
 	free(ids);
 	free(lens);
+	free(bp.image);
+	free(bp.caption);
+	free(bp.key);
+	free(group);
 	free(scratch);
 	free(ie);
 	free(te);

@@ -57,6 +57,10 @@ struct sc_trainer
 {
 	sc_model   *m;
 	int			threads;		/* for the trainer's own parallel loops */
+	/* threads 1.. accumulate their block gradients apart (laid out like grad) */
+	float	   *part_grad[SC_MAX_THREADS];
+	sc_block   *part_gblocks[SC_MAX_THREADS];	/* vision blocks, then text blocks */
+	size_t		block_lo[2], block_hi[2];	/* extent of the vision and text blocks in grad */
 	int			maxB;
 	float	   *grad;			/* flat, m->owned_count */
 	float	   *adam_m, *adam_v;	/* AdamW moments, flat */
@@ -74,16 +78,25 @@ struct sc_trainer
 	float	   *emb;			/* [B*G*G, C] patch embeddings */
 	float	   *xe;				/* [B*T, C] before ln_pre */
 	float	   *pre_m, *pre_r;
+	int		   *keep;			/* [B*G*G] kept patch indices per image, ascending (patch dropout) */
+	int		   *pick;			/* [G*G] scratch for drawing them */
+	char	   *picked;			/* [G*G] */
 	/* text packing */
 	int		   *starts, *eff, *tok;		/* per caption; tok: packed token ids */
 	size_t	   *att_off;		/* per sequence offset into a block's attention weights */
 	/* backward scratch, sized for the larger tower */
 	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;	/* datt: one T*T per thread */
 	size_t		att_stride;
-	float	   *loss_scratch;	/* 2 B^2 */
+	float	   *loss_scratch;	/* 2 B^2, and at least D for the FLOPS batch means */
 	float	   *topk_scratch;	/* S */
+	float	   *fire_img, *fire_txt;	/* S each: rows that had the dimension non-zero */
+	int			lastB;			/* pairs in the last batch (their projections are in hv.y, ht.y) */
 	void	   *mem;			/* one allocation holding all floats */
 };
+
+/* fn(ctx, k, n) on the trainer's n threads at once (below) */
+typedef void (*part_fn) (void *ctx, int part, int nparts);
+static void run_parts(const sc_trainer *t, part_fn fn, void *ctx);
 
 static void
 tower_init(tower *t, int L, int C, int NH, int maxR, size_t att_cap)
@@ -154,6 +167,40 @@ head_carve(head *h, float **p, int B, int C, int E, int D, int S)
 	h->dpooled = carve(p, (size_t) B * C);
 }
 
+/*
+ * Point a gradient view (params, blocks: vision then text) at buf, each
+ * gradient at its parameter's offset.  -1 on OOM.
+ */
+static int
+grad_view(sc_model *m, float *buf, sc_params *view, sc_block *blocks)
+{
+	const sc_config *c = &m->cfg;
+	sc_model	gm;
+	sc_param_info *pl, *gl;
+	size_t		np = sc_param_list(m, NULL, 0), i;
+
+	memset(&gm, 0, sizeof gm);
+	gm.cfg = *c;
+	gm.p.v_blocks = blocks;
+	gm.p.t_blocks = blocks + c->vision_layers;
+	pl = malloc(np * sizeof(sc_param_info));
+	gl = malloc(np * sizeof(sc_param_info));
+	if (!pl || !gl)
+	{
+		free(pl);
+		free(gl);
+		return -1;
+	}
+	sc_param_list(m, pl, np);
+	sc_param_list(&gm, gl, np);
+	for (i = 0; i < np; i++)
+		*gl[i].slot = buf + (*pl[i].slot - m->owned);
+	*view = gm.p;
+	free(pl);
+	free(gl);
+	return 0;
+}
+
 sc_trainer *
 sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 {
@@ -168,6 +215,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	int			B = max_batch;
 	float	   *p;
 	size_t		vR, tR, Tmax;
+	size_t		loss_n = 2 * (size_t) B * B > (size_t) D ? 2 * (size_t) B * B : (size_t) D;
 
 	if (!m->flat || !m->owned)
 	{
@@ -209,15 +257,24 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	if (!t->span_off || !t->span_n || !t->span_decay)
 		goto oom;
 	t->nspans = np;
+	t->block_lo[0] = t->block_lo[1] = m->owned_count;
 	for (i = 0; i < np; i++)
 	{
 		size_t		off = (size_t) (*pl[i].slot - m->owned);
+		int			r = strncmp(pl[i].name, "visual.", 7) == 0 ? 0 : 1;
 
 		*gl[i].slot = t->grad + off;
 		t->span_off[i] = off;
 		t->span_n[i] = pl[i].numel;
 		/* CLIP's split: matrices decay; gains, biases, 1-D embeddings and the scale do not */
 		t->span_decay[i] = pl[i].ndim >= 2;
+		if (strstr(pl[i].name, "transformer.resblocks.") != NULL)
+		{
+			if (off < t->block_lo[r])
+				t->block_lo[r] = off;
+			if (off + pl[i].numel > t->block_hi[r])
+				t->block_hi[r] = off + pl[i].numel;
+		}
 	}
 	t->logit_off = (size_t) (m->p.logit_scale - m->owned);
 	t->g = gm.p;
@@ -238,12 +295,15 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + 2 * (size_t) B * B + (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) (S > E ? S : E) + 2 * (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
 	t->att_off = malloc((size_t) B * sizeof(size_t));
-	if (!t->mem || !t->starts || !t->tok || !t->att_off)
+	t->keep = malloc((size_t) B * G * G * sizeof(int));
+	t->pick = malloc((size_t) G * G * sizeof(int));
+	t->picked = malloc((size_t) G * G);
+	if (!t->mem || !t->starts || !t->tok || !t->att_off || !t->keep || !t->pick || !t->picked)
 		goto oom;
 	t->eff = t->starts + B;
 	p = t->mem;
@@ -264,8 +324,12 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->dfch = carve(&p, 4 * scratch_rc);
 	t->datt = carve(&p, mx_att * SC_MAX_THREADS);
 	t->att_stride = mx_att;
-	t->loss_scratch = carve(&p, 2 * (size_t) B * B);
-	t->topk_scratch = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->loss_scratch = carve(&p, loss_n);
+	t->topk_scratch = carve(&p, (size_t) (S > E ? S : E));	/* top-k rows; the mean projection */
+	t->fire_img = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->fire_txt = carve(&p, (size_t) (S > 0 ? S : 1));
+	memset(t->fire_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
+	memset(t->fire_txt, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
 	return t;
 
 oom:
@@ -288,10 +352,18 @@ sc_trainer_free(sc_trainer *t)
 	free(t->span_n);
 	free(t->span_decay);
 	free(t->gblocks);
+	for (int k = 1; k < SC_MAX_THREADS; k++)
+	{
+		free(t->part_grad[k]);
+		free(t->part_gblocks[k]);
+	}
 	free(t->mem);
 	free(t->starts);
 	free(t->tok);
 	free(t->att_off);
+	free(t->keep);
+	free(t->pick);
+	free(t->picked);
 	free(t);
 }
 
@@ -309,22 +381,83 @@ sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step)
 	*step = &t->step;
 }
 
-double
-sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap)
+/*
+ * The optimizer step in parallel.  The flat buffer is cut into a fixed
+ * number of chunks, so that the gradient norm (partial sums per chunk,
+ * added in chunk order) does not depend on the number of threads.
+ */
+#define SC_UPDATE_CHUNKS 64
+
+typedef struct update_job
 {
+	sc_trainer *t;
+	int			phase;			/* 0: squares per chunk; 1: clip and AdamW */
+	double		ss[SC_UPDATE_CHUNKS];
+	float		clip, lr, logit_lr, wd;
+} update_job;
+
+static void
+update_part(void *ctx, int k, int n)
+{
+	update_job *j = ctx;
+	sc_trainer *t = j->t;
+	size_t		N = t->m->owned_count, q, i;
+	int			c0 = SC_UPDATE_CHUNKS * k / n, c1 = SC_UPDATE_CHUNKS * (k + 1) / n, c;
+	size_t		a = N * c0 / SC_UPDATE_CHUNKS, b = N * c1 / SC_UPDATE_CHUNKS;
 	sc_adamw	hp = {0.9f, 0.98f, 1e-6f};
-	double		norm = sc_clip_grad_norm(t->grad, t->m->owned_count, max_norm);
-	float	   *ls = t->m->owned + t->logit_off;
-	size_t		i;
 
-	t->step++;
-	for (i = 0; i < t->nspans; i++)
+	if (j->phase == 0)
 	{
-		size_t		o = t->span_off[i];
+		for (c = c0; c < c1; c++)
+		{
+			double		ss = 0.0;
 
-		sc_adamw_update(t->m->owned + o, t->grad + o, t->adam_m + o, t->adam_v + o,
-						t->span_n[i], &hp, lr, t->span_decay[i] ? wd : 0.0f, t->step);
+			for (i = N * c / SC_UPDATE_CHUNKS; i < N * (c + 1) / SC_UPDATE_CHUNKS; i++)
+				ss += (double) t->grad[i] * t->grad[i];
+			j->ss[c] = ss;
+		}
+		return;
 	}
+	if (j->clip != 1.0f)
+		for (i = a; i < b; i++)
+			t->grad[i] *= j->clip;
+	for (q = 0; q < t->nspans; q++)
+	{
+		size_t		lo = t->span_off[q], hi = lo + t->span_n[q];
+		int			is_scale = lo == t->logit_off;
+
+		lo = lo > a ? lo : a;
+		hi = hi < b ? hi : b;
+		if (lo >= hi)
+			continue;
+		sc_adamw_update(t->m->owned + lo, t->grad + lo, t->adam_m + lo, t->adam_v + lo, hi - lo, &hp,
+						is_scale ? j->logit_lr : j->lr,
+						t->span_decay[q] && !is_scale ? j->wd : 0.0f, t->step);
+	}
+}
+
+double
+sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm, float logit_cap)
+{
+	update_job	j;
+	float	   *ls = t->m->owned + t->logit_off;
+	double		ss = 0.0, norm;
+	int			c;
+
+	j.t = t;
+	j.phase = 0;
+	run_parts(t, update_part, &j);
+	for (c = 0; c < SC_UPDATE_CHUNKS; c++)
+		ss += j.ss[c];
+	norm = sqrt(ss);
+	/* torch.nn.utils.clip_grad_norm_ */
+	j.clip = max_norm > 0.0 && norm > max_norm ? (float) (max_norm / (norm + 1e-6)) : 1.0f;
+	j.lr = lr;
+	j.logit_lr = logit_lr;
+	j.wd = wd;
+	j.phase = 1;
+	t->step++;
+	run_parts(t, update_part, &j);
 	if (logit_cap > 0.0f && *ls > logf(logit_cap))
 		*ls = logf(logit_cap);
 	if (*ls < 0.0f)
@@ -333,14 +466,142 @@ sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logi
 }
 
 void
+sc_trainer_fire_counts(sc_trainer *t, float **image, float **text)
+{
+	int			S = t->m->cfg.sparse_dim;
+
+	*image = S > 0 ? t->fire_img : NULL;
+	*text = S > 0 ? t->fire_txt : NULL;
+}
+
+/* one side of sc_trainer_reinit_dead */
+static int
+reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
+{
+	int			S = t->m->cfg.sparse_dim, E = t->m->cfg.embed_dim, j, k, alive = 0, n = 0;
+	double		norm_sum = 0.0, all_sum = 0.0, target;
+
+	for (j = 0; j < S; j++)
+	{
+		double		ss = 0.0;
+
+		for (k = 0; k < E; k++)
+			ss += (double) w[(size_t) j * E + k] * w[(size_t) j * E + k];
+		all_sum += sqrt(ss);
+		if (fire[j] > 0.0f)
+		{
+			norm_sum += sqrt(ss);
+			alive++;
+		}
+	}
+	target = 0.2 * (alive > 0 ? norm_sum / alive : all_sum / S);
+	/* the batch mean of the projections, unit length */
+	{
+		double		mn = 0.0;
+		int			b;
+
+		for (k = 0; k < E; k++)
+		{
+			double		m = 0.0;
+
+			for (b = 0; b < t->lastB; b++)
+				m += y[(size_t) b * E + k];
+			t->topk_scratch[k] = (float) (m / t->lastB);
+			mn += (double) t->topk_scratch[k] * t->topk_scratch[k];
+		}
+		for (k = 0; k < E; k++)
+			t->topk_scratch[k] = mn > 0.0 ? (float) (t->topk_scratch[k] / sqrt(mn)) : 0.0f;
+	}
+	for (j = 0; j < S; j++)
+	{
+		uint64_t	r;
+		const float *yb;
+		float	   *row = w + (size_t) j * E;
+		size_t		off = (size_t) (row - t->m->owned);
+		double		yn = 0.0, along = 0.0;
+		const float *mu = t->topk_scratch;
+
+		if (fire[j] > 0.0f)
+			continue;
+		/* splitmix64 of (seed, dimension): which pair's projection to point at */
+		r = seed + 0x9E3779B97F4A7C15ULL * (uint64_t) (j + 1);
+		r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ULL;
+		r = (r ^ (r >> 27)) * 0x94D049BB133111EBULL;
+		r ^= r >> 31;
+		yb = y + (size_t) (r % (uint64_t) t->lastB) * E;
+		/*
+		 * Point at the pair's projection less its part along the batch mean:
+		 * the projections share a large common part early on, so a row along
+		 * the pair itself would fire for nearly every input; orthogonal to
+		 * the mean it fires for the inputs that lean the pair's way.
+		 */
+		for (k = 0; k < E; k++)
+			along += (double) yb[k] * mu[k];
+		for (k = 0; k < E; k++)
+		{
+			double		v = yb[k] - along * mu[k];
+
+			yn += v * v;
+		}
+		if (!(yn > 1e-12 * (along * along + 1e-30)))
+		{
+			along = 0.0;		/* the pair is the mean (one pair): along the pair */
+			yn = 0.0;
+			for (k = 0; k < E; k++)
+				yn += (double) yb[k] * yb[k];
+		}
+		if (!(yn > 0.0))
+			continue;
+		for (k = 0; k < E; k++)
+			row[k] = (float) ((yb[k] - along * mu[k]) / sqrt(yn) * target);
+		memset(t->adam_m + off, 0, (size_t) E * sizeof(float));
+		memset(t->adam_v + off, 0, (size_t) E * sizeof(float));
+		n++;
+	}
+	memset(fire, 0, (size_t) S * sizeof(float));
+	return n;
+}
+
+void
+sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text)
+{
+	*n_image = *n_text = 0;
+	if (t->m->cfg.sparse_dim <= 0 || t->lastB < 1)
+		return;
+	*n_image = reinit_side(t, t->m->p.sparse_visual, t->fire_img, t->hv.y, seed * 2);
+	*n_text = reinit_side(t, t->m->p.sparse_text, t->fire_txt, t->ht.y, seed * 2 + 1);
+}
+
+void
 sc_trainer_set_threads(sc_trainer *t, int threads)
 {
-	t->threads = threads < 1 ? 1 : (threads > SC_MAX_THREADS ? SC_MAX_THREADS : threads);
+	const sc_config *c = &t->m->cfg;
+	int			k, nb = c->vision_layers + c->text_layers;
+
+	threads = threads < 1 ? 1 : (threads > SC_MAX_THREADS ? SC_MAX_THREADS : threads);
+	/* each further thread its own block gradients (calloc: untouched pages cost nothing) */
+	for (k = 1; k < threads; k++)
+	{
+		sc_params	view;
+
+		if (t->part_grad[k])
+			continue;
+		t->part_grad[k] = calloc(t->m->owned_count, sizeof(float));
+		t->part_gblocks[k] = calloc((size_t) nb, sizeof(sc_block));
+		if (!t->part_grad[k] || !t->part_gblocks[k] ||
+			grad_view(t->m, t->part_grad[k], &view, t->part_gblocks[k]) < 0)
+		{
+			free(t->part_grad[k]);
+			free(t->part_gblocks[k]);
+			t->part_grad[k] = NULL;
+			t->part_gblocks[k] = NULL;
+			break;				/* out of memory: as many threads as have buffers */
+		}
+	}
+	t->threads = k < threads ? k : threads;
 }
 
 /* ---------- parallel loops ---------- */
-
-typedef void (*part_fn) (void *ctx, int part, int nparts);
 
 typedef struct part_job
 {
@@ -396,105 +657,33 @@ run_parts(const sc_trainer *t, part_fn fn, void *ctx)
 	openblas_set_num_threads(n);
 }
 
-/* [lo, hi) of part k of n over count items */
-static void
-part_range(int count, int k, int n, int *lo, int *hi)
-{
-	*lo = (int) ((long) count * k / n);
-	*hi = (int) ((long) count * (k + 1) / n);
-}
-
-typedef struct seqs seqs;
-
-typedef struct attn_job
-{
-	const sc_trainer *t;
-	const seqs *sq;
-	int			C, NH;
-	float	   *ao, *att, *qkv;	/* forward: out, weights, input */
-	float	   *dqkv, *dao;		/* backward */
-} attn_job;
-
-typedef struct act_job
-{
-	float	   *out;
-	const float *inp, *dout;
-	int			N, act;
-} act_job;
-
 /* ---------- blocks ---------- */
 
 /*
  * nseq sequences: sequence s has rows starts[s] .. starts[s]+lens[s]-1 and
  * its attention weights at att_off[s] within a block's att.
  */
-struct seqs
+typedef struct seqs
 {
 	int			n;
 	const int  *starts, *lens;
 	const size_t *att_off;
 	int			causal;
-};
+} seqs;
 
+/*
+ * The blocks forward over sequences lo..hi-1, whose rows r0 .. r0+nr-1 are
+ * contiguous.  One call per thread: the threads split a tower's batch by
+ * sequences and each runs the whole stack on its rows, with OpenBLAS on one
+ * thread (data parallel: no hand-over between threads inside the stack).
+ */
 static void
-attn_forward_part(void *ctx, int k, int n)
+blocks_forward(tower *tw, const sc_block *blocks, int r0, int nr, const seqs *sq, int lo, int hi,
+			   int act)
 {
-	attn_job   *j = ctx;
-	int			lo, hi, s;
-
-	part_range(j->sq->n, k, n, &lo, &hi);
-	for (s = lo; s < hi; s++)
-		sc_attention_forward(j->ao + (size_t) j->sq->starts[s] * j->C, j->att + j->sq->att_off[s],
-							 j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->sq->lens[s], j->C,
-							 j->NH, j->sq->causal);
-}
-
-static void
-attn_backward_part(void *ctx, int k, int n)
-{
-	attn_job   *j = ctx;
-	int			lo, hi, s;
-	float	   *scratch = j->t->datt + (size_t) k * j->t->att_stride;
-
-	part_range(j->sq->n, k, n, &lo, &hi);
-	for (s = lo; s < hi; s++)
-		sc_attention_backward(j->dqkv + (size_t) j->sq->starts[s] * 3 * j->C, scratch,
-							  j->dao + (size_t) j->sq->starts[s] * j->C,
-							  j->qkv + (size_t) j->sq->starts[s] * 3 * j->C, j->att + j->sq->att_off[s],
-							  j->sq->lens[s], j->C, j->NH);
-}
-
-static void
-act_forward_part(void *ctx, int k, int n)
-{
-	act_job    *j = ctx;
-	int			lo, hi;
-
-	part_range(j->N, k, n, &lo, &hi);
-	if (j->act == SC_GELU)
-		sc_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
-	else
-		sc_quick_gelu_forward(j->out + lo, j->inp + lo, hi - lo);
-}
-
-static void
-act_backward_part(void *ctx, int k, int n)
-{
-	act_job    *j = ctx;
-	int			lo, hi;
-
-	part_range(j->N, k, n, &lo, &hi);
-	if (j->act == SC_GELU)
-		sc_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
-	else
-		sc_quick_gelu_backward(j->out + lo, j->inp + lo, j->dout + lo, hi - lo);
-}
-
-static void
-blocks_forward(const sc_trainer *t, tower *tw, const sc_block *blocks, int R, const seqs *sq, int act)
-{
-	int			C = tw->C, l;
+	int			C = tw->C, l, s;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
+	size_t		o = (size_t) r0 * C;
 
 	for (l = 0; l < tw->L; l++)
 	{
@@ -505,74 +694,178 @@ blocks_forward(const sc_trainer *t, tower *tw, const sc_block *blocks, int R, co
 		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
 		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
 
-		sc_layernorm_forward(ln1, tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, x, b->ln_1_w, b->ln_1_b, R, C);
-		sc_matmul_forward(qkv, ln1, b->in_proj_w, b->in_proj_b, R, C, 3 * C);
-		{
-			attn_job	j = {t, sq, C, tw->NH, ao, att, qkv, NULL, NULL};
-
-			run_parts(t, attn_forward_part, &j);
-		}
+		sc_layernorm_forward(ln1 + o, tw->ln1_m + l * Rm + r0, tw->ln1_r + l * Rm + r0, x + o,
+							 b->ln_1_w, b->ln_1_b, nr, C);
+		sc_matmul_forward(qkv + 3 * o, ln1 + o, b->in_proj_w, b->in_proj_b, nr, C, 3 * C);
+		for (s = lo; s < hi; s++)
+			sc_attention_forward(ao + (size_t) sq->starts[s] * C, att + sq->att_off[s],
+								 qkv + (size_t) sq->starts[s] * 3 * C, sq->lens[s], C, tw->NH, sq->causal);
 		/* out_proj output goes to xm, then the residual is added in place */
-		sc_matmul_forward(xm, ao, b->out_proj_w, b->out_proj_b, R, C, C);
-		sc_residual_forward(xm, xm, x, R * C);
-		sc_layernorm_forward(ln2, tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, xm, b->ln_2_w, b->ln_2_b, R, C);
-		sc_matmul_forward(fch, ln2, b->c_fc_w, b->c_fc_b, R, C, 4 * C);
-		{
-			act_job		j = {fcg, fch, NULL, R * 4 * C, act};
-
-			run_parts(t, act_forward_part, &j);
-		}
-		sc_matmul_forward(xn, fcg, b->c_proj_w, b->c_proj_b, R, 4 * C, C);
-		sc_residual_forward(xn, xn, xm, R * C);
+		sc_matmul_forward(xm + o, ao + o, b->out_proj_w, b->out_proj_b, nr, C, C);
+		sc_residual_forward(xm + o, xm + o, x + o, nr * C);
+		sc_layernorm_forward(ln2 + o, tw->ln2_m + l * Rm + r0, tw->ln2_r + l * Rm + r0, xm + o,
+							 b->ln_2_w, b->ln_2_b, nr, C);
+		sc_matmul_forward(fch + 4 * o, ln2 + o, b->c_fc_w, b->c_fc_b, nr, C, 4 * C);
+		if (act == SC_GELU)
+			sc_gelu_forward(fcg + 4 * o, fch + 4 * o, nr * 4 * C);
+		else
+			sc_quick_gelu_forward(fcg + 4 * o, fch + 4 * o, nr * 4 * C);
+		sc_matmul_forward(xn + o, fcg + 4 * o, b->c_proj_w, b->c_proj_b, nr, 4 * C, C);
+		sc_residual_forward(xn + o, xn + o, xm + o, nr * C);
 	}
 }
 
-/* dx: gradient of the tower output [R, C] on entry, of its input on return. */
+/*
+ * The blocks backward over the same split; t->dx rows r0.. hold the
+ * gradient of the tower output on entry and of its input on return.  The
+ * weight gradients go to gblocks (this thread's own copy), the attention
+ * scratch is part's.
+ */
 static void
-blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int R,
-				const seqs *sq, int act)
+blocks_backward(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int r0, int nr,
+				const seqs *sq, int lo, int hi, int act, int part)
 {
-	int			C = tw->C, l;
+	int			C = tw->C, l, s;
 	size_t		RC = (size_t) tw->maxR * C, Rm = (size_t) tw->maxR;
-	size_t		rc = (size_t) R * C;
-	float	   *dx = t->dx;
+	size_t		o = (size_t) r0 * C, rc = (size_t) nr * C;
+	float	   *dx = t->dx + o, *dln = t->dln + o, *dqkv = t->dqkv + 3 * o, *dao = t->dao + o;
+	float	   *dfcg = t->dfcg + 4 * o, *dfch = t->dfch + 4 * o;
+	float	   *scratch = t->datt + (size_t) part * t->att_stride;
 
 	for (l = tw->L - 1; l >= 0; l--)
 	{
 		const sc_block *b = &blocks[l];
 		sc_block   *gb = &gblocks[l];
-		float	   *x = tw->x + l * RC;
-		float	   *ln1 = tw->ln1 + l * RC, *qkv = tw->qkv + l * 3 * RC;
-		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC;
-		float	   *xm = tw->xm + l * RC, *ln2 = tw->ln2 + l * RC;
-		float	   *fch = tw->fch + l * 4 * RC, *fcg = tw->fcg + l * 4 * RC;
+		float	   *x = tw->x + l * RC + o;
+		float	   *ln1 = tw->ln1 + l * RC + o, *qkv = tw->qkv + l * 3 * RC;
+		float	   *att = tw->att + l * tw->att_cap, *ao = tw->ao + l * RC + o;
+		float	   *xm = tw->xm + l * RC + o, *ln2 = tw->ln2 + l * RC + o;
+		float	   *fch = tw->fch + l * 4 * RC + 4 * o, *fcg = tw->fcg + l * 4 * RC + 4 * o;
 
 		/* MLP: dx stays as the residual branch's gradient, MLP adds to it */
-		memset(t->dfcg, 0, 4 * rc * sizeof(float));
-		sc_matmul_backward(t->dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, R, 4 * C, C);
-		memset(t->dfch, 0, 4 * rc * sizeof(float));
-		{
-			act_job		j = {t->dfch, fch, t->dfcg, R * 4 * C, act};
-
-			run_parts(t, act_backward_part, &j);
-		}
-		memset(t->dln, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dln, gb->c_fc_w, gb->c_fc_b, t->dfch, ln2, b->c_fc_w, R, C, 4 * C);
-		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, t->dln, xm, b->ln_2_w,
-							  tw->ln2_m + l * Rm, tw->ln2_r + l * Rm, R, C);
+		memset(dfcg, 0, 4 * rc * sizeof(float));
+		sc_matmul_backward(dfcg, gb->c_proj_w, gb->c_proj_b, dx, fcg, b->c_proj_w, nr, 4 * C, C);
+		memset(dfch, 0, 4 * rc * sizeof(float));
+		if (act == SC_GELU)
+			sc_gelu_backward(dfch, fch, dfcg, nr * 4 * C);
+		else
+			sc_quick_gelu_backward(dfch, fch, dfcg, nr * 4 * C);
+		memset(dln, 0, rc * sizeof(float));
+		sc_matmul_backward(dln, gb->c_fc_w, gb->c_fc_b, dfch, ln2, b->c_fc_w, nr, C, 4 * C);
+		sc_layernorm_backward(dx, gb->ln_2_w, gb->ln_2_b, dln, xm, b->ln_2_w,
+							  tw->ln2_m + l * Rm + r0, tw->ln2_r + l * Rm + r0, nr, C);
 		/* attention */
-		memset(t->dao, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, R, C, C);
-		memset(t->dqkv, 0, 3 * rc * sizeof(float));
-		{
-			attn_job	j = {t, sq, C, tw->NH, NULL, att, qkv, t->dqkv, t->dao};
+		memset(dao, 0, rc * sizeof(float));
+		sc_matmul_backward(dao, gb->out_proj_w, gb->out_proj_b, dx, ao, b->out_proj_w, nr, C, C);
+		memset(dqkv, 0, 3 * rc * sizeof(float));
+		for (s = lo; s < hi; s++)
+			sc_attention_backward(t->dqkv + (size_t) sq->starts[s] * 3 * C, scratch,
+								  t->dao + (size_t) sq->starts[s] * C,
+								  qkv + (size_t) sq->starts[s] * 3 * C, att + sq->att_off[s],
+								  sq->lens[s], C, tw->NH);
+		memset(dln, 0, rc * sizeof(float));
+		sc_matmul_backward(dln, gb->in_proj_w, gb->in_proj_b, dqkv, ln1, b->in_proj_w, nr, C, 3 * C);
+		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, dln, x, b->ln_1_w,
+							  tw->ln1_m + l * Rm + r0, tw->ln1_r + l * Rm + r0, nr, C);
+	}
+}
 
-			run_parts(t, attn_backward_part, &j);
+/* A tower's blocks, forward or backward, split over the trainer's threads. */
+typedef struct tower_job
+{
+	sc_trainer *t;
+	tower	   *tw;
+	const sc_block *blocks;
+	sc_block   *gblocks;		/* part 0's gradients (the trainer's own) */
+	int			first_block;	/* index of the tower's first block in a part's gradient copy */
+	const seqs *sq;
+	int			R, act, backward;
+} tower_job;
+
+/* Sequences of part k of n: split where the rows are balanced. */
+static void
+split_seqs(const seqs *sq, int R, int k, int n, int *lo, int *hi)
+{
+	long		a = (long) R * k / n, b = (long) R * (k + 1) / n;
+	int			s;
+
+	for (s = 0; s < sq->n && sq->starts[s] < a; s++)
+		;
+	*lo = s;
+	for (; s < sq->n && sq->starts[s] < b; s++)
+		;
+	*hi = k == n - 1 ? sq->n : s;
+}
+
+static void
+tower_part(void *ctx, int k, int n)
+{
+	tower_job  *j = ctx;
+	int			lo, hi, r0, nr;
+
+	split_seqs(j->sq, j->R, k, n, &lo, &hi);
+	if (lo >= hi)
+		return;
+	r0 = j->sq->starts[lo];
+	nr = j->sq->starts[hi - 1] + j->sq->lens[hi - 1] - r0;
+	if (!j->backward)
+		blocks_forward(j->tw, j->blocks, r0, nr, j->sq, lo, hi, j->act);
+	else
+		blocks_backward(j->t, j->tw, j->blocks,
+						k == 0 ? j->gblocks : j->t->part_gblocks[k] + j->first_block,
+						r0, nr, j->sq, lo, hi, j->act, k);
+}
+
+static void
+tower_run(sc_trainer *t, tower *tw, const sc_block *blocks, sc_block *gblocks, int first_block,
+		  int R, const seqs *sq, int act, int backward)
+{
+	tower_job	j = {t, tw, blocks, gblocks, first_block, sq, R, act, backward};
+
+	run_parts(t, tower_part, &j);
+}
+
+/* Fold the threads' block gradients into the trainer's, and clear them for the next batch. */
+typedef struct fold_job
+{
+	sc_trainer *t;
+	size_t		lo, hi;
+} fold_job;
+
+static void
+fold_part(void *ctx, int k, int n)
+{
+	fold_job   *j = ctx;
+	size_t		len = j->hi - j->lo;
+	size_t		a = j->lo + len * k / n, b = j->lo + len * (k + 1) / n, i;
+	int			q;
+
+	for (q = 1; q < j->t->threads; q++)
+	{
+		float	   *pg = j->t->part_grad[q];
+
+		for (i = a; i < b; i++)
+		{
+			j->t->grad[i] += pg[i];
+			pg[i] = 0.0f;
 		}
-		memset(t->dln, 0, rc * sizeof(float));
-		sc_matmul_backward(t->dln, gb->in_proj_w, gb->in_proj_b, t->dqkv, ln1, b->in_proj_w, R, C, 3 * C);
-		sc_layernorm_backward(dx, gb->ln_1_w, gb->ln_1_b, t->dln, x, b->ln_1_w,
-							  tw->ln1_m + l * Rm, tw->ln1_r + l * Rm, R, C);
+	}
+}
+
+static void
+fold_grads(sc_trainer *t)
+{
+	fold_job	j;
+	int			r;
+
+	if (t->threads <= 1)
+		return;
+	for (r = 0; r < 2; r++)
+	{
+		j.t = t;
+		j.lo = t->block_lo[r];
+		j.hi = t->block_hi[r];
+		run_parts(t, fold_part, &j);
 	}
 }
 
@@ -647,7 +940,7 @@ topk_rows(float *z, float *scratch, int B, int S, int k)
 /* pooled rows -> normalised embedding; returns the penalty added to the loss */
 static double
 head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
-			 const sc_train_opts *o, float *topk_scratch, double *l0)
+			 const sc_train_opts *o, float *topk_scratch, float *fire, double *l0)
 {
 	int			D = S > 0 ? S : E, i;
 	double		pen = 0.0;
@@ -675,6 +968,9 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 	for (i = 0; i < B * D; i++)
 		nz += h->out[i] != 0.0f;
 	*l0 = (double) nz / B;
+	if (S > 0)
+		for (i = 0; i < B * S; i++)
+			fire[i % S] += h->out[i] != 0.0f;
 	return pen;
 }
 
@@ -712,6 +1008,72 @@ head_backward(head *h, const float *proj, const float *sparse_w, float *gproj, f
 				1.0f, h->dy, E, proj, E, 0.0f, h->dpooled, C);
 }
 
+/* ---------- patch dropout ---------- */
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The K of GG patches each image keeps, ascending, into t->keep[b*K ..]:
+ * a partial Fisher-Yates shuffle drawn from (seed, b).  All of them, in
+ * order, when K == GG.
+ */
+static void
+choose_patches(sc_trainer *t, int B, int GG, int K, uint64_t seed)
+{
+	int			b, k, n;
+
+	for (b = 0; b < B; b++)
+	{
+		int		   *kb = t->keep + (size_t) b * K;
+
+		if (K >= GG)
+		{
+			for (k = 0; k < GG; k++)
+				kb[k] = k;
+			continue;
+		}
+		{
+			uint64_t	r = mix64(seed ^ mix64((uint64_t) b + 1));
+
+			for (k = 0; k < GG; k++)
+			{
+				t->pick[k] = k;
+				t->picked[k] = 0;
+			}
+			for (k = 0; k < K; k++)
+			{
+				int			j, tmp;
+
+				r = mix64(r);
+				j = k + (int) (r % (uint64_t) (GG - k));
+				tmp = t->pick[k];
+				t->pick[k] = t->pick[j];
+				t->pick[j] = tmp;
+				t->picked[t->pick[k]] = 1;
+			}
+			for (k = 0, n = 0; k < GG; k++)
+				if (t->picked[k])
+					kb[n++] = k;
+		}
+	}
+}
+
+static void
+zero_grad_part(void *ctx, int k, int n)
+{
+	sc_trainer *t = ctx;
+	size_t		N = t->m->owned_count, a = N * k / n, b = N * (k + 1) / n;
+
+	memset(t->grad + a, 0, (b - a) * sizeof(float));
+}
+
 /* ---------- the batch ---------- */
 
 int
@@ -724,7 +1086,8 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	const sc_config *c = &m->cfg;
 	const sc_params *p = &m->p;
 	sc_params  *g = &t->g;
-	int			S = c->image_size, P = c->patch_size, G = S / P, T = G * G + 1, GG = G * G;
+	int			S = c->image_size, P = c->patch_size, G = S / P, T, GG = G * G, K = GG, k;
+	int			PP = 3 * P * P;
 	int			VC = c->vision_width, TC = c->text_width, E = c->embed_dim, SD = c->sparse_dim;
 	int			D = SD > 0 ? SD : E, Lc = c->context_length;
 	int			b, i, tt, R;
@@ -732,7 +1095,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
-	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f};
+	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL, 0.0f, 0};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
 	(void) vstarts_buf;
@@ -768,20 +1131,35 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		}
 		t->eff[b] = best + 1;
 	}
-	memset(t->grad, 0, m->owned_count * sizeof(float));
+	run_parts(t, zero_grad_part, t);
 
 	/* ---- vision forward ---- */
+	/* patch dropout: each image keeps K of its GG patches (with their positions), T = K + 1 tokens */
+	if (o->patch_dropout > 0.0f)
+	{
+		K = (int) ((float) GG * (1.0f - o->patch_dropout));
+		K = K < 1 ? 1 : (K > GG ? GG : K);
+	}
+	T = K + 1;
+	choose_patches(t, B, GG, K, o->dropout_seed);
 	R = B * T;
 	for (b = 0; b < B; b++)
-		sc_im2patch_forward(t->patches + (size_t) b * GG * 3 * P * P, images + (size_t) b * img, S, P);
-	sc_matmul_forward(t->emb, t->patches, p->v_conv1, NULL, B * GG, 3 * P * P, VC);
+		sc_im2patch_forward(t->patches + (size_t) b * GG * PP, images + (size_t) b * img, S, P);
+	if (K < GG)
+		/* gather the kept rows to the front; each moves down or stays, in order */
+		for (b = 0; b < B; b++)
+			for (k = 0; k < K; k++)
+				memmove(t->patches + ((size_t) b * K + k) * PP,
+						t->patches + ((size_t) b * GG + t->keep[b * K + k]) * PP, PP * sizeof(float));
+	sc_matmul_forward(t->emb, t->patches, p->v_conv1, NULL, B * K, PP, VC);
 	for (b = 0; b < B; b++)
 	{
 		float	   *xb = t->xe + (size_t) b * T * VC;
 
-		memcpy(xb, p->v_class_embedding, (size_t) VC * sizeof(float));
-		memcpy(xb + VC, t->emb + (size_t) b * GG * VC, (size_t) GG * VC * sizeof(float));
-		sc_residual_forward(xb, xb, p->v_positional_embedding, T * VC);
+		sc_residual_forward(xb, p->v_class_embedding, p->v_positional_embedding, VC);
+		for (k = 0; k < K; k++)
+			sc_residual_forward(xb + (size_t) (k + 1) * VC, t->emb + ((size_t) b * K + k) * VC,
+								p->v_positional_embedding + (size_t) (1 + t->keep[b * K + k]) * VC, VC);
 	}
 	sc_layernorm_forward(t->vis.x, t->pre_m, t->pre_r, t->xe, p->v_ln_pre_w, p->v_ln_pre_b, R, VC);
 	for (b = 0; b < B; b++)
@@ -800,7 +1178,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = vlen;
 		sq.att_off = t->att_off;
 		sq.causal = 0;
-		blocks_forward(t, &t->vis, p->v_blocks, R, &sq, c->activation);
+		tower_run(t, &t->vis, p->v_blocks, NULL, 0, R, &sq, c->activation, 0);
 		for (b = 0; b < B; b++)
 			memcpy(t->hv.pool_in + (size_t) b * VC,
 				   t->vis.x + (size_t) t->vis.L * t->vis.maxR * VC + (size_t) b * T * VC,
@@ -808,7 +1186,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->hv.pooled, t->hv.pool_m, t->hv.pool_r, t->hv.pool_in,
 							 p->v_ln_post_w, p->v_ln_post_b, B, VC);
 		pen += head_forward(&t->hv, p->v_proj, p->sparse_visual, B, VC, E, SD, o,
-							t->topk_scratch, &st->image_l0);
+							t->topk_scratch, t->fire_img, &st->image_l0);
 	}
 
 	/* ---- text forward (packed rows) ---- */
@@ -837,7 +1215,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = t->eff;
 		sq.att_off = t->att_off;
 		sq.causal = 1;
-		blocks_forward(t, &t->txt, p->t_blocks, R, &sq, c->activation);
+		tower_run(t, &t->txt, p->t_blocks, NULL, 0, R, &sq, c->activation, 0);
 		for (b = 0; b < B; b++)
 			memcpy(t->ht.pool_in + (size_t) b * TC,
 				   t->txt.x + (size_t) t->txt.L * t->txt.maxR * TC + (size_t) (tst[b] + t->eff[b] - 1) * TC,
@@ -845,14 +1223,19 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->ht.pooled, t->ht.pool_m, t->ht.pool_r, t->ht.pool_in,
 							 p->ln_final_w, p->ln_final_b, B, TC);
 		pen += head_forward(&t->ht, p->text_projection, p->sparse_text, B, TC, E, SD, o,
-							t->topk_scratch, &st->text_l0);
+							t->topk_scratch, t->fire_txt, &st->text_l0);
+		t->lastB = B;
 	}
 
 	/* ---- loss ---- */
 	memset(t->hv.dout, 0, (size_t) B * D * sizeof(float));
 	memset(t->ht.dout, 0, (size_t) B * D * sizeof(float));
-	st->contrastive = sc_clip_loss(t->hv.out, t->ht.out, B, D, p->logit_scale[0],
-								   t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
+	st->contrastive = sc_clip_loss_groups(t->hv.out, t->ht.out, B, D, p->logit_scale[0], o->group,
+										  t->hv.dout, t->ht.dout, g->logit_scale, t->loss_scratch, &acc);
+	/* FLOPS on each side's normalised embeddings, after the loss (its scratch is free) */
+	st->flops_image = sc_flops_loss(t->hv.out, B, D, o->flops, t->hv.dout, t->loss_scratch);
+	st->flops_text = sc_flops_loss(t->ht.out, B, D, o->flops, t->ht.dout, t->loss_scratch);
+	pen += o->flops * (st->flops_image + st->flops_text);
 	st->loss = st->contrastive + pen;
 	st->accuracy = acc;
 	if (img_out)
@@ -879,7 +1262,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = t->eff;
 		sq.att_off = t->att_off;
 		sq.causal = 1;
-		blocks_backward(t, &t->txt, p->t_blocks, g->t_blocks, R, &sq, c->activation);
+		tower_run(t, &t->txt, p->t_blocks, g->t_blocks, c->vision_layers, R, &sq, c->activation, 1);
 		for (b = 0; b < B; b++)
 			for (tt = 0; tt < t->eff[b]; tt++)
 			{
@@ -914,7 +1297,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sq.lens = vlen;
 		sq.att_off = t->att_off;
 		sq.causal = 0;
-		blocks_backward(t, &t->vis, p->v_blocks, g->v_blocks, R, &sq, c->activation);
+		tower_run(t, &t->vis, p->v_blocks, g->v_blocks, 0, R, &sq, c->activation, 1);
 		/* ln_pre, then the embedding sums */
 		memset(t->dln, 0, (size_t) R * VC * sizeof(float));
 		sc_layernorm_backward(t->dln, g->v_ln_pre_w, g->v_ln_pre_b, t->dx, t->xe, p->v_ln_pre_w,
@@ -923,13 +1306,16 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		{
 			const float *d = t->dln + (size_t) b * T * VC;
 
-			sc_residual_backward(g->v_class_embedding, NULL, d, VC);
-			sc_residual_backward(g->v_positional_embedding, NULL, d, T * VC);
+			sc_residual_backward(g->v_class_embedding, g->v_positional_embedding, d, VC);
+			for (k = 0; k < K; k++)
+				sc_residual_backward(g->v_positional_embedding + (size_t) (1 + t->keep[b * K + k]) * VC,
+									 NULL, d + (size_t) (k + 1) * VC, VC);
 			/* patch rows gathered for one matmul backward over the batch */
-			memcpy(t->emb + (size_t) b * GG * VC, d + VC, (size_t) GG * VC * sizeof(float));
+			memcpy(t->emb + (size_t) b * K * VC, d + VC, (size_t) K * VC * sizeof(float));
 		}
-		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * GG, 3 * P * P, VC);
+		sc_matmul_backward(NULL, g->v_conv1, NULL, t->emb, t->patches, p->v_conv1, B * K, PP, VC);
 	}
+	fold_grads(t);
 	(void) i;
 	return 0;
 }

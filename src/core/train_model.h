@@ -29,14 +29,23 @@ typedef struct sc_train_opts
 	sc_sparsity sparsity;
 	int			topk;			/* for SC_SPARSITY_TOPK */
 	float		l1;				/* coefficient for SC_SPARSITY_L1 */
+	float		flops;			/* weight of the FLOPS penalty on the normalised embeddings
+								 * (image and text each; train_loss.h), 0 = off */
+	const int  *group;			/* [B] multi-positive groups of the batch's pairs
+								 * (sc_clip_loss_groups), NULL = each pair its own */
+	float		patch_dropout;	/* FLIP: share of each image's patch tokens dropped (the class
+								 * token always stays); max(1, floor(n (1 - p))) are kept */
+	uint64_t	dropout_seed;	/* which patches: a function of this seed and the row */
 } sc_train_opts;
 
 typedef struct sc_batch_stats
 {
-	double		loss;			/* total loss (contrastive + penalty) */
+	double		loss;			/* total loss (contrastive + penalties) */
 	double		contrastive;	/* the InfoNCE part */
 	double		image_l0, text_l0;	/* mean non-zero output dimensions per row */
 	double		accuracy;		/* fraction of rows whose own pair has the top logit (both ways) */
+	double		flops_image, flops_text;	/* FLOPS of each side's embeddings (unweighted,
+											 * computed whatever the weight) */
 } sc_batch_stats;
 
 typedef struct sc_trainer sc_trainer;
@@ -73,13 +82,38 @@ extern int	sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *c
 
 /*
  * Optimizer step over the gradients of the last batch: clip their global
- * L2 norm to max_norm (when > 0), AdamW (betas 0.9/0.98, eps 1e-6; weight
- * decay wd on tensors of 2 or more dimensions, none on 1-D tensors and the
- * logit scale), then clamp the logit scale to [0, ln(logit_cap)].  Returns
- * the gradient norm before clipping.  The step count and moments live in
- * the trainer (sc_trainer_adam_state).
+ * L2 norm to max_norm (when > 0), AdamW (betas 0.9/0.98, eps 1e-6; learning
+ * rate lr, and logit_lr for the logit scale, its own parameter group;
+ * weight decay wd on tensors of 2 or more dimensions, none on 1-D tensors
+ * and never on the logit scale), then clamp the logit scale to
+ * [0, ln(logit_cap)].  Returns the gradient norm before clipping.  The step
+ * count and moments live in the trainer (sc_trainer_adam_state).
  */
-extern double sc_trainer_update(sc_trainer *t, float lr, float wd, double max_norm, float logit_cap);
+extern double sc_trainer_update(sc_trainer *t, float lr, float logit_lr, float wd, double max_norm,
+								float logit_cap);
+
+/*
+ * Firing counts of the sparse head's dimensions: for each of the
+ * sparse_dim dimensions, how many rows of the batches since the last
+ * sc_trainer_reinit_dead (or since the start) had it non-zero, images and
+ * texts apart.  Counted by every sc_trainer_batch; floats (exact up to
+ * 2^24), writable so that a checkpoint can restore them.  NULL for a dense
+ * model.
+ */
+extern void sc_trainer_fire_counts(sc_trainer *t, float **image, float **text);
+
+/*
+ * Dead dimensions: re-initialise the head row (sparse.visual / sparse.text
+ * weight row, embed_dim floats) of every dimension whose firing count on
+ * that side is zero, and zero its AdamW moments, then reset all counts.
+ * The new row points along the projection output of one pair of the last
+ * batch (drawn from seed and the dimension), at a fifth of the mean norm of
+ * the live rows, so that it fires again for inputs like that pair; a random
+ * row would fire for about half of all inputs, against the sparsity.  The
+ * numbers re-initialised go to *n_image, *n_text.  No-op for a dense model
+ * or before any batch.
+ */
+extern void sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text);
 
 /* AdamW moments (m->owned_count floats each) and the number of steps done, for checkpoints. */
 extern void sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step);

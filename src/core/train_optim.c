@@ -53,6 +53,27 @@ sc_lr_at(double base_lr, long step, long warmup, long total)
 }
 
 double
+sc_lr_const_at(double base_lr, long step, long warmup)
+{
+	if (step < warmup)
+		return base_lr * (double) (step + 1) / (double) warmup;
+	return base_lr;
+}
+
+double
+sc_ramp_weight(double max_weight, long step, long total, double start_frac, double ramp_frac)
+{
+	double		s0 = start_frac * (double) total, s1 = ramp_frac * (double) total, x;
+
+	if ((double) step < s0)
+		return 0.0;
+	if (s1 <= s0 || (double) step >= s1)
+		return max_weight;
+	x = ((double) step - s0) / (s1 - s0);
+	return max_weight * x * x;
+}
+
+double
 sc_clip_grad_norm(float *grad, size_t n, double max_norm)
 {
 	double		ss = 0.0, norm;

@@ -26,6 +26,20 @@ extern void sc_adamw_update(float *param, const float *grad, float *m, float *v,
 extern double sc_lr_at(double base_lr, long step, long warmup, long total);
 
 /*
+ * Warm-up over warmup steps, then constant: the logit scale's own schedule
+ * (it has to climb all run long; a cosine to 0 stalls it half-way).
+ */
+extern double sc_lr_const_at(double base_lr, long step, long warmup);
+
+/*
+ * A penalty weight that starts late: 0 before start_frac of total steps,
+ * then a quadratic ramp to max_weight at ramp_frac, then held (SPLADE's
+ * schedule; a step at start_frac when ramp_frac <= start_frac).
+ */
+extern double sc_ramp_weight(double max_weight, long step, long total, double start_frac,
+							 double ramp_frac);
+
+/*
  * Scale grad so that its L2 norm is at most max_norm (when max_norm > 0);
  * returns the norm before clipping.
  */

@@ -4,8 +4,9 @@
  * random model of a preset, with random images and captions whose lengths
  * are given, as test/bench/train.sh runs it beside PyTorch.
  *
- * usage: train_step PRESET BATCH THREADS STEPS [dense]
+ * usage: train_step PRESET BATCH THREADS STEPS [dense] [pd=P]
  *        train_step core     (the OpenBLAS kernel set the trainer runs with)
+ * pd=P: patch dropout P (a fresh draw of patches every step).
  * Caption lengths cycle through 6..20 tokens (start and end included).
  */
 #include <cblas.h>
@@ -35,6 +36,7 @@ main(int argc, char **argv)
 	sc_trainer *t;
 	char		err[256];
 	int			B, threads, steps, i, s, S;
+	sc_train_opts opts = {.sparsity = SC_SPARSITY_RELU};
 	float	   *images;
 	int32_t    *tok;
 	const int32_t **ids;
@@ -57,8 +59,18 @@ main(int argc, char **argv)
 	B = atoi(argv[2]);
 	threads = atoi(argv[3]);
 	steps = atoi(argv[4]);
-	if (argc > 5 && strcmp(argv[5], "dense") == 0)
-		c.sparse_dim = 0;
+	for (i = 5; i < argc; i++)
+	{
+		if (strcmp(argv[i], "dense") == 0)
+			c.sparse_dim = 0;
+		else if (strncmp(argv[i], "pd=", 3) == 0)
+			opts.patch_dropout = (float) atof(argv[i] + 3);
+		else
+		{
+			fprintf(stderr, "train_step: unknown mode %s\n", argv[i]);
+			return 2;
+		}
+	}
 	sc_blas_tune(NULL, 0);
 	openblas_set_num_threads(threads);
 	m = sc_model_random(&c, 1, err, sizeof err);
@@ -96,8 +108,9 @@ main(int argc, char **argv)
 		double		dt;
 
 		t0 = now_s();
-		sc_trainer_batch(t, images, ids, lens, B, NULL, &st, NULL, NULL, err, sizeof err);
-		sc_trainer_update(t, 1e-4f, 0.2f, 1.0, 50.0f);
+		opts.dropout_seed = (uint64_t) s + 1;
+		sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err);
+		sc_trainer_update(t, 1e-4f, 1e-4f, 0.2f, 1.0, 50.0f);
 		dt = now_s() - t0;
 		if (s > 0 && B / dt > best)
 			best = B / dt;

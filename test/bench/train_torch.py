@@ -5,7 +5,10 @@ same batch (random images, captions of 6..20 tokens padded to the context
 length, as open_clip feeds them) and the same step (InfoNCE, backward,
 gradient clipping, AdamW).  Prints the best pairs per second.
 
-usage: train_torch.py PRESET BATCH THREADS STEPS [dense]
+usage: train_torch.py PRESET BATCH THREADS STEPS [dense] [pd=P]
+pd=P: patch dropout P, as open_clip's PatchDropout (after the positional
+embedding, the class token kept, max(1, int(n (1 - P))) patches by the
+top-k of random scores).
 """
 import math
 import os
@@ -25,14 +28,40 @@ PRESETS = {
 }
 
 
+def visual_with_patch_dropout(visual, prob):
+    """open_clip's VisionTransformer.forward with PatchDropout (training)."""
+    def forward(img):
+        x = visual.conv1(img)
+        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+        cls = visual.class_embedding.expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1) + visual.positional_embedding
+        cls, x = x[:, :1], x[:, 1:]
+        keep = max(1, int(x.shape[1] * (1 - prob)))
+        idx = torch.randn(x.shape[0], x.shape[1]).topk(keep, dim=-1).indices
+        x = x[torch.arange(x.shape[0])[:, None], idx]
+        x = torch.cat([cls, x], dim=1)
+        x = visual.ln_pre(x)
+        x = visual.transformer(x)
+        return visual.ln_post(x[:, 0]) @ visual.proj
+    return forward
+
+
 def main():
     preset, B, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     cfg = dict(PRESETS[preset])
-    if len(sys.argv) > 5 and sys.argv[5] == "dense":
-        cfg["sparse_dim"] = 0
+    pd = 0.0
+    for mode in sys.argv[5:]:
+        if mode == "dense":
+            cfg["sparse_dim"] = 0
+        elif mode.startswith("pd="):
+            pd = float(mode[3:])
+        else:
+            sys.exit("train_torch.py: unknown mode " + mode)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = CLIP(cfg)
+    if pd > 0:
+        model.visual.forward = visual_with_patch_dropout(model.visual, pd)
     S, L, V = cfg["image_size"], cfg["context_length"], cfg["vocab_size"]
     images = torch.rand(B, 3, S, S) * 2 - 1
     ids = torch.zeros(B, L, dtype=torch.long)
