@@ -16,6 +16,8 @@ PACKAGES=(
 	util-linux
 	imagemagick
 	nodejs
+	wordnet-base
+	fonts-dejavu-core
 )
 
 missing=()

@@ -69,7 +69,7 @@ for src in "$ROOT"/test/unit/test_*.c; do
 done
 
 echo "== script tests"
-for t in "$ROOT"/training/test.sh "$ROOT"/training/data/test_*.sh; do
+for t in "$ROOT"/training/test.sh "$ROOT"/training/test_*.sh "$ROOT"/training/data/test_*.sh; do
 	[ -e "$t" ] || continue
 	if timeout 300 bash "$t"; then pass; else fail "script/${t#$ROOT/}"; fi
 done

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "batch.h"
 #include "blas_tune.h"
 #include "bpe.h"
 #include "bpe_train.h"
@@ -38,6 +39,7 @@ typedef struct args
 	long		checkpoint_every;
 	double		lr, wd, logit_cap, clip, l1;
 	sc_sparsity sparsity;
+	batch_opts	bo;				/* augmentation, composites, caption augmentation (batch.h) */
 } args;
 
 static volatile sig_atomic_t stop_requested;
@@ -65,7 +67,7 @@ usage(void)
 		  "  --clip X                 gradient-norm clip (default 1.0; 0 = off)\n"
 		  "  --logit-cap X            logit scale cap (default 50)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
-		  "  --no-augment             no random crops\n"
+		  "  --no-augment             no image augmentation (crops nor any --aug-* option)\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
 		  "                           and --wordnet FILE, default wordnet.txt beside --data)\n"
 		  "  --out model.safetensors  model file (default model.safetensors); state in OUT.state\n"
@@ -75,6 +77,7 @@ usage(void)
 		  "  --threads N              OpenBLAS threads (default 1)\n"
 		  "  --stop-at N              stop after step N, state saved (to split a run)\n"
 		  "  --log-every N --val-every N\n", stderr);
+	batch_opts_usage(stderr);
 }
 
 static int
@@ -97,10 +100,20 @@ parse_args(int argc, char **argv, args *a)
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
+	batch_opts_default(&a->bo);
 	for (i = 1; i < argc; i++)
 	{
 		const char *o = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int			used = batch_opts_parse(&a->bo, argc, argv, i);
+
+		if (used < 0)
+			return -1;
+		if (used > 0)
+		{
+			i += used - 1;
+			continue;
+		}
 
 #define STR(name, field) if (strcmp(o, name) == 0) { if (!v) goto missing; a->field = v; i++; continue; }
 #define NUM(name, field, conv) if (strcmp(o, name) == 0) { char *e; if (!v) goto missing; \
@@ -186,6 +199,8 @@ missing:
 				"non-negative --steps/--epochs/--warmup\n");
 		return -1;
 	}
+	if (batch_opts_check(&a->bo) < 0)
+		return -1;
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
 	{
 		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
@@ -291,9 +306,9 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	float	   *am, *av;
 	long	   *stepp;
 	st_write_tensor wt[3];
-	const char *keys[4], *vals[4];
+	const char *keys[5], *vals[5];
 	char		stepbuf[32];
-	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total);
+	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total), *bj = batch_opts_json(&a->bo);
 	int			rc, i;
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
@@ -318,9 +333,12 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	vals[2] = stepbuf;
 	keys[3] = "train.args";
 	vals[3] = aj;
-	rc = (cfg && aj) ? st_write(path, wt, 3, keys, vals, 4, err, errlen) : -1;
+	keys[4] = "train.batch";
+	vals[4] = bj;
+	rc = (cfg && aj && bj) ? st_write(path, wt, 3, keys, vals, 5, err, errlen) : -1;
 	free(cfg);
 	free(aj);
+	free(bj);
 	return rc;
 }
 
@@ -404,6 +422,7 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("l1", l1, double);
 	GET("augment", augment, int);
 #undef GET
+	batch_opts_from_json(&a->bo, st_metadata(f, "train.batch"));
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
 	st_close(f);
@@ -563,12 +582,14 @@ main(int argc, char **argv)
 	float	   *am = NULL, *av = NULL, *images, *ie = NULL, *te = NULL, *scratch;
 	sampler		smp;
 	FILE	   *logf_;
-	int			S, B, have_val = 0, i;
+	int			S, B, have_val = 0;
 	double		t0, tlast, pairs_since = 0;
 	sc_train_opts opts;
 	sc_workspace ws = {0};
 	const int32_t **ids;
 	int		   *lens;
+	batch_ctx  *bc;
+	long	   *groups;			/* equal: the same thing shown (for a multi-positive loss) */
 
 	if (parse_args(argc, argv, &a) < 0)
 		return 2;
@@ -685,6 +706,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "sparseclip-train: tokenizer: %s\n", err);
 		return 1;
 	}
+	a.bo.augment = a.augment;
+	bc = batch_new(&d, &a.bo, tok, cfg.context_length, B, err, sizeof err);
+	if (!bc)
+	{
+		fprintf(stderr, "sparseclip-train: %s\n", err);
+		return 1;
+	}
+	if (d.nmasks > 0 || a.bo.p_background > 0 || a.bo.p_silhouette > 0)
+		printf("data: %d groups, %d alpha masks\n", d.ngroups, d.nmasks);
 	t = sc_trainer_new(m, B, err, sizeof err);
 	if (!t)
 	{
@@ -711,6 +741,7 @@ main(int argc, char **argv)
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
 	lens = malloc(sizeof(int) * B);
+	groups = malloc(sizeof(long) * B);
 	scratch = malloc(sizeof(float) * 2 * (size_t) B * B);
 	ie = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
 	te = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
@@ -718,7 +749,7 @@ main(int argc, char **argv)
 	smp.epoch = -1;
 	smp.perm = malloc(sizeof(int) * d.nimages);
 	smp.seed = (uint64_t) a.seed;
-	if (!images || !ids || !lens || !scratch || !ie || !te || !smp.perm)
+	if (!images || !ids || !lens || !groups || !scratch || !ie || !te || !smp.perm)
 	{
 		fprintf(stderr, "sparseclip-train: out of memory\n");
 		return 1;
@@ -751,20 +782,11 @@ main(int argc, char **argv)
 		sc_batch_stats st;
 		double		lr = sc_lr_at(a.lr, step, a.warmup, total), gn;
 
-		for (i = 0; i < B; i++)
+		if (batch_fill(bc, (uint64_t) a.seed, step, batch, B, S, cfg.image_mean, cfg.image_std,
+					   images, ids, lens, groups, err, sizeof err) < 0)
 		{
-			int			im = batch[i];
-			uint64_t	h = data_mix(((uint64_t) a.seed << 40) ^ ((uint64_t) step << 8) ^ (uint64_t) i);
-			int			cap = d.cap_first[im] + (int) (h % (uint64_t) d.cap_count[im]);
-
-			if (dataset_image(&d, im, S, cfg.image_mean, cfg.image_std, a.augment ? (h | 1) : 0,
-							  images + (size_t) i * 3 * S * S, err, sizeof err) < 0)
-			{
-				fprintf(stderr, "sparseclip-train: %s\n", err);
-				return 1;
-			}
-			ids[i] = d.tokens + (size_t) cap * d.context;
-			lens[i] = d.ntok[cap];
+			fprintf(stderr, "sparseclip-train: %s\n", err);
+			return 1;
 		}
 		if (sc_trainer_batch(t, images, ids, lens, B, &opts, &st, NULL, NULL, err, sizeof err) < 0)
 		{
@@ -823,6 +845,7 @@ main(int argc, char **argv)
 	fclose(logf_);
 	sc_workspace_free(&ws);
 	sc_trainer_free(t);
+	batch_free(bc);
 	sc_model_free(m);
 	clip_tokenizer_free(tok);
 	free(bpe);
@@ -832,6 +855,7 @@ main(int argc, char **argv)
 	free(images);
 	free(ids);
 	free(lens);
+	free(groups);
 	free(scratch);
 	free(ie);
 	free(te);
