@@ -10,7 +10,8 @@
  * colour), grayscale, posterise, RandConv (a random 3x3 convolution over
  * the three channels, mixed with the original), blur, random resized crop,
  * horizontal flip (captions swap left and right; images whose captions
- * name flags, letters, digits, text, buttons or signs are never flipped).
+ * have a digit or name flags, letters, text, buttons or signs are never
+ * flipped).
  * Composites: a share of entries are two images side by side or four in a
  * 2x2 grid, captioned "A and B" / "A, B, C and D" from their first captions.
  * Caption augmentation: shuffled or dropped tags of a comma list, WordNet
