@@ -7,7 +7,8 @@
  *            [--count N] [--image K] [augmentation options of sparseclip-train]
  * writes DIR/NNN.ppm (entry NNN, native size, before the model's resize)
  * and DIR/captions.tsv: entry<TAB>image path<TAB>group<TAB>caption.
- * Entry i shows image K (--image) or image i modulo the image count.
+ * Entry i shows image K (--image), a random image (--random, drawn from
+ * the seed), or image i modulo the image count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ main(int argc, char **argv)
 {
 	const char *data = NULL, *out = NULL;
 	long		seed = 1, step = 0, count = 16, image = -1;
-	int			i, noaug = 0;
+	int			i, noaug = 0, rnd = 0;
 	batch_opts	o;
 	dataset		d;
 	batch_ctx  *c;
@@ -44,6 +45,11 @@ main(int argc, char **argv)
 		if (strcmp(a, "--no-augment") == 0)
 		{
 			noaug = 1;
+			continue;
+		}
+		if (strcmp(a, "--random") == 0)
+		{
+			rnd = 1;
 			continue;
 		}
 		if (!v)
@@ -74,7 +80,7 @@ main(int argc, char **argv)
 	if (!data || !out || count < 1 || count > 255 || batch_opts_check(&o) < 0)
 	{
 		fprintf(stderr, "usage: sparseclip-augment --data train.tsv --out DIR [--seed N] [--step N]\n"
-				"           [--count N (1..255)] [--image K] [augmentation options]\n");
+				"           [--count N (1..255)] [--image K | --random] [augmentation options]\n");
 		batch_opts_usage(stderr);
 		return 2;
 	}
@@ -104,7 +110,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < count; i++)
 	{
-		int			im = image >= 0 ? (int) image : i % d.nimages, w, h;
+		int			im = image >= 0 ? (int) image :
+			rnd ? (int) (data_mix((uint64_t) seed * 7919 + (uint64_t) i) % (uint64_t) d.nimages) : i % d.nimages, w, h;
 		unsigned char *px;
 		char		cap[512];
 		long		group;

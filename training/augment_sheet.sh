@@ -4,7 +4,7 @@
 #
 # usage: training/augment_sheet.sh TSV OUT.png [augmentation options...]
 #   e.g. training/augment_sheet.sh data/out/train.tsv aug.png --aug-icons --composite 0.2
-# Entries 0..59 of step 0, seed 1 (--seed/--step/--count/--image pass through).
+# Entries 0..59 of step 0, seed 1, on random images (--seed/--step pass through).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ $# -ge 2 ] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -13,7 +13,7 @@ shift 2
 make -s -C "$here" sparseclip-augment
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$here/sparseclip-augment" --data "$tsv" --out "$tmp" --count 60 "$@"
+"$here/sparseclip-augment" --data "$tsv" --out "$tmp" --count 60 --random "$@"
 args=()
 while IFS=$'\t' read -r i _ _ cap; do
 	[ ${#cap} -gt 44 ] && cap="${cap:0:42}.."

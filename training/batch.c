@@ -232,7 +232,9 @@ static const char *const colour_words[] = {
 	"red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black",
 	"white", "gray", "grey", "gold", "golden", "silver", "colour", "color", "colored", "coloured",
 	"beige", "cyan", "magenta", "teal", "turquoise", "navy", "maroon", "tone", "blond", "blonde",
-	"ginger", "indigo", "lime", "crimson", "scarlet", "amber", "bronze", "rainbow", NULL
+	"ginger", "indigo", "lime", "crimson", "scarlet", "amber", "bronze", "rainbow",
+	"flag", "flags",				/* a flag's colours are what it is */
+	NULL
 };
 
 /* mirrored, these show something else or nothing readable */
@@ -711,8 +713,9 @@ augment_image(batch_ctx *c, int im, uint64_t h, unsigned char **out, int *w, int
 		return -1;
 	}
 	alpha_of(px, mask, n, a);
+	/* transforms that take colour away spare images whose captions name one */
 	r = stream(h, 1);
-	if (runif(&r) < o->p_silhouette)
+	if (runif(&r) < o->p_silhouette && c->nocolour[im])
 		silhouette(px, a, n, &r);
 	r = stream(h, 2);
 	if (runif(&r) < o->p_background)
@@ -721,7 +724,7 @@ augment_image(batch_ctx *c, int im, uint64_t h, unsigned char **out, int *w, int
 	if (runif(&r) < o->p_hue && c->nocolour[im])
 		hue_rotate(px, n, 6.283185307179586 * (runif(&r) - 0.5));
 	r = stream(h, 4);
-	if (runif(&r) < o->p_gray)
+	if (runif(&r) < o->p_gray && c->nocolour[im])
 		grayscale(px, n);
 	r = stream(h, 5);
 	if (runif(&r) < o->p_posterize)

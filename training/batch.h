@@ -6,8 +6,8 @@
  *
  * Image augmentation (each with its own probability; the order applied):
  * flat silhouette, a random solid / gradient / noise background behind the
- * alpha mask, hue rotation (only when no caption of the image names a
- * colour), grayscale, posterise, RandConv (a random 3x3 convolution over
+ * alpha mask, hue rotation, grayscale (these three only when no caption of
+ * the image names a colour), posterise, RandConv (a random 3x3 convolution over
  * the three channels, mixed with the original), blur, random resized crop,
  * horizontal flip (captions swap left and right; images whose captions
  * have a digit or name flags, letters, text, buttons or signs are never

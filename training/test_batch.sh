@@ -100,10 +100,11 @@ for i in $(seq -w 0 19); do [ "$(px "$tmp/bg/0$i.ppm" 1 1)" = "255,255,255" ] &&
 check "background: corners no longer white ($corner_white of 20 white)" '[ $corner_white -le 2 ]'
 check "background: the drawing stays" '[ "$(px "$tmp/bg/000.ppm" 32 32)" = "$(px "$tmp/nocrop/000.ppm" 32 32)" ]'
 
-# Hue: never for an image whose captions name a colour ("a red square").
-aug "$tmp/h" --aug-crop 0 --aug-hue 1 --image 3
+# Hue, grayscale, silhouette: never for an image whose captions name a
+# colour ("a red square").
+aug "$tmp/h" --aug-crop 0 --aug-hue 1 --aug-gray 1 --aug-silhouette 1 --image 3
 aug "$tmp/h0" --aug-crop 0 --image 3
-check "hue: colour-named images keep their colour" 'same "$tmp/h" "$tmp/h0"'
+check "hue, gray, silhouette: colour-named images keep their colour" 'same "$tmp/h" "$tmp/h0"'
 aug "$tmp/h" --aug-crop 0 --aug-hue 1 --image 0
 aug "$tmp/h0" --aug-crop 0 --image 0
 check "hue: other images change" '! same "$tmp/h" "$tmp/h0"'
