@@ -50,21 +50,21 @@ typedef struct optdef
 
 #define F(field) offsetof(batch_opts, field)
 static const optdef optdefs[] = {
-	{"--crop-scale", "crop_min", "MIN   random resized crop keeps MIN..1 of the area (default 0.8)", F(crop_min)},
-	{"--aug-crop", "p_crop", "P       probability of that crop (default 1)", F(p_crop)},
-	{"--aug-background", "p_background", "P random solid, gradient or noise background behind the alpha mask", F(p_background)},
-	{"--aug-flip", "p_flip", "P       horizontal flip; captions swap left/right (never flags, text, ...)", F(p_flip)},
-	{"--aug-gray", "p_gray", "P       grayscale", F(p_gray)},
-	{"--aug-posterize", "p_posterize", "P  posterise to 4 or 8 levels per channel", F(p_posterize)},
-	{"--aug-blur", "p_blur", "P       3x3 box blur, once or twice", F(p_blur)},
-	{"--aug-silhouette", "p_silhouette", "P flat silhouette in one colour (dark mostly)", F(p_silhouette)},
-	{"--aug-randconv", "p_randconv", "P   RandConv: random 3x3 convolution mixed with the image", F(p_randconv)},
-	{"--aug-hue", "p_hue", "P        hue rotation, only for images no caption of which names a colour", F(p_hue)},
-	{"--composite", "composite", "P      share of entries that are 2 (side by side) or 4 (2x2) images, \"A and B\"", F(composite)},
-	{"--cap-tags", "p_tags", "P       shuffle a comma list of tags and drop some", F(p_tags)},
-	{"--cap-synonym", "p_synonym", "P    each word: a WordNet synonym (most frequent noun sense)", F(p_synonym)},
-	{"--cap-hypernym", "p_hypernym", "P   add the name's WordNet hypernym (\"dog, a canine\")", F(p_hypernym)},
-	{"--cap-template", "p_template", "P   a template (\"an icon of X\", \"a drawing of X\", ...)", F(p_template)},
+	{"--crop-scale", "crop_min", "random resized crop keeps MIN..1 of the area (default 0.8)", F(crop_min)},
+	{"--aug-crop", "p_crop", "probability of that crop (default 1)", F(p_crop)},
+	{"--aug-background", "p_background", "random solid, gradient or noise background behind the alpha mask", F(p_background)},
+	{"--aug-flip", "p_flip", "horizontal flip; captions swap left/right (never flags, text, ...)", F(p_flip)},
+	{"--aug-gray", "p_gray", "grayscale", F(p_gray)},
+	{"--aug-posterize", "p_posterize", "posterise to 4 or 8 levels per channel", F(p_posterize)},
+	{"--aug-blur", "p_blur", "3x3 box blur, once or twice", F(p_blur)},
+	{"--aug-silhouette", "p_silhouette", "flat silhouette in one colour (dark mostly)", F(p_silhouette)},
+	{"--aug-randconv", "p_randconv", "RandConv: random 3x3 convolution mixed with the image", F(p_randconv)},
+	{"--aug-hue", "p_hue", "hue rotation (gray, silhouette and hue spare colour-named images)", F(p_hue)},
+	{"--composite", "composite", "share of entries made of 2 or 4 images, \"A and B\"", F(composite)},
+	{"--cap-tags", "p_tags", "shuffle a comma list of tags and drop some", F(p_tags)},
+	{"--cap-synonym", "p_synonym", "each word: a WordNet synonym (most frequent noun sense)", F(p_synonym)},
+	{"--cap-hypernym", "p_hypernym", "add the name's WordNet hypernym (\"dog, a canine\")", F(p_hypernym)},
+	{"--cap-template", "p_template", "a template (\"an icon of X\", \"a drawing of X\", ...)", F(p_template)},
 };
 #undef F
 #define NOPTS (int) (sizeof optdefs / sizeof optdefs[0])
@@ -151,7 +151,12 @@ batch_opts_usage(FILE *f)
 		  "                           --aug-silhouette 0.1 --aug-randconv 0.2 --aug-hue 0.3\n"
 		  "                           (options after it override)\n", f);
 	for (k = 0; k < NOPTS; k++)
-		fprintf(f, "  %-15s %s\n", optdefs[k].name, optdefs[k].help);
+	{
+		char		opt[64];
+
+		snprintf(opt, sizeof opt, "%s %s", optdefs[k].name, strcmp(optdefs[k].json, "crop_min") == 0 ? "MIN" : "P");
+		fprintf(f, "  %-24s %s\n", opt, optdefs[k].help);
+	}
 	fputs("  --wordnet-db DIR         WordNet's files for --cap-synonym/--cap-hypernym\n"
 		  "                           (default /usr/share/wordnet, Debian wordnet-base)\n", f);
 }
