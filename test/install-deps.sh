@@ -18,6 +18,8 @@ PACKAGES=(
 	gnuplot-nox
 	wordnet-base
 	nodejs
+	wordnet-base
+	fonts-dejavu-core
 )
 
 missing=()

@@ -61,7 +61,7 @@ read_file(const char *path, unsigned char **buf, size_t *len)
 
 typedef struct line
 {
-	char	   *path, *cap;
+	char	   *path, *cap, *group;
 	int			img;
 } line;
 
@@ -129,6 +129,17 @@ dataset_load(dataset *d, const char *tsv, char *err, size_t errlen)
 			*tab = '\0';
 			lines[nl].path = p;
 			lines[nl].cap = tab + 1;
+			tab = strchr(tab + 1, '\t');
+			if (tab)
+			{
+				*tab = '\0';
+				lines[nl].group = tab[1] ? tab + 1 : NULL;
+				if (!lines[nl].cap[0])
+				{
+					seterr(err, errlen, "%s: line %zu has an empty caption", tsv, nl + 1);
+					goto fail;
+				}
+			}
 			h = hstr(p) & (hcap - 1);
 			while (hash[h] >= 0 && strcmp(d->paths[hash[h]], p) != 0)
 				h = (h + 1) & (hcap - 1);
@@ -155,8 +166,37 @@ dataset_load(dataset *d, const char *tsv, char *err, size_t errlen)
 	fill = calloc(d->nimages, sizeof(int));
 	d->jpeg = calloc(d->nimages, sizeof(unsigned char *));
 	d->jpeg_len = calloc(d->nimages, sizeof(size_t));
-	if (!d->cap_first || !d->cap_count || !d->captions || !fill || !d->jpeg || !d->jpeg_len)
+	d->mask = calloc(d->nimages, sizeof(unsigned char *));
+	d->mask_len = calloc(d->nimages, sizeof(size_t));
+	d->group = malloc(d->nimages * sizeof(int));
+	if (!d->cap_first || !d->cap_count || !d->captions || !fill || !d->jpeg || !d->jpeg_len ||
+		!d->mask || !d->mask_len || !d->group)
 		goto oom;
+	/* group ids: one per distinct key (first key of an image wins), else per image */
+	memset(hash, -1, hcap * sizeof(int));
+	for (i = 0; i < (size_t) d->nimages; i++)
+		d->group[i] = -1;
+	for (i = 0; i < nl; i++)
+	{
+		int			im = lines[i].img;
+		size_t		h;
+
+		if (!lines[i].group || d->group[im] >= 0)
+			continue;
+		h = hstr(lines[i].group) & (hcap - 1);
+		while (hash[h] >= 0 && strcmp(lines[hash[h]].group, lines[i].group) != 0)
+			h = (h + 1) & (hcap - 1);
+		if (hash[h] < 0)
+		{
+			hash[h] = (int) i;
+			d->group[im] = d->ngroups++;
+		}
+		else
+			d->group[im] = d->group[lines[hash[h]].img];
+	}
+	for (i = 0; i < (size_t) d->nimages; i++)
+		if (d->group[i] < 0)
+			d->group[i] = d->ngroups++;
 	for (i = 0; i < nl; i++)
 		d->cap_count[lines[i].img]++;
 	for (i = 1; i < (size_t) d->nimages; i++)
@@ -188,6 +228,16 @@ dataset_load(dataset *d, const char *tsv, char *err, size_t errlen)
 			goto fail;
 		}
 		free(full);
+		if (strncmp(d->paths[i], "img/", 4) == 0)
+		{
+			full = malloc(strlen(dir) + strlen(d->paths[i]) + 3);
+			if (!full)
+				goto oom;
+			sprintf(full, "%salpha/%s", dir, d->paths[i] + 4);
+			if (read_file(full, &d->mask[i], &d->mask_len[i]) == 0)
+				d->nmasks++;
+			free(full);
+		}
 		d->paths[i] = strdup(d->paths[i]);
 	}
 	free(dir);
@@ -223,12 +273,17 @@ dataset_free(dataset *d)
 			free(d->paths[i]);
 		if (d->jpeg)
 			free(d->jpeg[i]);
+		if (d->mask)
+			free(d->mask[i]);
 	}
 	for (i = 0; d->captions && i < d->ncaps; i++)
 		free(d->captions[i]);
 	free(d->paths);
 	free(d->jpeg);
 	free(d->jpeg_len);
+	free(d->mask);
+	free(d->mask_len);
+	free(d->group);
 	free(d->cap_first);
 	free(d->cap_count);
 	free(d->captions);

@@ -1,10 +1,16 @@
 /*
  * data.h - image-caption data sets for the trainer and the evaluator.
  *
- * A TSV file of lines "image_path<TAB>caption" (paths relative to the
- * file; an image with several captions appears on several lines) is read
- * into memory: each distinct image once, as its JPEG bytes, with the list
- * of its captions, tokenized once with the model's tokenizer.
+ * A TSV file of lines "image_path<TAB>caption[<TAB>group]" (paths relative
+ * to the file; an image with several captions appears on several lines) is
+ * read into memory: each distinct image once, as its JPEG bytes, with the
+ * list of its captions, tokenized once with the model's tokenizer.
+ *
+ * group, optional: images with the same group key show the same thing (the
+ * same emoji in two styles); an image without one is a group of its own.
+ * An image at "img/REST" may have an alpha mask, an 8-bit grayscale JPEG at
+ * "alpha/REST" beside it (255 = drawn), read when present (for background
+ * augmentation, batch.h).
  */
 #ifndef SPARSECLIP_TRAINING_DATA_H
 #define SPARSECLIP_TRAINING_DATA_H
@@ -26,6 +32,11 @@ typedef struct dataset
 	int			context;		/* token rows are this long */
 	int32_t    *tokens;			/* [ncaps, context], after dataset_tokenize */
 	int		   *ntok;
+	int		   *group;			/* [nimages] group ids 0..ngroups-1 */
+	int			ngroups;
+	unsigned char **mask;		/* [nimages] alpha mask JPEG or NULL */
+	size_t	   *mask_len;
+	int			nmasks;
 } dataset;
 
 /* Read a TSV and every image it names; -1 with a message. */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "batch.h"
 #include "blas_tune.h"
 #include "bpe.h"
 #include "bpe_train.h"
@@ -50,6 +51,7 @@ typedef struct args
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */
 	int			steps_given, epochs_given, model_given;
+	batch_opts	bo;				/* augmentation, composites, caption augmentation (batch.h) */
 } args;
 
 static volatile sig_atomic_t stop_requested;
@@ -96,7 +98,7 @@ usage(void)
 		  "                           (FLIP; the class token stays; default 0)\n"
 		  "  --patch-dropout-off FRAC no patch dropout in this last share of the steps (default 0.1)\n"
 		  "  --seed N                 initialisation and sampling seed (default 1)\n"
-		  "  --no-augment             no random crops\n"
+		  "  --no-augment             no image augmentation (crops nor any --aug-* option)\n"
 		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
 		  "                           and --wordnet FILE, default wordnet.txt beside --data,\n"
 		  "                           else the glosses of the installed WordNet, " SC_WORDNET_DIR ")\n"
@@ -111,6 +113,7 @@ usage(void)
 		  "  --threads N              OpenBLAS threads (default 1)\n"
 		  "  --stop-at N              stop after step N, state saved (to split a run)\n"
 		  "  --log-every N --val-every N\n", stderr);
+	batch_opts_usage(stderr);
 }
 
 static void
@@ -136,6 +139,7 @@ default_args(args *a)
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
+	batch_opts_default(&a->bo);
 }
 
 /*
@@ -151,6 +155,15 @@ parse_args(int argc, char **argv, args *a)
 	{
 		const char *o = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int			used = batch_opts_parse(&a->bo, argc, argv, i);
+
+		if (used < 0)
+			return -1;
+		if (used > 0)
+		{
+			i += used - 1;
+			continue;
+		}
 
 #define STR(name, field) if (strcmp(o, name) == 0) { if (!v) goto missing; a->field = v; i++; continue; }
 #define NUM(name, field, conv) if (strcmp(o, name) == 0) { char *e; if (!v) goto missing; \
@@ -298,6 +311,8 @@ missing:
 		fprintf(stderr, "sparseclip-train: --flops needs a sparse head, not --dense\n");
 		return -1;
 	}
+	if (batch_opts_check(&a->bo) < 0)
+		return -1;
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
 	{
 		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
@@ -503,9 +518,9 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	float	   *am, *av, *fi, *ft;
 	long	   *stepp;
 	st_write_tensor wt[5];
-	const char *keys[5], *vals[5];
+	const char *keys[6], *vals[6];
 	char		stepbuf[32], reinitbuf[64];
-	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total);
+	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total), *bj = batch_opts_json(&a->bo);
 	int			rc, i, nt = 3;
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
@@ -545,9 +560,12 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	snprintf(reinitbuf, sizeof reinitbuf, "%ld %ld", reinit[0], reinit[1]);
 	keys[4] = "train.reinit";
 	vals[4] = reinitbuf;
-	rc = (cfg && aj) ? st_write(path, wt, nt, keys, vals, 5, err, errlen) : -1;
+	keys[5] = "train.batch";
+	vals[5] = bj;
+	rc = (cfg && aj && bj) ? st_write(path, wt, nt, keys, vals, 6, err, errlen) : -1;
 	free(cfg);
 	free(aj);
+	free(bj);
 	return rc;
 }
 
@@ -687,6 +705,7 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("patch_dropout", patch_dropout, double);
 	GET("patch_dropout_off", patch_dropout_off, double);
 #undef GET
+	batch_opts_from_json(&a->bo, st_metadata(f, "train.batch"));
 	*total = a->steps;
 	a->dense = cfg.sparse_dim == 0;
 	st_close(f);
@@ -742,7 +761,7 @@ sampler_batch(sampler *s, long step, int B)
  */
 typedef struct batch_pairs
 {
-	int		   *image, *caption, *key;
+	int		   *image, *key;
 } batch_pairs;
 
 /* ---------- validation loss (forward only) ---------- */
@@ -867,6 +886,8 @@ main(int argc, char **argv)
 	const int32_t **ids;
 	int		   *lens, *group;
 	batch_pairs bp;
+	batch_ctx  *bc;
+	long	   *groups;			/* equal: the same thing shown (batch_fill); fed to the multi-positive groups */
 
 	default_args(&a);
 	if (parse_args(argc, argv, &a) < 0)
@@ -1015,6 +1036,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "sparseclip-train: tokenizer: %s\n", err);
 		return 1;
 	}
+	a.bo.augment = a.augment;
+	bc = batch_new(&d, &a.bo, tok, cfg.context_length, B, err, sizeof err);
+	if (!bc)
+	{
+		fprintf(stderr, "sparseclip-train: %s\n", err);
+		return 1;
+	}
+	if (d.nmasks > 0 || a.bo.p_background > 0 || a.bo.p_silhouette > 0)
+		printf("data: %d groups, %d alpha masks\n", d.ngroups, d.nmasks);
 	t = sc_trainer_new(m, B, err, sizeof err);
 	if (!t)
 	{
@@ -1051,9 +1081,9 @@ main(int argc, char **argv)
 	ids = malloc(sizeof(*ids) * B);
 	lens = malloc(sizeof(int) * B);
 	bp.image = malloc(sizeof(int) * B);
-	bp.caption = malloc(sizeof(int) * B);
 	bp.key = malloc(sizeof(int) * B);
 	group = malloc(sizeof(int) * B);
+	groups = malloc(sizeof(long) * B);
 	scratch = malloc(sizeof(float) * 2 * (size_t) B * B);
 	ie = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
 	te = malloc(sizeof(float) * (size_t) B * sc_model_output_dim(m));
@@ -1061,7 +1091,7 @@ main(int argc, char **argv)
 	smp.epoch = -1;
 	smp.perm = malloc(sizeof(int) * d.nimages);
 	smp.seed = (uint64_t) a.seed;
-	if (!images || !ids || !lens || !bp.image || !bp.caption || !bp.key || !group || !scratch || !ie ||
+	if (!images || !ids || !lens || !bp.image || !bp.key || !group || !groups || !scratch || !ie ||
 		!te || !smp.perm)
 	{
 		fprintf(stderr, "sparseclip-train: out of memory\n");
@@ -1100,24 +1130,17 @@ main(int argc, char **argv)
 
 		double		extra_pos = 0.0;
 
+		if (batch_fill(bc, (uint64_t) a.seed, step, batch, B, S, cfg.image_mean, cfg.image_std,
+					   images, ids, lens, groups, err, sizeof err) < 0)
+		{
+			fprintf(stderr, "sparseclip-train: %s\n", err);
+			return 1;
+		}
 		for (i = 0; i < B; i++)
 		{
-			int			im = batch[i];
-			uint64_t	h = data_mix(((uint64_t) a.seed << 40) ^ ((uint64_t) step << 8) ^ (uint64_t) i);
-			int			cap = d.cap_first[im] + (int) (h % (uint64_t) d.cap_count[im]);
-
-			bp.image[i] = im;
-			bp.caption[i] = cap;
-			bp.key[i] = -1;		/* hook: a per-image group key (the same thing in another style) */
-
-			if (dataset_image(&d, im, S, cfg.image_mean, cfg.image_std, a.augment ? (h | 1) : 0,
-							  images + (size_t) i * 3 * S * S, err, sizeof err) < 0)
-			{
-				fprintf(stderr, "sparseclip-train: %s\n", err);
-				return 1;
-			}
-			ids[i] = d.tokens + (size_t) cap * d.context;
-			lens[i] = d.ntok[cap];
+			/* a composite (negative id) is its own thing: a unique image id, no key */
+			bp.image[i] = groups[i] >= 0 ? batch[i] : -1 - i;
+			bp.key[i] = groups[i] >= 0 ? (int) groups[i] : -1;
 		}
 		opts.flops = (float) flops_w;
 		/* FLIP: drop patches except in the last stretch, which trains on whole images */
@@ -1200,6 +1223,7 @@ main(int argc, char **argv)
 	fclose(logf_);
 	sc_workspace_free(&ws);
 	sc_trainer_free(t);
+	batch_free(bc);
 	sc_model_free(m);
 	clip_tokenizer_free(tok);
 	free(bpe);
@@ -1210,9 +1234,9 @@ main(int argc, char **argv)
 	free(ids);
 	free(lens);
 	free(bp.image);
-	free(bp.caption);
 	free(bp.key);
 	free(group);
+	free(groups);
 	free(scratch);
 	free(ie);
 	free(te);

@@ -1,12 +1,14 @@
 #!/bin/bash
 # Builds the sparseclip training set from Debian and npm packages only:
-# emoji (Google Noto, Twemoji, Fluent), game-icons and openclipart images,
-# captioned from emoji names and tags, openclipart metadata and WordNet.
+# emoji in a dozen styles (Twemoji held out), icon sets, flags, game-icons,
+# openclipart and Sweet Home 3D furniture images, captioned from emoji names
+# and tags, icon and furniture names, openclipart metadata and WordNet;
+# near-identical images left out.
 #
 # usage: training/data/build.sh [--out DIR] [--size 64] [--jobs N]
 # Re-running skips finished work; a new --size re-renders every image.
-# Outputs in DIR: train.tsv, val.tsv, val_classes.tsv, stats.txt,
-# wordnet.txt, versions.txt, img/ (and cache/, work/ used while building).
+# Outputs in DIR: train.tsv, val.tsv, val_classes.tsv, stats.txt, wordnet.txt,
+# versions.txt, img/, alpha/ (and thumb/, cache/, work/ used while building).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,8 +49,31 @@ npm_pkgs=(
 	@iconify-json/noto@1.2.9
 	@iconify-json/fluent-emoji-flat@1.2.6
 	@iconify-json/game-icons@1.2.4
+	# further emoji styles (Twemoji, the held-out style, in no form)
+	@iconify-json/emojione@1.2.3
+	@iconify-json/emojione-v1@1.2.3
+	@iconify-json/emojione-monotone@1.2.1
+	@iconify-json/fxemoji@1.2.2
+	@iconify-json/noto-v1@1.2.5
+	@iconify-json/openmoji@1.2.29
+	@iconify-json/fluent-emoji@1.2.7
+	@iconify-json/fluent-emoji-high-contrast@1.2.6
+	@iconify-json/streamline-emojis@1.2.4
+	# colour and monochrome icon sets with descriptive names; flags
+	@iconify-json/flat-color-icons@1.2.3
+	@iconify-json/fluent-color@1.2.21
+	@iconify-json/mdi@1.2.3
+	@iconify-json/tabler@1.2.41
+	@iconify-json/ph@1.2.2
+	@iconify-json/material-symbols@1.2.98
+	@iconify-json/healthicons@1.2.13
+	@iconify-json/maki@1.2.5
+	@iconify-json/wi@1.2.1
+	@iconify-json/lucide@1.2.137
+	@iconify-json/flag@1.2.12
+	@iconify-json/circle-flags@1.2.11
 )
-deb_pkgs=(openclipart-svg openclipart-png wordnet-base librsvg2-bin imagemagick)
+deb_pkgs=(openclipart-svg openclipart-png wordnet-base librsvg2-bin imagemagick sweethome3d-furniture unzip)
 command -v node >/dev/null || deb_pkgs+=(nodejs)
 command -v npm >/dev/null || deb_pkgs+=(npm)
 
@@ -88,12 +113,24 @@ fi
 		node -e 'const p=require(process.argv[1]); console.log(`npm\t${p.name}\t${p.version}\t${p.license}`)' \
 			"$npm_dir/node_modules/$name/package.json"
 	done
-	for p in openclipart-svg openclipart-png wordnet-base librsvg2-bin imagemagick; do
+	for p in openclipart-svg openclipart-png wordnet-base librsvg2-bin imagemagick sweethome3d-furniture unzip; do
 		dpkg-query -W -f='deb\t${Package}\t${Version}\n' "$p"
 	done
 	echo "node	$(node --version)"
 	echo "size	$size"
 } > "$out/versions.txt"
+
+# Sweet Home 3D furniture catalogs are zip files: their icons and names out.
+sh3d=$out/cache/sweethome3d
+for f in /usr/share/sweethome3d/furniture/*.sh3f; do
+	[ -e "$f" ] || continue
+	b=$(basename "$f" .sh3f)
+	if [ ! -f "$sh3d/$b/.done" ] || [ "$f" -nt "$sh3d/$b/.done" ]; then
+		rm -rf "$sh3d/$b"
+		mkdir -p "$sh3d/$b"
+		unzip -q -o "$f" '*.png' PluginFurnitureCatalog.properties -d "$sh3d/$b" && touch "$sh3d/$b/.done"
+	fi
+done
 
 # ---------------------------------------------------------------- 2. plan
 say "planning images and captions"
@@ -103,22 +140,33 @@ node "$here/plan.js" "$out"
 # Images of another size are useless: start the renders over.
 if [ -f "$out/img/.size" ] && [ "$(cat "$out/img/.size")" != "$size" ]; then
 	say "size changed to $size: removing old renders"
-	rm -rf "$out/img"
+	rm -rf "$out/img" "$out/alpha" "$out/thumb"
 fi
-mkdir -p "$out/img"
+mkdir -p "$out/img" "$out/alpha" "$out/thumb"
 echo "$size" > "$out/img/.size"
-find "$out/img" -name '*.tmp.*' -delete
+find "$out/img" "$out/alpha" "$out/thumb" -name '*.tmp.*' -delete
 
 work=$out/work
 rm -rf "$work/chunks"
 mkdir -p "$work/chunks"
-(cd "$out" && find img -name '*.jpg' | LC_ALL=C sort) > "$work/done.txt"
+# An image is done when its RGB JPEG, alpha mask and thumbnail all exist
+# (a set rendered before masks were kept renders again).
+list_done() {
+	(cd "$out" && {
+		find img -name '*.jpg'
+		find alpha -name '*.jpg' | sed 's|^alpha/|img/|'
+		find thumb -name '*.gray' | sed 's|^thumb/|img/|; s|\.gray$|.jpg|'
+	} | LC_ALL=C sort | uniq -c | awk '$1 == 3 { print $2 }')
+}
+list_done > "$work/done.txt"
 # Images the plan no longer lists (older package versions or rules) go.
 cut -f3 "$work/jobs.tsv" | LC_ALL=C sort > "$work/wanted.txt"
 LC_ALL=C comm -23 "$work/done.txt" "$work/wanted.txt" > "$work/stale.txt"
 if [ -s "$work/stale.txt" ]; then
 	say "removing $(wc -l < "$work/stale.txt") images no longer planned"
-	(cd "$out" && xargs rm -f < "$work/stale.txt")
+	(cd "$out" && xargs rm -f < "$work/stale.txt" &&
+		sed 's|^img/|alpha/|' "$work/stale.txt" | xargs rm -f &&
+		sed 's|^img/|thumb/|; s|\.jpg$|.gray|' "$work/stale.txt" | xargs rm -f)
 	LC_ALL=C comm -12 "$work/done.txt" "$work/wanted.txt" > "$work/done.tmp" && mv -f "$work/done.tmp" "$work/done.txt"
 fi
 awk -F'\t' 'FILENAME == ARGV[1] { done[$0] = 1; next } !($3 in done)' "$work/done.txt" "$work/jobs.tsv" \
@@ -140,15 +188,25 @@ fi
 cat "$work/chunks"/*.failed 2>/dev/null | LC_ALL=C sort -u > "$work/failed.txt" || true
 [ -s "$work/failed.txt" ] && say "$(wc -l < "$work/failed.txt") images failed to render (see $work/failed.txt)"
 
-# ---------------------------------------------------------------- 4. assemble
-# Only images that exist on disk get captions; the held-out style goes to val.
-(cd "$out" && find img -name '*.jpg' | LC_ALL=C sort) > "$work/done.txt"
+# ---------------------------------------------------------------- 4. dedup
+say "looking for near-identical images"
+node "$here/dedup.js" "$out"
+
+# ---------------------------------------------------------------- 5. assemble
+# Only images that exist on disk and are no near copy get captions; the
+# held-out style goes to val. The third column is the image's group key
+# (same key = the same thing drawn; none = an image of its own).
+list_done > "$work/done.all"
+cut -f1 "$work/dropped.tsv" | LC_ALL=C sort > "$work/dropped.txt"
+LC_ALL=C comm -23 "$work/done.all" "$work/dropped.txt" > "$work/done.txt"
 awk -F'\t' -v out="$out" '
 	FILENAME == ARGV[1] { done[$0] = 1; next }
+	FILENAME == ARGV[2] { group[$1] = $2; next }
 	!($3 in done) { next }
-	$1 == "val" { print $3 "\t" $4 > (out "/val.tsv.tmp"); next }
-	{ print $3 "\t" $4 > (out "/train.tsv.tmp") }
-' "$work/done.txt" "$work/captions.tsv"
+	{ line = $3 "\t" $4 (($3 in group) ? "\t" group[$3] : "") }
+	$1 == "val" { print line > (out "/val.tsv.tmp"); next }
+	{ print line > (out "/train.tsv.tmp") }
+' "$work/done.txt" "$work/groups.tsv" "$work/captions.tsv"
 awk -F'\t' 'FILENAME == ARGV[1] { done[$0] = 1; next } ($1 in done)' "$work/done.txt" "$work/classes.tsv" \
 	> "$out/val_classes.tsv.tmp"
 mv -f "$out/train.tsv.tmp" "$out/train.tsv"
@@ -166,6 +224,9 @@ mv -f "$out/val_classes.tsv.tmp" "$out/val_classes.tsv"
 	printf 'val_classes\t%d\n' "$(wc -l < "$out/val_classes.tsv")"
 	printf 'wordnet_glosses\t%d\n' "$(wc -l < "$out/wordnet.txt")"
 	printf 'failed_renders\t%d\n' "$(wc -l < "$work/failed.txt")"
+	printf 'near_duplicates_left_out\t%d\n' "$(wc -l < "$work/dropped.tsv")"
+	awk -F'\t' '{ split($1, p, "/"); n[p[2] "\t" $2]++ } END { for (k in n) print "near_duplicates\t" k "\t" n[k] }' \
+		"$work/dropped.tsv" | LC_ALL=C sort
 	printf 'size\t%d\n' "$size"
 } > "$out/stats.txt"
 cat "$out/stats.txt" >&2

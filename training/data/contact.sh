@@ -22,6 +22,6 @@ while IFS=$'\t' read -r img cap; do
 	[ ${#cap} -gt 30 ] && cap="${cap:0:28}.."
 	args+=(-label "$cap" "$out/$img")
 done < "$list"
-/usr/bin/montage -background '#c8c8c8' -pointsize 10 -geometry 128x128+4+4 -tile 10x \
+/usr/bin/montage -background '#c8c8c8' -font DejaVu-Sans -pointsize 10 -geometry 128x128+4+4 -tile 10x \
 	"${args[@]}" "$out/contact.png"
 echo "contact.sh: wrote $out/contact.png" >&2

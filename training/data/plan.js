@@ -4,10 +4,14 @@
 //
 // usage: node plan.js OUT_DIR
 // needs: OUT_DIR/cache/npm/node_modules (npm packages), /usr/share/wordnet,
-//        /usr/share/openclipart/{svg,png}
+//        /usr/share/openclipart/{svg,png}, OUT_DIR/cache/sweethome3d/CATALOG/
+//        (Sweet Home 3D furniture catalogs unzipped by build.sh)
 // writes: OUT_DIR/work/jobs.tsv      kind (png, svg, svgtrim), input, output jpg, fallback png
 //         OUT_DIR/work/captions.tsv  split, source, jpg, caption
 //         OUT_DIR/work/classes.tsv   jpg, class name (held-out style only)
+//         OUT_DIR/work/groups.tsv    jpg, group key (images that show the same thing:
+//                                    the same emoji code points in any style, the same
+//                                    icon name in any icon set); images without one are unique
 //         OUT_DIR/cache/svg/...      SVG files built from iconify JSON
 //         OUT_DIR/wordnet.txt        every WordNet gloss, one per line
 'use strict';
@@ -132,7 +136,9 @@ const jobs = [];
 const captions = [];
 const classes = new Map();   // class name -> jpg (first wins, order is stable)
 
-function addImage(source, id, kind, input, fallback, lines) {
+const groups = [];
+
+function addImage(source, id, kind, input, fallback, lines, group) {
   const seen = new Set();
   const uniq = [];
   for (const l of lines) {
@@ -146,6 +152,7 @@ function addImage(source, id, kind, input, fallback, lines) {
   jobs.push([kind, input, jpg, fallback || '-'].join('\t'));
   const split = source === VAL_SOURCE ? 'val' : 'train';
   for (const c of uniq) captions.push([split, source, jpg, c].join('\t'));
+  if (group) groups.push(jpg + '\t' + group);
   return jpg;
 }
 
@@ -175,6 +182,10 @@ const EMOJI_TEMPLATES = {
   noto: ['a glossy cartoon emoji of {}', 'a colourful emoji of {}'],
   'fluent-flat': ['a flat icon of {}', 'a flat emoji of {}'],
   'emoji-twitter': ['a flat icon of {}', 'a flat emoji of {}'],
+  'emojione-mono': ['a black and white emoji of {}', 'a monochrome emoji of {}'],
+  'fluent-hc': ['a black and white emoji of {}', 'a high contrast icon of {}'],
+  openmoji: ['an outlined emoji of {}', 'a flat emoji of {}'],
+  'fluent-color-emoji': ['a shaded cartoon emoji of {}', 'a colourful emoji of {}'],
 };
 
 // Country codes and other all-capital short tags are noise for captions.
@@ -183,7 +194,7 @@ const goodTag = t => t && !/^[A-Z0-9]{1,3}$/.test(t);
 function emojiCaptions(source, info, key) {
   const label = info.label;
   const phrase = emojiPhrase(label);
-  const tmpl = pick(EMOJI_TEMPLATES.common.concat(EMOJI_TEMPLATES[source]), key);
+  const tmpl = pick(EMOJI_TEMPLATES.common.concat(EMOJI_TEMPLATES[source] || []), key);
   const lines = [label, tmpl.replace('{}', withArticle(phrase))];
   if (info.skin) return lines;
   const tags = info.tags.filter(goodTag).filter(t => !label.toLowerCase().split(/\W+/).includes(t.toLowerCase()));
@@ -214,7 +225,7 @@ function emojiDatasource(style, source) {
       const input = path.join(pkg, 'img', style, '64', v.image);
       if (!fs.existsSync(input)) continue;
       const id = v.unified.toLowerCase();
-      const jpg = addImage(source, id, 'png', input, null, emojiCaptions(source, info, source + '/' + id));
+      const jpg = addImage(source, id, 'png', input, null, emojiCaptions(source, info, source + '/' + id), 'u:' + hex);
       if (!jpg) continue;
       n++;
       if (source === VAL_SOURCE && !info.skin) {
@@ -246,36 +257,149 @@ function writeIfChanged(file, text) {
 const TONES = { light: 'light', 'medium-light': 'medium-light', medium: 'medium',
                 'medium-dark': 'medium-dark', dark: 'dark' };
 
-function iconifyEmoji(prefix, source) {
-  const dir = path.join(NM, '@iconify-json', prefix);
-  const set = readJson(path.join(dir, 'icons.json'));
+// Emoji names as iconify spells them ("grinning-face", "flag-for-belarus",
+// "grinningface") -> normalised code points, for sets without chars.json.
+const slug = s => s.toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '')
+  .replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const emojiBySlug = new Map(), emojiByCompact = new Map();
+for (const [hex, info] of emojiInfo) {
+  if (info.skin) continue;
+  const sl = slug(info.label);
+  if (!emojiBySlug.has(sl)) emojiBySlug.set(sl, hex);
+  if (!emojiByCompact.has(sl.replace(/-/g, ''))) emojiByCompact.set(sl.replace(/-/g, ''), hex);
+}
+function emojiHexByName(name, chars) {
+  if (chars && chars.has(name)) return chars.get(name);
+  const base = name.replace(/-\d+$/, '');
+  for (const c of [name, base, base.replace(/^flag-for-/, 'flag-')])
+    if (emojiBySlug.has(c)) return emojiBySlug.get(c);
+  return emojiByCompact.get(base.replace(/-/g, ''));
+}
+function readChars(prefix) {
+  const file = path.join(NM, '@iconify-json', prefix, 'chars.json');
   const byName = new Map();
-  const chars = readJson(path.join(dir, 'chars.json'));
+  if (!fs.existsSync(file)) return byName;
+  const chars = readJson(file);
   for (const hex of Object.keys(chars).sort()) {
     const nh = normHex(hex);
     if (!byName.has(chars[hex]) || !emojiInfo.has(byName.get(chars[hex]))) byName.set(chars[hex], nh);
   }
+  return byName;
+}
+
+// An emoji style from an iconify set. charsFrom: another set with the same
+// icon names whose chars.json maps names to code points.
+// requireMatch: leave out icons whose name is no known emoji (fxemoji's run-together
+// names, "ballotboxwithboldscriptx", make no caption).
+function iconifyEmoji(prefix, source, charsFrom, requireMatch) {
+  const dir = path.join(NM, '@iconify-json', prefix);
+  const set = readJson(path.join(dir, 'icons.json'));
+  const byName = readChars(charsFrom || prefix);
   let n = 0;
   for (const name of Object.keys(set.icons).sort()) {
     const icon = set.icons[name];
     if (icon.hidden) continue;
     // Skin tone variants: the Google PNG set already has them all; here they
     // would be a third of all images, near copies of one another.
-    if (/-skin-tone(-|$)/.test(name)) continue;
+    if (/-skin-tone(-|$)|-tone\d?$/.test(name)) continue;
     const tone = name.match(/^(.*?)-(medium-light|medium-dark|light|medium|dark)$/);
     if (tone && (tone[1] in set.icons || tone[1] in (set.aliases || {}))) continue;
-    let info = emojiInfo.get(byName.get(name));
+    const hex = emojiHexByName(name, byName);
+    let info = emojiInfo.get(hex);
+    if (!info && requireMatch) continue;
     if (!info) {
       // Icons without a code point: derive the label from the icon name,
       // "man-wrestling-medium-dark" -> "man wrestling: medium-dark skin tone".
       if (/^\d+$/.test(name) || /tone\d$/.test(name)) continue;
       const m = name.match(/^(.*?)-(medium-light|medium-dark|light|medium|dark)(-skin-tone)?$/);
       info = m ? { label: `${m[1].replace(/-/g, ' ')}: ${TONES[m[2]]} skin tone`, tags: [], skin: true }
-               : { label: name.replace(/-/g, ' '), tags: [], skin: false };
+               : { label: name.replace(/-\d+$/, '').replace(/-/g, ' '), tags: [], skin: false };
     }
     const svg = path.join(OUT, 'cache/svg', source, name + '.svg');
     writeIfChanged(svg, iconSvg(set, icon));
-    if (addImage(source, name, 'svg', svg, null, emojiCaptions(source, info, source + '/' + name))) n++;
+    const group = emojiInfo.has(hex) ? 'u:' + hex : 'n:' + slug(info.label);
+    if (addImage(source, name, 'svg', svg, null, emojiCaptions(source, info, source + '/' + name), group)) n++;
+  }
+  log(`${source}: ${n} images`);
+}
+
+// Icon sets: an icon is named by its words ("table-column-remove"); variants
+// of one drawing (outline, filled, weights, sizes) are skipped by `skip`.
+const MONO_TEMPLATES = ['a line icon of {}', 'an outline icon of {}', 'a black and white icon of {}',
+                        'a simple pictogram of {}', 'a monochrome symbol of {}', 'an icon of {}'];
+const COLOUR_TEMPLATES = ['a flat colour icon of {}', 'a colourful icon of {}', 'an icon of {}',
+                          'a flat illustration of {}', 'a colour pictogram of {}'];
+const ICON_SETS = [
+  // prefix, source, skip (regex on the name), templates
+  ['flat-color-icons', 'flat-color-icons', null, COLOUR_TEMPLATES],
+  ['fluent-color', 'fluent-color', null, COLOUR_TEMPLATES],   // sizes: largest kept below
+  ['mdi', 'mdi', /-outline(-|$)/, MONO_TEMPLATES],
+  ['tabler', 'tabler', /-filled$/, MONO_TEMPLATES],
+  ['ph', 'phosphor', /-(bold|duotone|fill|light|thin)$/, MONO_TEMPLATES],
+  ['material-symbols', 'material-symbols', /-(outline|rounded|sharp)(-|$)/, MONO_TEMPLATES],
+  ['healthicons', 'healthicons', /-(outline|24px)$|^\d+$/, MONO_TEMPLATES],
+  ['maki', 'maki', /-(\d+|jp|stroked)$/, MONO_TEMPLATES],
+  ['wi', 'weather-icons', null, MONO_TEMPLATES],
+  ['lucide', 'lucide', null, MONO_TEMPLATES],
+];
+// Words that name a set's conventions, not the picture.
+const iconLabel = name => name.replace(/(-\d+)+$/, '').replace(/-(alt\d*|variant|sharp|simple)$/, '')
+  .replace(/^wi-/, 'weather ').replace(/-/g, ' ').replace(/\s+/g, ' ').trim();
+
+function iconSet(prefix, source, skip, templates) {
+  const set = readJson(path.join(NM, '@iconify-json', prefix, 'icons.json'));
+  let names = Object.keys(set.icons).sort().filter(nm => !set.icons[nm].hidden && !(skip && skip.test(nm)));
+  if (prefix === 'fluent-color') {
+    // "add-circle-16", "add-circle-24": one drawing in sizes; keep the largest.
+    const best = new Map();
+    for (const nm of names) {
+      const m = nm.match(/^(.*)-(\d+)$/);
+      const base = m ? m[1] : nm, sz = m ? +m[2] : 0;
+      if (!best.has(base) || best.get(base)[1] < sz) best.set(base, [nm, sz]);
+    }
+    names = [...best.values()].map(v => v[0]).sort();
+  }
+  let n = 0;
+  for (const name of names) {
+    const label = iconLabel(prefix === 'fluent-color' ? name.replace(/-\d+$/, '') : name);
+    if (!/[a-z]{3}/.test(label)) continue;
+    const key = source + '/' + name;
+    const svg = path.join(OUT, 'cache/svg', source, name + '.svg');
+    writeIfChanged(svg, iconSvg(set, set.icons[name]));
+    const lines = [label, pick(templates, key).replace('{}', withArticle(label)), glossCaption(label, key)];
+    if (addImage(source, name, 'svg', svg, null, lines, 'n:' + slug(label))) n++;
+  }
+  log(`${source}: ${n} images`);
+}
+
+// Flags named by ISO code ("eg", "gb-eng"): the emoji's name and tags, and
+// the flag emoji's code points as the group.
+const FLAG_TEMPLATES = ['the flag of {}', 'a flag of {}', 'an icon of the flag of {}',
+                        'the national flag of {}', 'a picture of the flag of {}'];
+function flagHex(code) {
+  const ri = c => (0x1F1E6 + c.charCodeAt(0) - 97).toString(16).toUpperCase();
+  if (/^[a-z]{2}$/.test(code)) return ri(code[0]) + '-' + ri(code[1]);
+  const m = code.match(/^gb-(eng|sct|wls)$/);
+  if (m) return ['1F3F4', ...[...('gb' + m[1])].map(c => 'E00' + (c.charCodeAt(0)).toString(16).toUpperCase()), 'E007F'].join('-');
+  return null;
+}
+function flagSet(prefix, source, pattern) {
+  const set = readJson(path.join(NM, '@iconify-json', prefix, 'icons.json'));
+  let n = 0;
+  for (const name of Object.keys(set.icons).sort()) {
+    const m = name.match(pattern);
+    if (!m || set.icons[name].hidden) continue;
+    const hex = flagHex(m[1]);
+    const info = hex && emojiInfo.get(hex);
+    if (!info || !/^flag: /.test(info.label)) continue;
+    const country = info.label.replace(/^flag: /, '');
+    const key = source + '/' + name;
+    const svg = path.join(OUT, 'cache/svg', source, name + '.svg');
+    writeIfChanged(svg, iconSvg(set, set.icons[name]));
+    const tags = info.tags.filter(goodTag).filter(t => !['flag', country.toLowerCase()].includes(t.toLowerCase()));
+    const lines = [info.label, pick(FLAG_TEMPLATES, key).replace('{}', country),
+                   tags.length ? `flag of ${country}, ${tags.join(', ')}` : null];
+    if (addImage(source, name, 'svg', svg, null, lines, 'u:' + hex)) n++;
   }
   log(`${source}: ${n} images`);
 }
@@ -385,6 +509,53 @@ function openclipart() {
       `${capped} over ${MAX_SAME_NAME} of one name)`);
 }
 
+// ---------------------------------------------------------------- Sweet Home 3D
+// Furniture catalogs (Debian sweethome3d-furniture): a 128 px PNG render of
+// each piece with its name, category and tags (Java properties).
+function javaProps(text) {
+  const out = new Map();
+  for (const line of text.split(/\r?\n/)) {
+    const m = line.match(/^([^#!=:\s][^=:]*?)\s*[=:]\s*(.*)$/);
+    if (!m) continue;
+    out.set(m[1], m[2].replace(/\\u([0-9a-fA-F]{4})/g, (x, h) => String.fromCharCode(parseInt(h, 16)))
+      .replace(/\\(.)/g, '$1'));
+  }
+  return out;
+}
+const FURNITURE_TEMPLATES = ['a 3D render of {}', 'a rendering of {}', 'a picture of {}', 'a furniture icon of {}',
+                             'a small 3D model of {}', 'an icon of {}'];
+function sweetHome3d() {
+  const source = 'furniture';
+  const root = path.join(OUT, 'cache/sweethome3d');
+  if (!fs.existsSync(root)) { log(`${source}: no ${root}, skipped`); return; }
+  let n = 0;
+  for (const cat of fs.readdirSync(root).sort()) {
+    const file = path.join(root, cat, 'PluginFurnitureCatalog.properties');
+    if (!fs.existsSync(file)) continue;
+    const p = javaProps(fs.readFileSync(file, 'latin1'));
+    for (let i = 1; p.has(`name#${i}`) || p.has(`name#${i + 1}`); i++) {
+      const rawName = clean(p.get(`name#${i}`) || ''), icon = p.get(`icon#${i}`);
+      if (!rawName || !icon) continue;
+      const png = path.join(root, cat, icon.replace(/^\/+/, ''));
+      if (!fs.existsSync(png)) continue;
+      // "Coffee table" -> "coffee table"; names in capitals ("TV") stay.
+      const name = rawName.split(' ').map(w => /^[A-Z][a-z]/.test(w) ? w.toLowerCase() : w).join(' ');
+      if (!/[a-z]{3}/i.test(name) || junk(name)) continue;
+      const category = clean(p.get(`category#${i}`) || '').toLowerCase();
+      const tags = clean(p.get(`tags#${i}`) || '').split(/\s*,\s*/).map(t => t.toLowerCase())
+        .filter(t => t && t !== name.toLowerCase() && !junk(t));
+      const key = `${source}/${cat}/${i}`;
+      const lines = [name, pick(FURNITURE_TEMPLATES, key).replace('{}', withArticle(name)),
+                     category && category !== 'miscellaneous' ? `${name}, ${category}${tags.length ? ', ' + tags.join(', ') : ''}` :
+                       (tags.length ? `${name}, ${tags.join(', ')}` : null),
+                     glossCaption(name, key)];
+      const id = (cat + '_' + (p.get(`id#${i}`) || String(i))).replace(/[^A-Za-z0-9_-]+/g, '_');
+      if (addImage(source, id, 'png', png, null, lines, 'n:' + slug(name))) n++;
+    }
+  }
+  log(`${source}: ${n} images`);
+}
+
 // ---------------------------------------------------------------- wordnet.txt
 function wordnetText() {
   const out = [];
@@ -405,10 +576,25 @@ iconifyEmoji('noto', 'noto');
 iconifyEmoji('fluent-emoji-flat', 'fluent-flat');
 gameIcons();
 openclipart();
+// Further emoji styles (never Twemoji in any form: it is the held-out style).
+iconifyEmoji('emojione', 'emojione');
+iconifyEmoji('emojione-v1', 'emojione-v1');
+iconifyEmoji('emojione-monotone', 'emojione-mono');
+iconifyEmoji('fxemoji', 'fxemoji', null, true);
+iconifyEmoji('noto-v1', 'noto-v1', 'noto');
+iconifyEmoji('openmoji', 'openmoji');
+iconifyEmoji('fluent-emoji', 'fluent-color-emoji', 'fluent-emoji-flat');
+iconifyEmoji('fluent-emoji-high-contrast', 'fluent-hc');
+iconifyEmoji('streamline-emojis', 'streamline-emojis');
+for (const [prefix, source, skip, templates] of ICON_SETS) iconSet(prefix, source, skip, templates);
+flagSet('flag', 'flags', /^([a-z]{2}|gb-(?:eng|sct|wls))-4x3$/);
+flagSet('circle-flags', 'circle-flags', /^([a-z]{2}|gb-(?:eng|sct|wls))$/);
+sweetHome3d();
 
 fs.mkdirSync(path.join(OUT, 'work'), { recursive: true });
 writeIfChanged(path.join(OUT, 'work/jobs.tsv'), jobs.join('\n') + '\n');
 writeIfChanged(path.join(OUT, 'work/captions.tsv'), captions.join('\n') + '\n');
+writeIfChanged(path.join(OUT, 'work/groups.tsv'), groups.join('\n') + '\n');
 writeIfChanged(path.join(OUT, 'work/classes.tsv'),
   [...classes].map(([name, jpg]) => jpg + '\t' + name).join('\n') + '\n');
 const wt = wordnetText();
