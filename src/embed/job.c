@@ -316,6 +316,16 @@ sparseclip_embed_column(PG_FUNCTION_ARGS)
 						  15, t2, v2, n2, false, 0);
 				tup = SPI_tuptable->vals[0];
 				check_can_login(DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)), workers);
+				/* rows waiting for a retry wait by the new delay */
+				{
+					Oid			ftypes[2] = {INT8OID, INTERVALOID};
+					Datum		fvalues[2] = {Int64GetDatum(id), IntervalPGetDatum(retry_delay)};
+
+					embed_spi(embed_ext_owner(),
+							  psprintf("UPDATE %s.embed_failures SET retry_at = last_failed_at + $2 * power(2, attempts - 1) "
+									   "WHERE job = $1 AND retry_at IS NOT NULL", embed_schema()),
+							  2, ftypes, fvalues, NULL, false, 0);
+				}
 			}
 		}
 	}
@@ -326,12 +336,13 @@ sparseclip_embed_column(PG_FUNCTION_ARGS)
 		StringInfoData sql;
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "CREATE INDEX IF NOT EXISTS %s ON ONLY %s (%s", quote_identifier(index_name(id)),
+		appendStringInfo(&sql, "CREATE INDEX %s ON ONLY %s (%s", quote_identifier(index_name(id)),
 						 qual, job->state_sql);
 		for (int i = 0; i < job->npk; i++)
 			appendStringInfo(&sql, ", %s", job->pk_names[i]);
 		appendStringInfoChar(&sql, ')');
-		embed_spi(owner, sql.data, 0, NULL, NULL, NULL, false, 0);
+		if (!OidIsValid(get_relname_relid(index_name(id), get_rel_namespace(relid))))
+			embed_spi(owner, sql.data, 0, NULL, NULL, NULL, false, 0);
 	}
 	{
 		Oid			types[2] = {OIDOID, TEXTOID};
