@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -573,9 +574,15 @@ sparseclip_embed_status(PG_FUNCTION_ARGS)
 					pending,
 					nullrows;
 
+		static LocalTransactionId ensured = InvalidLocalTransactionId;
+
+		/* once per transaction: a read of the view restarts every running job */
+		if (MyProc->lxid != ensured)
+		{
+			embed_ensure_all_workers();
+			ensured = MyProc->lxid;
+		}
 		job = embed_load_job(id, false);
-		if (!RecoveryInProgress())
-			embed_ensure_workers(job, false);
 		embed_counts(job, job->model, &done, &failed, &pending, &nullrows);
 		values[1] = Int64GetDatum(done + failed + pending + nullrows);
 		values[2] = Int64GetDatum(done);

@@ -34,6 +34,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -99,7 +100,8 @@ embed_terminate_workers(int64 job)
 		bool		isnull;
 		int			pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 
-		if (pid != MyProcPid)
+		/* only a live backend's pid: never 0 (the process group) */
+		if (!isnull && pid > 0 && pid != MyProcPid && BackendPidGetProc(pid) != NULL)
 			kill(pid, SIGTERM);
 	}
 	MemoryContextSwitchTo(mcxt);
