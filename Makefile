@@ -11,8 +11,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" sparseclip.cont
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 
 CORE_SRCS  = $(sort $(wildcard src/core/*.c))
-PG_SRCS    = $(sort $(wildcard src/*.c src/inverted/*.c))
-PG_SRCS   += $(sort $(wildcard src/concepts/*.c))
+PG_SRCS    = $(sort $(wildcard src/*.c src/inverted/*.c src/concepts/*.c src/embed/*.c))
 MODULE_big = sparseclip
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 

@@ -1,0 +1,97 @@
+# An embedding job stopped part way, by embed_cancel and by an immediate-mode
+# crash of the server, resumes where it stopped: in the end every row is
+# embedded exactly once (a log of committed vector writes proves it).  After
+# the restart no worker runs until a read of embed_progress, which brings
+# the job's workers back.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $fixtures = $ENV{SPARSECLIP_FIXTURES} or plan skip_all => 'SPARSECLIP_FIXTURES is not set';
+my $tools = $ENV{SPARSECLIP_TOOLS} or plan skip_all => 'SPARSECLIP_TOOLS is not set';
+
+my $model = "${PostgreSQL::Test::Utils::tmp_check}/embed_resume.safetensors";
+my $config = '{"image_size":64,"patch_size":8,"vision_width":128,"vision_layers":4,'
+  . '"vision_heads":4,"context_length":16,"vocab_size":1,"text_width":32,"text_layers":1,'
+  . '"text_heads":2,"embed_dim":64,"sparse_dim":256,"activation":"quick_gelu",'
+  . '"image_mean":[0.48145466,0.4578275,0.40821073],"image_std":[0.26862954,0.26130258,0.27577711]}';
+system("$tools/make_model", $config, "$fixtures/encode/model.safetensors", $model) == 0
+  or BAIL_OUT("make_model failed");
+
+my $node = PostgreSQL::Test::Cluster->new('embed_resume');
+$node->init;
+$node->append_conf('postgresql.conf', "sparseclip.model = '$model'\n");
+$node->start;
+
+my $rows = 600;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION sparseclip;
+CREATE TABLE writes (tbl text, id bigint);
+CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO writes VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+});
+for my $t ('cancelled', 'crashed')
+{
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, jpeg bytea);
+INSERT INTO $t (jpeg) SELECT pg_read_binary_file('$fixtures/encode/'
+	|| (ARRAY['square.jpg', 'wide.jpg', 'tall.jpg', 'gray.jpg'])[1 + i % 4]) FROM generate_series(1, $rows) i;
+ALTER TABLE $t ADD COLUMN emb svec(256);
+CREATE TRIGGER log_write AFTER UPDATE OF emb ON $t FOR EACH ROW WHEN (NEW.emb IS NOT NULL)
+	EXECUTE FUNCTION log_write();
+});
+}
+
+sub exactly_once
+{
+	my ($t, $what) = @_;
+	my ($writes, $distinct, $embedded) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT count(*), count(DISTINCT id), (SELECT count(emb) FROM $t) FROM writes WHERE tbl = '$t'});
+	is($embedded, $rows, "$what: every row embedded");
+	is($writes, $rows, "$what: $rows vectors written, none twice");
+	is($distinct, $rows, "$what: each row written once");
+}
+
+# 1. Cancel part way, check that nothing moves, resume.
+my $job = $node->safe_psql('postgres', "SELECT embed_column('cancelled', 'jpeg', 'emb', batch_size => 8)");
+ok($node->poll_query_until('postgres', "SELECT rows_done >= 40 FROM embed_progress WHERE job = $job"),
+	'cancel: the worker has started');
+$node->safe_psql('postgres', "SELECT embed_cancel($job)");
+my $at_cancel = $node->safe_psql('postgres', "SELECT rows_done FROM embed_progress WHERE job = $job");
+cmp_ok($at_cancel, '<', $rows, "cancelled part way ($at_cancel of $rows)");
+is($node->safe_psql('postgres', "SELECT state, workers_alive, rows_done + rows_pending FROM embed_progress WHERE job = $job"),
+	"cancelled|0|$rows", 'cancelled: no worker, every row done or pending');
+sleep 1;
+is($node->safe_psql('postgres', "SELECT rows_done FROM embed_progress WHERE job = $job"), $at_cancel,
+	'nothing is embedded after the cancel');
+$node->safe_psql('postgres', "SELECT embed_resume($job)");
+ok($node->poll_query_until('postgres', "SELECT rows_pending = 0 FROM embed_progress WHERE job = $job"),
+	'resumed job finishes');
+exactly_once('cancelled', 'cancel and resume');
+
+# 2. Crash part way (immediate shutdown), restart.
+$job = $node->safe_psql('postgres', "SELECT embed_column('crashed', 'jpeg', 'emb', batch_size => 8, keep_current => false)");
+ok($node->poll_query_until('postgres', "SELECT rows_done >= 40 FROM embed_progress WHERE job = $job"),
+	'crash: the worker has started');
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sparseclip embed'"),
+	'0', 'after the restart no worker runs');
+my $at_crash = $node->safe_psql('postgres', "SELECT count(emb) FROM crashed");
+cmp_ok($at_crash, '<', $rows, "crashed part way ($at_crash of $rows)");
+# A read of the view brings the workers of running jobs back (both jobs:
+# the first is running too, with keep_current).
+is($node->safe_psql('postgres', "SELECT state FROM embed_progress WHERE job = $job"), 'running', 'still running');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'sparseclip embed'"),
+	'the read of embed_progress restarted the workers');
+ok($node->poll_query_until('postgres', "SELECT state = 'done' FROM embed_progress WHERE job = $job"),
+	'the job finishes after the crash (done: no keep_current)');
+exactly_once('crashed', 'crash and restart');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sparseclip embed'"),
+	'a done job\'s worker leaves; the kept-current job\'s stays');
+
+$node->stop;
+done_testing();
