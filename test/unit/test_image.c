@@ -1,7 +1,9 @@
 /*
- * test_image.c - JPEG decoding and CLIP preprocessing against references
- * made by torchvision/PIL (test/fixtures/gen_image_fixtures.py), plus the
- * error cases: empty, random, truncated, not a JPEG, zero size, too big.
+ * test_image.c - JPEG, PNG and WebP decoding and CLIP preprocessing against
+ * references made by torchvision/PIL (test/fixtures/gen_image_fixtures.py
+ * for JPEG, gen_image_formats.py for PNG and WebP, which must match
+ * exactly), plus the error cases: empty, random, truncated, corrupt,
+ * unknown format, zero size, too big, cancelled.
  */
 #include "unit.h"
 
@@ -42,11 +44,12 @@ static float mean3[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static float std3[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 static void
-check_case(const json_value *c)
+check_case(const json_value *c, int exact)
 {
 	const char *jpeg_name,
 			   *ref_name,
-			   *mode;
+			   *mode,
+			   *alpha = "drop";
 	size_t		nlen,
 				jlen,
 				rlen,
@@ -68,7 +71,9 @@ check_case(const json_value *c)
 				sum_diff = 0,
 				max_levels = 0;
 
-	if (json_get_string(json_get(c, "jpeg"), &jpeg_name, &nlen) != 0 ||
+	if (json_get(c, "alpha"))
+		json_get_string(json_get(c, "alpha"), &alpha, &nlen);
+	if (json_get_string(json_get(c, exact ? "file" : "jpeg"), &jpeg_name, &nlen) != 0 ||
 		json_get_string(json_get(c, "ref"), &ref_name, &nlen) != 0 ||
 		json_get_string(json_get(c, "mode"), &mode, &nlen) != 0 ||
 		json_get_int64(json_get(c, "size"), &size) != 0 ||
@@ -91,14 +96,36 @@ check_case(const json_value *c)
 		return;
 	}
 
-	want_comps = strcmp(mode, "L") == 0 ? 1 : (strcmp(mode, "CMYK") == 0 ? 4 : 3);
-	CHECK(clip_jpeg_info(jpeg, jlen, &w, &h, &comps, err, sizeof err) == 0, "%s: %s", jpeg_name, err);
-	CHECK(w == width && h == height && comps == want_comps, "%s: info %dx%d/%d, want %dx%d/%d",
-		  jpeg_name, w, h, comps, (int) width, (int) height, want_comps);
+	if (!exact)
+	{
+		want_comps = strcmp(mode, "L") == 0 ? 1 : (strcmp(mode, "CMYK") == 0 ? 4 : 3);
+		CHECK(clip_jpeg_info(jpeg, jlen, &w, &h, &comps, err, sizeof err) == 0, "%s: %s", jpeg_name, err);
+		CHECK(w == width && h == height && comps == want_comps, "%s: info %dx%d/%d, want %dx%d/%d",
+			  jpeg_name, w, h, comps, (int) width, (int) height, want_comps);
+	}
+	else
+	{
+		clip_image_info info;
+		int			want_alpha = strchr(mode, 'A') != NULL;
+
+		CHECK(clip_image_info_read(jpeg, jlen, &info, err, sizeof err) == CLIP_IMAGE_OK, "%s: %s",
+			  jpeg_name, err);
+		CHECK(info.width == width && info.height == height, "%s: info %dx%d, want %dx%d", jpeg_name,
+			  info.width, info.height, (int) width, (int) height);
+		CHECK(info.format == (strstr(jpeg_name, ".png") ? CLIP_FORMAT_PNG : CLIP_FORMAT_WEBP),
+			  "%s: format %s", jpeg_name, clip_image_format_name(info.format));
+		/* tRNS counts as alpha too */
+		CHECK(!want_alpha || info.has_alpha, "%s: mode %s without alpha", jpeg_name, mode);
+	}
 
 	out = malloc(n * sizeof(float));
-	CHECK(out && clip_image_preprocess_jpeg(jpeg, jlen, (int) size, mean3, std3, 0, out, err, sizeof err) == 0,
-		  "%s at %d: %s", jpeg_name, (int) size, err);
+	{
+		clip_preprocess_opts o = {(int) size, mean3, std3, 0,
+			strcmp(alpha, "white") == 0 ? CLIP_ALPHA_WHITE : CLIP_ALPHA_DROP, NULL, NULL};
+
+		CHECK(out && clip_image_preprocess(jpeg, jlen, &o, out, err, sizeof err) == CLIP_IMAGE_OK,
+			  "%s at %d: %s", jpeg_name, (int) size, err);
+	}
 	if (out)
 	{
 		for (i = 0; i < n; i++)
@@ -116,8 +143,11 @@ check_case(const json_value *c)
 			if (d > max_levels)
 				max_levels = d;
 		}
-		printf("%-24s size %3d: max |diff| %.3g (%.2f pixel levels), mean %.3g\n",
-			   jpeg_name, (int) size, max_diff, max_levels, sum_diff / (double) n);
+		printf("%-32s size %3d %-5s: max |diff| %.3g (%.2f pixel levels), mean %.3g\n",
+			   jpeg_name, (int) size, alpha, max_diff, max_levels, sum_diff / (double) n);
+		if (exact)
+			CHECK(max_diff == 0.0, "%s at %d (%s): not identical to Pillow, max diff %g", jpeg_name,
+				  (int) size, alpha, max_diff);
 		CHECK(max_diff <= 0.02, "%s at %d: max diff %g", jpeg_name, (int) size, max_diff);
 		CHECK(sum_diff / (double) n <= 1e-3, "%s at %d: mean diff %g", jpeg_name, (int) size,
 			  sum_diff / (double) n);
@@ -128,17 +158,17 @@ check_case(const json_value *c)
 }
 
 static void
-test_parity(void)
+test_parity_file(const char *json_path, int exact)
 {
 	size_t		len,
 				i;
 	char		err[256];
-	uint8_t    *text = read_file(FIXTURES "cases.json", &len);
+	uint8_t    *text = read_file(json_path, &len);
 	json_value *root = text ? json_parse((const char *) text, len, err, sizeof err) : NULL;
 	const json_value *cases;
 	double		v;
 
-	CHECK(root != NULL, "cannot read " FIXTURES "cases.json (run from the repository root)");
+	CHECK(root != NULL, "cannot read %s (run from the repository root)", json_path);
 	free(text);
 	if (!root)
 		return;
@@ -152,8 +182,15 @@ test_parity(void)
 	cases = json_get(root, "cases");
 	CHECK(json_len(cases) >= 10, "only %zu cases", json_len(cases));
 	for (i = 0; i < json_len(cases); i++)
-		check_case(json_at(cases, i));
+		check_case(json_at(cases, i), exact);
 	json_free(root);
+}
+
+static void
+test_parity(void)
+{
+	test_parity_file(FIXTURES "cases.json", 0);
+	test_parity_file(FIXTURES "formats.json", 1);
 }
 
 static void
