@@ -63,7 +63,7 @@ png_read_fn(png_structp png, png_bytep out, size_t n)
 	PngCtx	   *c = png_get_io_ptr(png);
 
 	if (n > c->len - c->pos)
-		png_error(png, "unexpected end of data");
+		png_error(png, "the data ends early (truncated)");
 	memcpy(out, c->data + c->pos, n);
 	c->pos += n;
 }
