@@ -223,7 +223,7 @@ sparseclip_tokenize(PG_FUNCTION_ARGS)
 static int
 image_cancel(void *arg)
 {
-	return QueryCancelPending || ProcDiePending;
+	return (QueryCancelPending || ProcDiePending) && INTERRUPTS_CAN_BE_PROCESSED();
 }
 
 /*
