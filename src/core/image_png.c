@@ -10,10 +10,11 @@
  * tRNS is ignored, as convert('RGB') ignores it, unless the alpha mode is
  * CLIP_ALPHA_WHITE: then it becomes alpha and the image is composited.
  *
- * libpng reports errors by longjmp to the setjmp below: everything that
- * must be freed after one lives in a heap context whose pointer is set
- * before setjmp and never changed, so nothing depends on local variables
- * after the jump.  Ancillary chunks other than tRNS are skipped unread
+ * libpng reports errors by longjmp: every libpng call that may raise one
+ * runs in a small function with its own setjmp (read_header,
+ * set_transforms, read_rows), and everything that must be freed after one
+ * lives in a heap context whose pointer is set before setjmp and never
+ * changed, so nothing depends on local variables after the jump.  Ancillary chunks other than tRNS are skipped unread
  * (no zTXt/iCCP inflation), sides are capped, and the caller's cancel
  * callback is polled between rows.
  */
@@ -38,6 +39,10 @@ typedef struct
 	png_infop	info;
 	uint8_t    *pixels;
 	uint8_t    *rgba;			/* palette + tRNS expanded, CLIP_ALPHA_WHITE */
+	png_uint_32 width;			/* from IHDR */
+	png_uint_32 height;
+	int			depth;
+	int			color_type;
 } PngCtx;
 
 static void
@@ -111,7 +116,8 @@ read_header(PngCtx *c)
 	if (setjmp(png_jmpbuf(c->png)))
 		return -1;
 	png_set_read_fn(c->png, c, png_read_fn);
-	png_set_user_limits(c->png, CLIP_IMAGE_MAX_SIDE, CLIP_IMAGE_MAX_SIDE);
+	/* any size the format allows: the caller refuses large ones (54000, not 22P03) */
+	png_set_user_limits(c->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
 	png_set_chunk_malloc_max(c->png, 1 << 20);
 	/* only IHDR, PLTE, tRNS, IDAT and IEND are read */
 	png_set_keep_unknown_chunks(c->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
@@ -121,14 +127,35 @@ read_header(PngCtx *c)
 	png_set_option(c->png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
 #endif
 	png_read_info(c->png, c->info);
+	/* png_get_IHDR checks the values again, and may raise an error too */
+	if (!png_get_IHDR(c->png, c->info, &c->width, &c->height, &c->depth, &c->color_type,
+					  NULL, NULL, NULL))
+		png_error(c->png, "no IHDR");
 	return 0;
 }
 
+/*
+ * Ask libpng for the 8-bit pixels of Pillow's mode: high bytes of 16-bit
+ * samples ("RGB;16B" and the like), palette indices one per byte, gray of
+ * 1/2/4 bits scaled to 8 ("L;2", "L;4", and "1" as 0/255), and tRNS as
+ * alpha only when it is to be composited.
+ */
 static int
-update_info(PngCtx *c, int *passes)
+set_transforms(PngCtx *c, int ct, int depth, int trns_to_alpha, int *passes)
 {
 	if (setjmp(png_jmpbuf(c->png)))
 		return -1;
+	if (depth == 16)
+		png_set_strip_16(c->png);
+	if (ct == PNG_COLOR_TYPE_PALETTE)
+		png_set_packing(c->png);
+	else
+	{
+		if (ct == PNG_COLOR_TYPE_GRAY && depth < 8)
+			png_set_expand_gray_1_2_4_to_8(c->png);
+		if (trns_to_alpha)
+			png_set_tRNS_to_alpha(c->png);
+	}
 	*passes = png_set_interlace_handling(c->png);
 	png_read_update_info(c->png, c->info);
 	return 0;
@@ -150,23 +177,19 @@ read_rows(PngCtx *c, uint8_t *first, size_t stride, int y0, int n)
 static int
 fill_info(PngCtx *c, clip_image_info *info, char *err, size_t errlen)
 {
-	png_uint_32 w,
-				h;
-	int			depth,
-				ct;
-
-	if (read_header(c) != 0 ||
-		!png_get_IHDR(c->png, c->info, &w, &h, &depth, &ct, NULL, NULL, NULL))
+	if (read_header(c) != 0)
 	{
-		sc_seterr(err, errlen, "invalid PNG header: %s", c->msg[0] ? c->msg : "no IHDR");
+		sc_seterr(err, errlen, "invalid PNG header: %s", c->msg);
 		return CLIP_IMAGE_EDATA;
 	}
+	/* IHDR sides are at most 2^31 - 1: they fit an int */
 	info->format = CLIP_FORMAT_PNG;
-	info->width = (int) w;
-	info->height = (int) h;
-	info->bit_depth = depth;
-	info->channels = (ct & PNG_COLOR_MASK_COLOR) ? 3 : 1;
-	info->has_alpha = (ct & PNG_COLOR_MASK_ALPHA) || png_get_valid(c->png, c->info, PNG_INFO_tRNS);
+	info->width = (int) c->width;
+	info->height = (int) c->height;
+	info->bit_depth = c->depth;
+	info->channels = (c->color_type & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+	info->has_alpha = (c->color_type & PNG_COLOR_MASK_ALPHA) ||
+		png_get_valid(c->png, c->info, PNG_INFO_tRNS);
 	return CLIP_IMAGE_OK;
 }
 
@@ -246,33 +269,20 @@ clip_png_decode(const uint8_t *data, size_t len, const clip_preprocess_opts *o,
 	if ((rc = fill_info(c, &info, err, errlen)) != CLIP_IMAGE_OK ||
 		(rc = clip_image_check_size("PNG", info.width, info.height, o->max_pixels, err, errlen)) != CLIP_IMAGE_OK)
 		goto done;
-	ct = png_get_color_type(c->png, c->info);
-	depth = png_get_bit_depth(c->png, c->info);
+	ct = c->color_type;
+	depth = c->depth;
 	trns = png_get_valid(c->png, c->info, PNG_INFO_tRNS) != 0;
 	white = o->alpha == CLIP_ALPHA_WHITE && info.has_alpha;
 
-	/* transformations to the 8-bit pixels of Pillow's mode */
-	if (depth == 16)
-		png_set_strip_16(c->png);	/* the high byte, as Pillow's ";16B" */
 	if (ct == PNG_COLOR_TYPE_PALETTE)
-	{
-		png_set_packing(c->png);	/* one index per byte, unscaled */
 		d->layout = CLIP_PIX_P;
-	}
+	else if (ct & PNG_COLOR_MASK_COLOR)
+		d->layout = (ct & PNG_COLOR_MASK_ALPHA) || (white && trns) ? CLIP_PIX_RGBA : CLIP_PIX_RGB;
+	else if ((ct & PNG_COLOR_MASK_ALPHA) || (white && trns))
+		d->layout = CLIP_PIX_LA;
 	else
-	{
-		if (ct == PNG_COLOR_TYPE_GRAY && depth < 8)
-			png_set_expand_gray_1_2_4_to_8(c->png); /* scaled, as Pillow's "L;2"/"L;4" */
-		if (white && trns)
-			png_set_tRNS_to_alpha(c->png);
-		if (ct & PNG_COLOR_MASK_COLOR)
-			d->layout = (ct & PNG_COLOR_MASK_ALPHA) || (white && trns) ? CLIP_PIX_RGBA : CLIP_PIX_RGB;
-		else if ((ct & PNG_COLOR_MASK_ALPHA) || (white && trns))
-			d->layout = CLIP_PIX_LA;
-		else
-			d->layout = depth == 1 ? CLIP_PIX_1 : CLIP_PIX_L;
-	}
-	if (update_info(c, &passes) != 0)
+		d->layout = depth == 1 ? CLIP_PIX_1 : CLIP_PIX_L;
+	if (set_transforms(c, ct, depth, white && trns && ct != PNG_COLOR_TYPE_PALETTE, &passes) != 0)
 	{
 		sc_seterr(err, errlen, "corrupt PNG: %s", c->msg);
 		rc = CLIP_IMAGE_EDATA;
