@@ -29,7 +29,7 @@ PG_CPPFLAGS = -Isrc -Isrc/core
 PG_CFLAGS   = -std=gnu11 -MMD -MP $(if $(WERROR),-Werror)
 # -Bsymbolic: our own calls bind to our own symbols, even when another
 # extension loaded first (pgvector, say) exports a function of the same name.
-SHLIB_LINK  = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread -Wl,-Bsymbolic
+SHLIB_LINK  = -lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread -Wl,-Bsymbolic
 
 EXTRA_CLEAN = test/unit/bin test/tools/bin $(OBJS:.o=.d) $(DATA_built) results regression.diffs regression.out
 
@@ -45,7 +45,7 @@ $(DATA_built): $(EXT_PARTS) sparseclip.control
 UNIT_SRCS   = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS   = $(patsubst test/unit/%.c,test/unit/bin/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(if $(WERROR),-Werror) -Isrc/core -Itest/unit
-UNIT_LIBS   = -lopenblas -lturbojpeg -lutf8proc -lm -lpthread
+UNIT_LIBS   = -lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread
 
 test/unit/bin/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p $(dir $@)

@@ -1,6 +1,7 @@
 /*
- * encode.c - SQL functions that turn text and JPEG images into svec with the
- * configured model: encode_text(s), encode_image(s), tokenize, model_info.
+ * encode.c - SQL functions that turn text and images (JPEG, PNG, WebP) into
+ * svec with the configured model: encode_text(s), encode_image(s), tokenize,
+ * model_info.
  *
  * The numerical work is the pure-C core's; this file converts between SQL
  * values and the core's buffers, turns its error messages into ereport, and
@@ -20,6 +21,7 @@
 #include "utils/lsyscache.h"
 
 #include "blas_tune.h"
+#include "encode.h"
 #include "image.h"
 #include "model_cache.h"
 #include "settings.h"
@@ -214,35 +216,93 @@ sparseclip_tokenize(PG_FUNCTION_ARGS)
 }
 
 /*
- * Decode and preprocess one JPEG into out [3, S, S].  The header is read
- * first so that an image over sparseclip.max_image_pixels is refused before
- * any pixel is decoded.
+ * Polled by the PNG decoder between rows: stop for a query cancel or a
+ * termination.  It must return rather than throw (the decoder frees its
+ * memory first), so the interrupt itself is serviced after it returns.
  */
-static void
-preprocess_image(CachedModel *cm, bytea *jpeg, float *out)
+static int
+image_cancel(void *arg)
+{
+	return (QueryCancelPending || ProcDiePending) && INTERRUPTS_CAN_BE_PROCESSED();
+}
+
+/*
+ * Decode and preprocess one image (JPEG, PNG or WebP, by signature) into
+ * out [3, S, S], as sparseclip.image_alpha says for transparency.  The
+ * header is read first so that an image over sparseclip.max_image_pixels
+ * is refused before any pixel is decoded.  The bulk embedder calls this
+ * too, so both accept the same formats.
+ */
+void
+sparseclip_preprocess_image(CachedModel *cm, const uint8 *data, size_t len, float *out)
 {
 	const sc_config *cfg = &cm->model->cfg;
 	char		err[256];
-	int			width = 0,
-				height = 0,
-				components = 0;
+	clip_image_info info;
+	clip_preprocess_opts o;
+	int			rc;
 
-	if (clip_jpeg_info((const uint8_t *) VARDATA_ANY(jpeg), VARSIZE_ANY_EXHDR(jpeg),
-					   &width, &height, &components, err, sizeof(err)) != 0)
+	rc = clip_image_info_read(data, len, &info, err, sizeof(err));
+	if (rc == CLIP_IMAGE_ENOMEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading an image: %s", err)));
+	if (rc != CLIP_IMAGE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("could not read image: %s", err)));
-	if ((int64) width * height > sparseclip_max_image_pixels)
+	if ((int64) info.width * info.height > sparseclip_max_image_pixels)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("image of %d x %d pixels is larger than sparseclip.max_image_pixels (%d)",
-						width, height, sparseclip_max_image_pixels)));
-	if (clip_image_preprocess_jpeg((const uint8_t *) VARDATA_ANY(jpeg), VARSIZE_ANY_EXHDR(jpeg),
-								   cfg->image_size, cfg->image_mean, cfg->image_std,
-								   sparseclip_max_image_pixels, out, err, sizeof(err)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("could not decode image: %s", err)));
+						info.width, info.height, sparseclip_max_image_pixels)));
+
+	o.image_size = cfg->image_size;
+	o.mean = cfg->image_mean;
+	o.std = cfg->image_std;
+	o.max_pixels = sparseclip_max_image_pixels;
+	o.alpha = (clip_alpha_mode) sparseclip_image_alpha;
+	o.cancel = image_cancel;
+	o.cancel_arg = NULL;
+	rc = clip_image_preprocess(data, len, &o, out, err, sizeof(err));
+	switch (rc)
+	{
+		case CLIP_IMAGE_OK:
+			return;
+		case CLIP_IMAGE_ECANCEL:
+			CHECK_FOR_INTERRUPTS();
+			/* the interrupt could not be serviced here: still stop */
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling image decoding")));
+			break;
+		case CLIP_IMAGE_ELIMIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("could not decode image: %s", err)));
+			break;
+		case CLIP_IMAGE_ENOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not decode image: %s", err)));
+			break;
+		case CLIP_IMAGE_EARG:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not preprocess image for this model: %s", err)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("could not decode image: %s", err)));
+	}
+}
+
+/* The image of a bytea, via sparseclip_preprocess_image. */
+static void
+preprocess_image(CachedModel *cm, bytea *image, float *out)
+{
+	sparseclip_preprocess_image(cm, (const uint8 *) VARDATA_ANY(image), VARSIZE_ANY_EXHDR(image), out);
 }
 
 static void
@@ -262,14 +322,14 @@ PG_FUNCTION_INFO_V1(sparseclip_encode_image);
 Datum
 sparseclip_encode_image(PG_FUNCTION_ARGS)
 {
-	bytea	   *jpeg = PG_GETARG_BYTEA_PP(0);
+	bytea	   *image = PG_GETARG_BYTEA_PP(0);
 	CachedModel *cm = sparseclip_get_model();
 	int			dim = sc_model_output_dim(cm->model);
 	int			size = cm->model->cfg.image_size;
 	float	   *pixels = palloc(sizeof(float) * 3 * size * size);
 	float	   *out = palloc(sizeof(float) * dim);
 
-	preprocess_image(cm, jpeg, pixels);
+	preprocess_image(cm, image, pixels);
 	run_images(cm, pixels, 1, out);
 	PG_RETURN_SVEC_P(svec_from_dense(out, dim));
 }

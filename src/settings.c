@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "blas_tune.h"
+#include "image.h"
 #include "settings.h"
 #include "inverted/inverted.h"
 
@@ -22,6 +23,13 @@ char	   *sparseclip_model_path = NULL;
 int			sparseclip_threads = 1;
 int			sparseclip_max_image_pixels = 25000000;
 int			sparseclip_batch_size = 32;
+int			sparseclip_image_alpha = CLIP_ALPHA_DROP;
+
+static const struct config_enum_entry image_alpha_options[] = {
+	{"drop", CLIP_ALPHA_DROP, false},
+	{"white", CLIP_ALPHA_WHITE, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -71,6 +79,17 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("sparseclip.image_alpha",
+							 "What encode_image does with transparency: drop (as open_clip with Pillow) or white.",
+							 "drop keeps the colour under transparent pixels, as Pillow's convert('RGB'); "
+							 "white composites over white first, for drawings and icons.",
+							 &sparseclip_image_alpha,
+							 CLIP_ALPHA_DROP,
+							 image_alpha_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	inv_define_gucs();
 

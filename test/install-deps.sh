@@ -10,6 +10,8 @@ PACKAGES=(
 	libopenblas-dev
 	libturbojpeg0-dev
 	libjpeg62-turbo-dev
+	libpng-dev
+	libwebp-dev
 	libutf8proc-dev
 	zlib1g-dev
 	libipc-run-perl

@@ -160,6 +160,9 @@ dump(int size)
 	char		path[4096],
 				err[256];
 	float	   *out = malloc(sizeof(float) * 3 * (size_t) size * (size_t) size);
+	const char *alpha = getenv("SPARSECLIP_ALPHA");
+	clip_preprocess_opts opts = {size, mean, std, 0,
+		alpha && strcmp(alpha, "white") == 0 ? CLIP_ALPHA_WHITE : CLIP_ALPHA_DROP, NULL, NULL};
 
 	while (out && fgets(path, sizeof path, stdin))
 	{
@@ -169,8 +172,8 @@ dump(int size)
 
 		path[strcspn(path, "\n")] = '\0';
 		data = slurp(path, &len);
-		ok = data && clip_image_preprocess_jpeg((const uint8_t *) data, len, size, mean, std, 0,
-												out, err, sizeof err) == 0;
+		/* any accepted format; CLIP_ALPHA_WHITE when SPARSECLIP_ALPHA=white */
+		ok = data && clip_image_preprocess((const uint8_t *) data, len, &opts, out, err, sizeof err) == 0;
 		if (!data)
 			snprintf(err, sizeof err, "cannot read %s", path);
 		fwrite(&ok, sizeof ok, 1, stdout);

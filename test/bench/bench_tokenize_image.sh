@@ -36,7 +36,7 @@ imgs=("$data"/imagenet-sample/*.JPEG)
 printf '%s\n' "${imgs[@]:0:100}" > "$work/images.txt"
 
 gcc -std=gnu11 -O2 -Isrc/core -o "$work/bench" test/bench/bench_tokenize_image.c \
-	src/core/bpe.c src/core/text_clean.c src/core/image.c -lturbojpeg -lutf8proc -lm
+	src/core/bpe.c src/core/text_clean.c src/core/image*.c src/core/errmsg.c -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm
 
 cat > "$work/baseline.py" <<'EOF'
 import html, json, sys, time

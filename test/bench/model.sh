@@ -22,7 +22,7 @@ TMP=$(mktemp -d /tmp/sparseclip-bench-model.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$ROOT/src/core" -o "$TMP/bench_model" \
-	"$ROOT/test/bench/bench_model.c" "$ROOT"/src/core/*.c -lopenblas -lturbojpeg -lutf8proc -lm -lpthread
+	"$ROOT/test/bench/bench_model.c" "$ROOT"/src/core/*.c -lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread
 
 HAVE_TORCH=0
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then HAVE_TORCH=1; else echo "torch not importable: C side only" >&2; fi

@@ -31,7 +31,7 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 gcc -std=gnu11 -O2 -march=x86-64-v2 -Wall -Wextra -Werror -Isrc/core \
 	test/bench/train_step.c src/core/*.c -o "$bin/train_step" \
-	-lopenblas -lturbojpeg -lutf8proc -lm -lpthread
+	-lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread
 core=$("$bin/train_step" core)
 have_torch=0
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; fi

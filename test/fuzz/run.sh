@@ -2,31 +2,56 @@
 # Build the libFuzzer targets with clang (ASan + UBSan) and run each for
 # SECONDS_EACH seconds (default 60).  Not part of the test suite.
 #   bash test/fuzz/run.sh [seconds]
+# FUZZ_TARGETS picks targets (default: image png webp bpe model);
+# FUZZ_RUNS=N stops each after N executions instead (the time limit then
+# only caps it, at SECONDS_EACH or 24 hours when none is given).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
+runs=${FUZZ_RUNS:-}
+[ -n "$runs" ] && [ -z "${1:-}" ] && secs=86400
+targets=${FUZZ_TARGETS:-"image png webp bpe model"}
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
-mkdir -p "$out/corpus_image" "$out/corpus_bpe" "$out/corpus_model"
+mkdir -p "$out/corpus_image" "$out/corpus_png" "$out/corpus_webp" "$out/corpus_bpe" "$out/corpus_model"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
-clang $flags test/fuzz/fuzz_image.c src/core/image.c -lturbojpeg -lm -o "$out/fuzz_image"
-clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c -lutf8proc -o "$out/fuzz_bpe"
-clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c src/core/layers.c \
-	-lopenblas -lm -o "$out/fuzz_model"
+# SPARSECLIP_FUZZING: libpng lets chunks with bad CRCs through, as libpng's own fuzzer does
+images="src/core/image.c src/core/image_jpeg.c src/core/image_png.c src/core/image_webp.c src/core/errmsg.c"
+imglibs="-lturbojpeg -lpng16 -lwebp -lwebpdemux -lm"
+for t in $targets; do
+	case $t in
+	image | png | webp)
+		clang $flags -DSPARSECLIP_FUZZING "test/fuzz/fuzz_$t.c" $images $imglibs -o "$out/fuzz_$t" ;;
+	bpe)
+		clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c src/core/errmsg.c -lutf8proc \
+			-o "$out/fuzz_bpe" ;;
+	model)
+		clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c \
+			src/core/layers.c src/core/errmsg.c -lopenblas -lm -o "$out/fuzz_model" ;;
+	esac
+done
 cp test/fixtures/model/*.safetensors "$out/corpus_model/"
-# seeds: the image fixtures (prefixed with a size byte) and a few texts
-for f in test/fixtures/image/*.jpg; do
-	{ printf '\x17'; cat "$f"; } > "$out/corpus_image/$(basename "$f")"
+# seeds: the image fixtures behind two option bytes (size 23, drop, no
+# cancel; and size 16, white), without the signature the png/webp targets add
+for f in test/fixtures/image/*.jpg test/fixtures/image/*.png test/fixtures/image/*.webp; do
+	b=$(basename "$f")
+	{ printf '\x17\x00'; cat "$f"; } > "$out/corpus_image/$b"
+	case $f in
+	*.png) { printf '\x17\x00'; tail -c +9 "$f"; } > "$out/corpus_png/$b"
+		{ printf '\x50\x00'; tail -c +9 "$f"; } > "$out/corpus_png/white-$b" ;;
+	*.webp) { printf '\x17\x00'; tail -c +13 "$f"; } > "$out/corpus_webp/$b"
+		{ printf '\x50\x00'; tail -c +13 "$f"; } > "$out/corpus_webp/white-$b" ;;
+	esac
 done
 printf '\x00a photo of a cat' > "$out/corpus_bpe/cat"
 printf '\x00caf&eacute; it\xe2\x80\x99s &#x1F436; <start_of_text>' > "$out/corpus_bpe/html"
 printf '\x01#version: 0.2\nh e\nl l\nhe ll\n' > "$out/corpus_bpe/merges"
 status=0
-for t in image bpe model; do
-	echo "== fuzz_$t for ${secs}s"
+for t in $targets; do
+	echo "== fuzz_$t for ${secs}s${runs:+ or $runs runs}"
 	rc=0
 	maxlen=65536
 	[ "$t" = model ] && maxlen=400000	# the model seeds are fixture files of up to 330 kB
-	"$out/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=$maxlen \
+	"$out/fuzz_$t" -max_total_time="$secs" ${runs:+-runs=$runs} -rss_limit_mb=2048 -max_len=$maxlen \
 		-artifact_prefix="$out/crash_$t-" -print_final_stats=1 "$out/corpus_$t" \
 		> "$out/fuzz_$t.log" 2>&1 || rc=$?
 	grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|ERROR|SUMMARY|Done' \

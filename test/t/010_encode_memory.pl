@@ -1,5 +1,5 @@
 # Encoding must not leak: over 10,000 calls of each encoder, successful and
-# failing alike, the backend's resident memory grows no more than it does
+# failing alike (JPEG, PNG and WebP, and their decoders' error paths), the backend's resident memory grows no more than it does
 # for a trivial call in the same loop (256 kB of slack: 26 bytes a call).
 use strict;
 use warnings;
@@ -17,14 +17,21 @@ $node->safe_psql('postgres', 'CREATE EXTENSION sparseclip');
 # One session: warm up, read VmRSS, run the loop, read VmRSS again.
 sub rss_growth_kb
 {
-	my ($name, $call, $calls) = @_;
+	my ($name, $call, $calls, $settings) = @_;
+	$settings //= '';
 	my $sql = qq{
 SET sparseclip.model = '$fixtures/encode/model.safetensors';
-CREATE TEMP TABLE img AS SELECT pg_read_binary_file('$fixtures/encode/wide.jpg') AS jpeg;
+$settings
+CREATE TEMP TABLE img AS SELECT pg_read_binary_file('$fixtures/encode/wide.jpg') AS jpeg,
+	pg_read_binary_file('$fixtures/encode/rgba.png') AS png,
+	pg_read_binary_file('$fixtures/encode/alpha_lossless.webp') AS webp;
 CREATE FUNCTION pg_temp.rss() RETURNS bigint LANGUAGE sql AS
 	\$\$ SELECT substring(pg_read_file('/proc/self/status') FROM 'VmRSS:\\s+(\\d+)')::bigint \$\$;
 CREATE FUNCTION pg_temp.run(n int) RETURNS void LANGUAGE plpgsql AS \$\$
-DECLARE jpeg bytea := (SELECT i.jpeg FROM img i);
+DECLARE
+	jpeg bytea := (SELECT i.jpeg FROM img i);
+	png bytea := (SELECT i.png FROM img i);
+	webp bytea := (SELECT i.webp FROM img i);
 BEGIN
 	FOR i IN 1..n LOOP
 		BEGIN
@@ -56,12 +63,20 @@ my @cases = (
 	[ 'encode_images', q{PERFORM encode_images(ARRAY[jpeg, jpeg])} ],
 	[ 'tokenize', q{PERFORM tokenize('photos of cats and dogs')} ],
 	[ 'a corrupt image (error path)', q{PERFORM encode_image(substring(jpeg FROM 1 FOR 400))} ],
+	[ 'encode_image of a PNG', q{PERFORM encode_image(png)} ],
+	[ 'encode_image of a WebP over white', q{PERFORM encode_image(webp)}, 'SET sparseclip.image_alpha = white;' ],
+	[ 'encode_images of JPEG, PNG and WebP', q{PERFORM encode_images(ARRAY[jpeg, png, webp])} ],
+	# libpng's longjmp path, a libpng error after the rows were allocated, libwebp's error path
+	[ 'a truncated PNG (error path)', q{PERFORM encode_image(substring(png FROM 1 FOR 3000))} ],
+	[ 'a corrupt PNG (error path)',
+		q{PERFORM encode_image(overlay(png PLACING '\\xdeadbeefdeadbeef'::bytea FROM 200))} ],
+	[ 'a truncated WebP (error path)', q{PERFORM encode_image(substring(webp FROM 1 FOR 3000))} ],
 	[ 'a too long text (error path)', q{PERFORM encode_text(repeat('cat ', 40))} ],
 );
 for my $case (@cases)
 {
-	my ($name, $call) = @$case;
-	my $growth = rss_growth_kb($name, $call, 10000);
+	my ($name, $call, $settings) = @$case;
+	my $growth = rss_growth_kb($name, $call, 10000, $settings);
 	note "$name: RSS grew by $growth kB over 10,000 calls";
 	cmp_ok($growth - $baseline, '<', 256,
 		"$name: no leak over 10,000 calls ($growth kB, baseline $baseline kB)");

@@ -1,7 +1,9 @@
 /*
- * test_image.c - JPEG decoding and CLIP preprocessing against references
- * made by torchvision/PIL (test/fixtures/gen_image_fixtures.py), plus the
- * error cases: empty, random, truncated, not a JPEG, zero size, too big.
+ * test_image.c - JPEG, PNG and WebP decoding and CLIP preprocessing against
+ * references made by torchvision/PIL (test/fixtures/gen_image_fixtures.py
+ * for JPEG, gen_image_formats.py for PNG and WebP, which must match
+ * exactly), plus the error cases: empty, random, truncated, corrupt,
+ * unknown format, zero size, too big, cancelled.
  */
 #include "unit.h"
 
@@ -42,11 +44,12 @@ static float mean3[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static float std3[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 static void
-check_case(const json_value *c)
+check_case(const json_value *c, int exact)
 {
 	const char *jpeg_name,
 			   *ref_name,
-			   *mode;
+			   *mode,
+			   *alpha = "drop";
 	size_t		nlen,
 				jlen,
 				rlen,
@@ -68,7 +71,9 @@ check_case(const json_value *c)
 				sum_diff = 0,
 				max_levels = 0;
 
-	if (json_get_string(json_get(c, "jpeg"), &jpeg_name, &nlen) != 0 ||
+	if (json_get(c, "alpha"))
+		json_get_string(json_get(c, "alpha"), &alpha, &nlen);
+	if (json_get_string(json_get(c, exact ? "file" : "jpeg"), &jpeg_name, &nlen) != 0 ||
 		json_get_string(json_get(c, "ref"), &ref_name, &nlen) != 0 ||
 		json_get_string(json_get(c, "mode"), &mode, &nlen) != 0 ||
 		json_get_int64(json_get(c, "size"), &size) != 0 ||
@@ -91,14 +96,36 @@ check_case(const json_value *c)
 		return;
 	}
 
-	want_comps = strcmp(mode, "L") == 0 ? 1 : (strcmp(mode, "CMYK") == 0 ? 4 : 3);
-	CHECK(clip_jpeg_info(jpeg, jlen, &w, &h, &comps, err, sizeof err) == 0, "%s: %s", jpeg_name, err);
-	CHECK(w == width && h == height && comps == want_comps, "%s: info %dx%d/%d, want %dx%d/%d",
-		  jpeg_name, w, h, comps, (int) width, (int) height, want_comps);
+	if (!exact)
+	{
+		want_comps = strcmp(mode, "L") == 0 ? 1 : (strcmp(mode, "CMYK") == 0 ? 4 : 3);
+		CHECK(clip_jpeg_info(jpeg, jlen, &w, &h, &comps, err, sizeof err) == 0, "%s: %s", jpeg_name, err);
+		CHECK(w == width && h == height && comps == want_comps, "%s: info %dx%d/%d, want %dx%d/%d",
+			  jpeg_name, w, h, comps, (int) width, (int) height, want_comps);
+	}
+	else
+	{
+		clip_image_info info;
+		int			want_alpha = strchr(mode, 'A') != NULL;
+
+		CHECK(clip_image_info_read(jpeg, jlen, &info, err, sizeof err) == CLIP_IMAGE_OK, "%s: %s",
+			  jpeg_name, err);
+		CHECK(info.width == width && info.height == height, "%s: info %dx%d, want %dx%d", jpeg_name,
+			  info.width, info.height, (int) width, (int) height);
+		CHECK(info.format == (strstr(jpeg_name, ".png") ? CLIP_FORMAT_PNG : CLIP_FORMAT_WEBP),
+			  "%s: format %s", jpeg_name, clip_image_format_name(info.format));
+		/* tRNS counts as alpha too */
+		CHECK(!want_alpha || info.has_alpha, "%s: mode %s without alpha", jpeg_name, mode);
+	}
 
 	out = malloc(n * sizeof(float));
-	CHECK(out && clip_image_preprocess_jpeg(jpeg, jlen, (int) size, mean3, std3, 0, out, err, sizeof err) == 0,
-		  "%s at %d: %s", jpeg_name, (int) size, err);
+	{
+		clip_preprocess_opts o = {(int) size, mean3, std3, 0,
+			strcmp(alpha, "white") == 0 ? CLIP_ALPHA_WHITE : CLIP_ALPHA_DROP, NULL, NULL};
+
+		CHECK(out && clip_image_preprocess(jpeg, jlen, &o, out, err, sizeof err) == CLIP_IMAGE_OK,
+			  "%s at %d: %s", jpeg_name, (int) size, err);
+	}
 	if (out)
 	{
 		for (i = 0; i < n; i++)
@@ -116,8 +143,11 @@ check_case(const json_value *c)
 			if (d > max_levels)
 				max_levels = d;
 		}
-		printf("%-24s size %3d: max |diff| %.3g (%.2f pixel levels), mean %.3g\n",
-			   jpeg_name, (int) size, max_diff, max_levels, sum_diff / (double) n);
+		printf("%-32s size %3d %-5s: max |diff| %.3g (%.2f pixel levels), mean %.3g\n",
+			   jpeg_name, (int) size, alpha, max_diff, max_levels, sum_diff / (double) n);
+		if (exact)
+			CHECK(max_diff == 0.0, "%s at %d (%s): not identical to Pillow, max diff %g", jpeg_name,
+				  (int) size, alpha, max_diff);
 		CHECK(max_diff <= 0.02, "%s at %d: max diff %g", jpeg_name, (int) size, max_diff);
 		CHECK(sum_diff / (double) n <= 1e-3, "%s at %d: mean diff %g", jpeg_name, (int) size,
 			  sum_diff / (double) n);
@@ -128,17 +158,17 @@ check_case(const json_value *c)
 }
 
 static void
-test_parity(void)
+test_parity_file(const char *json_path, int exact)
 {
 	size_t		len,
 				i;
 	char		err[256];
-	uint8_t    *text = read_file(FIXTURES "cases.json", &len);
+	uint8_t    *text = read_file(json_path, &len);
 	json_value *root = text ? json_parse((const char *) text, len, err, sizeof err) : NULL;
 	const json_value *cases;
 	double		v;
 
-	CHECK(root != NULL, "cannot read " FIXTURES "cases.json (run from the repository root)");
+	CHECK(root != NULL, "cannot read %s (run from the repository root)", json_path);
 	free(text);
 	if (!root)
 		return;
@@ -152,8 +182,15 @@ test_parity(void)
 	cases = json_get(root, "cases");
 	CHECK(json_len(cases) >= 10, "only %zu cases", json_len(cases));
 	for (i = 0; i < json_len(cases); i++)
-		check_case(json_at(cases, i));
+		check_case(json_at(cases, i), exact);
 	json_free(root);
+}
+
+static void
+test_parity(void)
+{
+	test_parity_file(FIXTURES "cases.json", 0);
+	test_parity_file(FIXTURES "formats.json", 1);
 }
 
 static void
@@ -310,10 +347,227 @@ test_pixel_paths(void)
 	CHECK(a[0] == (gray[1] / 255.0f - mean3[0]) / std3[0], "crop offset: %g", a[0]);
 }
 
+static int
+cancel_at(void *arg)
+{
+	int		   *left = arg;
+
+	return (*left)-- <= 0;
+}
+
+/* Random corruptions of a good file: an error with a message or a result. */
+static void
+mutate_file(const char *name, uint32_t seed)
+{
+	size_t		len,
+				i,
+				k;
+	uint8_t    *file = read_file(name, &len);
+	uint8_t    *buf = file ? malloc(len) : NULL;
+	float	   *out = malloc(3 * 16 * 16 * sizeof(float));
+	char		err[256];
+	int			ok = 0,
+				bad = 0,
+				silent = 0;
+	clip_preprocess_opts o = {16, mean3, std3, 1 << 20, CLIP_ALPHA_DROP, NULL, NULL};
+
+	CHECK(file && buf && out, "cannot read %s", name);
+	if (!file || !buf || !out)
+		goto done;
+	for (i = 0; i < 400; i++)
+	{
+		memcpy(buf, file, len);
+		for (k = 0; k < 1 + i % 4; k++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			/* past the signature, so the right decoder sees it */
+			buf[12 + (seed >> 8) % (len - 12)] = (uint8_t) (seed >> 3);
+		}
+		o.alpha = (i & 1) ? CLIP_ALPHA_WHITE : CLIP_ALPHA_DROP;
+		err[0] = '\0';
+		if (clip_image_preprocess(buf, len, &o, out, err, sizeof err) == CLIP_IMAGE_OK)
+			ok++;
+		else if (err[0])
+			bad++;
+		else
+			silent++;
+	}
+	printf("%s: 400 corruptions, %d decode, %d refused\n", name, ok, bad);
+	CHECK(silent == 0, "%s: %d errors without a message", name, silent);
+	CHECK(bad > 0, "%s: no corruption refused", name);
+done:
+	free(file);
+	free(buf);
+	free(out);
+}
+
+/* Every truncation of a good file is refused, but for the last few bytes. */
+static void
+truncate_file(const char *name, size_t max_ok)
+{
+	size_t		len,
+				cut,
+				ok = 0;
+	uint8_t    *file = read_file(name, &len);
+	float	   *out = malloc(3 * 16 * 16 * sizeof(float));
+	char		err[256];
+	clip_preprocess_opts o = {16, mean3, std3, 0, CLIP_ALPHA_DROP, NULL, NULL};
+
+	CHECK(file && out, "cannot read %s", name);
+	if (file && out)
+	{
+		for (cut = 0; cut < len; cut++)
+		{
+			int			rc;
+
+			err[0] = '\0';
+			rc = clip_image_preprocess(file, cut, &o, out, err, sizeof err);
+			if (rc == CLIP_IMAGE_OK)
+				ok++;
+			else
+				CHECK(rc == CLIP_IMAGE_EDATA && err[0], "%s cut at %zu: rc %d, %s", name, cut, rc, err);
+		}
+		CHECK(clip_image_preprocess(file, len / 2, &o, out, err, sizeof err) == CLIP_IMAGE_EDATA,
+			  "half of %s accepted", name);
+		printf("%s: half the file: %s; %zu of %zu prefixes decode\n", name, err, ok, len);
+		CHECK(ok <= max_ok, "%s: %zu truncated prefixes decode", name, ok);
+		CHECK(clip_image_preprocess(file, len, &o, out, err, sizeof err) == CLIP_IMAGE_OK, "%s: %s", name, err);
+	}
+	free(file);
+	free(out);
+}
+
+static void
+test_format_errors(void)
+{
+	static const char *pngs[] = {FIXTURES "png_rgba8_40x30.png", FIXTURES "png_pal8_trns_40x30.png",
+	FIXTURES "png_rgba16_adam7_33x27.png", FIXTURES "png_gray2_adam7_19x13.png"};
+	static const char *webps[] = {FIXTURES "webp_lossy_40x30.webp", FIXTURES "webp_lossless_alpha_33x27.webp",
+	FIXTURES "webp_lossy_alpha_40x30.webp", FIXTURES "webp_anim_30x20.webp"};
+	float	   *out = malloc(3 * 24 * 24 * sizeof(float));
+	char		err[256];
+	clip_image_info info;
+	clip_preprocess_opts o = {24, mean3, std3, 0, CLIP_ALPHA_DROP, NULL, NULL};
+	size_t		len,
+				i;
+	uint8_t    *png = read_file(FIXTURES "png_rgba8_40x30.png", &len);
+	uint8_t    *data;
+	size_t		dlen;
+	int			polls;
+	static const struct
+	{
+		const char *bytes;
+		size_t		len;
+		const char *want;
+	}			unknown[] = {
+		{"", 0, "empty"},
+		{"GIF89a\x01\x00\x01\x00", 10, "GIF images are not supported"},
+		{"BM\x3a\x00\x00\x00", 6, "BMP"},
+		{"II*\x00\x08\x00\x00\x00", 8, "TIFF"},
+		{"\x00\x00\x00\x1c" "ftypavif", 12, "AVIF"},
+		{"RIFF\x10\x00\x00\x00WAVEfmt ", 16, "RIFF (not WebP)"},
+		{"hello, world", 12, "unrecognised image format"},
+		{"\xff\xd8", 2, "unrecognised"},
+	};
+
+	CHECK(out && png, "fixtures");
+	if (!out || !png)
+	{
+		free(out);
+		free(png);
+		return;
+	}
+	for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+	{
+		err[0] = '\0';
+		CHECK(clip_image_info_read((const uint8_t *) unknown[i].bytes, unknown[i].len, &info, err, sizeof err) ==
+			  CLIP_IMAGE_EDATA && strstr(err, unknown[i].want) && strstr(err, CLIP_IMAGE_FORMATS),
+			  "unknown format %zu: %s", i, err);
+		CHECK(clip_image_preprocess((const uint8_t *) unknown[i].bytes, unknown[i].len, &o, out, err, sizeof err) ==
+			  CLIP_IMAGE_EDATA && strstr(err, "accepted formats"), "unknown format %zu: %s", i, err);
+	}
+	CHECK(clip_image_preprocess(NULL, 0, &o, out, err, sizeof err) == CLIP_IMAGE_EDATA, "NULL accepted");
+	CHECK(clip_image_detect(png, len) == CLIP_FORMAT_PNG, "PNG not detected");
+	/* the JPEG-only entry points refuse other formats */
+	CHECK(clip_image_preprocess_jpeg(png, len, 24, mean3, std3, 0, out, err, sizeof err) == -1 &&
+		  strstr(err, "not a JPEG"), "JPEG entry point took a PNG: %s", err);
+
+	/* truncations and corruptions */
+	for (i = 0; i < 4; i++)
+	{
+		truncate_file(pngs[i], 16);		/* a file cut in IEND still has its pixels, as in Pillow */
+		truncate_file(webps[i], 0);
+		mutate_file(pngs[i], 100 + (uint32_t) i);
+		mutate_file(webps[i], 200 + (uint32_t) i);
+	}
+
+	/* the pixel limit, from the header, for each format */
+	o.max_pixels = 40 * 30 - 1;
+	CHECK(clip_image_preprocess(png, len, &o, out, err, sizeof err) == CLIP_IMAGE_ELIMIT && strstr(err, "limit"),
+		  "PNG over the limit: %s", err);
+	o.max_pixels = 40 * 30;
+	CHECK(clip_image_preprocess(png, len, &o, out, err, sizeof err) == CLIP_IMAGE_OK, "PNG at the limit: %s", err);
+	data = read_file(FIXTURES "webp_lossy_40x30.webp", &dlen);
+	o.max_pixels = 40 * 30 - 1;
+	CHECK(data && clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_ELIMIT,
+		  "WebP over the limit: %s", err);
+	free(data);
+
+	/* decompression bombs: refused from the header, nothing allocated */
+	o.max_pixels = 25000000;
+	data = read_file("test/fixtures/encode/bomb.png", &dlen);
+	CHECK(data && clip_image_info_read(data, dlen, &info, err, sizeof err) == CLIP_IMAGE_OK &&
+		  info.width == 50000 && info.height == 50000, "bomb.png header: %s", err);
+	CHECK(data && clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_ELIMIT,
+		  "bomb.png: %s", err);
+	free(data);
+	data = read_file("test/fixtures/encode/bomb.webp", &dlen);
+	CHECK(data && clip_image_info_read(data, dlen, &info, err, sizeof err) == CLIP_IMAGE_OK &&
+		  info.width == 16383 && info.height == 16383, "bomb.webp header: %s", err);
+	CHECK(data && clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_ELIMIT,
+		  "bomb.webp: %s", err);
+	free(data);
+
+	/* cancellation between rows: at once, and in a later interlace pass */
+	o.max_pixels = 0;
+	o.cancel = cancel_at;
+	o.cancel_arg = &polls;
+	polls = 0;
+	CHECK(clip_image_preprocess(png, len, &o, out, err, sizeof err) == CLIP_IMAGE_ECANCEL &&
+		  strstr(err, "cancel"), "not cancelled: %s", err);
+	data = read_file(FIXTURES "png_rgba16_adam7_33x27.png", &dlen);
+	polls = 5;
+	CHECK(data && clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_ECANCEL,
+		  "interlaced not cancelled: %s", err);
+	polls = 7;					/* one poll per pass of 27 rows: not reached */
+	CHECK(data && clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_OK,
+		  "interlaced with 7 polls: %s", err);
+	free(data);
+	o.cancel = NULL;
+
+	/* without transparency the alpha mode changes nothing */
+	data = read_file(FIXTURES "png_rgb8_40x30.png", &dlen);
+	if (data)
+	{
+		float	   *out2 = malloc(3 * 24 * 24 * sizeof(float));
+
+		o.alpha = CLIP_ALPHA_DROP;
+		CHECK(clip_image_preprocess(data, dlen, &o, out, err, sizeof err) == CLIP_IMAGE_OK, "%s", err);
+		o.alpha = CLIP_ALPHA_WHITE;
+		CHECK(out2 && clip_image_preprocess(data, dlen, &o, out2, err, sizeof err) == CLIP_IMAGE_OK, "%s", err);
+		CHECK(out2 && memcmp(out, out2, 3 * 24 * 24 * sizeof(float)) == 0, "alpha mode changed an opaque image");
+		free(out2);
+	}
+	free(data);
+	free(png);
+	free(out);
+}
+
 int
 main(void)
 {
 	test_parity();
+	test_format_errors();
 	test_sizes();
 	test_errors();
 	test_pixel_paths();
