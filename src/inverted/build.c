@@ -26,16 +26,6 @@ typedef struct InvBuildState
 	MemoryContext tmpctx;
 } InvBuildState;
 
-static int32
-inv_merge_dim(int32 have, int32 dim)
-{
-	if (have == INV_DIM_NONE)
-		return dim;
-	if (have != dim)
-		return INV_DIM_MIXED;
-	return have;
-}
-
 static void
 inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 				   bool tupleIsAlive, void *state)
@@ -46,7 +36,7 @@ inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0])
 	{
 		MemoryContextSwitchTo(old);
-		inv_accum_add_doc(&bs->acc, tid, INV_DOC_NULL, 0, 0, NULL, NULL);
+		inv_accum_add_doc(&bs->acc, tid, INV_DOC_NULL, 0, INV_DIM_NONE, 0, NULL, NULL);
 	}
 	else
 	{
@@ -54,9 +44,9 @@ inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		float4	   *vals = SVEC_VALUES(v);
 		double		n2 = svec_norm2(v);
 
-		bs->dim = inv_merge_dim(bs->dim, v->dim);
+		bs->dim = inv_combine_dim(bs->dim, v->dim);
 		MemoryContextSwitchTo(old);
-		inv_accum_add_doc(&bs->acc, tid, 0, n2, v->nnz, v->indices, vals);
+		inv_accum_add_doc(&bs->acc, tid, 0, n2, v->dim, v->nnz, v->indices, vals);
 	}
 	MemoryContextReset(bs->tmpctx);
 	bs->indtuples += 1;

@@ -39,6 +39,7 @@ typedef struct CheckEntry
 	uint16		flags;
 	bool		seen;
 	int32		nnz;
+	int32		dim;
 	uint64		fp;
 	double		norm2;
 	bool		stored16;		/* in a segment: weights as bfloat16 */
@@ -74,6 +75,7 @@ check_add(HTAB *tab, Relation index, ItemPointer tid)
 		CORRUPT("TID (%u,%u) is indexed twice",
 				ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
 	e->seen = false;
+	e->dim = INV_DIM_NONE;
 	e->nnz = 0;
 	e->fp = 0;
 	e->stored16 = false;
@@ -93,6 +95,8 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	uint64		npost = 0;
 	int32		prevdim = -1;
 	uint32		ndead = 0;
+	int32		alldim = INV_DIM_NONE;
+	int32		livedim = INV_DIM_NONE;
 
 	inv_reader_init(&r, index, ref->start, ref->npages);
 	inv_segment_read_header(&r, &hdr);
@@ -103,7 +107,9 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		CORRUPT("segment at block %u has the wrong operator class", ref->start);
 	if (hdr.doc_off != INV_PAGE_PAYLOAD ||
 		hdr.norm_off != hdr.doc_off + (uint64) hdr.ndocs * sizeof(InvDoc) ||
-		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) ||
+		hdr.dims_off != (hdr.dim == INV_DIM_MIXED ? hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) : 0) ||
+		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) +
+		(hdr.dim == INV_DIM_MIXED ? (uint64) hdr.ndocs * sizeof(int32) : 0) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
 		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(uint16))
@@ -114,9 +120,13 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	{
 		InvDoc		doc;
 
+		int32		ddim;
+
 		inv_read(&r, hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
 		if (doc.flags & ~(INV_DOC_DEAD | INV_DOC_NULL))
 			CORRUPT("document %u of segment at block %u has bad flags", d, ref->start);
+		ddim = inv_segment_doc_dim(&r, &hdr, d, doc.flags);
+		alldim = inv_combine_dim(alldim, ddim);
 		if (doc.flags & INV_DOC_DEAD)
 		{
 			docs[d] = NULL;
@@ -132,12 +142,20 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			if ((double) nrm < sqrt(doc.norm2) || (double) nrm > hdr.maxnorm)
 				CORRUPT("norm of document %u of segment at block %u is wrong", d, ref->start);
 		}
+		livedim = inv_combine_dim(livedim, ddim);
 		docs[d] = check_add(tab, index, &doc.tid);
+		docs[d]->dim = ddim;
 		docs[d]->flags = doc.flags;
 		docs[d]->stored16 = true;
 		docs[d]->norm2 = doc.norm2;
 		(*nentries)++;
 	}
+	if (alldim != hdr.dim)
+		CORRUPT("segment at block %u says dimension %d, its documents %d", ref->start, hdr.dim, alldim);
+	if (inv_combine_dim(ref->dim, livedim) != ref->dim ||
+		(hdr.dim == INV_DIM_MIXED && ref->dim != livedim))
+		CORRUPT("segment at block %u: metapage says dimension %d, its live documents %d",
+				ref->start, ref->dim, livedim);
 	if (ndead != ref->ndead)
 		CORRUPT("segment at block %u has %u dead documents, metapage says %u",
 				ref->start, ndead, ref->ndead);
@@ -303,6 +321,8 @@ inverted_check(PG_FUNCTION_ARGS)
 				meta.segs[j].start < meta.segs[i].start + meta.segs[i].npages)
 				CORRUPT("segments %u and %u overlap", j, i);
 		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries);
+		if (inv_combine_dim(meta.dim, meta.segs[i].dim) != meta.dim)
+			CORRUPT("metapage dimension %d does not cover segment %u's %d", meta.dim, i, meta.segs[i].dim);
 	}
 
 	inv_pend_reader_init(&pr, index, &meta);
@@ -315,6 +335,9 @@ inverted_check(PG_FUNCTION_ARGS)
 		e->flags = rec.flags;
 		e->norm2 = rec.norm2;
 		e->nnz = rec.nnz;
+		e->dim = (rec.flags & INV_DOC_NULL) ? INV_DIM_NONE : rec.dim;
+		if (inv_combine_dim(meta.dim, e->dim) != meta.dim)
+			CORRUPT("metapage dimension %d does not cover a pending document's %d", meta.dim, e->dim);
 		for (j = 0; j < rec.nnz; j++)
 		{
 			if ((j > 0 && ind[j] <= ind[j - 1]) || ind[j] < 0)
@@ -394,7 +417,7 @@ inverted_check(PG_FUNCTION_ARGS)
 			uint64		fp;
 
 			check_fingerprint(v, e->stored16, &nnz, &fp);
-			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp ||
+			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp || v->dim != e->dim ||
 				svec_norm2(v) != e->norm2)
 				CORRUPT("row (%u,%u) is indexed with a different vector",
 						ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid));

@@ -41,7 +41,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			5
+#define INV_VERSION			6
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		10
@@ -77,12 +77,25 @@ typedef struct InvPageOpaque
 #define INV_DIM_NONE		(-1)
 #define INV_DIM_MIXED		(-2)
 
+/* the dimension of a set of documents with dimension have, plus one of dim */
+static inline int32
+inv_combine_dim(int32 have, int32 dim)
+{
+	if (dim == INV_DIM_NONE || have == dim)
+		return have;
+	if (have == INV_DIM_NONE)
+		return dim;
+	return INV_DIM_MIXED;
+}
+
 typedef struct InvSegRef
 {
 	BlockNumber start;			/* first page of the segment */
 	BlockNumber npages;			/* number of consecutive pages */
 	uint32		ndocs;			/* documents (including dead ones) */
 	uint32		ndead;			/* documents marked dead by VACUUM */
+	int32		dim;			/* dimension of its live non-NULL documents,
+								 * INV_DIM_NONE or INV_DIM_MIXED */
 } InvSegRef;
 
 typedef struct InvMetaPageData
@@ -111,11 +124,13 @@ typedef struct InvSegHeader
 	uint32		ndocs;
 	uint32		nranges;
 	uint32		ndims;
-	uint32		unused;
+	int32		dim;			/* dimension of its non-NULL documents, or
+								 * INV_DIM_NONE / INV_DIM_MIXED */
 	uint64		ndesc;
 	uint64		npostings;		/* postings in all pieces */
 	uint64		doc_off;		/* InvDoc[ndocs] */
 	uint64		norm_off;		/* float4 |d|[ndocs], rounded up */
+	uint64		dims_off;		/* int32 dim[ndocs] when dim is MIXED, else 0 */
 	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
 	uint64		desc_off;		/* InvRangeDesc[ndesc] */
 	uint64		data_off;		/* posting bytes */
@@ -312,6 +327,7 @@ typedef struct InvAccum
 {
 	uint32		flags;
 	InvDoc	   *docs;
+	int32	   *dims;			/* per document (INV_DIM_NONE for NULL) */
 	uint32		ndocs;
 	uint32		maxdocs;
 	InvPosting *post;
@@ -321,13 +337,16 @@ typedef struct InvAccum
 
 extern void inv_accum_init(InvAccum *acc, uint32 flags);
 extern void inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
-							  int32 nnz, const int32 *indices, const float4 *values);
+							  int32 dim, int32 nnz, const int32 *indices, const float4 *values);
 extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 								  IndexBulkDeleteCallback callback, void *cb_state,
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
+extern int32 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags);
+extern int32 inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr);
+extern int32 inv_meta_segments_dim(const InvMetaPageData *meta);
 extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
 						   InvOffset *offs, float4 *ws);
 

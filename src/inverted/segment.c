@@ -24,6 +24,7 @@ inv_accum_init(InvAccum *acc, uint32 flags)
 	acc->maxdocs = 1024;
 	acc->ndocs = 0;
 	acc->docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * acc->maxdocs);
+	acc->dims = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * acc->maxdocs);
 	acc->maxpost = 16384;
 	acc->npost = 0;
 	acc->post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * acc->maxpost);
@@ -36,6 +37,9 @@ inv_accum_free(InvAccum *acc)
 		pfree(acc->docs);
 	if (acc->post)
 		pfree(acc->post);
+	if (acc->dims)
+		pfree(acc->dims);
+	acc->dims = NULL;
 	acc->docs = NULL;
 	acc->post = NULL;
 }
@@ -51,6 +55,7 @@ inv_accum_reserve(InvAccum *acc, uint64 nposts)
 					 errmsg("too many documents for one inverted index segment")));
 		acc->maxdocs *= 2;
 		acc->docs = repalloc_huge(acc->docs, sizeof(InvDoc) * acc->maxdocs);
+		acc->dims = repalloc_huge(acc->dims, sizeof(int32) * acc->maxdocs);
 	}
 	if (acc->npost + nposts > acc->maxpost)
 	{
@@ -62,7 +67,7 @@ inv_accum_reserve(InvAccum *acc, uint64 nposts)
 
 void
 inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
-				  int32 nnz, const int32 *indices, const float4 *values)
+				  int32 dim, int32 nnz, const int32 *indices, const float4 *values)
 {
 	InvDoc	   *doc;
 	uint32		docno;
@@ -75,6 +80,7 @@ inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
 	doc->tid = *tid;
 	doc->flags = flags;
 	doc->norm2 = norm2;
+	acc->dims[docno] = (flags & INV_DOC_NULL) ? INV_DIM_NONE : dim;
 	for (i = 0; i < nnz; i++)
 	{
 		InvPosting *p = &acc->post[acc->npost++];
@@ -188,8 +194,11 @@ inv_segment_write(Relation index, InvAccum *acc)
 	uint64		ndims = 0,
 				ndesc = 0,
 				databytes = 0;
+	int32		segdim = INV_DIM_NONE;
 
 	inv_sort_postings(acc->post, acc->npost);
+	for (i = 0; i < acc->ndocs; i++)
+		segdim = inv_combine_dim(segdim, acc->dims[i]);
 
 	/* pass 0: count dims, descriptors and posting bytes */
 	for (i = 0; i < acc->npost; i = j)
@@ -215,11 +224,15 @@ inv_segment_write(Relation index, InvAccum *acc)
 	hdr.ndocs = acc->ndocs;
 	hdr.nranges = (acc->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
 	hdr.ndims = (uint32) ndims;
+	hdr.dim = segdim;
 	hdr.ndesc = ndesc;
 	hdr.npostings = acc->npost;
 	hdr.doc_off = INV_PAGE_PAYLOAD;
 	hdr.norm_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
-	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4);
+	/* documents of several dimensions: each one's, so merges can tell which remain */
+	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) : 0;
+	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) +
+		(segdim == INV_DIM_MIXED ? (uint64) acc->ndocs * sizeof(int32) : 0);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + databytes;
@@ -238,6 +251,9 @@ inv_segment_write(Relation index, InvAccum *acc)
 
 		inv_write(&w, &nrm, sizeof(nrm));
 	}
+	if (segdim == INV_DIM_MIXED)
+		for (i = 0; i < acc->ndocs; i += 4096)
+			inv_write(&w, &acc->dims[i], sizeof(int32) * Min((uint64) 4096, acc->ndocs - i));
 
 	/* pass 1: dimension directory */
 	{
@@ -349,6 +365,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 	ref.npages = w.npages;
 	ref.ndocs = acc->ndocs;
 	ref.ndead = 0;
+	ref.dim = segdim;
 	return ref;
 }
 
@@ -358,7 +375,8 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 	inv_read(r, 0, hdr, sizeof(InvSegHeader));
 	if (hdr->magic != INV_MAGIC ||
 		hdr->total_bytes > (uint64) r->npages * INV_PAGE_PAYLOAD ||
-		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS)
+		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS ||
+		(hdr->dim == INV_DIM_MIXED) != (hdr->dims_off != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": bad segment header at block %u",
@@ -416,6 +434,63 @@ inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc, InvOffset *of
 	return true;
 }
 
+/* The dimension of document d of a segment (INV_DIM_NONE for NULL). */
+int32
+inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags)
+{
+	int32		dim;
+
+	if (flags & INV_DOC_NULL)
+		return INV_DIM_NONE;
+	if (hdr->dim != INV_DIM_MIXED)
+		return hdr->dim;
+	inv_read(r, hdr->dims_off + (uint64) d * sizeof(int32), &dim, sizeof(dim));
+	if (dim < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad dimension of document %u",
+						RelationGetRelationName(r->index), d)));
+	return dim;
+}
+
+/*
+ * The dimension of a segment's live (not dead) non-NULL documents: once
+ * VACUUM has marked the last document of another dimension dead, scans
+ * stop refusing queries of the remaining one.
+ */
+int32
+inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr)
+{
+	int32		dim = INV_DIM_NONE;
+	uint32		d;
+
+	if (hdr->dim != INV_DIM_MIXED)
+		return hdr->dim;
+	for (d = 0; d < hdr->ndocs; d++)
+	{
+		InvDoc		doc;
+
+		if ((d & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_read(r, hdr->doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
+		if (!(doc.flags & INV_DOC_DEAD))
+			dim = inv_combine_dim(dim, inv_segment_doc_dim(r, hdr, d, doc.flags));
+	}
+	return dim;
+}
+
+/* The index-wide dimension the segments alone give (the pending list aside). */
+int32
+inv_meta_segments_dim(const InvMetaPageData *meta)
+{
+	int32		dim = INV_DIM_NONE;
+	uint32		i;
+
+	for (i = 0; i < meta->nsegments; i++)
+		dim = inv_combine_dim(dim, meta->segs[i].dim);
+	return dim;
+}
+
 /*
  * Append a segment's live documents and their postings to acc, dropping
  * those already dead and those the callback says are dead now.
@@ -450,6 +525,7 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 		}
 		inv_accum_reserve(acc, 0);
 		remap[d] = acc->ndocs;
+		acc->dims[acc->ndocs] = inv_segment_doc_dim(&r, &hdr, d, doc.flags);
 		acc->docs[acc->ndocs++] = doc;
 	}
 

@@ -95,7 +95,7 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 				(*ndeleted)++;
 		}
 		else
-			inv_accum_add_doc(&acc, &rec.tid, rec.flags, rec.norm2, rec.nnz, ind, val);
+			inv_accum_add_doc(&acc, &rec.tid, rec.flags, rec.norm2, rec.dim, rec.nnz, ind, val);
 		if (ind)
 			pfree(ind);
 		if (val)
@@ -121,6 +121,8 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 	m->pend_tail_used = 0;
 	m->pend_count = 0;
 	m->pend_bytes = 0;
+	/* the pending list is empty: the segments say which dimensions remain */
+	m->dim = inv_meta_segments_dim(m);
 	GenericXLogFinish(state);
 
 	/* then release what is no longer referenced */
@@ -142,6 +144,8 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 	uint32		ndocs = seg.ndocs;
 	uint32		first;
 	uint32		newdead = 0;
+	int32		livedim = seg.dim;
+	uint64		live_vectors = 0;
 
 	for (first = 0; first < ndocs; first += INV_DOCS_PER_PAGE)
 	{
@@ -158,9 +162,15 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buffer);
 		docs = (InvDoc *) InvPagePayload(page);
-		for (i = 0; i < n && !any; i++)
-			if (!(docs[i].flags & INV_DOC_DEAD) && callback(&docs[i].tid, cb_state))
+		for (i = 0; i < n; i++)
+		{
+			if (docs[i].flags & INV_DOC_DEAD)
+				continue;
+			if (callback(&docs[i].tid, cb_state))
 				any = true;
+			else if (!(docs[i].flags & INV_DOC_NULL))
+				live_vectors++;
+		}
 		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 		if (any)
 		{
@@ -182,12 +192,27 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 		ReleaseBuffer(buffer);
 	}
 
-	if (newdead > 0)
+	/* which dimensions remain? */
+	if (live_vectors == 0)
+		livedim = INV_DIM_NONE;
+	else if (newdead > 0 && seg.dim == INV_DIM_MIXED)
+	{
+		InvReader	r;
+		InvSegHeader hdr;
+
+		inv_reader_init(&r, index, seg.start, seg.npages);
+		inv_segment_read_header(&r, &hdr);
+		livedim = inv_segment_live_dim(&r, &hdr);
+		inv_reader_end(&r);
+	}
+
+	if (newdead > 0 || livedim != seg.dim)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
 
 		InvPageGetMeta(mp)->segs[segno].ndead += newdead;
+		InvPageGetMeta(mp)->segs[segno].dim = livedim;
 		GenericXLogFinish(state);
 		*ndeleted += newdead;
 	}
@@ -230,6 +255,23 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	inv_merge_pending(index, metabuf,
 					  inv_needs_compaction(InvPageGetMeta(BufferGetPage(metabuf))),
 					  callback, callback_state, &ndeleted);
+
+	/*
+	 * The index-wide dimension follows the documents that remain (with an
+	 * empty pending list the segments hold them all; a merge sets it too).
+	 */
+	{
+		InvMetaPageData *m = InvPageGetMeta(BufferGetPage(metabuf));
+
+		if (m->pend_count == 0 && m->dim != inv_meta_segments_dim(m))
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+			InvPageGetMeta(mp)->dim = inv_meta_segments_dim(InvPageGetMeta(mp));
+			GenericXLogFinish(state);
+		}
+	}
 
 	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 	ReleaseBuffer(metabuf);
