@@ -64,13 +64,14 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	Page		page;
 	double		reltuples;
 	uint32		flags;
+	bool		reused;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	flags = inv_index_flags(index);
 
 	/* metapage first, so that it is block 0 */
-	metabuf = inv_new_buffer(index, NULL);
+	metabuf = inv_new_buffer(index, NULL, &reused);
 	Assert(BufferGetBlockNumber(metabuf) == INV_METAPAGE_BLKNO);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
@@ -94,7 +95,7 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		InvSegRef	ref;
 
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_WRITE);
-		ref = inv_segment_write(index, &bs.acc);
+		ref = inv_segment_write(index, &bs.acc, NULL);
 
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);

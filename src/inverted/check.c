@@ -82,8 +82,26 @@ check_add(HTAB *tab, Relation index, ItemPointer tid)
 	return e;
 }
 
+/* Blocks nobody else holds: each page belongs to at most one owner. */
 static void
-check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uint64 *nentries)
+check_claim(Relation index, uint8 *used, BlockNumber nblocks, BlockNumber start,
+			BlockNumber npages, const char *what)
+{
+	BlockNumber b;
+
+	if (start >= nblocks || npages > nblocks - start)
+		CORRUPT("%s at block %u (%u pages) lies outside the index", what, start, npages);
+	for (b = start; b < start + npages; b++)
+	{
+		if (used[b])
+			CORRUPT("block %u of %s is also used elsewhere", b, what);
+		used[b] = 1;
+	}
+}
+
+static void
+check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uint64 *nentries,
+			  uint8 *used, BlockNumber nblocks)
 {
 	InvReader	r;
 	InvSegHeader hdr;
@@ -100,6 +118,8 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 
 	inv_reader_init(&r, index, ref->start, ref->npages);
 	inv_segment_read_header(&r, &hdr);
+	for (d = 0; d < r.map->n; d++)
+		check_claim(index, used, nblocks, r.map->start[d], r.map->base[d + 1] - r.map->base[d], "a segment");
 	if (hdr.ndocs != ref->ndocs)
 		CORRUPT("segment at block %u has %u documents, metapage says %u",
 				ref->start, hdr.ndocs, ref->ndocs);
@@ -258,6 +278,8 @@ inverted_check(PG_FUNCTION_ARGS)
 	HTAB	   *tab;
 	uint64		nentries = 0;
 	int64		nrows = 0;
+	BlockNumber nblocks;
+	uint8	   *used;
 	uint32		i;
 	InvPendReader pr;
 	InvPendRecord rec;
@@ -309,18 +331,37 @@ inverted_check(PG_FUNCTION_ARGS)
 	ctl.hcxt = CurrentMemoryContext;
 	tab = hash_create("inverted_check", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
+	if (meta.nfree > INV_MAX_FREE)
+		CORRUPT("too many free runs");
+	nblocks = RelationGetNumberOfBlocks(index);
+	used = palloc0(Max(nblocks, 1));
+	used[INV_METAPAGE_BLKNO] = 1;
+	for (i = 0; i < meta.nfree; i++)
+		check_claim(index, used, nblocks, meta.free[i].start, meta.free[i].npages, "a free run");
+	{
+		/* the pending chain, with pages a crashed append left behind its tail */
+		BlockNumber b = meta.pend_head;
+
+		while (b != InvalidBlockNumber)
+		{
+			Buffer		buf;
+
+			CHECK_FOR_INTERRUPTS();
+			check_claim(index, used, nblocks, b, 1, "the pending list");
+			buf = ReadBuffer(index, b);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			if (InvPageGetOpaque(BufferGetPage(buf))->type != INV_PAGE_PENDING)
+				CORRUPT("block %u of the pending list is not a pending page", b);
+			b = InvPageGetOpaque(BufferGetPage(buf))->next;
+			UnlockReleaseBuffer(buf);
+		}
+	}
 	for (i = 0; i < meta.nsegments; i++)
 	{
-		uint32		j;
-
 		if (meta.segs[i].start == INV_METAPAGE_BLKNO ||
-			meta.segs[i].start + meta.segs[i].npages > RelationGetNumberOfBlocks(index))
+			meta.segs[i].start >= nblocks)
 			CORRUPT("segment %u lies outside the index", i);
-		for (j = 0; j < i; j++)
-			if (meta.segs[i].start < meta.segs[j].start + meta.segs[j].npages &&
-				meta.segs[j].start < meta.segs[i].start + meta.segs[i].npages)
-				CORRUPT("segments %u and %u overlap", j, i);
-		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries);
+		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries, used, nblocks);
 		if (inv_combine_dim(meta.dim, meta.segs[i].dim) != meta.dim)
 			CORRUPT("metapage dimension %d does not cover segment %u's %d", meta.dim, i, meta.segs[i].dim);
 	}

@@ -34,6 +34,7 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/generic_xlog.h"
+#include "access/transam.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
@@ -98,6 +99,21 @@ typedef struct InvSegRef
 								 * INV_DIM_NONE or INV_DIM_MIXED */
 } InvSegRef;
 
+/*
+ * A run of free pages: pages of merged-away segments and pending lists.
+ * They keep their contents until reused, and are reused only once safexid
+ * (the next transaction id when they were freed) is older than every
+ * snapshot, a hot standby's included (see page.c).
+ */
+typedef struct InvFreeExtent
+{
+	BlockNumber start;
+	BlockNumber npages;
+	FullTransactionId safexid;
+} InvFreeExtent;
+
+#define INV_MAX_FREE		240
+
 typedef struct InvMetaPageData
 {
 	uint32		magic;
@@ -110,13 +126,26 @@ typedef struct InvMetaPageData
 	uint32		pend_count;		/* complete records in the list */
 	uint64		pend_bytes;		/* payload bytes of complete records */
 	uint32		nsegments;
-	uint32		unused;
+	uint32		nfree;			/* entries of free[] */
 	InvSegRef	segs[INV_MAX_SEGMENTS];
+	uint64		leaked;			/* pages dropped from a full free list */
+	InvFreeExtent free[INV_MAX_FREE];
 } InvMetaPageData;
 
 #define InvPageGetMeta(page) ((InvMetaPageData *) InvPagePayload(page))
 
-/* Segment stream: header at byte 0; the doc table starts on page 1. */
+/*
+ * Segment stream: header at byte 0, then the segment's extents (the runs of
+ * blocks its pages occupy, in stream order; the first starts at the
+ * segment's first block); the doc table starts on page 1.
+ */
+typedef struct InvExtent
+{
+	BlockNumber start;
+	BlockNumber npages;
+} InvExtent;
+
+#define INV_MAX_EXTENTS		900
 typedef struct InvSegHeader
 {
 	uint32		magic;
@@ -136,6 +165,8 @@ typedef struct InvSegHeader
 	uint64		data_off;		/* posting bytes */
 	uint64		total_bytes;
 	double		maxnorm;		/* largest |d| in the segment */
+	uint32		nextents;		/* InvExtent[nextents] follow the header */
+	uint32		unused;
 } InvSegHeader;
 
 /* Doc flags */
@@ -258,25 +289,39 @@ typedef struct InvPendRecord
 } InvPendRecord;
 
 /* ---- page.c: buffers, metapage, segment byte streams ---- */
-extern Buffer inv_new_buffer(Relation index, const InvMetaPageData *meta);
+extern Buffer inv_new_buffer(Relation index, InvMetaPageData *meta, bool *reused);
+extern void inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
+							BlockNumber npages, FullTransactionId safexid);
+extern void inv_log_reuse(Relation index, BlockNumber blkno, FullTransactionId safexid);
 extern void inv_init_page(Page page, uint16 type);
 extern void inv_fill_metapage(Relation index, Page page);
-extern void inv_free_page(Relation index, BlockNumber blkno);
 extern void inv_read_meta(Relation index, InvMetaPageData *meta);
 extern void inv_check_meta(Relation index, const InvMetaPageData *meta);
 extern uint32 inv_index_flags(Relation index);
+
+/* Where a segment's pages lie: extent i holds pages base[i] .. base[i+1]-1. */
+typedef struct InvSegMap
+{
+	uint32		n;
+	BlockNumber *start;
+	BlockNumber *base;			/* n + 1 entries */
+} InvSegMap;
 
 typedef struct InvReader
 {
 	Relation	index;
 	BlockNumber start;
 	BlockNumber npages;
+	const InvSegMap *map;		/* NULL until the header is read: page 0 only */
+	uint32		ext;			/* extent of the last lookup */
 	Buffer		buf;
 	BlockNumber cur;
 	bool		locked;			/* buf is share-locked (after inv_peek) */
 } InvReader;
 
 extern void inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages);
+extern BlockNumber inv_reader_blkno(InvReader *r, BlockNumber rel);
+extern void inv_segment_load_map(InvReader *r, const InvSegHeader *hdr);
 extern void inv_read(InvReader *r, uint64 off, void *dst, size_t len);
 extern const char *inv_peek(InvReader *r, uint64 off, size_t len);
 extern void inv_reader_unlock(InvReader *r);
@@ -286,14 +331,17 @@ typedef struct InvWriter
 {
 	Relation	index;
 	BlockNumber start;
-	BlockNumber npages;
+	BlockNumber npages;			/* pages written so far */
+	BlockNumber total;			/* pages the segment takes */
+	uint32		nextents;
+	InvExtent	ext[INV_MAX_EXTENTS];	/* reused runs, then the new pages */
 	char	   *page;			/* image of the page being filled */
 	uint32		used;
 	uint64		written;
 	bool		locked;			/* holding the relation extension lock */
 } InvWriter;
 
-extern void inv_writer_begin(InvWriter *w, Relation index);
+extern void inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageData *meta);
 extern void inv_write(InvWriter *w, const void *src, size_t len);
 extern void inv_write_pad_to(InvWriter *w, uint64 off);
 extern void inv_writer_end(InvWriter *w);
@@ -313,7 +361,8 @@ typedef struct InvPendReader
 extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta);
 /* Returns false at the end; the indices and values are palloc'd (NULL when nnz == 0). */
 extern bool inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values);
-extern void inv_pending_free_pages(Relation index, BlockNumber head);
+extern void inv_pending_free_pages(Relation index, InvMetaPageData *meta, BlockNumber head,
+								   FullTransactionId safexid);
 
 /* ---- segment.c: building segments in memory and writing them ---- */
 typedef struct InvPosting
@@ -342,7 +391,9 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  IndexBulkDeleteCallback callback, void *cb_state,
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
-extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
+extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
 extern int32 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags);
 extern int32 inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr);

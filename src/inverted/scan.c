@@ -860,6 +860,7 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 		for (t = g; t < gend; t++)
 		{
 			inv_reader_init(&cur[t - g].r, ss->r.index, ss->r.start, ss->r.npages);
+			cur[t - g].r.map = ss->r.map;
 			cur[t - g].page = NULL;
 			ss->terms[t].cur = 0;
 		}

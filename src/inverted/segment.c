@@ -184,7 +184,7 @@ inv_bound_weight(const InvAccum *acc, const InvPosting *p)
  * reference.  The accumulator's postings are sorted in place.
  */
 InvSegRef
-inv_segment_write(Relation index, InvAccum *acc)
+inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 {
 	InvSegHeader hdr;
 	InvWriter	w;
@@ -240,8 +240,11 @@ inv_segment_write(Relation index, InvAccum *acc)
 	for (i = 0; i < acc->ndocs; i++)
 		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
 
-	inv_writer_begin(&w, index);
+	inv_writer_begin(&w, index,
+					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), meta);
+	hdr.nextents = w.nextents;
 	inv_write(&w, &hdr, sizeof(hdr));
+	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
 	for (i = 0; i < acc->ndocs; i += 4096)
 		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
@@ -362,7 +365,7 @@ inv_segment_write(Relation index, InvAccum *acc)
 	inv_writer_end(&w);
 
 	ref.start = w.start;
-	ref.npages = w.npages;
+	ref.npages = w.total;
 	ref.ndocs = acc->ndocs;
 	ref.ndead = 0;
 	ref.dim = segdim;
@@ -374,6 +377,7 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 {
 	inv_read(r, 0, hdr, sizeof(InvSegHeader));
 	if (hdr->magic != INV_MAGIC ||
+		hdr->nextents == 0 || hdr->nextents > INV_MAX_EXTENTS ||
 		hdr->total_bytes > (uint64) r->npages * INV_PAGE_PAYLOAD ||
 		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS ||
 		(hdr->dim == INV_DIM_MIXED) != (hdr->dims_off != 0))
@@ -381,6 +385,62 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": bad segment header at block %u",
 						RelationGetRelationName(r->index), r->start)));
+	if (r->map == NULL)
+		inv_segment_load_map(r, hdr);
+}
+
+/*
+ * Read the segment's extents (after its header, on its first page) into
+ * r->map, checking that they add up to the segment and begin at its first
+ * block.  Readers of the same segment may share the map.
+ */
+void
+inv_segment_load_map(InvReader *r, const InvSegHeader *hdr)
+{
+	InvSegMap  *m = palloc(sizeof(InvSegMap));
+	InvExtent  *ext = palloc(sizeof(InvExtent) * hdr->nextents);
+	uint64		total = 0;
+	uint32		i;
+
+	inv_read(r, sizeof(InvSegHeader), ext, sizeof(InvExtent) * hdr->nextents);
+	m->n = hdr->nextents;
+	m->start = palloc(sizeof(BlockNumber) * m->n);
+	m->base = palloc(sizeof(BlockNumber) * (m->n + 1));
+	for (i = 0; i < m->n; i++)
+	{
+		m->start[i] = ext[i].start;
+		m->base[i] = (BlockNumber) total;
+		total += ext[i].npages;
+		if (ext[i].npages == 0 || ext[i].start == INV_METAPAGE_BLKNO ||
+			ext[i].start > MaxBlockNumber - ext[i].npages)
+			total = PG_UINT64_MAX / 2;
+	}
+	m->base[m->n] = (BlockNumber) Min(total, (uint64) MaxBlockNumber);
+	if (total != r->npages || m->start[0] != r->start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad extents in the segment at block %u",
+						RelationGetRelationName(r->index), r->start)));
+	pfree(ext);
+	r->map = m;
+	r->ext = 0;
+}
+
+/* Hand a segment's pages to meta's free list. */
+void
+inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+				 FullTransactionId safexid)
+{
+	InvReader	r;
+	InvSegHeader hdr;
+	uint32		i;
+
+	inv_reader_init(&r, index, seg->start, seg->npages);
+	inv_segment_read_header(&r, &hdr);
+	for (i = 0; i < r.map->n; i++)
+		inv_free_extent(index, meta, r.map->start[i],
+						r.map->base[i + 1] - r.map->base[i], safexid);
+	inv_reader_end(&r);
 }
 
 /*

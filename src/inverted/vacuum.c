@@ -13,23 +13,12 @@
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/indexfsm.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "inverted.h"
 
 #define INV_DOCS_PER_PAGE	(INV_PAGE_PAYLOAD / sizeof(InvDoc))
-
-/* Segments are never reused as a whole; their pages go to the FSM. */
-static void
-inv_free_segment(Relation index, const InvSegRef *seg)
-{
-	BlockNumber b;
-
-	for (b = 0; b < seg->npages; b++)
-		RecordFreeIndexPage(index, seg->start + b);
-}
 
 /*
  * Fold the pending list, together with the trailing segments that are not
@@ -58,6 +47,7 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 	GenericXLogState *state;
 	Page		page;
 	InvMetaPageData *m;
+	FullTransactionId safexid;
 
 	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
 
@@ -102,17 +92,30 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 			pfree(val);
 	}
 
+	/* the new segment's pages come from meta's free runs first */
 	if (acc.ndocs > 0)
 	{
-		ref = inv_segment_write(index, &acc);
+		ref = inv_segment_write(index, &acc, &meta);
 		have_ref = true;
 	}
 	inv_accum_free(&acc);
 
-	/* switch the metapage over in one WAL record */
+	/*
+	 * What the new segment replaces is free from now on, for reuse once no
+	 * snapshot of this moment remains (see page.c).
+	 */
+	safexid = ReadNextFullTransactionId();
+	for (i = first; i < (int) meta.nsegments; i++)
+		inv_free_segment(index, &meta, &meta.segs[i], safexid);
+	inv_pending_free_pages(index, &meta, meta.pend_head, safexid);
+
+	/* switch the metapage over in one WAL record, with the free list */
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, metabuf, 0);
 	m = InvPageGetMeta(page);
+	m->nfree = meta.nfree;
+	memcpy(m->free, meta.free, sizeof(InvFreeExtent) * meta.nfree);
+	m->leaked = meta.leaked;
 	m->nsegments = first;
 	if (have_ref)
 		m->segs[m->nsegments++] = ref;
@@ -124,11 +127,6 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 	/* the pending list is empty: the segments say which dimensions remain */
 	m->dim = inv_meta_segments_dim(m);
 	GenericXLogFinish(state);
-
-	/* then release what is no longer referenced */
-	for (i = first; i < (int) meta.nsegments; i++)
-		inv_free_segment(index, &meta.segs[i]);
-	inv_pending_free_pages(index, meta.pend_head);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
@@ -147,9 +145,16 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 	int32		livedim = seg.dim;
 	uint64		live_vectors = 0;
 
+	InvReader	sr;
+	InvSegHeader shdr;
+
+	/* the doc table's pages, through the segment's extents */
+	inv_reader_init(&sr, index, seg.start, seg.npages);
+	inv_segment_read_header(&sr, &shdr);
+	inv_reader_unlock(&sr);
 	for (first = 0; first < ndocs; first += INV_DOCS_PER_PAGE)
 	{
-		BlockNumber blk = seg.start + 1 + first / INV_DOCS_PER_PAGE;
+		BlockNumber blk = inv_reader_blkno(&sr, 1 + first / INV_DOCS_PER_PAGE);
 		uint32		n = Min(ndocs - first, (uint32) INV_DOCS_PER_PAGE);
 		Buffer		buffer;
 		Page		page;
@@ -196,15 +201,8 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 	if (live_vectors == 0)
 		livedim = INV_DIM_NONE;
 	else if (newdead > 0 && seg.dim == INV_DIM_MIXED)
-	{
-		InvReader	r;
-		InvSegHeader hdr;
-
-		inv_reader_init(&r, index, seg.start, seg.npages);
-		inv_segment_read_header(&r, &hdr);
-		livedim = inv_segment_live_dim(&r, &hdr);
-		inv_reader_end(&r);
-	}
+		livedim = inv_segment_live_dim(&sr, &shdr);
+	inv_reader_end(&sr);
 
 	if (newdead > 0 || livedim != seg.dim)
 	{
@@ -314,7 +312,6 @@ invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		live += meta.segs[i].ndocs - meta.segs[i].ndead;
 	live += meta.pend_count;
 
-	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->num_index_tuples = live;
 	stats->estimated_count = false;
