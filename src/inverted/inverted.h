@@ -392,6 +392,9 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+extern uint64 inv_segment_cap(uint64 live);
+extern InvSegRef inv_segment_write_slice(Relation index, InvAccum *acc, uint32 d0, uint32 d1,
+										 uint64 *p0, InvMetaPageData *meta);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
@@ -441,6 +444,10 @@ extern void invendscan(IndexScanDesc scan);
 extern void inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 							  IndexBulkDeleteCallback callback, void *cb_state,
 							  double *ndeleted);
+
+/* Rewrite segments with many dead documents (vacuum.c). */
+extern void inv_compact(Relation index, Buffer metabuf, bool insert,
+						IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted);
 
 /* Build subphases reported in pg_stat_progress_create_index */
 #define INV_BUILD_PHASE_LOAD	2

@@ -505,6 +505,21 @@ inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageDa
 	}
 	if (w->nextents > 0)
 		inv_log_reuse(index, w->ext[0].start, maxxid);
+	if (meta != NULL)
+	{
+		uint32		i,
+					nrec = 0;
+		uint64		freepages = 0;
+
+		for (i = 0; i < meta->nfree; i++)
+		{
+			freepages += meta->free[i].npages;
+			nrec += inv_extent_recyclable(&meta->free[i]) ? 1 : 0;
+		}
+		elog(DEBUG1, "inverted: segment of %u pages, %u of them reused in %u runs; "
+			 "left free: %llu pages in %u runs (%u recyclable)",
+			 npages, npages - left, w->nextents, (unsigned long long) freepages, meta->nfree, nrec);
+	}
 
 	if (left > 0)
 	{

@@ -1096,8 +1096,8 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 		if (ss->walked[r] == INV_RANGE_COMPLETE)
 			nalive++;
 	if (nalive < need)
-		return;
-	if (ss->top != NULL)
+		;						/* too few ranges to witness: only an earlier segment's bar */
+	else if (ss->top != NULL)
 	{
 		/* the batch-th best lower bound of any (live) document */
 		have = ss->ntop == need;
@@ -1143,8 +1143,9 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 		have = (found == need);
 		pfree(top);
 	}
-	theta = Max(theta - ss->slack, so->theta);
-	if (!have || !(theta > 0))
+	/* the bar of earlier segments holds here too */
+	theta = have ? Max(theta - ss->slack, so->theta) : so->theta;
+	if (!(theta > 0))
 		return;
 	so->theta = theta;
 
