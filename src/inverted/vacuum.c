@@ -175,7 +175,7 @@ inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
  * are dead documents (whose postings scans still walk), the most dead first.
  * A rewrite needs new pages for the live part while the old ones wait for
  * the transaction horizon, so VACUUM rewrites only what fits in the
- * recyclable free pages plus what keeps the index within 1.25 times its live
+ * recyclable free pages plus what keeps the index within 1.4 times its live
  * pages (a segment more than half dead whatever it costs), and an insert
  * that has just folded the pending list rewrites at most one segment, only
  * into recyclable pages: between inserts transaction ids advance, so what
@@ -221,7 +221,7 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
 		need = meta->segs[best].npages * (1 - bestfrac) + 1;
 		budget = recyclable;
 		if (!insert)
-			budget += Max(0.0, 1.25 * livepages - (double) RelationGetNumberOfBlocks(index));
+			budget += Max(0.0, 1.4 * livepages - (double) RelationGetNumberOfBlocks(index));
 		tried[best] = true;
 		if (need > budget && (insert || bestfrac <= 0.5))
 			continue;

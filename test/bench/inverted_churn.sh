@@ -33,19 +33,21 @@ chown -R postgres: "$BENCH_TMP"
 psql() { runuser -u postgres -- "$BENCH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 M=$((N / 10))
 
-psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -f "$BENCH_TMP/inverted.sql" <<'SQL'
+cat > "$BENCH_TMP/churn.sql" <<'SQL'
 -- the text queries of bench_time whose top 10 differ from a sequential scan
 CREATE FUNCTION churn_mismatches(nq int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
 	bad int;
 BEGIN
-	CREATE TEMP TABLE ti ON COMMIT DROP AS SELECT * FROM bench_time('text', 10, true, nq);
-	CREATE TEMP TABLE ts ON COMMIT DROP AS SELECT * FROM bench_time('text', 10, false, nq);
+	CREATE TEMP TABLE ti AS SELECT * FROM bench_time('text', 10, true, nq);
+	CREATE TEMP TABLE ts AS SELECT * FROM bench_time('text', 10, false, nq);
 	SELECT count(*) INTO bad FROM ti JOIN ts USING (qid) WHERE ti.ds IS DISTINCT FROM ts.ds;
 	DROP TABLE ti, ts;
 	RETURN bad;
 END $$;
 SQL
+chown postgres: "$BENCH_TMP/churn.sql"
+psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -f "$BENCH_TMP/inverted.sql" -f "$BENCH_TMP/churn.sql"
 psql -c "CREATE TABLE docs (id int PRIMARY KEY, emb svec)" -c "CREATE TABLE queries (kind text, id int, emb svec)" \
 	-c "CREATE TABLE newrows (id int, emb svec)" \
 	-c "\\copy docs FROM PROGRAM '$BENCH_TMP/gen docs $N 1'" \

@@ -30,7 +30,7 @@ gcc -O2 -Wall -Wextra -o "$BENCH_TMP/gen" "$ROOT/test/bench/inverted_gen.c" -lm
 chown -R postgres: "$BENCH_TMP"
 psql() { runuser -u postgres -- "$BENCH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" <<'SQL'
+cat > "$BENCH_TMP/cosine.sql" <<'SQL'
 -- one row per query: milliseconds and the distances of ORDER BY emb <op> q LIMIT k
 CREATE FUNCTION bench_time_op(op text, k int, use_index bool, nq int)
 RETURNS TABLE (qid int, ms float8, ds float8[]) LANGUAGE plpgsql AS $$
@@ -52,6 +52,8 @@ BEGIN
 	END LOOP;
 END $$;
 SQL
+chown postgres: "$BENCH_TMP/cosine.sql"
+psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -f "$BENCH_TMP/cosine.sql"
 t0=$(date +%s)
 psql -c "CREATE TABLE docs (id int, emb svec)" -c "CREATE TABLE queries (id int, emb svec)" \
 	-c "\\copy docs FROM PROGRAM '$BENCH_TMP/gen docs $N 1'" \
