@@ -179,10 +179,7 @@ RESET sparseclip.inverted_query_terms;
 -- 41 ranges of 1,024 documents; one document in each of the first 16 ranges
 -- has dim 2 = 10, so for {1:1,2:1} the first batch's bar is 10 and the 25
 -- ranges whose dims 1 and 2 stay below 1 each are left incomplete.  Dense
--- dimensions are stored as bitmap pieces, sparse ones as offsets.  The build
--- writes two segments (21 and 20 ranges: segments hold about an eighth of
--- the index, at least 16 ranges); the second has no document above the bar,
--- which it takes from the first.
+-- dimensions are stored as bitmap pieces, sparse ones as offsets.
 CREATE TABLE demo (id int, emb svec);
 INSERT INTO demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
 	ARRAY[1 - (i::bigint * 104729 % 1000) / 2000.0,

@@ -93,31 +93,21 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.acc.ndocs > 0)
 	{
 		/*
-		 * Segments of about an eighth of the index each (inv_segment_cap),
-		 * no smaller than the cap (at least 16 ranges: what pruning needs)
+		 * One segment: a scan pays per segment (each has its own directory,
+		 * descriptors and pruning bar), so a fresh build is one; merges and
+		 * compaction keep later segments to an eighth of the index.
 		 */
-		uint64		cap = inv_segment_cap(bs.acc.ndocs);
-		uint32		nseg = (uint32) Max(bs.acc.ndocs / cap, 1);
-		uint32		per = (uint32) ((bs.acc.ndocs + nseg - 1) / nseg);
-		InvSegRef	refs[INV_MAX_SEGMENTS];
-		uint64		p0 = 0;
-		uint32		d0,
-					i;
+		InvSegRef	ref;
 
-		/* whole ranges per segment */
-		per = (per + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS * INV_RANGE_DOCS;
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_WRITE);
-		for (d0 = 0, nseg = 0; d0 < bs.acc.ndocs; d0 += per)
-			refs[nseg++] = inv_segment_write_slice(index, &bs.acc, d0,
-												   Min(d0 + per, bs.acc.ndocs), &p0, NULL);
+		ref = inv_segment_write(index, &bs.acc, NULL);
 
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, metabuf, 0);
-		for (i = 0; i < nseg; i++)
-			InvPageGetMeta(page)->segs[i] = refs[i];
-		InvPageGetMeta(page)->nsegments = nseg;
-		InvPageGetMeta(page)->dim = inv_meta_segments_dim(InvPageGetMeta(page));
+		InvPageGetMeta(page)->segs[0] = ref;
+		InvPageGetMeta(page)->nsegments = 1;
+		InvPageGetMeta(page)->dim = ref.dim;
 		GenericXLogFinish(state);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 	}

@@ -393,8 +393,6 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
 extern uint64 inv_segment_cap(uint64 live);
-extern InvSegRef inv_segment_write_slice(Relation index, InvAccum *acc, uint32 d0, uint32 d1,
-										 uint64 *p0, InvMetaPageData *meta);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);

@@ -495,9 +495,10 @@ inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc, InvOffset *of
 }
 
 /*
- * The most documents a new segment takes: an eighth of the index (at least
- * 16 ranges, what pruning needs), so that rewriting one to drop its dead
- * documents needs little room beside it (see inv_compact).
+ * The most documents a merge puts in one segment: an eighth of the index
+ * (at least 16 ranges, what pruning needs), so that rewriting one to drop
+ * its dead documents needs little room beside it (see inv_compact).  A
+ * build writes one segment whatever its size.
  */
 uint64
 inv_segment_cap(uint64 live)
@@ -505,33 +506,6 @@ inv_segment_cap(uint64 live)
 	uint64		cap = (live / 8 + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS * INV_RANGE_DOCS;
 
 	return Max(cap, (uint64) 16 * INV_RANGE_DOCS);
-}
-
-/*
- * Write documents [d0, d1) of acc (whose postings are still in document
- * order, as added) as one segment: a view of them, renumbered from 0.
- */
-InvSegRef
-inv_segment_write_slice(Relation index, InvAccum *acc, uint32 d0, uint32 d1, uint64 *p0,
-						InvMetaPageData *meta)
-{
-	InvAccum	view = *acc;
-	uint64		p1 = *p0;
-	uint64		i;
-
-	while (p1 < acc->npost && acc->post[p1].docno < d1)
-		p1++;
-	view.docs = acc->docs + d0;
-	view.dims = acc->dims + d0;
-	view.ndocs = d1 - d0;
-	view.maxdocs = view.ndocs;
-	view.post = acc->post + *p0;
-	view.npost = p1 - *p0;
-	view.maxpost = view.npost;
-	for (i = 0; i < view.npost; i++)
-		view.post[i].docno -= d0;
-	*p0 = p1;
-	return inv_segment_write(index, &view, meta);
 }
 
 /* The dimension of document d of a segment (INV_DIM_NONE for NULL). */
