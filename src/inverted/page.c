@@ -242,10 +242,11 @@ inv_check_meta(Relation index, const InvMetaPageData *meta)
 
 /*
  * Segment pages carry their segment's first block in the special area.  On
- * the primary a scan's metapage pin keeps its segments alive, but WAL replay
- * on a hot standby takes no cleanup locks: a merge replayed under a running
- * standby query can free and reuse the pages it reads.  Then the query stops
- * with an error instead of reading someone else's page.
+ * the primary a scan's metapage pin keeps its segments alive; on a hot
+ * standby freed pages keep their contents until reused, and reuse waits for
+ * the horizon or resolves a recovery conflict first (see "free pages"
+ * above).  Should a scan still meet a reused page, it stops with an error
+ * instead of reading someone else's page.
  */
 static void
 inv_check_segment_page(InvReader *r, Page page)
@@ -254,11 +255,11 @@ inv_check_segment_page(InvReader *r, Page page)
 
 	if (opaque->type != INV_PAGE_SEGMENT || opaque->next != r->start)
 		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\" changed under the scan: a segment was merged away",
 						RelationGetRelationName(r->index)),
-				 errdetail("On a hot standby, the replay of a merge or VACUUM can remove pages a query still reads."),
-				 errhint("Run the query again.")));
+				 errdetail("A page the scan still needed was reused, which the transaction horizon and recovery conflicts should prevent."),
+				 errhint("REINDEX the index if this repeats.")));
 }
 
 /*

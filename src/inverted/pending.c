@@ -213,11 +213,11 @@ inv_pend_read_bytes(InvPendReader *r, void *dst, size_t len)
 		page = BufferGetPage(buffer);
 		if (InvPageGetOpaque(page)->type != INV_PAGE_PENDING)
 			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("inverted index \"%s\" changed under the scan: block %u left the pending list",
 							RelationGetRelationName(r->index), r->blk),
-					 errdetail("On a hot standby, the replay of a merge or VACUUM can remove pages a query still reads."),
-					 errhint("Run the query again.")));
+					 errdetail("A page the scan still needed was reused, which the transaction horizon and recovery conflicts should prevent."),
+					 errhint("REINDEX the index if this repeats.")));
 		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - r->off));
 		memcpy(out, InvPagePayload(page) + r->off, n);
 		UnlockReleaseBuffer(buffer);

@@ -1,18 +1,32 @@
 #!/bin/bash
 # Build the libFuzzer targets with clang (ASan + UBSan) and run each for
 # SECONDS_EACH seconds (default 60).  Not part of the test suite.
-#   bash test/fuzz/run.sh [seconds]
+#   bash test/fuzz/run.sh [seconds] [targets...]     targets: image bpe model svec
+# (The inverted index's page decoders are fuzzed in a server by
+# test/fuzz/inverted_pages.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(image bpe model svec)
+PG_INC=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --includedir-server)
+PG_LIB=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --libdir)
+[ -f "$PG_LIB/libpgcommon.a" ] || PG_LIB=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --pkglibdir)
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
-mkdir -p "$out/corpus_image" "$out/corpus_bpe" "$out/corpus_model"
+mkdir -p "$out/corpus_image" "$out/corpus_bpe" "$out/corpus_model" "$out/corpus_svec"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
 clang $flags test/fuzz/fuzz_image.c src/core/image.c -lturbojpeg -lm -o "$out/fuzz_image"
 clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c -lutf8proc -o "$out/fuzz_bpe"
 clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c src/core/layers.c \
 	-lopenblas -lm -o "$out/fuzz_model"
+# the svec parsers of src/svec.c, outside a server (test/fuzz/pg_shim.c)
+clang $flags -Wno-ignored-attributes -Isrc -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_svec.c test/fuzz/pg_shim.c src/svec.c \
+	"$PG_LIB/libpgcommon.a" "$PG_LIB/libpgport.a" -lm -o "$out/fuzz_svec"
 cp test/fixtures/model/*.safetensors "$out/corpus_model/"
+printf '\x00{1:0.5,3:2}/10' > "$out/corpus_svec/text"
+printf '\x00 { 7:-1.5e-3 , 2:3e38 } / 1000000000 ' > "$out/corpus_svec/spaces"
+printf '\x01\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x03\x3f\x80\x00\x00\x40\x00\x00\x00' > "$out/corpus_svec/binary"
 # seeds: the image fixtures (prefixed with a size byte) and a few texts
 for f in test/fixtures/image/*.jpg; do
 	{ printf '\x17'; cat "$f"; } > "$out/corpus_image/$(basename "$f")"
@@ -21,7 +35,7 @@ printf '\x00a photo of a cat' > "$out/corpus_bpe/cat"
 printf '\x00caf&eacute; it\xe2\x80\x99s &#x1F436; <start_of_text>' > "$out/corpus_bpe/html"
 printf '\x01#version: 0.2\nh e\nl l\nhe ll\n' > "$out/corpus_bpe/merges"
 status=0
-for t in image bpe model; do
+for t in "${targets[@]}"; do
 	echo "== fuzz_$t for ${secs}s"
 	rc=0
 	maxlen=65536
