@@ -16,9 +16,9 @@ PG_LIB=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --libdir)
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
 mkdir -p "$out/corpus_image" "$out/corpus_bpe" "$out/corpus_model" "$out/corpus_svec"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
-clang $flags test/fuzz/fuzz_image.c src/core/image.c -lturbojpeg -lm -o "$out/fuzz_image"
-clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c -lutf8proc -o "$out/fuzz_bpe"
-clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c src/core/layers.c \
+clang $flags test/fuzz/fuzz_image.c src/core/image.c src/core/errmsg.c -lturbojpeg -lm -o "$out/fuzz_image"
+clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c src/core/errmsg.c -lutf8proc -o "$out/fuzz_bpe"
+clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c src/core/layers.c src/core/errmsg.c \
 	-lopenblas -lm -o "$out/fuzz_model"
 # the svec parsers of src/svec.c, outside a server (test/fuzz/pg_shim.c)
 clang $flags -Wno-ignored-attributes -Isrc -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_svec.c test/fuzz/pg_shim.c src/svec.c \
