@@ -36,7 +36,9 @@ my $size0 = $primary->safe_psql('postgres', "SELECT pg_relation_size('docs_ip')"
 $primary->backup('b1');
 my $standby = PostgreSQL::Test::Cluster->new('reuse_standby');
 $standby->init_from_backup($primary, 'b1', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "hot_standby_feedback = on\n");
+# feedback every second (default 10 s): the primary's horizon then follows
+# the standby's queries closely enough for reuse to happen during the churn
+$standby->append_conf('postgresql.conf', "hot_standby_feedback = on\nwal_receiver_status_interval = 1\n");
 $standby->start;
 $primary->wait_for_catchup($standby);
 
@@ -57,12 +59,26 @@ COMMIT;
 close $fh;
 my ($out, $err) = ('', '');
 my $bench = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-T', '60', '-f', "$dir/q.sql",
+	[ 'pgbench', '-n', '-c', '2', '-T', '75', '-f', "$dir/q.sql",
 	  '-h', $standby->host, '-p', $standby->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
 
-# the primary churns meanwhile: 8 rounds of 10 % deletes and inserts
+# the primary churns meanwhile: 10 rounds of 10 % deletes and inserts
 for my $round (1 .. 8)
+{
+	my $base = 100000 * $round;
+	$primary->safe_psql('postgres', 'DELETE FROM docs WHERE id IN (SELECT id FROM docs ORDER BY random() LIMIT 2000)');
+	for my $c (0 .. 9)
+	{
+		my $lo = $base + 200 * $c;
+		$primary->safe_psql('postgres',
+			"INSERT INTO docs SELECT $lo + i, inv_rand(400, 1 + i % 30) FROM generate_series(1, 200) i");
+	}
+	$primary->safe_psql('postgres', 'VACUUM docs');
+}
+# two more rounds after a pause, once the standby's feedback has moved on
+sleep(3);
+for my $round (9 .. 10)
 {
 	my $base = 100000 * $round;
 	$primary->safe_psql('postgres', 'DELETE FROM docs WHERE id IN (SELECT id FROM docs ORDER BY random() LIMIT 2000)');
