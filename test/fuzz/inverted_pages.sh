@@ -101,5 +101,6 @@ PY
 		exit 1
 	fi
 	: > "$T/log"
+	echo "round $round: $execs executions, no crash" >&2
 done
 echo "$execs executions in $ROUNDS rounds of $TABLES corrupted indexes, no crash"
