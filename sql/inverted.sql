@@ -206,25 +206,26 @@ INSERT INTO pos SELECT i, i % 7, inv_rand(1500, 30, 0.0) FROM generate_series(1,
 UPDATE pos SET emb = '{}/1500' WHERE id % 997 = 0;
 UPDATE pos SET emb = NULL WHERE id % 1009 = 0;
 CREATE INDEX pos_ip ON pos USING inverted (emb svec_ip_ops);
-SELECT inverted_check('pos_ip');
-SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 4, 1500, 12, 0.0);
+CREATE INDEX pos_cos ON pos USING inverted (emb svec_cosine_ops);
+SELECT inverted_check('pos_ip'), inverted_check('pos_cos');
+SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 4, 1500, 12, 0.0);
 DELETE FROM pos WHERE id IN (SELECT id FROM pos ORDER BY emb <#> '{1:1,2:1,3:1}/1500' LIMIT 40);
 DELETE FROM pos WHERE id % 19 = 0;
 VACUUM pos;
-SELECT inverted_check('pos_ip');
-SELECT inv_compare('pos', '<#>', '{1:1,2:1,3:1}/1500', lim, f) AS r, count(*)
-FROM unnest(ARRAY[1, 10, 100, NULL]) lim, unnest(ARRAY['true', 'cat = 3']) f GROUP BY 1;
-SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 3, 1500, 12, 0.0);
+SELECT inverted_check('pos_ip'), inverted_check('pos_cos');
+SELECT inv_compare('pos', op, '{1:1,2:1,3:1}/1500', lim, f) AS r, count(*)
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, 100, NULL]) lim, unnest(ARRAY['true', 'cat = 3']) f GROUP BY 1;
+SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 3, 1500, 12, 0.0);
 SET sparseclip.inverted_pending_limit = 1500;
 INSERT INTO pos SELECT i, i % 7, inv_rand(1500, 30, 0.0) FROM generate_series(30001, 35000) i;
 RESET sparseclip.inverted_pending_limit;
-SELECT inverted_check('pos_ip');
-SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 3, 1500, 12, 0.0);
+SELECT inverted_check('pos_ip'), inverted_check('pos_cos');
+SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 3, 1500, 12, 0.0);
 SET sparseclip.inverted_prune = off;
-SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
+SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 2, 1500, 12, 0.0);
 RESET sparseclip.inverted_prune;
 SET sparseclip.inverted_initial_batch = 1;
-SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
+SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 2, 1500, 12, 0.0);
 RESET sparseclip.inverted_initial_batch;
 -- the narrower scoring loops (the widest the CPU has are used by default):
 -- AVX2, where the CPU has it, and the portable ones
@@ -237,6 +238,111 @@ SELECT * FROM inv_sweep('pos', ARRAY['<#>'], 2, 1500, 12, 0.0);
 SELECT inv_compare('docs', op, inv_rand(300, 12, 0.1), 10, 'true') AS r, count(*)
 FROM unnest(ARRAY['<#>', '<=>']) op, generate_series(1, 3) GROUP BY 1;
 RESET sparseclip.inverted_simd;
+
+-- Cosine and mixed signs prune too.  Cosine compares partial scores over
+-- |d| against the range bounds of w / |d|; with mixed signs a witness of
+-- the bar counts its partial score plus the least (most negative) the
+-- remaining terms can add.  41 ranges; one document in each of the first 16
+-- is the best for the query, the other 25 ranges are left incomplete.
+--   cos_demo: documents (d1, d2, 2) with small d1, d2; the best ones (1, 1)
+--   mix_demo: documents (d1 in (0, .5], d2 in [-.5, .05]); the best (10, 5),
+--             queried with {1:1,2:1} and with {1:1,2:-1} (best (10, -5))
+CREATE TABLE cos_demo (id int, emb svec);
+INSERT INTO cos_demo SELECT i, CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN '{1:1,2:1}/8'::svec
+	ELSE svec(ARRAY[1, 2, 3 + i % 5], ARRAY[(i::bigint * 104729 % 1000) / 2000.0 + 0.001,
+	                                        (i::bigint * 7919 % 1000) / 20000.0 + 0.001, 2]::real[], 8) END
+FROM generate_series(1, 41 * 1024) i;
+CREATE INDEX cos_demo_cos ON cos_demo USING inverted (emb svec_cosine_ops);
+CREATE TABLE mix_demo (id int, emb svec);
+INSERT INTO mix_demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
+	CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN ARRAY[10, 5 - 10 * (i / 1024 % 2), 1]::real[]
+	ELSE ARRAY[(i::bigint * 104729 % 1000) / 2000.0 + 0.001,
+	           0.05 - (i::bigint * 7919 % 1000) / 1800.0, 0.5]::real[] END, 8)
+FROM generate_series(1, 41 * 1024) i;
+CREATE INDEX mix_demo_ip ON mix_demo USING inverted (emb svec_ip_ops);
+CREATE INDEX mix_demo_cos ON mix_demo USING inverted (emb svec_cosine_ops);
+SET enable_seqscan = off;
+SET client_min_messages = debug1;
+SELECT id, emb <=> '{1:1,2:1}/8' AS d FROM cos_demo ORDER BY emb <=> '{1:1,2:1}/8' LIMIT 3;
+SELECT id, emb <#> '{1:1,2:1}/8' AS d FROM mix_demo ORDER BY emb <#> '{1:1,2:1}/8' LIMIT 3;
+SELECT id, emb <#> '{1:1,2:-1}/8' AS d FROM mix_demo ORDER BY emb <#> '{1:1,2:-1}/8' LIMIT 3;
+SELECT id FROM mix_demo ORDER BY emb <=> '{1:1,2:1}/8' LIMIT 1;
+SET client_min_messages = warning;
+RESET enable_seqscan;
+SELECT inv_compare(t, op, q, lim, 'true') AS r, count(*)
+FROM (VALUES ('cos_demo', '<=>', '{1:1,2:1}/8'::svec), ('mix_demo', '<#>', '{1:1,2:1}/8'),
+             ('mix_demo', '<#>', '{1:1,2:-1}/8'), ('mix_demo', '<=>', '{1:1,2:1}/8'),
+             ('mix_demo', '<=>', '{1:1,2:-1}/8')) v(t, op, q),
+     unnest(ARRAY[1, 16, 17, 200, 5000, NULL]) lim GROUP BY 1;
+DROP TABLE cos_demo, mix_demo;
+
+-- random mixed-sign data, pruned and not: fresh, with dead rows, with
+-- several segments and the pending list
+CREATE TABLE mix (id int PRIMARY KEY, cat int, emb svec);
+INSERT INTO mix SELECT i, i % 7, inv_rand(1000, 30, 0.4) FROM generate_series(1, 20000) i;
+UPDATE mix SET emb = '{}/1000' WHERE id % 997 = 0;
+UPDATE mix SET emb = NULL WHERE id % 1009 = 0;
+CREATE INDEX mix_ip ON mix USING inverted (emb svec_ip_ops);
+CREATE INDEX mix_cos ON mix USING inverted (emb svec_cosine_ops);
+SELECT inverted_check('mix_ip'), inverted_check('mix_cos');
+SELECT * FROM inv_sweep('mix', ARRAY['<#>', '<=>'], 3, 1000, 12, 0.0);
+SELECT * FROM inv_sweep('mix', ARRAY['<#>', '<=>'], 3, 1000, 12, 0.4);
+DELETE FROM mix WHERE id IN (SELECT id FROM mix ORDER BY emb <#> '{1:1,2:1,3:1}/1000' LIMIT 40);
+DELETE FROM mix WHERE id IN (SELECT id FROM mix ORDER BY emb <=> '{1:1,2:-1,3:1}/1000' LIMIT 40);
+DELETE FROM mix WHERE id % 19 = 0;
+VACUUM mix;
+SET sparseclip.inverted_pending_limit = 1500;
+INSERT INTO mix SELECT i, i % 7, inv_rand(1000, 30, 0.4) FROM generate_series(30001, 34000) i;
+RESET sparseclip.inverted_pending_limit;
+SELECT inverted_check('mix_ip'), inverted_check('mix_cos');
+SELECT inv_compare('mix', op, q, lim, f) AS r, count(*)
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY['{1:1,2:1,3:1}/1000'::svec, '{1:1,2:-1,3:1}/1000']) q,
+     unnest(ARRAY[1, 10, 100, NULL]) lim, unnest(ARRAY['true', 'cat = 3']) f GROUP BY 1;
+SELECT * FROM inv_sweep('mix', ARRAY['<#>', '<=>'], 3, 1000, 12, 0.4);
+SET sparseclip.inverted_prune = off;
+SELECT * FROM inv_sweep('mix', ARRAY['<#>', '<=>'], 2, 1000, 12, 0.4);
+RESET sparseclip.inverted_prune;
+SET sparseclip.inverted_initial_batch = 1;
+SELECT * FROM inv_sweep('mix', ARRAY['<#>', '<=>'], 2, 1000, 12, 0.4);
+RESET sparseclip.inverted_initial_batch;
+DROP TABLE mix;
+
+-- The index-wide dimension follows the rows the index holds: rows of another
+-- dimension make scans raise the operator's error; once they are deleted and
+-- VACUUM has run, scans work again.  Odd rows in the built segment (only
+-- marked dead, no merge), in the pending list, and in a merged segment.
+CREATE TABLE dims (id int, emb svec);
+INSERT INTO dims SELECT i, inv_rand(50, 8, 0.2) FROM generate_series(1, 3000) i;
+INSERT INTO dims VALUES (3001, '{1:1,7:2}/60'), (3002, '{3:1}/60'), (3003, NULL);
+CREATE INDEX dims_ip ON dims USING inverted (emb svec_ip_ops);
+CREATE INDEX dims_cos ON dims USING inverted (emb svec_cosine_ops);
+SET enable_seqscan = off;
+SELECT id FROM dims ORDER BY emb <#> '{1:1}/50' LIMIT 1;
+DELETE FROM dims WHERE id IN (3001, 3002);
+SELECT id FROM dims ORDER BY emb <#> '{1:1}/50' LIMIT 1;
+VACUUM dims;
+RESET enable_seqscan;
+SELECT inv_compare('dims', op, inv_rand(50, 6, 0.2), lim, 'true') AS r, count(*)
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, NULL]) lim GROUP BY 1;
+SELECT inverted_check('dims_ip') AS rows_ip, inverted_check('dims_cos') AS rows_cos;
+SET enable_seqscan = off;
+SELECT id FROM dims ORDER BY emb <#> '{1:1}/60' LIMIT 1;
+INSERT INTO dims VALUES (3004, '{2:1}/70');
+SELECT id FROM dims ORDER BY emb <=> '{1:1}/50' LIMIT 1;
+DELETE FROM dims WHERE id = 3004;
+VACUUM dims;
+SELECT count(*) FROM (SELECT id FROM dims ORDER BY emb <=> '{1:1}/50' LIMIT 5) s;
+SET sparseclip.inverted_pending_limit = 100;
+INSERT INTO dims SELECT i, inv_rand(80, 8, 0.2) FROM generate_series(4001, 4150) i;
+RESET sparseclip.inverted_pending_limit;
+SELECT id FROM dims ORDER BY emb <#> '{1:1}/50' LIMIT 1;
+DELETE FROM dims WHERE id > 4000;
+VACUUM dims;
+RESET enable_seqscan;
+SELECT inv_compare('dims', op, inv_rand(50, 6, 0.2), lim, 'true') AS r, count(*)
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, NULL]) lim GROUP BY 1;
+SELECT inverted_check('dims_ip') AS rows_ip, inverted_check('dims_cos') AS rows_cos;
+DROP TABLE dims;
 
 -- bad input
 CREATE INDEX ON docs USING inverted (emb svec_ip_ops) WITH (lists = 3);

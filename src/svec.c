@@ -144,7 +144,8 @@ svec_from_pairs(int32 dim, int32 n, int32 *indices, float4 *values, int dup_errc
 		if (indices[i] < 0 || indices[i] >= dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("svec index %d is out of range for %d dimensions", indices[i] + 1, dim)));
+					 errmsg("svec index %lld is out of range for %d dimensions",
+							(long long) indices[i] + 1, dim)));
 		svec_check_value(values[i]);
 		pairs[i].index = indices[i];
 		pairs[i].value = values[i];
@@ -157,7 +158,7 @@ svec_from_pairs(int32 dim, int32 n, int32 *indices, float4 *values, int dup_errc
 		if (pairs[i].index == pairs[i - 1].index)
 			ereport(ERROR,
 					(errcode(dup_errcode),
-					 errmsg("svec index %d appears more than once", pairs[i].index + 1)));
+					 errmsg("svec index %lld appears more than once", (long long) pairs[i].index + 1)));
 	for (int i = 0; i < n; i++)
 		if (pairs[i].value != 0.0f)
 			nnz++;
@@ -450,8 +451,8 @@ svec_recv(PG_FUNCTION_ARGS)
 		if (result->indices[i] < 0 || result->indices[i] >= dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("svec index %d is out of range for %d dimensions",
-							result->indices[i] + 1, dim)));
+					 errmsg("svec index %lld is out of range for %d dimensions",
+							(long long) result->indices[i] + 1, dim)));
 		if (i > 0 && result->indices[i] <= result->indices[i - 1])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),

@@ -26,16 +26,6 @@ typedef struct InvBuildState
 	MemoryContext tmpctx;
 } InvBuildState;
 
-static int32
-inv_merge_dim(int32 have, int32 dim)
-{
-	if (have == INV_DIM_NONE)
-		return dim;
-	if (have != dim)
-		return INV_DIM_MIXED;
-	return have;
-}
-
 static void
 inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 				   bool tupleIsAlive, void *state)
@@ -46,7 +36,7 @@ inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0])
 	{
 		MemoryContextSwitchTo(old);
-		inv_accum_add_doc(&bs->acc, tid, INV_DOC_NULL, 0, 0, NULL, NULL);
+		inv_accum_add_doc(&bs->acc, tid, INV_DOC_NULL, 0, INV_DIM_NONE, 0, NULL, NULL);
 	}
 	else
 	{
@@ -54,9 +44,9 @@ inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		float4	   *vals = SVEC_VALUES(v);
 		double		n2 = svec_norm2(v);
 
-		bs->dim = inv_merge_dim(bs->dim, v->dim);
+		bs->dim = inv_combine_dim(bs->dim, v->dim);
 		MemoryContextSwitchTo(old);
-		inv_accum_add_doc(&bs->acc, tid, 0, n2, v->nnz, v->indices, vals);
+		inv_accum_add_doc(&bs->acc, tid, 0, n2, v->dim, v->nnz, v->indices, vals);
 	}
 	MemoryContextReset(bs->tmpctx);
 	bs->indtuples += 1;
@@ -74,13 +64,14 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	Page		page;
 	double		reltuples;
 	uint32		flags;
+	bool		reused;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	flags = inv_index_flags(index);
 
 	/* metapage first, so that it is block 0 */
-	metabuf = inv_new_buffer(index, NULL);
+	metabuf = inv_new_buffer(index, NULL, &reused);
 	Assert(BufferGetBlockNumber(metabuf) == INV_METAPAGE_BLKNO);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
@@ -101,17 +92,22 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (bs.acc.ndocs > 0)
 	{
+		/*
+		 * One segment: a scan pays per segment (each has its own directory,
+		 * descriptors and pruning bar), so a fresh build is one; merges and
+		 * compaction keep later segments to an eighth of the index.
+		 */
 		InvSegRef	ref;
 
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_WRITE);
-		ref = inv_segment_write(index, &bs.acc);
+		ref = inv_segment_write(index, &bs.acc, NULL);
 
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, metabuf, 0);
 		InvPageGetMeta(page)->segs[0] = ref;
 		InvPageGetMeta(page)->nsegments = 1;
-		InvPageGetMeta(page)->dim = bs.dim;
+		InvPageGetMeta(page)->dim = ref.dim;
 		GenericXLogFinish(state);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 	}

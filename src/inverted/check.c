@@ -39,6 +39,7 @@ typedef struct CheckEntry
 	uint16		flags;
 	bool		seen;
 	int32		nnz;
+	int32		dim;
 	uint64		fp;
 	double		norm2;
 	bool		stored16;		/* in a segment: weights as bfloat16 */
@@ -74,14 +75,33 @@ check_add(HTAB *tab, Relation index, ItemPointer tid)
 		CORRUPT("TID (%u,%u) is indexed twice",
 				ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
 	e->seen = false;
+	e->dim = INV_DIM_NONE;
 	e->nnz = 0;
 	e->fp = 0;
 	e->stored16 = false;
 	return e;
 }
 
+/* Blocks nobody else holds: each page belongs to at most one owner. */
 static void
-check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uint64 *nentries)
+check_claim(Relation index, uint8 *used, BlockNumber nblocks, BlockNumber start,
+			BlockNumber npages, const char *what)
+{
+	BlockNumber b;
+
+	if (start >= nblocks || npages > nblocks - start)
+		CORRUPT("%s at block %u (%u pages) lies outside the index", what, start, npages);
+	for (b = start; b < start + npages; b++)
+	{
+		if (used[b])
+			CORRUPT("block %u of %s is also used elsewhere", b, what);
+		used[b] = 1;
+	}
+}
+
+static void
+check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uint64 *nentries,
+			  uint8 *used, BlockNumber nblocks)
 {
 	InvReader	r;
 	InvSegHeader hdr;
@@ -93,9 +113,13 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	uint64		npost = 0;
 	int32		prevdim = -1;
 	uint32		ndead = 0;
+	int32		alldim = INV_DIM_NONE;
+	int32		livedim = INV_DIM_NONE;
 
 	inv_reader_init(&r, index, ref->start, ref->npages);
 	inv_segment_read_header(&r, &hdr);
+	for (d = 0; d < r.map->n; d++)
+		check_claim(index, used, nblocks, r.map->start[d], r.map->base[d + 1] - r.map->base[d], "a segment");
 	if (hdr.ndocs != ref->ndocs)
 		CORRUPT("segment at block %u has %u documents, metapage says %u",
 				ref->start, hdr.ndocs, ref->ndocs);
@@ -103,7 +127,9 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 		CORRUPT("segment at block %u has the wrong operator class", ref->start);
 	if (hdr.doc_off != INV_PAGE_PAYLOAD ||
 		hdr.norm_off != hdr.doc_off + (uint64) hdr.ndocs * sizeof(InvDoc) ||
-		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) ||
+		hdr.dims_off != (hdr.dim == INV_DIM_MIXED ? hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) : 0) ||
+		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) +
+		(hdr.dim == INV_DIM_MIXED ? (uint64) hdr.ndocs * sizeof(int32) : 0) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
 		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(uint16))
@@ -114,9 +140,13 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	{
 		InvDoc		doc;
 
+		int32		ddim;
+
 		inv_read(&r, hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
 		if (doc.flags & ~(INV_DOC_DEAD | INV_DOC_NULL))
 			CORRUPT("document %u of segment at block %u has bad flags", d, ref->start);
+		ddim = inv_segment_doc_dim(&r, &hdr, d, doc.flags);
+		alldim = inv_combine_dim(alldim, ddim);
 		if (doc.flags & INV_DOC_DEAD)
 		{
 			docs[d] = NULL;
@@ -132,12 +162,20 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			if ((double) nrm < sqrt(doc.norm2) || (double) nrm > hdr.maxnorm)
 				CORRUPT("norm of document %u of segment at block %u is wrong", d, ref->start);
 		}
+		livedim = inv_combine_dim(livedim, ddim);
 		docs[d] = check_add(tab, index, &doc.tid);
+		docs[d]->dim = ddim;
 		docs[d]->flags = doc.flags;
 		docs[d]->stored16 = true;
 		docs[d]->norm2 = doc.norm2;
 		(*nentries)++;
 	}
+	if (alldim != hdr.dim)
+		CORRUPT("segment at block %u says dimension %d, its documents %d", ref->start, hdr.dim, alldim);
+	if (inv_combine_dim(ref->dim, livedim) != ref->dim ||
+		(hdr.dim == INV_DIM_MIXED && ref->dim != livedim))
+		CORRUPT("segment at block %u: metapage says dimension %d, its live documents %d",
+				ref->start, ref->dim, livedim);
 	if (ndead != ref->ndead)
 		CORRUPT("segment at block %u has %u dead documents, metapage says %u",
 				ref->start, ndead, ref->ndead);
@@ -240,6 +278,8 @@ inverted_check(PG_FUNCTION_ARGS)
 	HTAB	   *tab;
 	uint64		nentries = 0;
 	int64		nrows = 0;
+	BlockNumber nblocks;
+	uint8	   *used;
 	uint32		i;
 	InvPendReader pr;
 	InvPendRecord rec;
@@ -291,18 +331,39 @@ inverted_check(PG_FUNCTION_ARGS)
 	ctl.hcxt = CurrentMemoryContext;
 	tab = hash_create("inverted_check", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
+	if (meta.nfree > INV_MAX_FREE)
+		CORRUPT("too many free runs");
+	nblocks = RelationGetNumberOfBlocks(index);
+	used = palloc0(Max(nblocks, 1));
+	used[INV_METAPAGE_BLKNO] = 1;
+	for (i = 0; i < meta.nfree; i++)
+		check_claim(index, used, nblocks, meta.free[i].start, meta.free[i].npages, "a free run");
+	{
+		/* the pending chain, with pages a crashed append left behind its tail */
+		BlockNumber b = meta.pend_head;
+
+		while (b != InvalidBlockNumber)
+		{
+			Buffer		buf;
+
+			CHECK_FOR_INTERRUPTS();
+			check_claim(index, used, nblocks, b, 1, "the pending list");
+			buf = ReadBuffer(index, b);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			if (InvPageGetOpaque(BufferGetPage(buf))->type != INV_PAGE_PENDING)
+				CORRUPT("block %u of the pending list is not a pending page", b);
+			b = InvPageGetOpaque(BufferGetPage(buf))->next;
+			UnlockReleaseBuffer(buf);
+		}
+	}
 	for (i = 0; i < meta.nsegments; i++)
 	{
-		uint32		j;
-
 		if (meta.segs[i].start == INV_METAPAGE_BLKNO ||
-			meta.segs[i].start + meta.segs[i].npages > RelationGetNumberOfBlocks(index))
+			meta.segs[i].start >= nblocks)
 			CORRUPT("segment %u lies outside the index", i);
-		for (j = 0; j < i; j++)
-			if (meta.segs[i].start < meta.segs[j].start + meta.segs[j].npages &&
-				meta.segs[j].start < meta.segs[i].start + meta.segs[i].npages)
-				CORRUPT("segments %u and %u overlap", j, i);
-		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries);
+		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries, used, nblocks);
+		if (inv_combine_dim(meta.dim, meta.segs[i].dim) != meta.dim)
+			CORRUPT("metapage dimension %d does not cover segment %u's %d", meta.dim, i, meta.segs[i].dim);
 	}
 
 	inv_pend_reader_init(&pr, index, &meta);
@@ -315,6 +376,9 @@ inverted_check(PG_FUNCTION_ARGS)
 		e->flags = rec.flags;
 		e->norm2 = rec.norm2;
 		e->nnz = rec.nnz;
+		e->dim = (rec.flags & INV_DOC_NULL) ? INV_DIM_NONE : rec.dim;
+		if (inv_combine_dim(meta.dim, e->dim) != meta.dim)
+			CORRUPT("metapage dimension %d does not cover a pending document's %d", meta.dim, e->dim);
 		for (j = 0; j < rec.nnz; j++)
 		{
 			if ((j > 0 && ind[j] <= ind[j - 1]) || ind[j] < 0)
@@ -394,7 +458,7 @@ inverted_check(PG_FUNCTION_ARGS)
 			uint64		fp;
 
 			check_fingerprint(v, e->stored16, &nnz, &fp);
-			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp ||
+			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp || v->dim != e->dim ||
 				svec_norm2(v) != e->norm2)
 				CORRUPT("row (%u,%u) is indexed with a different vector",
 						ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid));

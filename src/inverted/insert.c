@@ -49,12 +49,12 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	inv_check_meta(index, meta);
 
 	/* keep the index-wide dimension up to date before the record lands */
-	if (v != NULL && meta->dim != v->dim && meta->dim != INV_DIM_MIXED)
+	if (v != NULL && inv_combine_dim(meta->dim, v->dim) != meta->dim)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
 
-		InvPageGetMeta(mp)->dim = (meta->dim == INV_DIM_NONE) ? v->dim : INV_DIM_MIXED;
+		InvPageGetMeta(mp)->dim = inv_combine_dim(meta->dim, v->dim);
 		GenericXLogFinish(state);
 	}
 
@@ -74,6 +74,7 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	if (merge && ConditionalLockBufferForCleanup(metabuf))
 	{
 		inv_merge_pending(index, metabuf, false, NULL, NULL, NULL);
+		inv_compact(index, metabuf, true, NULL, NULL, NULL);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 	}
 	ReleaseBuffer(metabuf);

@@ -34,6 +34,7 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/generic_xlog.h"
+#include "access/transam.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
@@ -41,7 +42,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			5
+#define INV_VERSION			6
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		10
@@ -77,13 +78,41 @@ typedef struct InvPageOpaque
 #define INV_DIM_NONE		(-1)
 #define INV_DIM_MIXED		(-2)
 
+/* the dimension of a set of documents with dimension have, plus one of dim */
+static inline int32
+inv_combine_dim(int32 have, int32 dim)
+{
+	if (dim == INV_DIM_NONE || have == dim)
+		return have;
+	if (have == INV_DIM_NONE)
+		return dim;
+	return INV_DIM_MIXED;
+}
+
 typedef struct InvSegRef
 {
 	BlockNumber start;			/* first page of the segment */
 	BlockNumber npages;			/* number of consecutive pages */
 	uint32		ndocs;			/* documents (including dead ones) */
 	uint32		ndead;			/* documents marked dead by VACUUM */
+	int32		dim;			/* dimension of its live non-NULL documents,
+								 * INV_DIM_NONE or INV_DIM_MIXED */
 } InvSegRef;
+
+/*
+ * A run of free pages: pages of merged-away segments and pending lists.
+ * They keep their contents until reused, and are reused only once safexid
+ * (the next transaction id when they were freed) is older than every
+ * snapshot, a hot standby's included (see page.c).
+ */
+typedef struct InvFreeExtent
+{
+	BlockNumber start;
+	BlockNumber npages;
+	FullTransactionId safexid;
+} InvFreeExtent;
+
+#define INV_MAX_FREE		240
 
 typedef struct InvMetaPageData
 {
@@ -97,13 +126,26 @@ typedef struct InvMetaPageData
 	uint32		pend_count;		/* complete records in the list */
 	uint64		pend_bytes;		/* payload bytes of complete records */
 	uint32		nsegments;
-	uint32		unused;
+	uint32		nfree;			/* entries of free[] */
 	InvSegRef	segs[INV_MAX_SEGMENTS];
+	uint64		leaked;			/* pages dropped from a full free list */
+	InvFreeExtent free[INV_MAX_FREE];
 } InvMetaPageData;
 
 #define InvPageGetMeta(page) ((InvMetaPageData *) InvPagePayload(page))
 
-/* Segment stream: header at byte 0; the doc table starts on page 1. */
+/*
+ * Segment stream: header at byte 0, then the segment's extents (the runs of
+ * blocks its pages occupy, in stream order; the first starts at the
+ * segment's first block); the doc table starts on page 1.
+ */
+typedef struct InvExtent
+{
+	BlockNumber start;
+	BlockNumber npages;
+} InvExtent;
+
+#define INV_MAX_EXTENTS		900
 typedef struct InvSegHeader
 {
 	uint32		magic;
@@ -111,16 +153,20 @@ typedef struct InvSegHeader
 	uint32		ndocs;
 	uint32		nranges;
 	uint32		ndims;
-	uint32		unused;
+	int32		dim;			/* dimension of its non-NULL documents, or
+								 * INV_DIM_NONE / INV_DIM_MIXED */
 	uint64		ndesc;
 	uint64		npostings;		/* postings in all pieces */
 	uint64		doc_off;		/* InvDoc[ndocs] */
 	uint64		norm_off;		/* float4 |d|[ndocs], rounded up */
+	uint64		dims_off;		/* int32 dim[ndocs] when dim is MIXED, else 0 */
 	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
 	uint64		desc_off;		/* InvRangeDesc[ndesc] */
 	uint64		data_off;		/* posting bytes */
 	uint64		total_bytes;
 	double		maxnorm;		/* largest |d| in the segment */
+	uint32		nextents;		/* InvExtent[nextents] follow the header */
+	uint32		unused;
 } InvSegHeader;
 
 /* Doc flags */
@@ -243,25 +289,39 @@ typedef struct InvPendRecord
 } InvPendRecord;
 
 /* ---- page.c: buffers, metapage, segment byte streams ---- */
-extern Buffer inv_new_buffer(Relation index, const InvMetaPageData *meta);
+extern Buffer inv_new_buffer(Relation index, InvMetaPageData *meta, bool *reused);
+extern void inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
+							BlockNumber npages, FullTransactionId safexid);
+extern void inv_log_reuse(Relation index, BlockNumber blkno, FullTransactionId safexid);
 extern void inv_init_page(Page page, uint16 type);
 extern void inv_fill_metapage(Relation index, Page page);
-extern void inv_free_page(Relation index, BlockNumber blkno);
 extern void inv_read_meta(Relation index, InvMetaPageData *meta);
 extern void inv_check_meta(Relation index, const InvMetaPageData *meta);
 extern uint32 inv_index_flags(Relation index);
+
+/* Where a segment's pages lie: extent i holds pages base[i] .. base[i+1]-1. */
+typedef struct InvSegMap
+{
+	uint32		n;
+	BlockNumber *start;
+	BlockNumber *base;			/* n + 1 entries */
+} InvSegMap;
 
 typedef struct InvReader
 {
 	Relation	index;
 	BlockNumber start;
 	BlockNumber npages;
+	const InvSegMap *map;		/* NULL until the header is read: page 0 only */
+	uint32		ext;			/* extent of the last lookup */
 	Buffer		buf;
 	BlockNumber cur;
 	bool		locked;			/* buf is share-locked (after inv_peek) */
 } InvReader;
 
 extern void inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npages);
+extern BlockNumber inv_reader_blkno(InvReader *r, BlockNumber rel);
+extern void inv_segment_load_map(InvReader *r, const InvSegHeader *hdr);
 extern void inv_read(InvReader *r, uint64 off, void *dst, size_t len);
 extern const char *inv_peek(InvReader *r, uint64 off, size_t len);
 extern void inv_reader_unlock(InvReader *r);
@@ -271,14 +331,17 @@ typedef struct InvWriter
 {
 	Relation	index;
 	BlockNumber start;
-	BlockNumber npages;
+	BlockNumber npages;			/* pages written so far */
+	BlockNumber total;			/* pages the segment takes */
+	uint32		nextents;
+	InvExtent	ext[INV_MAX_EXTENTS];	/* reused runs, then the new pages */
 	char	   *page;			/* image of the page being filled */
 	uint32		used;
 	uint64		written;
 	bool		locked;			/* holding the relation extension lock */
 } InvWriter;
 
-extern void inv_writer_begin(InvWriter *w, Relation index);
+extern void inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageData *meta);
 extern void inv_write(InvWriter *w, const void *src, size_t len);
 extern void inv_write_pad_to(InvWriter *w, uint64 off);
 extern void inv_writer_end(InvWriter *w);
@@ -298,7 +361,8 @@ typedef struct InvPendReader
 extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta);
 /* Returns false at the end; the indices and values are palloc'd (NULL when nnz == 0). */
 extern bool inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values);
-extern void inv_pending_free_pages(Relation index, BlockNumber head);
+extern void inv_pending_free_pages(Relation index, InvMetaPageData *meta, BlockNumber head,
+								   FullTransactionId safexid);
 
 /* ---- segment.c: building segments in memory and writing them ---- */
 typedef struct InvPosting
@@ -312,6 +376,7 @@ typedef struct InvAccum
 {
 	uint32		flags;
 	InvDoc	   *docs;
+	int32	   *dims;			/* per document (INV_DIM_NONE for NULL) */
 	uint32		ndocs;
 	uint32		maxdocs;
 	InvPosting *post;
@@ -321,13 +386,19 @@ typedef struct InvAccum
 
 extern void inv_accum_init(InvAccum *acc, uint32 flags);
 extern void inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
-							  int32 nnz, const int32 *indices, const float4 *values);
+							  int32 dim, int32 nnz, const int32 *indices, const float4 *values);
 extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 								  IndexBulkDeleteCallback callback, void *cb_state,
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
-extern InvSegRef inv_segment_write(Relation index, InvAccum *acc);
+extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+extern uint64 inv_segment_cap(uint64 live);
+extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
+extern int32 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags);
+extern int32 inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr);
+extern int32 inv_meta_segments_dim(const InvMetaPageData *meta);
 extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
 						   InvOffset *offs, float4 *ws);
 
@@ -371,6 +442,10 @@ extern void invendscan(IndexScanDesc scan);
 extern void inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
 							  IndexBulkDeleteCallback callback, void *cb_state,
 							  double *ndeleted);
+
+/* Rewrite segments with many dead documents (vacuum.c). */
+extern void inv_compact(Relation index, Buffer metabuf, bool insert,
+						IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted);
 
 /* Build subphases reported in pg_stat_progress_create_index */
 #define INV_BUILD_PHASE_LOAD	2

@@ -10,7 +10,9 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/indexfsm.h"
+#include "access/nbtxlog.h"
+#include "access/xloginsert.h"
+#include "utils/snapmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -29,50 +31,140 @@ inv_init_page(Page page, uint16 type)
 	opaque->unused = 0;
 }
 
+/* ------------------------------------------------------------ free pages */
+
 /*
- * A new pinned and exclusively locked buffer: a recycled page from the free
- * space map when there is one, else a new page at the end of the relation.
- * meta, when given, is the current metapage (its holder has it locked).
+ * Space reuse, the way nbtree recycles deleted pages.  Pages that a merge
+ * or VACUUM no longer references (old segments, folded pending lists) go
+ * to the metapage's free list in the same WAL record as the switch, with
+ * safexid, the next transaction id at that moment; their contents stay as
+ * they were.  On the primary no scan can still read them (scans pin the
+ * metapage, merges take a cleanup lock on it), but a hot standby's queries
+ * take no such pins: a run is reused only once safexid is older than every
+ * snapshot that may still exist (GlobalVisCheckRemovableFullXid, which
+ * counts the standby's with hot_standby_feedback), and reusing one first
+ * logs a recovery-conflict record for safexid, so that replay on a standby
+ * waits for (or, past max_standby_streaming_delay, cancels) the queries
+ * that could still read the old pages, as for nbtree's reused pages.
  */
 static bool
-inv_page_reusable(Page page, BlockNumber blkno, const InvMetaPageData *meta)
+inv_extent_recyclable(const InvFreeExtent *e)
 {
-	uint32		i;
-
-	if (PageIsNew(page) || InvPageGetOpaque(page)->type == INV_PAGE_DELETED)
-		return true;
-	/* pages of a dropped segment are free once no live segment covers them */
-	if (meta == NULL || InvPageGetOpaque(page)->type != INV_PAGE_SEGMENT)
-		return false;
-	for (i = 0; i < meta->nsegments; i++)
-		if (blkno >= meta->segs[i].start &&
-			blkno < meta->segs[i].start + meta->segs[i].npages)
-			return false;
-	return true;
+	return GlobalVisCheckRemovableFullXid(NULL, e->safexid);
 }
 
+/*
+ * The recovery conflict of reusing pages freed at safexid.  There is no
+ * custom WAL resource manager (it would need shared_preload_libraries):
+ * this is nbtree's own record for it, XLOG_BTREE_REUSE_PAGE, whose replay
+ * only resolves the conflict (it touches no page), named with our relation.
+ */
+void
+inv_log_reuse(Relation index, BlockNumber blkno, FullTransactionId safexid)
+{
+	xl_btree_reuse_page xlrec;
+
+	if (!XLogStandbyInfoActive() || !RelationNeedsWAL(index))
+		return;
+	xlrec.node = index->rd_node;
+	xlrec.block = blkno;
+	xlrec.latestRemovedFullXid = safexid;
+	XLogBeginInsert();
+	XLogRegisterData((char *) &xlrec, SizeOfBtreeReusePage);
+	XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
+}
+
+/*
+ * Add npages free pages from start to meta's free list (an image the caller
+ * WAL-logs): merged into an adjacent run when there is one (keeping the
+ * later safexid), else a new entry; when the list is full the smallest run
+ * is dropped (counted in meta->leaked; REINDEX gets it back).
+ */
+void
+inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
+				BlockNumber npages, FullTransactionId safexid)
+{
+	uint32		i;
+	uint32		smallest = 0;
+
+	if (npages == 0)
+		return;
+	for (i = 0; i < meta->nfree; i++)
+	{
+		InvFreeExtent *e = &meta->free[i];
+
+		if (e->start + e->npages == start || start + npages == e->start)
+		{
+			e->start = Min(e->start, start);
+			e->npages += npages;
+			if (FullTransactionIdPrecedes(e->safexid, safexid))
+				e->safexid = safexid;
+			return;
+		}
+		if (e->npages < meta->free[smallest].npages)
+			smallest = i;
+	}
+	if (meta->nfree < INV_MAX_FREE)
+	{
+		meta->free[meta->nfree].start = start;
+		meta->free[meta->nfree].npages = npages;
+		meta->free[meta->nfree].safexid = safexid;
+		meta->nfree++;
+		return;
+	}
+	if (meta->free[smallest].npages < npages)
+	{
+		meta->leaked += meta->free[smallest].npages;
+		meta->free[smallest].start = start;
+		meta->free[smallest].npages = npages;
+		meta->free[smallest].safexid = safexid;
+	}
+	else
+		meta->leaked += npages;
+}
+
+static void
+inv_remove_free(InvMetaPageData *meta, uint32 i)
+{
+	meta->free[i] = meta->free[meta->nfree - 1];
+	meta->nfree--;
+}
+
+/* a page to (re)write from scratch: exclusively locked, its old bytes not read */
+static Buffer
+inv_zeroed_buffer(Relation index, BlockNumber blkno)
+{
+	return ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_ZERO_AND_LOCK, NULL);
+}
+
+/*
+ * A new pinned and exclusively locked buffer: a page of a recyclable free
+ * run when meta (the caller's image of the metapage, which it WAL-logs with
+ * the new page) has one, else a new page at the end of the relation.
+ * *reused says which.
+ */
 Buffer
-inv_new_buffer(Relation index, const InvMetaPageData *meta)
+inv_new_buffer(Relation index, InvMetaPageData *meta, bool *reused)
 {
 	Buffer		buffer;
 	bool		needLock;
+	uint32		i;
 
-	for (;;)
+	*reused = false;
+	for (i = 0; meta != NULL && i < meta->nfree; i++)
 	{
-		BlockNumber blkno = GetFreeIndexPage(index);
-		Page		page;
+		InvFreeExtent *e = &meta->free[i];
+		BlockNumber blkno = e->start;
 
-		if (blkno == InvalidBlockNumber)
-			break;
-		buffer = ReadBuffer(index, blkno);
-		if (ConditionalLockBuffer(buffer))
-		{
-			page = BufferGetPage(buffer);
-			if (inv_page_reusable(page, blkno, meta))
-				return buffer;
-			LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
-		}
-		ReleaseBuffer(buffer);
+		if (!inv_extent_recyclable(e))
+			continue;
+		inv_log_reuse(index, blkno, e->safexid);
+		e->start++;
+		e->npages--;
+		if (e->npages == 0)
+			inv_remove_free(meta, i);
+		*reused = true;
+		return inv_zeroed_buffer(index, blkno);
 	}
 
 	needLock = !RELATION_IS_LOCAL(index);
@@ -90,6 +182,9 @@ inv_fill_metapage(Relation index, Page page)
 {
 	InvMetaPageData *meta;
 
+	StaticAssertStmt(sizeof(InvMetaPageData) <= INV_PAGE_PAYLOAD, "metapage too large");
+	StaticAssertStmt(sizeof(InvSegHeader) + INV_MAX_EXTENTS * sizeof(InvExtent) <= INV_PAGE_PAYLOAD,
+					 "segment header and extents exceed a page");
 	inv_init_page(page, INV_PAGE_META);
 	meta = InvPageGetMeta(page);
 	memset(meta, 0, sizeof(InvMetaPageData));
@@ -107,23 +202,6 @@ uint32
 inv_index_flags(Relation index)
 {
 	return OidIsValid(index_getprocid(index, 1, 2)) ? INV_FLAG_COSINE : 0;
-}
-
-/* Mark a page deleted (WAL-logged) and hand it to the free space map. */
-void
-inv_free_page(Relation index, BlockNumber blkno)
-{
-	Buffer		buffer = ReadBuffer(index, blkno);
-	GenericXLogState *state;
-	Page		page;
-
-	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
-	inv_init_page(page, INV_PAGE_DELETED);
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buffer);
-	RecordFreeIndexPage(index, blkno);
 }
 
 void
@@ -164,10 +242,11 @@ inv_check_meta(Relation index, const InvMetaPageData *meta)
 
 /*
  * Segment pages carry their segment's first block in the special area.  On
- * the primary a scan's metapage pin keeps its segments alive, but WAL replay
- * on a hot standby takes no cleanup locks: a merge replayed under a running
- * standby query can free and reuse the pages it reads.  Then the query stops
- * with an error instead of reading someone else's page.
+ * the primary a scan's metapage pin keeps its segments alive; on a hot
+ * standby freed pages keep their contents until reused, and reuse waits for
+ * the horizon or resolves a recovery conflict first (see "free pages"
+ * above).  Should a scan still meet a reused page, it stops with an error
+ * instead of reading someone else's page.
  */
 static void
 inv_check_segment_page(InvReader *r, Page page)
@@ -176,11 +255,11 @@ inv_check_segment_page(InvReader *r, Page page)
 
 	if (opaque->type != INV_PAGE_SEGMENT || opaque->next != r->start)
 		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\" changed under the scan: a segment was merged away",
 						RelationGetRelationName(r->index)),
-				 errdetail("On a hot standby, the replay of a merge or VACUUM can remove pages a query still reads."),
-				 errhint("Run the query again.")));
+				 errdetail("A page the scan still needed was reused, which the transaction horizon and recovery conflicts should prevent."),
+				 errhint("REINDEX the index if this repeats.")));
 }
 
 /*
@@ -239,6 +318,43 @@ inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npa
 	r->buf = InvalidBuffer;
 	r->cur = InvalidBlockNumber;
 	r->locked = false;
+	r->map = NULL;
+	r->ext = 0;
+}
+
+/* The block of page rel of the segment (page 0 is its first block). */
+BlockNumber
+inv_reader_blkno(InvReader *r, BlockNumber rel)
+{
+	const InvSegMap *m = r->map;
+	uint32		e = r->ext;
+
+	if (m == NULL)
+	{
+		if (rel != 0)
+			elog(ERROR, "inverted index \"%s\": segment read before its header",
+				 RelationGetRelationName(r->index));
+		return r->start;
+	}
+	if (!(e < m->n && rel >= m->base[e] && rel < m->base[e + 1]))
+	{
+		uint32		lo = 0,
+					hi = m->n - 1;
+
+		/* the extent whose base is the largest <= rel (rel < npages = base[n]) */
+		while (lo < hi)
+		{
+			uint32		mid = (lo + hi + 1) / 2;
+
+			if (m->base[mid] <= rel)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		e = lo;
+		r->ext = e;
+	}
+	return m->start[e] + (rel - m->base[e]);
 }
 
 /*
@@ -248,19 +364,22 @@ inv_reader_init(InvReader *r, Relation index, BlockNumber start, BlockNumber npa
 static Page
 inv_reader_lock(InvReader *r, BlockNumber rel)
 {
+	BlockNumber blkno;
+
 	if (rel >= r->npages)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": segment read past its end",
 						RelationGetRelationName(r->index))));
-	if (r->cur == r->start + rel && r->locked)
+	blkno = inv_reader_blkno(r, rel);
+	if (r->cur == blkno && r->locked)
 		return BufferGetPage(r->buf);
 	inv_reader_unlock(r);
-	if (r->cur != r->start + rel)
+	if (r->cur != blkno)
 	{
 		if (BufferIsValid(r->buf))
 			ReleaseBuffer(r->buf);
-		r->cur = r->start + rel;
+		r->cur = blkno;
 		r->buf = inv_read_segment_buffer(r->index, r->cur);
 	}
 	LockBuffer(r->buf, BUFFER_LOCK_SHARE);
@@ -327,23 +446,131 @@ inv_reader_end(InvReader *r)
 /* ---------------------------------------------------------------- writer */
 
 /*
- * Segments are laid out on consecutive pages, so the writer holds the
- * relation extension lock from begin to end: nobody else can extend the
- * relation in between.  (Pending pages come from the free space map first,
- * and wait for the lock otherwise.)
+ * A segment of npages pages: where they go is decided before the first is
+ * written, since the first (the header) lists them.  Recyclable free runs
+ * of meta (the caller's image of the metapage, which it WAL-logs when it
+ * switches to the new segment: a crash before leaves the runs free) are
+ * taken first, the best fitting first; the rest are new pages at the end of
+ * the relation, added at once under the relation extension lock.
  */
 void
-inv_writer_begin(InvWriter *w, Relation index)
+inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageData *meta)
 {
+	BlockNumber left = npages;
+	FullTransactionId maxxid = InvalidFullTransactionId;
+
 	w->index = index;
-	w->start = InvalidBlockNumber;
 	w->npages = 0;
+	w->total = npages;
+	w->nextents = 0;
 	w->page = palloc0(INV_PAGE_PAYLOAD);
 	w->used = 0;
 	w->written = 0;
-	w->locked = !RELATION_IS_LOCAL(index);
-	if (w->locked)
-		LockRelationForExtension(index, ExclusiveLock);
+	w->locked = false;
+
+	while (meta != NULL && left > 0 && w->nextents < INV_MAX_EXTENTS - 1)
+	{
+		int			best = -1;
+		uint32		i;
+		InvFreeExtent *e;
+		BlockNumber take;
+
+		/* the smallest run that holds the rest, else the largest */
+		for (i = 0; i < meta->nfree; i++)
+		{
+			InvFreeExtent *c = &meta->free[i];
+			bool		fits = c->npages >= left;
+			bool		bestfits = best >= 0 && meta->free[best].npages >= left;
+
+			if (!inv_extent_recyclable(c))
+				continue;
+			if (best < 0 ||
+				(fits && (!bestfits || c->npages < meta->free[best].npages)) ||
+				(!fits && !bestfits && c->npages > meta->free[best].npages))
+				best = i;
+		}
+		if (best < 0)
+			break;
+		e = &meta->free[best];
+		take = Min(left, e->npages);
+		w->ext[w->nextents].start = e->start;
+		w->ext[w->nextents].npages = take;
+		w->nextents++;
+		if (!FullTransactionIdIsValid(maxxid) || FullTransactionIdPrecedes(maxxid, e->safexid))
+			maxxid = e->safexid;
+		e->start += take;
+		e->npages -= take;
+		if (e->npages == 0)
+			inv_remove_free(meta, best);
+		left -= take;
+	}
+	if (w->nextents > 0)
+		inv_log_reuse(index, w->ext[0].start, maxxid);
+	if (meta != NULL)
+	{
+		uint32		i,
+					nrec = 0;
+		uint64		freepages = 0;
+
+		for (i = 0; i < meta->nfree; i++)
+		{
+			freepages += meta->free[i].npages;
+			nrec += inv_extent_recyclable(&meta->free[i]) ? 1 : 0;
+		}
+		elog(DEBUG1, "inverted: segment of %u pages, %u of them reused in %u runs; "
+			 "left free: %llu pages in %u runs (%u recyclable)",
+			 npages, npages - left, w->nextents, (unsigned long long) freepages, meta->nfree, nrec);
+	}
+
+	if (left > 0)
+	{
+		bool		needLock = !RELATION_IS_LOCAL(index);
+		BlockNumber b;
+
+		if (needLock)
+			LockRelationForExtension(index, ExclusiveLock);
+		for (b = 0; b < left; b++)
+		{
+			Buffer		buffer;
+			BlockNumber blkno;
+
+			if ((b & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			buffer = ReadBuffer(index, P_NEW);
+			blkno = BufferGetBlockNumber(buffer);
+			ReleaseBuffer(buffer);
+			if (b == 0)
+			{
+				w->ext[w->nextents].start = blkno;
+				w->ext[w->nextents].npages = 0;
+				w->nextents++;
+			}
+			else if (blkno != w->ext[w->nextents - 1].start + b)
+				elog(ERROR, "inverted index \"%s\": new pages are not consecutive",
+					 RelationGetRelationName(index));
+			w->ext[w->nextents - 1].npages++;
+		}
+		if (needLock)
+			UnlockRelationForExtension(index, ExclusiveLock);
+	}
+	w->start = w->ext[0].start;
+}
+
+/* the block of page rel of the segment being written */
+static BlockNumber
+inv_writer_blkno(const InvWriter *w, BlockNumber rel)
+{
+	uint32		i;
+
+	for (i = 0; i < w->nextents; i++)
+	{
+		if (rel < w->ext[i].npages)
+			return w->ext[i].start + rel;
+		rel -= w->ext[i].npages;
+	}
+	elog(ERROR, "inverted index \"%s\": segment written past its pages",
+		 RelationGetRelationName(w->index));
+	return InvalidBlockNumber;	/* keep the compiler quiet */
 }
 
 static void
@@ -352,18 +579,9 @@ inv_writer_flush(InvWriter *w)
 	Buffer		buffer;
 	GenericXLogState *state;
 	Page		page;
-	BlockNumber blkno;
 
 	CHECK_FOR_INTERRUPTS();
-	buffer = ReadBuffer(w->index, P_NEW);
-	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-	blkno = BufferGetBlockNumber(buffer);
-	if (w->npages == 0)
-		w->start = blkno;
-	else if (blkno != w->start + w->npages)
-		elog(ERROR, "inverted index \"%s\": segment pages are not consecutive",
-			 RelationGetRelationName(w->index));
-
+	buffer = inv_zeroed_buffer(w->index, inv_writer_blkno(w, w->npages));
 	state = GenericXLogStart(w->index);
 	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
 	inv_init_page(page, INV_PAGE_SEGMENT);
@@ -412,9 +630,9 @@ inv_writer_end(InvWriter *w)
 {
 	if (w->used > 0 || w->npages == 0)
 		inv_writer_flush(w);
-	if (w->locked)
-		UnlockRelationForExtension(w->index, ExclusiveLock);
-	w->locked = false;
+	if (w->npages != w->total)
+		elog(ERROR, "inverted index \"%s\": segment took %u pages, expected %u",
+			 RelationGetRelationName(w->index), w->npages, w->total);
 	pfree(w->page);
 	w->page = NULL;
 }

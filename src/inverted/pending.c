@@ -16,14 +16,31 @@
 
 #include "inverted.h"
 
-/* A fresh pending page, linked from prev (when valid) in one WAL record. */
+/*
+ * A fresh pending page, linked from prev (when valid) in one WAL record,
+ * with the metapage when the page comes from its free list.
+ */
 static BlockNumber
 inv_pending_new_page(Relation index, Buffer metabuf, Buffer prevbuf)
 {
-	Buffer		buffer = inv_new_buffer(index, InvPageGetMeta(BufferGetPage(metabuf)));
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
-	BlockNumber blkno = BufferGetBlockNumber(buffer);
+	InvMetaPageData meta;
+	bool		reused;
+	Buffer		buffer;
+	GenericXLogState *state;
+	Page		page;
+	BlockNumber blkno;
+
+	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
+	buffer = inv_new_buffer(index, &meta, &reused);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
+	blkno = BufferGetBlockNumber(buffer);
+	if (reused)
+	{
+		Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+		memcpy(InvPageGetMeta(mp), &meta, sizeof(meta));
+	}
 
 	inv_init_page(page, INV_PAGE_PENDING);
 	((PageHeader) page)->pd_lower = INV_PAGE_DATA_OFFSET;
@@ -196,11 +213,11 @@ inv_pend_read_bytes(InvPendReader *r, void *dst, size_t len)
 		page = BufferGetPage(buffer);
 		if (InvPageGetOpaque(page)->type != INV_PAGE_PENDING)
 			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("inverted index \"%s\" changed under the scan: block %u left the pending list",
 							RelationGetRelationName(r->index), r->blk),
-					 errdetail("On a hot standby, the replay of a merge or VACUUM can remove pages a query still reads."),
-					 errhint("Run the query again.")));
+					 errdetail("A page the scan still needed was reused, which the transaction horizon and recovery conflicts should prevent."),
+					 errhint("REINDEX the index if this repeats.")));
 		n = Min(len, (size_t) (INV_PAGE_PAYLOAD - r->off));
 		memcpy(out, InvPagePayload(page) + r->off, n);
 		UnlockReleaseBuffer(buffer);
@@ -234,20 +251,45 @@ inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **va
 	return true;
 }
 
-/* Free every page of a detached pending chain. */
+/*
+ * Hand every page of a pending chain (which the caller is detaching) to
+ * meta's free list, consecutive blocks as one run.  The pages keep their
+ * contents until reused.
+ */
 void
-inv_pending_free_pages(Relation index, BlockNumber head)
+inv_pending_free_pages(Relation index, InvMetaPageData *meta, BlockNumber head,
+					   FullTransactionId safexid)
 {
+	BlockNumber runstart = InvalidBlockNumber;
+	BlockNumber runlen = 0;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber seen = 0;
+
 	while (head != InvalidBlockNumber)
 	{
-		Buffer		buffer = ReadBuffer(index, head);
+		Buffer		buffer;
 		BlockNumber next;
 
 		CHECK_FOR_INTERRUPTS();
+		/* a corrupt chain must not loop forever */
+		if (head == INV_METAPAGE_BLKNO || head >= nblocks || ++seen > nblocks)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": bad pending list",
+							RelationGetRelationName(index))));
+		buffer = ReadBuffer(index, head);
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
 		next = InvPageGetOpaque(BufferGetPage(buffer))->next;
 		UnlockReleaseBuffer(buffer);
-		inv_free_page(index, head);
+		if (runlen > 0 && head == runstart + runlen)
+			runlen++;
+		else
+		{
+			inv_free_extent(index, meta, runstart, runlen, safexid);
+			runstart = head;
+			runlen = 1;
+		}
 		head = next;
 	}
+	inv_free_extent(index, meta, runstart, runlen, safexid);
 }

@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/relscan.h"
@@ -57,10 +58,16 @@ typedef struct InvSegScan
 	InvReader	r;
 	InvSegHeader hdr;
 	float4	   *acc;			/* per document: score, summed term by term */
-	float4	   *norms;			/* per document: |d| rounded up, 0 for NULL/zero */
+	float4	   *norms;			/* cosine, per document: |d| rounded up, 0 for
+								 * NULL/zero; padded to whole ranges */
+	double		nmin;			/* cosine: a lower bound on every non-zero |d| */
+	bool		scaled;			/* cosine: complete ranges hold acc / |d| */
 	struct InvTerm *terms;		/* the query terms found in the segment */
 	int			nterms;
-	double		slack;			/* float error bound of any score */
+	double		slack;			/* error bound of any partial score, in the
+								 * units pruning compares (cosine: / |d|) */
+	double	   *rest_lo;		/* mixed signs, per range: the least the terms
+								 * after the next checkpoint can add; else NULL */
 	/*
 	 * Pruned walks: per range, INV_RANGE_COMPLETE once every term has been
 	 * added, else the number of terms added (the first nterms in order), and
@@ -167,6 +174,8 @@ inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double
 		k->dist -= so->cosine ? margin : margin * so->qnorm * sqrt(dnorm2);
 	}
 }
+
+static float4 inv_float_below(double x);
 
 /* ---------------------------------------------------------------- heap */
 
@@ -557,10 +566,86 @@ inv_range_max_avx2(const float4 *a)
 
 static InvRangeMaxFn inv_range_max_fn = NULL;
 
+/*
+ * Cosine: what pruning compares is a document's partial score over its norm,
+ * acc / n in float (0 where n is 0: NULL and zero vectors have no postings).
+ * The stored n is |d| rounded up to a float, so acc / n is within 2^-21 of
+ * |acc / |d|| (INV_COS_REL): one rounding of n, one of the division.
+ */
+#define INV_COS_REL		(1.0 / (1 << 21))
+
+static inline float4
+inv_cos_val(float4 a, float4 n)
+{
+	return n > 0 ? a / n : 0;
+}
+
+static float4
+inv_range_max_cos(const float4 *a, const float4 *n)
+{
+	InvV4F		v = {0, 0, 0, 0};
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 4)
+	{
+		InvV4F		x,
+					nn;
+		InvV4I		pos;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&nn, n + i, sizeof(nn));
+		pos = nn > 0;
+		/* lanes of n = 0 divide to inf or NaN and are masked to 0 */
+		x = (InvV4F) ((InvV4I) (x / nn) & pos);
+		v = inv_v4_max(v, x);
+	}
+	return Max(Max(v[0], v[1]), Max(v[2], v[3]));
+}
+
+/* The largest value pruning compares in range r (at least 0). */
 static inline float4
 inv_range_max(const InvSegScan *ss, uint32 r)
 {
-	return inv_range_max_fn(ss->acc + ((size_t) r << INV_RANGE_SHIFT));
+	size_t		off = (size_t) r << INV_RANGE_SHIFT;
+
+	if (ss->norms != NULL)
+		return inv_range_max_cos(ss->acc + off, ss->norms + off);
+	return inv_range_max_fn(ss->acc + off);
+}
+
+/* the value of document d that inv_range_max takes the largest of */
+static inline float4
+inv_doc_val(const InvSegScan *ss, uint32 d)
+{
+	return ss->norms != NULL ? inv_cos_val(ss->acc[d], ss->norms[d]) : ss->acc[d];
+}
+
+/*
+ * Cosine, once range r is complete: its scores become acc / n, so that the
+ * selection of rows works on one array the way it does for inner product.
+ * NULL and zero vectors become NaN, which every filter lets through to
+ * their doc-table entry (their distance sorts after all numbers).
+ */
+static void
+inv_scale_range(InvSegScan *ss, uint32 r)
+{
+	float4	   *a = ss->acc + ((size_t) r << INV_RANGE_SHIFT);
+	const float4 *n = ss->norms + ((size_t) r << INV_RANGE_SHIFT);
+	const InvV4F nan4 = {NAN, NAN, NAN, NAN};
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 4)
+	{
+		InvV4F		x,
+					nn;
+		InvV4I		pos;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&nn, n + i, sizeof(nn));
+		pos = nn > 0;
+		x = (InvV4F) (((InvV4I) (x / nn) & pos) | ((InvV4I) nan4 & ~pos));
+		memcpy(a + i, &x, sizeof(x));
+	}
 }
 
 static InvBitmapAddFn inv_add_bitmap = NULL;
@@ -775,6 +860,7 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 		for (t = g; t < gend; t++)
 		{
 			inv_reader_init(&cur[t - g].r, ss->r.index, ss->r.start, ss->r.npages);
+			cur[t - g].r.map = ss->r.map;
 			cur[t - g].page = NULL;
 			ss->terms[t].cur = 0;
 		}
@@ -825,18 +911,34 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 
 				for (r = r0; r < Min(r1, nr); r++)
 				{
+					double		least;
+
 					if (ss->walked[r] != INV_RANGE_COMPLETE)
 						continue;
 					mr[r] = inv_range_max(ss, r);
-					if (ss->top != NULL && (ss->ntop < ss->topcap || mr[r] > ss->top[0]))
+					/*
+					 * A witness's value is a lower bound on its final
+					 * score: its partial one plus the least the terms not
+					 * yet walked can add (0 unless signs are mixed).  Only
+					 * positive ones are kept: the bar must be positive.
+					 */
+					least = ss->rest_lo != NULL ? ss->rest_lo[r] : 0;
+					if (ss->top != NULL && (double) mr[r] + least > 0 &&
+						(ss->ntop < ss->topcap || (double) mr[r] + least > ss->top[0]))
 					{
 						uint32		lo = r << INV_RANGE_SHIFT,
 									hi = Min(lo + INV_RANGE_DOCS, ss->hdr.ndocs),
 									d;
 
 						for (d = lo; d < hi; d++)
-							if (ss->ntop < ss->topcap || ss->acc[d] > ss->top[0])
-								inv_fheap_push(ss->top, &ss->ntop, ss->topcap, ss->acc[d]);
+						{
+							float4		v = inv_doc_val(ss, d);
+
+							if (least != 0)
+								v = inv_float_below((double) v + least);
+							if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]))
+								inv_fheap_push(ss->top, &ss->ntop, ss->topcap, v);
+						}
 					}
 				}
 			}
@@ -892,6 +994,8 @@ inv_complete_range(InvSegScan *ss, uint32 r)
 	ss->r = c.r;
 	ss->walked[r] = INV_RANGE_COMPLETE;
 	ss->nincomplete--;
+	if (ss->scaled)
+		inv_scale_range(ss, r);
 }
 
 /* a range and a bound of its scores, sorted best first */
@@ -908,15 +1012,74 @@ inv_range_bound_cmp(const void *a, const void *b)
 }
 
 /*
+ * Cosine: a bound G on |x - S / |d|| for a document's value x = acc / n and
+ * its true (partial) score S over |d|: the float and storage error of acc
+ * (so->err |q| |d| + so->abserr) over |d|, plus INV_COS_REL of |x|, which
+ * is at most 2 |q| + 2 abserr / |d|.  The smallest |d| bounds the terms
+ * over |d|.
+ */
+static double
+inv_cos_gap(const InvScanOpaque *so, const InvSegScan *ss)
+{
+	double		q = so->qnorm;
+	double		a = so->abserr;
+
+	if (!(ss->nmin > 0))
+		return get_float8_infinity();
+	return (so->err * q + a / ss->nmin + INV_COS_REL * (2 * q + 2 * a / ss->nmin)) * (1 + 1e-9);
+}
+
+/*
+ * What the terms from j on can add to each range: at most hi[r], at least
+ * lo[r] (<= 0; NULL when every contribution is non-negative).  For cosine
+ * the bounds are over w / |d|, so they add to acc / |d|.
+ */
+static void
+inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo)
+{
+	int			i;
+
+	memset(hi, 0, sizeof(double) * ss->hdr.nranges);
+	if (lo != NULL)
+		memset(lo, 0, sizeof(double) * ss->hdr.nranges);
+	for (i = j; i < ss->nterms; i++)
+	{
+		const InvTerm *t = &ss->terms[i];
+		double		q = fabs((double) t->q);
+		uint32		x;
+
+		for (x = 0; x < t->e.ndesc; x++)
+		{
+			const InvRangeDesc *d = &t->descs[x];
+			double		up = t->q > 0 ? d->maxpos : d->maxneg;
+			double		down = t->q > 0 ? d->maxneg : d->maxpos;
+
+			hi[d->range] += q * up;
+			if (lo != NULL)
+				lo[d->range] -= q * down;
+		}
+	}
+	/* the double sums err by far less than 1e-12 of themselves */
+	for (i = 0; i < (int) ss->hdr.nranges; i++)
+	{
+		hi[i] *= 1 + 1e-12;
+		if (lo != NULL)
+			lo[i] *= 1 + 1e-12;
+	}
+}
+
+/*
  * A checkpoint of the pruned walk, before term j.  A document's partial
- * score so far is a lower bound on its score (all contributions are
- * non-negative), so the batch-th best partial score of distinct live
- * documents (ss->top; or, when the segment has dead documents, of the best
- * live document of each range), less the float error, is a lower bound
- * theta on the score the first batch ends at.  A range whose best partial
- * score (mr) plus what terms j.. can still add to any of its documents
- * stays below theta cannot reach the first batch: it is left incomplete,
- * with that upper bound, and later batches complete it if they come near.
+ * score so far plus the least the terms j.. can add (rest_lo; 0 when all
+ * contributions are non-negative) is a lower bound on its score, so the
+ * batch-th best such value of distinct live documents (ss->top; or, when
+ * the segment has dead documents, of the best live document of each range),
+ * less the error bound of partial scores, is a lower bound theta on the
+ * score the first batch ends at.  A range whose best partial score (mr)
+ * plus what terms j.. can still add to any of its documents stays below
+ * theta cannot reach the first batch: it is left incomplete, with that
+ * upper bound, and later batches complete it if they come near.  For
+ * cosine all of this is over acc / |d| (scores of w / |d|).
  */
 static void
 inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr)
@@ -928,16 +1091,15 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 	double		theta = 0;
 	bool		have = false;
 	uint32		r;
-	int			i;
 
 	for (r = 0; r < nr; r++)
 		if (ss->walked[r] == INV_RANGE_COMPLETE)
 			nalive++;
 	if (nalive < need)
-		return;
-	if (ss->top != NULL)
+		;						/* too few ranges to witness: only an earlier segment's bar */
+	else if (ss->top != NULL)
 	{
-		/* the batch-th best partial score of any (live) document */
+		/* the batch-th best lower bound of any (live) document */
 		have = ss->ntop == need;
 		theta = have ? ss->top[0] : 0;
 	}
@@ -955,51 +1117,48 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 		for (r = 0; r < nr; r++)
 			if (ss->walked[r] == INV_RANGE_COMPLETE)
 			{
-				top[n].ub = mr[r];
+				top[n].ub = (double) mr[r] + (ss->rest_lo != NULL ? ss->rest_lo[r] : 0);
 				top[n++].range = r;
 			}
 		qsort(top, n, sizeof(InvRangeBound), inv_range_bound_cmp);
 		for (k = 0; k < n && found < need; k++)
 		{
 			uint32		d = top[k].range << INV_RANGE_SHIFT;
+			uint32		end = Min(d + INV_RANGE_DOCS, ss->hdr.ndocs);
+			float4		m = mr[top[k].range];
 			InvDoc		doc;
 
-			while (ss->acc[d] != (float4) top[k].ub)
-				d++;
-			if (d >= ss->hdr.ndocs)
+			if (!(top[k].ub > 0))
 				break;
+			while (d < end && inv_doc_val(ss, d) != m)
+				d++;
+			if (d >= end)
+				continue;
 			inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
 			if (doc.flags & INV_DOC_DEAD)
 				continue;
 			found++;
-			theta = top[k].ub;
+			theta = inv_float_below(top[k].ub);
 		}
 		have = (found == need);
 		pfree(top);
 	}
-	theta = Max(theta - ss->slack, so->theta);
-	if (!have || !(theta > 0))
+	/* the bar of earlier segments holds here too */
+	theta = have ? Max(theta - ss->slack, so->theta) : so->theta;
+	if (!(theta > 0))
 		return;
 	so->theta = theta;
 
 	/* what the terms not yet walked can add to each range */
-	rest = palloc0(sizeof(double) * nr);
-	for (i = j; i < ss->nterms; i++)
-	{
-		const InvTerm *t = &ss->terms[i];
-		uint32		x;
-
-		for (x = 0; x < t->e.ndesc; x++)
-			rest[t->descs[x].range] += (double) t->q * (double) t->descs[x].maxpos;
-	}
+	rest = palloc(sizeof(double) * nr);
+	inv_rest_bounds(ss, j, rest, NULL);
 	for (r = 0; r < nr; r++)
 	{
 		double		ub;
 
 		if (ss->walked[r] != INV_RANGE_COMPLETE)
 			continue;
-		/* the double sums above err by far less than 1e-12 of themselves */
-		ub = (double) mr[r] + ss->slack + rest[r] * (1 + 1e-12);
+		ub = (double) mr[r] + ss->slack + rest[r];
 		if (ub < theta)
 		{
 			ss->walked[r] = (uint32) j;
@@ -1046,10 +1205,33 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
 	/* cosine keys need every norm; inner-product keys only the candidates' */
 	ss->norms = NULL;
+	ss->nmin = 0;
+	ss->scaled = false;
+	ss->rest_lo = NULL;
 	if (so->cosine)
 	{
-		ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * Max(hdr->ndocs, 1));
+		size_t		padded = (size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT;
+		float4		nmin = FLT_MAX;
+		uint32		d;
+
+		ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * padded);
+		memset(ss->norms + hdr->ndocs, 0, sizeof(float4) * (padded - hdr->ndocs));
 		inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
+		for (d = 0; d < hdr->ndocs; d++)
+		{
+			float4		n = ss->norms[d];
+
+			/* a corrupt norm must not reach the divisions */
+			if (!(n >= 0 && n <= FLT_MAX))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": bad norm",
+								RelationGetRelationName(index))));
+			if (n > 0 && n < nmin)
+				nmin = n;
+		}
+		/* the stored norm is |d| rounded up to a float */
+		ss->nmin = nmin < FLT_MAX ? (double) nmin / (1 + 1.0 / (1 << 22)) : 0;
 	}
 
 	for (t = 0; t < nq; t++)
@@ -1144,6 +1326,9 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		so->abserr = Max(so->abserr, (1 + ferr) * INV_BF16_ABS * qabs);
 		ss->slack = (ferr * (1 + INV_BF16_REL) + INV_BF16_REL) * so->qnorm * hdr->maxnorm +
 			(1 + ferr) * INV_BF16_ABS * qabs;
+		/* cosine: over |d|, the largest error of acc / n (see inv_cos_gap) */
+		if (so->cosine)
+			ss->slack = inv_cos_gap(so, ss);
 	}
 
 	ss->terms = terms;
@@ -1153,8 +1338,8 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	ss->nincomplete = 0;
 	ss->top = NULL;
 	ss->ntop = 0;
-	if (inv_prune && nonneg && so->exact && !so->cosine && !so->overflow &&
-		nterms > 1 && hdr->nranges > 1)
+	if (inv_prune && so->exact && !so->overflow && !so->qnull && so->qnorm2 > 0 &&
+		(!so->cosine || ss->nmin > 0) && nterms > 1 && hdr->nranges > 1)
 	{
 		int			from = 0;
 		int			cp;
@@ -1164,6 +1349,9 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		ss->walked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * hdr->nranges);
 		ss->ub = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * hdr->nranges);
 		memset(ss->walked, 0xFF, sizeof(uint32) * hdr->nranges);
+		/* mixed signs: a partial score is no lower bound by itself */
+		if (!nonneg)
+			ss->rest_lo = palloc(sizeof(double) * hdr->nranges);
 		if (ref->ndead == 0)
 		{
 			ss->topcap = (uint32) Max(so->batchsize, 1);
@@ -1183,6 +1371,13 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 			if (to == from || to == nterms)
 				continue;
 			ss->ntop = 0;
+			if (ss->rest_lo != NULL)
+			{
+				double	   *hi = palloc(sizeof(double) * hdr->nranges);
+
+				inv_rest_bounds(ss, to, hi, ss->rest_lo);
+				pfree(hi);
+			}
 			inv_walk_terms(ss, from, to, NULL, mr);
 			inv_checkpoint(so, ss, ref, to, mr);
 			from = to;
@@ -1193,6 +1388,17 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		inv_walk_terms(ss, 0, nterms, NULL, NULL);
 	if (ss->walked != NULL)
 		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
+
+	/* cosine: complete ranges now hold acc / |d| (incomplete ones once completed) */
+	if (so->cosine && !so->overflow && !so->qnull && so->qnorm2 > 0)
+	{
+		uint32		r;
+
+		for (r = 0; r < hdr->nranges; r++)
+			if (ss->walked == NULL || ss->walked[r] == INV_RANGE_COMPLETE)
+				inv_scale_range(ss, r);
+		ss->scaled = true;
+	}
 }
 
 /* Exact dot product of the query with a pending document, as svec_dot sums it. */
@@ -1331,6 +1537,9 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	}
 	else if (isnan(a) || isinf(a))
 		k.dist = -get_float8_infinity();
+	else if (so->cosine && ss->scaled)
+		k.dist = 1.0 - (a + INV_COS_REL * fabs(a)) / so->qnorm - so->err -
+			so->abserr / (so->qnorm * n);
 	else if (so->cosine)
 		k.dist = 1.0 - a / (so->qnorm * n) - so->err - so->abserr / (so->qnorm * n);
 	else
@@ -1409,22 +1618,45 @@ inv_skip_outside(const float4 *acc, uint32 i, uint32 nd, double amin, double ama
 	}
 }
 
-/* Offer documents lo..hi-1 of a segment whose keys are inner products. */
+/*
+ * The score (inner product: acc; cosine: acc / |d|) at which a key is dist,
+ * for a document whose key has no error: the key lies within inv_gap below.
+ * The cosine conversion rounds: a relative 1e-9 of |q| widens every
+ * comparison.
+ */
+static inline double
+inv_to_score(const InvScanOpaque *so, double dist)
+{
+	return so->cosine ? so->qnorm * (1.0 - dist) : 0.0 - dist;
+}
+
+static inline double
+inv_gap(const InvScanOpaque *so, const InvSegScan *ss)
+{
+	if (so->cosine)
+		return inv_cos_gap(so, ss) + 1e-9 * so->qnorm;
+	return so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
+}
+
+/*
+ * Offer documents lo..hi-1 of a segment whose scores are inner products,
+ * or (cosine) scaled ones.
+ */
 static void
 inv_offer_docs(InvScanOpaque *so, InvSegScan *ss, uint32 lo, uint32 hi)
 {
 	const float4 *acc = ss->acc;
-	double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
+	double		slack = inv_gap(so, ss);
 	double		amin;
 	double		amax = get_float8_infinity();
 	uint32		i = lo;
 
 	if (so->have_last && so->last.cls == KEY_NUM)
-		amax = -so->last.dist;
+		amax = inv_to_score(so, so->last.dist) + (so->cosine ? 1e-9 * so->qnorm : 0);
 	while (i < hi)
 	{
 		if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
-			amin = -so->heap[0].dist - slack;
+			amin = inv_to_score(so, so->heap[0].dist) - slack;
 		else
 			amin = -get_float8_infinity();
 		i = inv_skip_outside(acc, i, hi, amin, amax);
@@ -1441,7 +1673,7 @@ static inline bool
 inv_may_enter(InvScanOpaque *so, double ub, double slack)
 {
 	return so->hn < so->hcap || so->heap[0].cls != KEY_NUM ||
-		ub + 2 * slack >= -so->heap[0].dist;
+		ub + 2 * slack >= inv_to_score(so, so->heap[0].dist);
 }
 
 /*
@@ -1452,7 +1684,7 @@ inv_may_enter(InvScanOpaque *so, double ub, double slack)
 static void
 inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 {
-	double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
+	double		slack = inv_gap(so, ss);
 	InvRangeBound *cand = palloc(sizeof(InvRangeBound) * ss->nincomplete);
 	uint32		n = 0,
 				r,
@@ -1486,6 +1718,8 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 			r = cand[k].range;
 			ss->walked[r] = INV_RANGE_COMPLETE;
 			ss->nincomplete--;
+			if (ss->scaled)
+				inv_scale_range(ss, r);
 		}
 		/* offered in docno order: the heap does not care */
 		for (r = 0; r < ss->hdr.nranges; r++)
@@ -1539,13 +1773,16 @@ inv_next_batch(InvScanOpaque *so)
 		bool		filter = !so->qnull && !(so->cosine && so->qnorm2 == 0);
 		double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 
-		if (!so->cosine && filter && !so->overflow)
+		if (filter && !so->overflow &&
+			(!so->cosine || (ss->scaled && (!so->have_last || so->last.cls == KEY_NUM))))
 		{
 			/*
 			 * Inner product, finite scores: the key lies in
 			 * [-a - slack, -a], so a document can only matter when
-			 * amin <= a <= amax.  A tight loop skips the rest.  Ranges a
-			 * pruned walk left incomplete wait for the second pass below.
+			 * amin <= a <= amax.  A tight loop skips the rest.  Cosine,
+			 * scaled scores: the same over a = acc / |d| (until the rows
+			 * left are NaN or NULL ones).  Ranges a pruned walk left
+			 * incomplete wait for the second pass below.
 			 */
 			if (ss->walked == NULL || ss->nincomplete == 0)
 				inv_offer_docs(so, ss, 0, nd);
@@ -1579,8 +1816,10 @@ inv_next_batch(InvScanOpaque *so)
 
 			if ((i & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
+			if (ss->walked != NULL && ss->walked[i >> INV_RANGE_SHIFT] != INV_RANGE_COMPLETE)
+				continue;		/* completed below if it can reach the batch */
 			/* for inner product a NULL vector also scores 0: let its entry decide */
-			if (!filter || isnan(a) || isinf(a) || (!so->cosine && a == 0))
+			if (!filter || isnan(a) || isinf(a) || (!so->cosine && a == 0) || ss->scaled)
 			{
 				inv_offer_segment_doc(so, ss, i);
 				continue;

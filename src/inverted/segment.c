@@ -24,6 +24,7 @@ inv_accum_init(InvAccum *acc, uint32 flags)
 	acc->maxdocs = 1024;
 	acc->ndocs = 0;
 	acc->docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * acc->maxdocs);
+	acc->dims = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * acc->maxdocs);
 	acc->maxpost = 16384;
 	acc->npost = 0;
 	acc->post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * acc->maxpost);
@@ -36,6 +37,9 @@ inv_accum_free(InvAccum *acc)
 		pfree(acc->docs);
 	if (acc->post)
 		pfree(acc->post);
+	if (acc->dims)
+		pfree(acc->dims);
+	acc->dims = NULL;
 	acc->docs = NULL;
 	acc->post = NULL;
 }
@@ -51,6 +55,7 @@ inv_accum_reserve(InvAccum *acc, uint64 nposts)
 					 errmsg("too many documents for one inverted index segment")));
 		acc->maxdocs *= 2;
 		acc->docs = repalloc_huge(acc->docs, sizeof(InvDoc) * acc->maxdocs);
+		acc->dims = repalloc_huge(acc->dims, sizeof(int32) * acc->maxdocs);
 	}
 	if (acc->npost + nposts > acc->maxpost)
 	{
@@ -62,7 +67,7 @@ inv_accum_reserve(InvAccum *acc, uint64 nposts)
 
 void
 inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
-				  int32 nnz, const int32 *indices, const float4 *values)
+				  int32 dim, int32 nnz, const int32 *indices, const float4 *values)
 {
 	InvDoc	   *doc;
 	uint32		docno;
@@ -75,6 +80,7 @@ inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
 	doc->tid = *tid;
 	doc->flags = flags;
 	doc->norm2 = norm2;
+	acc->dims[docno] = (flags & INV_DOC_NULL) ? INV_DIM_NONE : dim;
 	for (i = 0; i < nnz; i++)
 	{
 		InvPosting *p = &acc->post[acc->npost++];
@@ -178,7 +184,7 @@ inv_bound_weight(const InvAccum *acc, const InvPosting *p)
  * reference.  The accumulator's postings are sorted in place.
  */
 InvSegRef
-inv_segment_write(Relation index, InvAccum *acc)
+inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 {
 	InvSegHeader hdr;
 	InvWriter	w;
@@ -188,8 +194,11 @@ inv_segment_write(Relation index, InvAccum *acc)
 	uint64		ndims = 0,
 				ndesc = 0,
 				databytes = 0;
+	int32		segdim = INV_DIM_NONE;
 
 	inv_sort_postings(acc->post, acc->npost);
+	for (i = 0; i < acc->ndocs; i++)
+		segdim = inv_combine_dim(segdim, acc->dims[i]);
 
 	/* pass 0: count dims, descriptors and posting bytes */
 	for (i = 0; i < acc->npost; i = j)
@@ -215,11 +224,15 @@ inv_segment_write(Relation index, InvAccum *acc)
 	hdr.ndocs = acc->ndocs;
 	hdr.nranges = (acc->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
 	hdr.ndims = (uint32) ndims;
+	hdr.dim = segdim;
 	hdr.ndesc = ndesc;
 	hdr.npostings = acc->npost;
 	hdr.doc_off = INV_PAGE_PAYLOAD;
 	hdr.norm_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
-	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4);
+	/* documents of several dimensions: each one's, so merges can tell which remain */
+	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) : 0;
+	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) +
+		(segdim == INV_DIM_MIXED ? (uint64) acc->ndocs * sizeof(int32) : 0);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + databytes;
@@ -227,8 +240,11 @@ inv_segment_write(Relation index, InvAccum *acc)
 	for (i = 0; i < acc->ndocs; i++)
 		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
 
-	inv_writer_begin(&w, index);
+	inv_writer_begin(&w, index,
+					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), meta);
+	hdr.nextents = w.nextents;
 	inv_write(&w, &hdr, sizeof(hdr));
+	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
 	for (i = 0; i < acc->ndocs; i += 4096)
 		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
@@ -238,6 +254,9 @@ inv_segment_write(Relation index, InvAccum *acc)
 
 		inv_write(&w, &nrm, sizeof(nrm));
 	}
+	if (segdim == INV_DIM_MIXED)
+		for (i = 0; i < acc->ndocs; i += 4096)
+			inv_write(&w, &acc->dims[i], sizeof(int32) * Min((uint64) 4096, acc->ndocs - i));
 
 	/* pass 1: dimension directory */
 	{
@@ -346,9 +365,10 @@ inv_segment_write(Relation index, InvAccum *acc)
 	inv_writer_end(&w);
 
 	ref.start = w.start;
-	ref.npages = w.npages;
+	ref.npages = w.total;
 	ref.ndocs = acc->ndocs;
 	ref.ndead = 0;
+	ref.dim = segdim;
 	return ref;
 }
 
@@ -357,12 +377,70 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 {
 	inv_read(r, 0, hdr, sizeof(InvSegHeader));
 	if (hdr->magic != INV_MAGIC ||
+		hdr->nextents == 0 || hdr->nextents > INV_MAX_EXTENTS ||
 		hdr->total_bytes > (uint64) r->npages * INV_PAGE_PAYLOAD ||
-		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS)
+		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS ||
+		(hdr->dim == INV_DIM_MIXED) != (hdr->dims_off != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": bad segment header at block %u",
 						RelationGetRelationName(r->index), r->start)));
+	if (r->map == NULL)
+		inv_segment_load_map(r, hdr);
+}
+
+/*
+ * Read the segment's extents (after its header, on its first page) into
+ * r->map, checking that they add up to the segment and begin at its first
+ * block.  Readers of the same segment may share the map.
+ */
+void
+inv_segment_load_map(InvReader *r, const InvSegHeader *hdr)
+{
+	InvSegMap  *m = palloc(sizeof(InvSegMap));
+	InvExtent  *ext = palloc(sizeof(InvExtent) * hdr->nextents);
+	uint64		total = 0;
+	uint32		i;
+
+	inv_read(r, sizeof(InvSegHeader), ext, sizeof(InvExtent) * hdr->nextents);
+	m->n = hdr->nextents;
+	m->start = palloc(sizeof(BlockNumber) * m->n);
+	m->base = palloc(sizeof(BlockNumber) * (m->n + 1));
+	for (i = 0; i < m->n; i++)
+	{
+		m->start[i] = ext[i].start;
+		m->base[i] = (BlockNumber) total;
+		total += ext[i].npages;
+		if (ext[i].npages == 0 || ext[i].start == INV_METAPAGE_BLKNO ||
+			ext[i].start > MaxBlockNumber - ext[i].npages)
+			total = PG_UINT64_MAX / 2;
+	}
+	m->base[m->n] = (BlockNumber) Min(total, (uint64) MaxBlockNumber);
+	if (total != r->npages || m->start[0] != r->start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad extents in the segment at block %u",
+						RelationGetRelationName(r->index), r->start)));
+	pfree(ext);
+	r->map = m;
+	r->ext = 0;
+}
+
+/* Hand a segment's pages to meta's free list. */
+void
+inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+				 FullTransactionId safexid)
+{
+	InvReader	r;
+	InvSegHeader hdr;
+	uint32		i;
+
+	inv_reader_init(&r, index, seg->start, seg->npages);
+	inv_segment_read_header(&r, &hdr);
+	for (i = 0; i < r.map->n; i++)
+		inv_free_extent(index, meta, r.map->start[i],
+						r.map->base[i + 1] - r.map->base[i], safexid);
+	inv_reader_end(&r);
 }
 
 /*
@@ -417,6 +495,77 @@ inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc, InvOffset *of
 }
 
 /*
+ * The most documents a merge puts in one segment: an eighth of the index
+ * (at least 16 ranges, what pruning needs), so that rewriting one to drop
+ * its dead documents needs little room beside it (see inv_compact).  A
+ * build writes one segment whatever its size.
+ */
+uint64
+inv_segment_cap(uint64 live)
+{
+	uint64		cap = (live / 8 + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS * INV_RANGE_DOCS;
+
+	return Max(cap, (uint64) 16 * INV_RANGE_DOCS);
+}
+
+/* The dimension of document d of a segment (INV_DIM_NONE for NULL). */
+int32
+inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags)
+{
+	int32		dim;
+
+	if (flags & INV_DOC_NULL)
+		return INV_DIM_NONE;
+	if (hdr->dim != INV_DIM_MIXED)
+		return hdr->dim;
+	inv_read(r, hdr->dims_off + (uint64) d * sizeof(int32), &dim, sizeof(dim));
+	if (dim < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad dimension of document %u",
+						RelationGetRelationName(r->index), d)));
+	return dim;
+}
+
+/*
+ * The dimension of a segment's live (not dead) non-NULL documents: once
+ * VACUUM has marked the last document of another dimension dead, scans
+ * stop refusing queries of the remaining one.
+ */
+int32
+inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr)
+{
+	int32		dim = INV_DIM_NONE;
+	uint32		d;
+
+	if (hdr->dim != INV_DIM_MIXED)
+		return hdr->dim;
+	for (d = 0; d < hdr->ndocs; d++)
+	{
+		InvDoc		doc;
+
+		if ((d & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_read(r, hdr->doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
+		if (!(doc.flags & INV_DOC_DEAD))
+			dim = inv_combine_dim(dim, inv_segment_doc_dim(r, hdr, d, doc.flags));
+	}
+	return dim;
+}
+
+/* The index-wide dimension the segments alone give (the pending list aside). */
+int32
+inv_meta_segments_dim(const InvMetaPageData *meta)
+{
+	int32		dim = INV_DIM_NONE;
+	uint32		i;
+
+	for (i = 0; i < meta->nsegments; i++)
+		dim = inv_combine_dim(dim, meta->segs[i].dim);
+	return dim;
+}
+
+/*
  * Append a segment's live documents and their postings to acc, dropping
  * those already dead and those the callback says are dead now.
  */
@@ -450,6 +599,7 @@ inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef *seg,
 		}
 		inv_accum_reserve(acc, 0);
 		remap[d] = acc->ndocs;
+		acc->dims[acc->ndocs] = inv_segment_doc_dim(&r, &hdr, d, doc.flags);
 		acc->docs[acc->ndocs++] = doc;
 	}
 

@@ -2,7 +2,9 @@
 # Build the libFuzzer targets with clang (ASan + UBSan) and run each for
 # SECONDS_EACH seconds (default 60).  Not part of the test suite.
 #   bash test/fuzz/run.sh [seconds]
-# FUZZ_TARGETS picks targets (default: image png webp bpe model);
+# FUZZ_TARGETS picks targets (default: image png webp bpe model svec);
+# the inverted index's page decoders are fuzzed in a server by
+# test/fuzz/inverted_pages.sh.
 # FUZZ_RUNS=N stops each after N executions instead (the time limit then
 # only caps it, at SECONDS_EACH or 24 hours when none is given).
 set -euo pipefail
@@ -10,9 +12,13 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 runs=${FUZZ_RUNS:-}
 [ -n "$runs" ] && [ -z "${1:-}" ] && secs=86400
-targets=${FUZZ_TARGETS:-"image png webp bpe model"}
+targets=${FUZZ_TARGETS:-"image png webp bpe model svec"}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_INC=$("$PG_CONFIG" --includedir-server)
+PG_LIB=$("$PG_CONFIG" --libdir)
+[ -f "$PG_LIB/libpgcommon.a" ] || PG_LIB=$("$PG_CONFIG" --pkglibdir)
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
-mkdir -p "$out/corpus_image" "$out/corpus_png" "$out/corpus_webp" "$out/corpus_bpe" "$out/corpus_model"
+mkdir -p "$out/corpus_image" "$out/corpus_png" "$out/corpus_webp" "$out/corpus_bpe" "$out/corpus_model" "$out/corpus_svec"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
 # SPARSECLIP_FUZZING: libpng lets chunks with bad CRCs through, as libpng's own fuzzer does
 images="src/core/image.c src/core/image_jpeg.c src/core/image_png.c src/core/image_webp.c src/core/errmsg.c"
@@ -27,9 +33,16 @@ for t in $targets; do
 	model)
 		clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c \
 			src/core/layers.c src/core/errmsg.c -lopenblas -lm -o "$out/fuzz_model" ;;
+	svec)
+		# the svec parsers of src/svec.c, outside a server (test/fuzz/pg_shim.c)
+		clang $flags -Wno-ignored-attributes -Isrc -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_svec.c test/fuzz/pg_shim.c \
+			src/svec.c "$PG_LIB/libpgcommon.a" "$PG_LIB/libpgport.a" -lm -o "$out/fuzz_svec" ;;
 	esac
 done
 cp test/fixtures/model/*.safetensors "$out/corpus_model/"
+printf '\x00{1:0.5,3:2}/10' > "$out/corpus_svec/text"
+printf '\x00 { 7:-1.5e-3 , 2:3e38 } / 1000000000 ' > "$out/corpus_svec/spaces"
+printf '\x01\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x03\x3f\x80\x00\x00\x40\x00\x00\x00' > "$out/corpus_svec/binary"
 # seeds: the image fixtures behind two option bytes (size 23, drop, no
 # cancel; and size 16, white), without the signature the png/webp targets add
 for f in test/fixtures/image/*.jpg test/fixtures/image/*.png test/fixtures/image/*.webp; do

@@ -1,0 +1,9 @@
+/* pg_shim.h - see pg_shim.c */
+#ifndef PG_SHIM_H
+#define PG_SHIM_H
+#include <setjmp.h>
+
+extern jmp_buf shim_error_jmp;
+extern int	shim_errors;
+extern void shim_reset(void);
+#endif
