@@ -135,11 +135,11 @@ SELECT state FROM embed_progress WHERE job = :job;
 CALL embed_run(:job);
 SELECT rows_done, rows_pending FROM embed_progress WHERE job = :job;
 
--- Images: whatever encode_images accepts; a corrupt image and one over
+-- Images: whatever encode_images accepts (JPEG, PNG, WebP); a corrupt image and one over
 -- the pixel limit land in the failures table with their SQLSTATEs.
 CREATE TABLE photos (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, jpeg bytea);
 INSERT INTO photos (name, jpeg) SELECT n, pg_read_binary_file(current_setting('sparseclip_test.fixtures') || '/encode/' || n)
-FROM unnest(ARRAY['square.jpg', 'wide.jpg', 'tall.jpg', 'gray.jpg']) n;
+FROM unnest(ARRAY['square.jpg', 'wide.jpg', 'tall.jpg', 'gray.jpg', 'rgba.png', 'palette_trns.png', 'lossy.webp', 'alpha_lossless.webp']) n;
 INSERT INTO photos (name, jpeg) SELECT 'broken', substring(jpeg FROM 1 FOR 300) FROM photos WHERE name = 'wide.jpg';
 SELECT embed_column('photos', 'jpeg', 'emb', workers => 0, max_attempts => 1) AS pjob \gset
 SET sparseclip.max_image_pixels = 2200;  -- wide.jpg is 61 x 40
