@@ -59,6 +59,19 @@ read_file(const char *path, unsigned char **buf, size_t *len)
 	return 0;
 }
 
+char *
+data_slurp(const char *path, size_t *len)
+{
+	unsigned char *b;
+	size_t		n;
+
+	if (read_file(path, &b, &n) < 0)
+		return NULL;
+	if (len)
+		*len = n;
+	return (char *) b;
+}
+
 typedef struct line
 {
 	char	   *path, *cap, *group;

@@ -39,6 +39,9 @@ typedef struct dataset
 	int			nmasks;
 } dataset;
 
+/* A whole file, NUL-terminated (*len without the NUL, when len is not NULL); NULL when it cannot be read. */
+extern char *data_slurp(const char *path, size_t *len);
+
 /* Read a TSV and every image it names; -1 with a message. */
 extern int	dataset_load(dataset *d, const char *tsv, char *err, size_t errlen);
 extern void dataset_free(dataset *d);

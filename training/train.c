@@ -326,30 +326,6 @@ missing:
 	return 0;
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *s;
-	long		n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t) n + 1);
-	if (s && fread(s, 1, (size_t) n, f) != (size_t) n)
-	{
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = 0;
-	fclose(f);
-	return s;
-}
-
 /*
  * The glosses of a WordNet dictionary directory (data.noun, data.verb,
  * data.adj, data.adv: "offset ... | gloss" lines after a licence header
@@ -368,7 +344,7 @@ wordnet_glosses(const char *dir)
 		char		path[1200], *text, *p;
 
 		snprintf(path, sizeof path, "%s/data.%s", dir, pos[k]);
-		text = slurp(path);
+		text = data_slurp(path, NULL);
 		if (!text)
 			continue;
 		any = 1;
@@ -442,7 +418,7 @@ learn_bpe(const dataset *d, const char *wordnet, int vocab, char *err, size_t er
 	}
 	if (wordnet)
 	{
-		wn = is_dir(wordnet) ? wordnet_glosses(wordnet) : slurp(wordnet);
+		wn = is_dir(wordnet) ? wordnet_glosses(wordnet) : data_slurp(wordnet, NULL);
 		if (!wn)
 		{
 			snprintf(err, errlen, "cannot read the general text %.900s", wordnet);
@@ -819,7 +795,7 @@ now_s(void)
 static void
 trim_log(const char *path, long step)
 {
-	char	   *text = slurp(path), *p, tmp[1200];
+	char	   *text = data_slurp(path, NULL), *p, tmp[1200];
 	FILE	   *f;
 
 	if (!text)
@@ -966,7 +942,7 @@ main(int argc, char **argv)
 	{
 		if (a.config)
 		{
-			char	   *j = slurp(a.config);
+			char	   *j = data_slurp(a.config, NULL);
 
 			if (!j || sc_config_from_json(j, &cfg, err, sizeof err) < 0)
 			{
@@ -984,7 +960,7 @@ main(int argc, char **argv)
 			cfg.sparse_dim = 0;
 		if (a.bpe)
 		{
-			bpe = slurp(a.bpe);
+			bpe = data_slurp(a.bpe, NULL);
 			if (!bpe)
 			{
 				fprintf(stderr, "sparseclip-train: cannot read %s\n", a.bpe);

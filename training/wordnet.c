@@ -2,6 +2,7 @@
  * wordnet.c - noun synonyms and hypernyms from WordNet's database files;
  * see wordnet.h and wndb(5WN) for the file format.
  */
+#include "data.h"
 #include "wordnet.h"
 
 #include <ctype.h>
@@ -20,33 +21,6 @@ struct wn_db
 	long	   *offs;
 	size_t		cap;
 };
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *s;
-	long		n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-	{
-		fclose(f);
-		return NULL;
-	}
-	s = malloc((size_t) n + 1);
-	if (s && fread(s, 1, (size_t) n, f) != (size_t) n)
-	{
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = 0;
-	*len = (size_t) n;
-	fclose(f);
-	return s;
-}
 
 static uint64_t
 hash(const char *s, size_t n)
@@ -86,9 +60,9 @@ wn_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(path, sizeof path, "%s/data.noun", dir);
-	db->data = slurp(path, &db->data_len);
+	db->data = data_slurp(path, &db->data_len);
 	snprintf(path, sizeof path, "%s/index.noun", dir);
-	db->index = db->data ? slurp(path, &ilen) : NULL;
+	db->index = db->data ? data_slurp(path, &ilen) : NULL;
 	if (!db->data || !db->index)
 	{
 		snprintf(err, errlen, "cannot read WordNet's %s (Debian package wordnet-base)", path);
