@@ -24,7 +24,7 @@ make -C "$ROOT" -s tools >/dev/null
 BUILD=$(mktemp -d /tmp/sparseclip-bench-embed.XXXXXX)
 trap 'rm -rf "$BUILD"; bench_stop_cluster' EXIT
 gcc -std=gnu11 -O2 -I"$ROOT/src/core" -o "$BUILD/bench_model" "$ROOT/test/bench/bench_model.c" \
-	"$ROOT"/src/core/*.c -lopenblas -lturbojpeg -lutf8proc -lm -lpthread
+	"$ROOT"/src/core/*.c -lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread
 
 chmod 755 "$BUILD"
 MODEL=$BUILD/tiny.safetensors
