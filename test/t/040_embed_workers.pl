@@ -8,23 +8,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use EmbedNode;
 
-my $fixtures = $ENV{SPARSECLIP_FIXTURES} or plan skip_all => 'SPARSECLIP_FIXTURES is not set';
-my $tools = $ENV{SPARSECLIP_TOOLS} or plan skip_all => 'SPARSECLIP_TOOLS is not set';
-
-# A model slow enough (a few ms an image) that both workers get work.
-my $model = "${PostgreSQL::Test::Utils::tmp_check}/embed_workers.safetensors";
-my $config = '{"image_size":64,"patch_size":8,"vision_width":128,"vision_layers":4,'
-  . '"vision_heads":4,"context_length":16,"vocab_size":1,"text_width":32,"text_layers":1,'
-  . '"text_heads":2,"embed_dim":64,"sparse_dim":256,"activation":"quick_gelu",'
-  . '"image_mean":[0.48145466,0.4578275,0.40821073],"image_std":[0.26862954,0.26130258,0.27577711]}';
-system("$tools/make_model", $config, "$fixtures/encode/model.safetensors", $model) == 0
-  or BAIL_OUT("make_model failed");
-
-my $node = PostgreSQL::Test::Cluster->new('embed_workers');
-$node->init;
-$node->append_conf('postgresql.conf', "sparseclip.model = '$model'\nmax_worker_processes = 8\n");
-$node->start;
+my ($node, $model) = EmbedNode::start('embed_workers', "max_worker_processes = 8\n");
+my $fixtures = $ENV{SPARSECLIP_FIXTURES};
 
 my $rows = 400;
 $node->safe_psql('postgres', qq{
