@@ -20,11 +20,15 @@ CREATE EXTENSION sparseclip;
 CREATE ROLE embedder LOGIN;
 GRANT CREATE ON SCHEMA public TO embedder;
 SET ROLE embedder;
-CREATE TABLE photos (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, jpeg bytea, note text);
+-- the target column exists before the job, so that the log trigger is in
+-- place before the workers (which start at once) write the first vector
+CREATE TABLE photos (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, jpeg bytea, note text, emb svec);
 -- every vector written, by which backend: no row may be written twice
 CREATE TABLE writes (id bigint, pid int);
 CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN INSERT INTO writes VALUES (NEW.id, pg_backend_pid()); RETURN NEW; END \$\$;
+CREATE TRIGGER log_write AFTER UPDATE OF emb ON photos FOR EACH ROW WHEN (NEW.emb IS NOT NULL)
+	EXECUTE FUNCTION log_write();
 RESET ROLE;
 INSERT INTO photos (jpeg) SELECT pg_read_binary_file('$fixtures/encode/'
 	|| (ARRAY['square.jpg', 'wide.jpg', 'tall.jpg', 'gray.jpg'])[1 + i % 4]) FROM generate_series(1, $rows) i;
@@ -33,11 +37,6 @@ INSERT INTO photos (jpeg) SELECT pg_read_binary_file('$fixtures/encode/'
 my $job = $node->safe_psql('postgres', q{
 SET ROLE embedder;
 SELECT embed_column('photos', 'jpeg', 'emb', workers => 2, batch_size => 8);
-});
-$node->safe_psql('postgres', q{
-SET ROLE embedder;
-CREATE TRIGGER log_write AFTER UPDATE OF emb ON photos FOR EACH ROW WHEN (NEW.emb IS NOT NULL)
-	EXECUTE FUNCTION log_write();
 });
 
 # While they work: two workers, connected as the owner, with a status line.
