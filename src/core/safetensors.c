@@ -1,12 +1,13 @@
 /*
  * safetensors.c - validating safetensors reader (mmap), F32 writer, and a
- * rewriter that changes only the metadata.
+ * rewriter that changes the metadata and, when asked, the float dtype.
  */
 #include "errmsg.h"
 #include "safetensors.h"
 #include "json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -696,25 +697,116 @@ st_write(const char *path, const st_write_tensor *tensors, size_t ntensors,
 	return rc;
 }
 
+static int
+is_float_dtype(st_dtype t)
+{
+	return t == ST_F64 || t == ST_F32 || t == ST_F16 || t == ST_BF16;
+}
+
+/* Element i of a float tensor as a double. */
+static double
+float_at(const st_tensor *t, int64_t i)
+{
+	const unsigned char *p = t->data;
+	uint16_t	h;
+	float		f;
+	double		d;
+
+	switch (t->dtype)
+	{
+		case ST_F64:
+			memcpy(&d, p + 8 * i, 8);
+			return d;
+		case ST_F32:
+			memcpy(&f, p + 4 * i, 4);
+			return f;
+		case ST_F16:
+			memcpy(&h, p + 2 * i, 2);
+			return st_f16_to_float(h);
+		default:
+			memcpy(&h, p + 2 * i, 2);
+			return st_bf16_to_float(h);
+	}
+}
+
+/*
+ * Convert one float tensor into out (t->numel elements of to).  -1 with a
+ * message when a finite value overflows to infinity.
+ */
+static int
+convert_tensor(const st_tensor *t, st_dtype to, unsigned char *out, st_convert_stats *stats,
+			   char *err, size_t errlen)
+{
+	int64_t		i;
+
+	for (i = 0; i < t->numel; i++)
+	{
+		double		d = float_at(t, i);
+		float		f = (float) d;
+		int			inf_out, zero_out, sub_out;
+
+		if (to == ST_F32)
+		{
+			memcpy(out + 4 * i, &f, 4);
+			inf_out = isinf(f);
+			zero_out = f == 0.0f;
+			sub_out = f != 0.0f && fabsf(f) < 1.17549435e-38f;
+		}
+		else
+		{
+			uint16_t	h = to == ST_F16 ? st_float_to_f16(f) : st_float_to_bf16(f);
+			uint16_t	mag = h & 0x7FFF;
+
+			memcpy(out + 2 * i, &h, 2);
+			inf_out = to == ST_F16 ? mag == 0x7C00 : mag == 0x7F80;
+			zero_out = mag == 0;
+			sub_out = mag != 0 && (to == ST_F16 ? mag < 0x0400 : mag < 0x0080);
+		}
+		if (inf_out && isfinite(d))
+		{
+			sc_seterr(err, errlen, "safetensors: tensor \"%s\" element %lld (%g) is too large for %s",
+					  t->name, (long long) i, d, dtypes[to].name);
+			return -1;
+		}
+		if (stats)
+		{
+			stats->underflow += zero_out && d != 0.0;
+			stats->subnormal += sub_out;
+		}
+	}
+	if (stats)
+	{
+		stats->tensors++;
+		stats->values += (uint64_t) t->numel;
+	}
+	return 0;
+}
+
 int
-st_rewrite(const st_file *src, const char *path, const char *const *keys,
-		   const char *const *values, size_t nkeys, char *err, size_t errlen)
+st_rewrite_as(const st_file *src, const char *path, int to_dtype,
+			  const char *const *keys, const char *const *values, size_t nkeys,
+			  st_convert_stats *stats, char *err, size_t errlen)
 {
 	write_item *items = calloc(src->ntensors ? src->ntensors : 1, sizeof(write_item));
+	void	  **bufs = calloc(src->ntensors ? src->ntensors : 1, sizeof(void *));
 	const char **mk = malloc(sizeof(char *) * (src->nmeta + nkeys + 1));
 	const char **mv = malloc(sizeof(char *) * (src->nmeta + nkeys + 1));
 	size_t		i, j, nmeta = 0;
-	int			rc;
+	int			rc = -1;
 
-	if (!items || !mk || !mv)
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!items || !bufs || !mk || !mv)
 	{
-		free(items);
-		free(mk);
-		free(mv);
 		sc_seterr(err, errlen, "safetensors: out of memory");
-		return -1;
+		goto done;
 	}
-	/* tensors keep their dtype, shape, bytes and order */
+	if (to_dtype != ST_KEEP_DTYPE && to_dtype != ST_F32 && to_dtype != ST_F16 && to_dtype != ST_BF16)
+	{
+		sc_seterr(err, errlen, "safetensors: can only convert to F32, F16 or BF16");
+		goto done;
+	}
+	/* names, shapes and order kept; float tensors converted when asked */
 	for (i = 0; i < src->ntensors; i++)
 	{
 		const st_tensor *t = &src->tensors[i];
@@ -725,28 +817,71 @@ st_rewrite(const st_file *src, const char *path, const char *const *keys,
 		items[i].shape = t->shape;
 		items[i].data = t->data;
 		items[i].nbytes = t->nbytes;
+		if (to_dtype != ST_KEEP_DTYPE && is_float_dtype(t->dtype))
+		{
+			size_t		nbytes = (size_t) t->numel * dtypes[to_dtype].size;
+
+			bufs[i] = malloc(nbytes ? nbytes : 1);
+			if (!bufs[i])
+			{
+				sc_seterr(err, errlen, "safetensors: out of memory converting tensor \"%s\"", t->name);
+				goto done;
+			}
+			if (convert_tensor(t, (st_dtype) to_dtype, bufs[i], stats, err, errlen) < 0)
+				goto done;
+			items[i].dtype = (st_dtype) to_dtype;
+			items[i].data = bufs[i];
+			items[i].nbytes = nbytes;
+		}
 	}
-	/* the old metadata, less the keys being replaced or removed */
+	/* the old metadata in its order, a replaced key in its old place */
 	for (i = 0; i < src->nmeta; i++)
 	{
-		for (j = 0; j < nkeys; j++)
-			if (strcmp(src->meta_keys[i], keys[j]) == 0)
+		/* the last of a key given twice wins */
+		for (j = nkeys; j > 0; j--)
+			if (strcmp(src->meta_keys[i], keys[j - 1]) == 0)
 				break;
-		if (j == nkeys)
+		if (j-- == 0)
 		{
 			mk[nmeta] = src->meta_keys[i];
 			mv[nmeta++] = src->meta_values[i];
 		}
-	}
-	for (j = 0; j < nkeys; j++)
-		if (values[j])
+		else if (values[j])
 		{
 			mk[nmeta] = keys[j];
 			mv[nmeta++] = values[j];
 		}
+	}
+	/* new keys at the end (a key given twice: the last value wins) */
+	for (j = 0; j < nkeys; j++)
+	{
+		size_t		k;
+
+		if (!values[j] || st_metadata(src, keys[j]))
+			continue;
+		for (k = 0; k < nmeta; k++)
+			if (strcmp(mk[k], keys[j]) == 0)
+				break;
+		mk[k] = keys[j];
+		mv[k] = values[j];
+		if (k == nmeta)
+			nmeta++;
+	}
 	rc = write_items(path, items, src->ntensors, mk, mv, nmeta, err, errlen);
+done:
+	if (bufs)
+		for (i = 0; i < src->ntensors; i++)
+			free(bufs[i]);
+	free(bufs);
 	free(items);
 	free(mk);
 	free(mv);
 	return rc;
+}
+
+int
+st_rewrite(const st_file *src, const char *path, const char *const *keys,
+		   const char *const *values, size_t nkeys, char *err, size_t errlen)
+{
+	return st_rewrite_as(src, path, ST_KEEP_DTYPE, keys, values, nkeys, NULL, err, errlen);
 }

@@ -105,10 +105,37 @@ extern int st_write(const char *path, const st_write_tensor *tensors, size_t nte
  * Rewrite an opened file to path (which may be the file src was opened
  * from: the new file replaces it by rename, src's mapping stays valid) with
  * the same tensors, dtypes and bytes, and its metadata changed: each of the
- * nkeys keys is set to its value, or removed where the value is NULL; the
- * other keys are kept.  Atomic as st_write.  Returns 0, or -1 with a message.
+ * nkeys keys is set to its value (in its old place, or appended when new),
+ * or removed where the value is NULL; the other keys are kept, in order.
+ * Atomic as st_write.  Returns 0, or -1 with a message.
  */
 extern int st_rewrite(const st_file *src, const char *path, const char *const *keys,
 					  const char *const *values, size_t nkeys, char *err, size_t errlen);
+
+/* to_dtype for st_rewrite_as: keep every tensor's dtype (st_rewrite). */
+#define ST_KEEP_DTYPE (-1)
+
+/* What st_rewrite_as did to the values (stats may be NULL). */
+typedef struct st_convert_stats
+{
+	size_t		tensors;		/* float tensors converted */
+	uint64_t	values;			/* their elements */
+	uint64_t	underflow;		/* non-zero values that became (signed) zero */
+	uint64_t	subnormal;		/* values stored as subnormals of to_dtype */
+} st_convert_stats;
+
+/*
+ * st_rewrite, with every floating-point tensor (F64, F32, F16, BF16)
+ * converted to to_dtype (ST_F32, ST_F16 or ST_BF16, rounding to nearest
+ * even; F16 keeps subnormals) unless to_dtype is ST_KEEP_DTYPE.  Integer
+ * and BOOL tensors are copied byte for byte, names, shapes and order kept.
+ * A finite value too large for to_dtype is an error naming the tensor (it
+ * would silently become infinity); infinities and NaNs stay what they are.
+ * Metadata as st_rewrite: every key kept with its exact value and place,
+ * keys[i] set (in place when present, else appended) or removed (NULL).
+ */
+extern int st_rewrite_as(const st_file *src, const char *path, int to_dtype,
+						 const char *const *keys, const char *const *values, size_t nkeys,
+						 st_convert_stats *stats, char *err, size_t errlen);
 
 #endif
