@@ -1,7 +1,8 @@
 # sparseclip - PGXS build.
 #
 #   make                  build the extension (add WERROR=1 for -Werror)
-#   make install          install it into the PostgreSQL of PG_CONFIG
+#   make install          install it into the PostgreSQL of PG_CONFIG, with the
+#                         default model (models/default.safetensors) when present
 #   make unit             build and run the C unit tests of the pure-C core
 #   make test             everything, on a throwaway cluster (test/run-all.sh)
 
@@ -41,6 +42,30 @@ include $(PGXS)
 $(DATA_built): $(EXT_PARTS) sparseclip.control
 	cat $(EXT_PARTS) > $@
 
+# ---- The default model: models/default.safetensors, when the checkout has
+# one, goes to $(datadir)/sparseclip/default.safetensors (pg_config
+# --sharedir), where the extension looks when sparseclip.model is empty.
+# Without one, install removes a default left by an older install, so that
+# the installed default is always the checkout's.
+DEFAULT_MODEL     = models/default.safetensors
+DEFAULT_MODEL_DIR = $(DESTDIR)$(datadir)/sparseclip
+
+install: install-default-model
+uninstall: uninstall-default-model
+
+.PHONY: install-default-model uninstall-default-model
+install-default-model:
+ifneq ($(wildcard $(DEFAULT_MODEL)),)
+	$(MKDIR_P) '$(DEFAULT_MODEL_DIR)'
+	$(INSTALL_DATA) $(DEFAULT_MODEL) '$(DEFAULT_MODEL_DIR)/default.safetensors'
+else
+	rm -f '$(DEFAULT_MODEL_DIR)/default.safetensors'
+endif
+
+uninstall-default-model:
+	rm -f '$(DEFAULT_MODEL_DIR)/default.safetensors'
+	-rmdir '$(DEFAULT_MODEL_DIR)' 2>/dev/null
+
 # ---- C unit tests of the pure-C core (no PostgreSQL needed) ----
 UNIT_SRCS   = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS   = $(patsubst test/unit/%.c,test/unit/bin/%,$(UNIT_SRCS))
@@ -58,6 +83,12 @@ TOOL_BINS = $(patsubst test/tools/%.c,test/tools/bin/%,$(TOOL_SRCS))
 test/tools/bin/%: test/tools/%.c $(CORE_SRCS) $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Isrc/core -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
+
+# The model converter of training/, for tests that need an F16 model.
+TOOL_BINS += test/tools/bin/sparseclip-convert
+test/tools/bin/sparseclip-convert: training/convert.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
 .PHONY: unit test tools
 tools: $(TOOL_BINS)

@@ -20,8 +20,7 @@ END $$;
 CREATE FUNCTION pg_temp.use(file text) RETURNS void LANGUAGE sql AS $$
 	SELECT set_config('sparseclip.model', current_setting('sparseclip_test.fixtures') || '/' || file, false) $$;
 
--- No model configured.
-SELECT pg_temp.err($$SELECT * FROM concepts('{1:1}/64')$$);
+-- (No model configured: test/t/013_default_model.pl.)
 
 SELECT pg_temp.use('concepts/named.safetensors');
 SELECT model_info()->'has_concepts' AS has_concepts;

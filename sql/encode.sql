@@ -1,9 +1,9 @@
 -- Encoding text and JPEG images with a model file, against the plain
 -- PyTorch reference (test/fixtures/gen_encode_fixtures.py).
 
--- Nothing configured yet: a clear error.
-SELECT encode_text('a cat');
-SELECT model_info();
+-- (With sparseclip.model empty the installed default model is used, or an
+-- error says none is installed: test/t/013_default_model.pl, whose
+-- installations it controls.)
 
 -- Fixtures: texts with their token ids and reference embeddings, images
 -- with their reference embeddings.

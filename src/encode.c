@@ -377,7 +377,35 @@ sparseclip_encode_images(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(svec_array(fcinfo, out, dim, nulls, row_of, n));
 }
 
-/* The model's config and identity as jsonb. */
+/*
+ * The dtype of the model's parameters as stored in the file ("F32", "F16",
+ * "BF16"), or "mixed".
+ */
+static const char *
+model_dtype(const sc_model *m)
+{
+	const char *name = NULL;
+
+	if (m->file == NULL)
+		return "F32";
+	for (size_t i = 0; i < m->file->ntensors; i++)
+	{
+		const char *d = st_dtype_name(m->file->tensors[i].dtype);
+
+		if (name == NULL)
+			name = d;
+		else if (strcmp(name, d) != 0)
+			return "mixed";
+	}
+	return name ? name : "F32";
+}
+
+/*
+ * The model in use as jsonb: where it came from (source: "default" or
+ * "sparseclip.model"), its path, the fingerprint embedding jobs record,
+ * file size and dtype, its descriptive metadata (sparseclip.model_name
+ * etc. without the prefix), its kind, and its config.
+ */
 PG_FUNCTION_INFO_V1(sparseclip_model_info);
 Datum
 sparseclip_model_info(PG_FUNCTION_ARGS)
@@ -385,14 +413,32 @@ sparseclip_model_info(PG_FUNCTION_ARGS)
 	CachedModel *cm = sparseclip_get_model();
 	char	   *config = sc_config_to_json(&cm->model->cfg);
 	StringInfoData buf;
+	bool		first = true;
 
 	if (config == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	/* Splice path, output dimension and kind into the config object. */
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"path\": ");
+	appendStringInfoString(&buf, "{\"source\": ");
+	escape_json(&buf, sparseclip_model_source_name(cm->source));
+	appendStringInfoString(&buf, ", \"path\": ");
 	escape_json(&buf, cm->path);
-	appendStringInfo(&buf, ", \"output_dim\": %d, \"sparse\": %s, \"has_concepts\": %s, \"blas_kernels\": \"%s\", \"config\": %s}",
+	appendStringInfo(&buf, ", \"fingerprint\": \"%s\", \"size_bytes\": %lld, \"dtype\": \"%s\", \"metadata\": {",
+					 sparseclip_model_fingerprint(cm), (long long) cm->size, model_dtype(cm->model));
+	for (int i = 0; cm->model->file && sc_model_descriptive_keys[i]; i++)
+	{
+		const char *key = sc_model_descriptive_keys[i];
+		const char *value = st_metadata(cm->model->file, key);
+
+		if (value == NULL)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		escape_json(&buf, key + strlen("sparseclip."));
+		appendStringInfoString(&buf, ": ");
+		escape_json(&buf, value);
+	}
+	appendStringInfo(&buf, "}, \"output_dim\": %d, \"sparse\": %s, \"has_concepts\": %s, \"blas_kernels\": \"%s\", \"config\": %s}",
 					 sc_model_output_dim(cm->model),
 					 cm->model->cfg.sparse_dim > 0 ? "true" : "false",
 					 cm->model->concepts ? "true" : "false",

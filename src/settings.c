@@ -44,11 +44,13 @@ sparseclip_apply_threads(void)
 void
 _PG_init(void)
 {
+	/* "" rather than NULL: embedding jobs record the setting as text */
 	DefineCustomStringVariable("sparseclip.model",
 							   "Path of the model file (safetensors) that encode_text and encode_image use.",
+							   "Empty: the default model installed in the share directory (sparseclip/default.safetensors). "
 							   "The file is mapped read-only once per backend and reloaded when it changes.",
 							   &sparseclip_model_path,
-							   NULL,
+							   "",
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);

@@ -78,6 +78,8 @@ done
 # postgres can read it, whatever the permissions of the checkout.
 mkdir -p "$TMP/src" "$TMP/sock" "$TMP/regress" "$TMP/tap"
 cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$TMP/src/"
+# the default model the checkout ships, if any (013_default_model.pl compares it with the installed one)
+if [ -d "$ROOT/models" ]; then cp -r "$ROOT/models" "$TMP/src/"; fi
 chown -R postgres: "$TMP"
 
 echo "== start a throwaway cluster"

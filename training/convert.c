@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "model.h"
 #include "safetensors.h"
 
 static void
@@ -45,11 +46,6 @@ usage(FILE *out)
 		  "\n"
 		  "Prints the input and output sizes, and how many values underflowed to zero.\n", out);
 }
-
-static const char *const descriptive_keys[] = {
-	"sparseclip.model_name", "sparseclip.model_version", "sparseclip.trained",
-	"sparseclip.card", "sparseclip.license", "sparseclip.description", NULL
-};
 
 /* Keys whose values the loader parses: a converter must never change them. */
 static const char *const structural_keys[] = {
@@ -160,7 +156,7 @@ main(int argc, char **argv)
 					keys[k]);
 			return 2;
 		}
-		if (!force && !in_list(descriptive_keys, keys[k]))
+		if (!force && !in_list(sc_model_descriptive_keys, keys[k]))
 		{
 			fprintf(stderr, "sparseclip-convert: unknown metadata key \"%s\" (known: sparseclip.model_name, "
 					"sparseclip.model_version, sparseclip.trained, sparseclip.card, sparseclip.license, "

@@ -19,6 +19,16 @@
 static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
+const char *const sc_model_descriptive_keys[] = {
+	"sparseclip.model_name",
+	"sparseclip.model_version",
+	"sparseclip.trained",
+	"sparseclip.card",
+	"sparseclip.license",
+	"sparseclip.description",
+	NULL
+};
+
 int
 sc_config_preset(const char *name, sc_config *cfg)
 {

@@ -103,6 +103,13 @@ typedef struct sc_model
 	sc_block   *blocks;			/* storage for both towers' blocks */
 } sc_model;
 
+/*
+ * Optional descriptive metadata keys (doc/model-format.md): shown by the
+ * extension's model_info() and set with sparseclip-convert --meta.  A
+ * NULL-terminated list of full key names ("sparseclip.model_name", ...).
+ */
+extern const char *const sc_model_descriptive_keys[];
+
 /* Load flags. */
 #define SC_LOAD_COPY 1			/* copy every parameter into one flat writable buffer */
 

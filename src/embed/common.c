@@ -238,66 +238,6 @@ embed_load_job(int64 id, bool missing_ok)
 	return job;
 }
 
-/*
- * A fingerprint of the model file's bytes: four interleaved multiply-xor
- * lanes over the mapping (reading it costs about what one forward pass
- * does), so that a file replaced by another gets a new identity whatever
- * its name, size or time stamps.
- */
-static void
-model_fingerprint(CachedModel *cm, char *out)
-{
-	static sc_model *fp_model = NULL;
-	static ino_t fp_ino;
-	static struct timespec fp_mtime;
-	static off_t fp_size;
-	static char fp[17];
-
-	if (fp_model != cm->model || fp_ino != cm->ino || fp_size != cm->size ||
-		fp_mtime.tv_sec != cm->mtime.tv_sec || fp_mtime.tv_nsec != cm->mtime.tv_nsec)
-	{
-		const unsigned char *p;
-		size_t		len;
-		uint64		h[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
-		0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL};
-		size_t		i = 0;
-		uint64		r;
-
-		if (cm->model->file == NULL)
-			elog(ERROR, "the model is not mapped from a file");
-		p = cm->model->file->map;
-		len = cm->model->file->map_len;
-		for (; i + 32 <= len; i += 32)
-		{
-			for (int k = 0; k < 4; k++)
-			{
-				uint64		w;
-
-				memcpy(&w, p + i + 8 * k, 8);
-				h[k] = (h[k] ^ w) * 0x100000001b3ULL;
-				h[k] ^= h[k] >> 29;
-			}
-			if ((i & ((1 << 24) - 1)) == 0)
-				CHECK_FOR_INTERRUPTS();
-		}
-		r = len;
-		for (; i < len; i++)
-			r = (r ^ p[i]) * 0x100000001b3ULL;
-		for (int k = 0; k < 4; k++)
-		{
-			r ^= h[k] + 0x9e3779b97f4a7c15ULL + (r << 6) + (r >> 2);
-			r *= 0xff51afd7ed558ccdULL;
-			r ^= r >> 33;
-		}
-		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long) r);
-		fp_model = cm->model;
-		fp_ino = cm->ino;
-		fp_size = cm->size;
-		fp_mtime = cm->mtime;
-	}
-	memcpy(out, fp, 17);
-}
-
 void
 embed_model_dims(int *dims)
 {
@@ -306,21 +246,22 @@ embed_model_dims(int *dims)
 
 /*
  * The embed_models id of the model this backend encodes with (the one
- * sparseclip.model names), registered on first use.
+ * sparseclip.model names, or the installed default when it is empty),
+ * registered on first use.
  */
 int
 embed_current_model(EmbedJob *job)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	CachedModel *cm = sparseclip_get_model();
-	char		fp[17];
+	const char *fp;
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		values[3];
 	bool		isnull;
 	char	   *sql;
 	int			id;
 
-	model_fingerprint(cm, fp);
+	fp = sparseclip_model_fingerprint(cm);
 	values[0] = CStringGetTextDatum(fp);
 	values[1] = CStringGetTextDatum(cm->path);
 	values[2] = Int32GetDatum(sc_model_output_dim(cm->model));

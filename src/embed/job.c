@@ -28,6 +28,15 @@
 
 #include "embed/embed.h"
 
+/* sparseclip.model as a job records it: "" is the installed default model */
+static const char *
+model_setting(void)
+{
+	const char *p = GetConfigOption("sparseclip.model", false, false);
+
+	return p ? p : "";
+}
+
 static Oid
 rel_owner(Oid relid)
 {
@@ -288,7 +297,7 @@ sparseclip_embed_column(PG_FUNCTION_ARGS)
 			memcpy(v2, values, sizeof(Datum) * 13);
 			memcpy(n2, nulls, 13);
 			t2[13] = TEXTOID;
-			v2[13] = CStringGetTextDatum(GetConfigOption("sparseclip.model", false, false));
+			v2[13] = CStringGetTextDatum(model_setting());
 			n2[13] = ' ';
 			t2[14] = INT4OID;
 			v2[14] = Int32GetDatum(model);
@@ -432,7 +441,7 @@ sparseclip_embed_resume(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	values[0] = Int64GetDatum(job->id);
-	values[1] = CStringGetTextDatum(GetConfigOption("sparseclip.model", false, false));
+	values[1] = CStringGetTextDatum(model_setting());
 	values[2] = Int32GetDatum(model);
 	embed_spi(embed_ext_owner(),
 			  psprintf("UPDATE %s.embed_jobs SET state = 'running', resumed_at = now(), last_error = NULL, "

@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "embed/embed.h"
+#include "model_cache.h"
 
 PG_FUNCTION_INFO_V1(sparseclip_embed_run);
 Datum
@@ -87,8 +88,13 @@ sparseclip_embed_run(PG_FUNCTION_ARGS)
 				embed_spi(embed_ext_owner(),
 						  psprintf("UPDATE %s.embed_jobs SET model_path = $2 WHERE id = $1", embed_schema()),
 						  2, types, values, NULL, false, 0);
-				ereport(NOTICE,
-						(errmsg("embedding job %lld now embeds with model file \"%s\"", (long long) id, path)));
+				if (path == NULL || path[0] == '\0')
+					ereport(NOTICE,
+							(errmsg("embedding job %lld now embeds with the default model \"%s\"",
+									(long long) id, sparseclip_get_model()->path)));
+				else
+					ereport(NOTICE,
+							(errmsg("embedding job %lld now embeds with model file \"%s\"", (long long) id, path)));
 			}
 		}
 		else if (strcmp(job->state, "paused") == 0 || strcmp(job->state, "cancelled") == 0)

@@ -8,12 +8,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OwnInstall;
 
 my $fixtures = $ENV{SPARSECLIP_FIXTURES} or plan skip_all => 'SPARSECLIP_FIXTURES is not set';
 my $model = "$fixtures/encode/model.safetensors";
 my $dense = "$fixtures/encode/dense.safetensors";
 
-my $node = PostgreSQL::Test::Cluster->new('model_setting');
+# An installation of our own without a default model (OwnInstall), so
+# that "nothing set" means no model whatever `make install` put in place.
+my ($inst) = OwnInstall::create('model_setting');
+my $node = PostgreSQL::Test::Cluster->new('model_setting', install_path => $inst);
 $node->init;
 $node->start;
 $node->safe_psql('postgres', q{
