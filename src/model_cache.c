@@ -49,14 +49,20 @@ cache_is_current(const char *path, const struct stat *st)
 		cache.mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-char *
+const char *
 sparseclip_default_model_path(void)
 {
-	char		share[MAXPGPATH];
+	static char path[MAXPGPATH];
 
-	/* the share directory of this installation, relocated as PostgreSQL's own */
-	get_share_path(my_exec_path, share);
-	return psprintf("%s/sparseclip/default.safetensors", share);
+	if (path[0] == '\0')
+	{
+		char		share[MAXPGPATH];
+
+		/* the share directory of this installation, relocated as PostgreSQL's own */
+		get_share_path(my_exec_path, share);
+		snprintf(path, sizeof(path), "%s/sparseclip/default.safetensors", share);
+	}
+	return path;
 }
 
 const char *

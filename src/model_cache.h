@@ -37,8 +37,8 @@ typedef struct CachedModel
  */
 extern CachedModel *sparseclip_get_model(void);
 
-/* $sharedir/sparseclip/default.safetensors of this server (palloc'd). */
-extern char *sparseclip_default_model_path(void);
+/* $sharedir/sparseclip/default.safetensors of this server. */
+extern const char *sparseclip_default_model_path(void);
 
 /* "default" or "sparseclip.model", as model_info() shows it. */
 extern const char *sparseclip_model_source_name(ModelSource source);
