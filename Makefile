@@ -64,7 +64,7 @@ endif
 
 uninstall-default-model:
 	rm -f '$(DEFAULT_MODEL_DIR)/default.safetensors'
-	-rmdir '$(DEFAULT_MODEL_DIR)' 2>/dev/null
+	rmdir '$(DEFAULT_MODEL_DIR)' 2>/dev/null || true
 
 # ---- C unit tests of the pure-C core (no PostgreSQL needed) ----
 UNIT_SRCS   = $(sort $(wildcard test/unit/test_*.c))
