@@ -1,7 +1,8 @@
 # The default model: with sparseclip.model empty the functions use
 # $sharedir/sparseclip/default.safetensors.
 #  1. The machine's installation holds what `make install` put there: the
-#     checkout's models/default.safetensors byte for byte, or nothing; a
+#     checkout's models/default.safetensors (converted to the installed
+#     dtype, F32 unless DEFAULT_MODEL_DTYPE said otherwise), or nothing; a
 #     new cluster with no setting encodes with it (or says none is there).
 #  2. An installation without a default (OwnInstall): a clear ERROR with
 #     SQLSTATE 55000 that names the missing file, from every function.
@@ -46,28 +47,28 @@ END $$;
 	my $sharedir = OwnInstall::pg_config('sharedir');
 	my $installed = "$sharedir/sparseclip/default.safetensors";
 	my $shipped = '../models/default.safetensors';	# run-all.sh copies the checkout's models/
-	if (-e $shipped)
-	{
-		ok(-e $installed && compare($shipped, $installed) == 0,
-			'make install put the checkout\'s models/default.safetensors into the share directory');
-	}
-	else
-	{
-		ok(!-e $installed, 'the checkout has no default model, and none is installed');
-	}
 	my $node = PostgreSQL::Test::Cluster->new('installed');
 	$node->init;
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION sparseclip');
-	if (-e $installed)
+	if (-e $shipped)
 	{
+		ok(-e $installed, 'the checkout has a default model, and one is installed');
 		is($node->safe_psql('postgres', q{SELECT model_info()->>'source' || ' ' || (model_info()->>'path')}),
 			"default $installed", 'a new cluster with no setting uses the installed default');
-		is($node->safe_psql('postgres', q{SELECT nnz(encode_text('a photo of a cat')) > 0}), 't',
-			'and encodes text with it');
+		is($node->safe_psql('postgres', q{SELECT nnz(encode_text('a photo of a cat')) > 0, nnz(encode_text('a photo of a cat')) < dims(encode_text('a photo of a cat'))}),
+			't|t', 'and encodes text with it, sparsely');
+		# make install writes the checkout's model in DEFAULT_MODEL_DTYPE: the same
+		# conversion of the checkout's file must give the installed bytes
+		my $dtype = lc $node->safe_psql('postgres', q{SELECT model_info()->>'dtype'});
+		system("$tools/sparseclip-convert", $shipped, "$tmp/shipped.safetensors", '--dtype', $dtype) == 0
+		  or BAIL_OUT('sparseclip-convert failed');
+		ok(compare("$tmp/shipped.safetensors", $installed) == 0,
+			"the installed default is the checkout's models/default.safetensors (in $dtype)");
 	}
 	else
 	{
+		ok(!-e $installed, 'the checkout has no default model, and none is installed');
 		like($node->safe_psql('postgres', $err_fn . q{SELECT pg_temp.err('SELECT encode_text(''a cat'')')}),
 			qr/^55000: no model is configured \(sparseclip\.model is empty and no default model is installed at "\Q$installed\E"\.\)$/,
 			'a new cluster with no setting and no default: the error names the missing file');
