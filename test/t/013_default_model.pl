@@ -58,6 +58,8 @@ END $$;
 			"default $installed", 'a new cluster with no setting uses the installed default');
 		is($node->safe_psql('postgres', q{SELECT nnz(encode_text('a photo of a cat')) > 0, nnz(encode_text('a photo of a cat')) < dims(encode_text('a photo of a cat'))}),
 			't|t', 'and encodes text with it, sparsely');
+		is($node->safe_psql('postgres', "SELECT nnz(e) > 0 AND nnz(e) < dims(e) FROM encode_image(pg_read_binary_file('$fixtures/encode/square.jpg')) e"),
+			't', 'and an image');
 		# make install writes the checkout's model in DEFAULT_MODEL_DTYPE: the same
 		# conversion of the checkout's file must give the installed bytes
 		my $dtype = lc $node->safe_psql('postgres', q{SELECT model_info()->>'dtype'});
