@@ -107,7 +107,8 @@ usage(void)
 		  "  --out model.safetensors  model file (default model.safetensors); state in OUT.state\n"
 		  "  --log file.csv           training curve (default OUT.csv)\n"
 		  "  --checkpoint-every N     numbered model files OUT.stepN.safetensors + state\n"
-		  "  --resume STATE           continue from a state file: its hyper-parameters, except\n"
+		  "  --resume STATE           continue from a state file (and write where it wrote: OUT is\n"
+		  "                           STATE less .state unless --out): its hyper-parameters, except\n"
 		  "                           those given on the command line (a larger --steps\n"
 		  "                           extends the schedule)\n"
 		  "  --threads N              OpenBLAS threads (default 1)\n"
@@ -479,11 +480,13 @@ args_json(const args *a, long total)
 			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
 			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
-			 "\"patch_dropout_off\":%.9g}",
+			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
+			 "\"checkpoint_every\":%ld}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
-			 a->dead_every, a->patch_dropout, a->patch_dropout_off);
+			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
+			 a->val_every, (long) a->checkpoint_every);
 	return s;
 }
 
@@ -680,6 +683,10 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("dead_every", dead_every, long);
 	GET("patch_dropout", patch_dropout, double);
 	GET("patch_dropout_off", patch_dropout_off, double);
+	/* the run's bookkeeping too, so that a bare --resume logs and checkpoints as before */
+	GET("log_every", log_every, int);
+	GET("val_every", val_every, int);
+	GET("checkpoint_every", checkpoint_every, long);
 #undef GET
 	batch_opts_from_json(&a->bo, st_metadata(f, "train.batch"));
 	*total = a->steps;
@@ -839,6 +846,15 @@ stem_of(const char *out, char *stem, size_t n)
 		stem[l - 12] = '\0';
 }
 
+static int
+out_given(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--out") == 0)
+			return 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -876,6 +892,19 @@ main(int argc, char **argv)
 			printf("OpenBLAS: %s\n", msg);
 	}
 	openblas_set_num_threads(a.threads);
+	if (a.resume && !out_given(argc, argv))
+	{
+		/* a resumed run writes where it wrote before: OUT is the state's path less ".state" */
+		static char rout[1100];
+		size_t		n = strlen(a.resume);
+
+		snprintf(rout, sizeof rout, "%s", a.resume);
+		if (n > 6 && n < sizeof rout && strcmp(rout + n - 6, ".state") == 0)
+		{
+			rout[n - 6] = '\0';
+			a.out = rout;
+		}
+	}
 	stem_of(a.out, stem, sizeof stem);
 	snprintf(statepath, sizeof statepath, "%s.state", a.out);
 	snprintf(logpath, sizeof logpath, "%s", a.log ? a.log : "");
