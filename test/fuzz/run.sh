@@ -31,7 +31,7 @@ for t in $targets; do
 		clang $flags test/fuzz/fuzz_bpe.c src/core/bpe.c src/core/text_clean.c src/core/errmsg.c -lutf8proc \
 			-o "$out/fuzz_bpe" ;;
 	model)
-		clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/safetensors.c src/core/json.c \
+		clang $flags test/fuzz/fuzz_model.c src/core/model.c src/core/model_encode.c src/core/safetensors.c src/core/json.c \
 			src/core/layers.c src/core/errmsg.c -lopenblas -lm -o "$out/fuzz_model" ;;
 	svec)
 		# the svec parsers of src/svec.c, outside a server (test/fuzz/pg_shim.c)

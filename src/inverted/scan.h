@@ -1,0 +1,279 @@
+/*
+ * scan.h - what the files of the `inverted` index scan share: the scan's
+ * state, its keys, and the small inline helpers more than one file needs.
+ *
+ * The scan is split by job (see scan.c for how it works as a whole):
+ *
+ *   scan.c          the access method's entry points, the query's set-up and
+ *                   the pending list
+ *   scan_segment.c  one segment's set-up: its query terms, their checks and
+ *                   error bounds, and the order of the (pruned) walk
+ *   scan_walk.c     reading postings from the pages into the accumulators
+ *   scan_kernels.c  the scoring kernels (portable, AVX2, AVX-512) and the
+ *                   choice among them
+ *   scan_prune.c    pruning: what terms not yet walked can add, checkpoints
+ *   scan_batch.c    the keys, the bounded heap and the batches of rows
+ *
+ * Not an interface for the rest of the index: inverted.h is that.
+ */
+#ifndef SPARSECLIP_INVERTED_SCAN_H
+#define SPARSECLIP_INVERTED_SCAN_H
+
+#include "postgres.h"
+
+#include <math.h>
+
+#include "inverted.h"
+
+/* GCC vector extensions: SSE on x86-64, NEON on ARM, plain code elsewhere */
+typedef float4 InvV4F __attribute__((vector_size(16)));
+typedef int32 InvV4I __attribute__((vector_size(16)));
+
+/* class of a key: ordinary distance, NaN distance, NULL vector */
+#define KEY_NUM		0
+#define KEY_NAN		1
+#define KEY_NULL	2
+
+typedef struct InvKey
+{
+	double		dist;
+	ItemPointerData tid;
+	uint8		cls;
+} InvKey;
+
+typedef struct InvTerm
+{
+	float4		q;
+	double		impact;			/* largest |contribution| to any document */
+	double		order;			/* walk order, largest first */
+	InvDimEntry e;
+	InvRangeDesc *descs;		/* the term's (dimension, range) pieces */
+	uint64	   *pos;			/* stream offset of each piece; ndesc + 1 */
+	uint64		npost;
+	uint32		cur;			/* blocked walk: the next piece */
+} InvTerm;
+
+typedef struct InvSegScan
+{
+	InvReader	r;
+	InvSegHeader hdr;
+	float4	   *acc;			/* per document: score, summed term by term */
+	float4	   *norms;			/* cosine, per document: |d| rounded up, 0 for
+								 * NULL/zero; padded to whole ranges */
+	double		nmin;			/* cosine: a lower bound on every non-zero |d| */
+	bool		scaled;			/* cosine: complete ranges hold acc / |d| */
+	struct InvTerm *terms;		/* the query terms found in the segment */
+	int			nterms;
+	double		slack;			/* error bound of any partial score, in the
+								 * units pruning compares (cosine: / |d|) */
+	double	   *rest_lo;		/* mixed signs, per range: the least the terms
+								 * after the next checkpoint can add; else NULL */
+	/*
+	 * Pruned walks: per range, INV_RANGE_COMPLETE once every term has been
+	 * added, else the number of terms added (the first nterms in order), and
+	 * then ub holds an upper bound on the scores in the range.  NULL when
+	 * every range is complete.
+	 */
+	uint32	   *walked;
+	double	   *ub;
+	uint32		nincomplete;
+	/* at a checkpoint: the first batch's size best partial scores */
+	float4	   *top;
+	uint32		ntop;
+	uint32		topcap;
+} InvSegScan;
+
+#define INV_RANGE_COMPLETE	PG_UINT32_MAX
+
+typedef struct InvScanOpaque
+{
+	MemoryContext ctx;
+	bool		prepared;
+	bool		done;
+	bool		cosine;
+	bool		qnull;
+	bool		exact;			/* all query terms used: keys are lower bounds */
+	SVec	   *query;
+	double		qnorm2;
+	double		qnorm;
+	double		err;			/* relative error bound of the scores, times |q||d| */
+	double		abserr;			/* and an absolute one (bfloat16 subnormals) */
+	bool		overflow;		/* some float score might be infinite */
+	double		theta;			/* a lower bound on the first batch's last score */
+	Buffer		metabuf;
+	InvMetaPageData meta;
+	int			nseg;
+	InvSegScan *segs;
+	InvKey	   *pend;
+	uint32		npend;
+	/* batches */
+	InvKey	   *heap;
+	int			hn;
+	int			hcap;
+	InvKey	   *batch;
+	int			nbatch;
+	int			pos;
+	int			batchsize;
+	bool		have_last;
+	InvKey		last;
+} InvScanOpaque;
+
+/* a range and a bound of its scores, sorted best first */
+typedef struct InvRangeBound
+{
+	double		ub;
+	uint32		range;
+} InvRangeBound;
+
+/* ranges per block of the blocked walk: 128 kB of accumulators, in L2 */
+#define INV_BLOCK_RANGES	32
+/* incomplete ranges to complete one by one; more go in one blocked walk */
+#define INV_BULK_COMPLETE	16
+
+/* terms walked side by side, each with a pinned page */
+#define INV_MAX_CURSORS		64
+
+/*
+ * Cosine: what pruning compares is a document's partial score over its norm,
+ * acc / n in float (0 where n is 0: NULL and zero vectors have no postings).
+ * The stored n is |d| rounded up to a float, so acc / n is within 2^-21 of
+ * |acc / |d|| (INV_COS_REL): one rounding of n, one of the division.
+ */
+#define INV_COS_REL		(1.0 / (1 << 21))
+
+/* ---------------------------------------------------------------- kernels (scan_kernels.c) */
+
+/*
+ * Bitmap pieces: add q * w to the documents whose bits are set, the weights
+ * being stored in document order.  The portable version visits set bits;
+ * with AVX-512 sixteen documents go at once, the weights expanded into the
+ * lanes of the set bits (the others add q * 0).
+ *
+ * With check, a kernel first makes sure that the bitmap holds count
+ * documents (false if not, touching nothing): a corrupt bitmap must not make
+ * it read weights past the piece when that could be the end of mapped
+ * memory.  Pieces that lie far enough from the end of their page (or were
+ * copied) cannot be read past it, and skip the check.
+ */
+typedef bool (*InvBitmapAddFn) (float4 *base, const char *p, uint32 count, float4 q, bool check);
+
+/* The largest score in range r (the accumulators are padded to whole ranges). */
+typedef float4 (*InvRangeMaxFn) (const float4 *a);
+
+/*
+ * The kernels chosen by inv_choose_kernels, for the scan being prepared.
+ * Hidden: read per piece, directly rather than through the GOT, as when
+ * they were static.
+ */
+extern __attribute__((visibility("hidden"))) InvBitmapAddFn inv_add_bitmap;
+extern __attribute__((visibility("hidden"))) InvRangeMaxFn inv_range_max_fn;
+
+extern void inv_choose_kernels(void);
+extern void inv_scale_range(InvSegScan *ss, uint32 r);
+
+/*
+ * The portable kernels below are inline here because the walk inlines them
+ * (per range and per document); the others are called through pointers.
+ */
+
+/* lane-wise max (C has no vector ?:) */
+static inline InvV4F
+inv_v4_max(InvV4F a, InvV4F b)
+{
+	InvV4I		m = a > b;
+
+	return (InvV4F) (((InvV4I) a & m) | ((InvV4I) b & ~m));
+}
+
+static inline float4
+inv_cos_val(float4 a, float4 n)
+{
+	return n > 0 ? a / n : 0;
+}
+
+/* cosine: the largest acc / n in a range, 0 where n is 0 */
+static inline float4
+inv_range_max_cos(const float4 *a, const float4 *n)
+{
+	InvV4F		v = {0, 0, 0, 0};
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 4)
+	{
+		InvV4F		x,
+					nn;
+		InvV4I		pos;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&nn, n + i, sizeof(nn));
+		pos = nn > 0;
+		/* lanes of n = 0 divide to inf or NaN and are masked to 0 */
+		x = (InvV4F) ((InvV4I) (x / nn) & pos);
+		v = inv_v4_max(v, x);
+	}
+	return Max(Max(v[0], v[1]), Max(v[2], v[3]));
+}
+
+/* The largest value pruning compares in range r (at least 0). */
+static inline float4
+inv_range_max(const InvSegScan *ss, uint32 r)
+{
+	size_t		off = (size_t) r << INV_RANGE_SHIFT;
+
+	if (ss->norms != NULL)
+		return inv_range_max_cos(ss->acc + off, ss->norms + off);
+	return inv_range_max_fn(ss->acc + off);
+}
+
+/* the value of document d that inv_range_max takes the largest of */
+static inline float4
+inv_doc_val(const InvSegScan *ss, uint32 d)
+{
+	return ss->norms != NULL ? inv_cos_val(ss->acc[d], ss->norms[d]) : ss->acc[d];
+}
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* qsort comparators, largest first */
+static inline int
+inv_desc_cmp(double x, double y)
+{
+	return (x > y) ? -1 : (x < y) ? 1 : 0;
+}
+
+/* the largest float <= x and the smallest float >= x */
+static inline float4
+inv_float_below(double x)
+{
+	float4		f = (float4) x;
+
+	return (double) f > x ? nextafterf(f, -INFINITY) : f;
+}
+
+static inline float4
+inv_float_above(double x)
+{
+	float4		f = (float4) x;
+
+	return (double) f < x ? nextafterf(f, INFINITY) : f;
+}
+
+/* ---------------------------------------------------------------- between the files */
+
+/* scan_segment.c */
+extern void inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const InvSegRef *ref);
+
+/* scan_walk.c */
+extern void inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr);
+extern void inv_complete_range(InvSegScan *ss, uint32 r);
+
+/* scan_prune.c */
+extern int	inv_range_bound_cmp(const void *a, const void *b);
+extern double inv_cos_gap(const InvScanOpaque *so, const InvSegScan *ss);
+extern void inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo);
+extern void inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr);
+
+/* scan_batch.c */
+extern void inv_next_batch(InvScanOpaque *so);
+
+#endif							/* SPARSECLIP_INVERTED_SCAN_H */

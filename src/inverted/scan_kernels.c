@@ -1,0 +1,326 @@
+/*
+ * scan_kernels.c - the scan's scoring kernels: adding a bitmap piece's
+ * weights into the accumulators, the largest score in a range (both in
+ * portable code, AVX2 and AVX-512, chosen at run time) and scaling a
+ * cosine range by its norms.
+ *
+ * Apart from the walk that calls them because they are what changes with
+ * the CPU: each has a portable version that every machine runs and tests
+ * (sparseclip.inverted_simd), and the wide ones need target attributes.
+ * The walk reaches them through function pointers, per piece and per
+ * range, so keeping them here costs no inlining; the two it inlined
+ * (the cosine range maximum, inv_v4_max) are in scan.h.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "port/pg_bitutils.h"
+
+#include "scan.h"
+
+/* Add the next weights at ws to base[b] for each set bit b of m; returns where they end. */
+static inline const char *
+inv_add_bits(float4 *base, uint64 m, const char *ws, float4 q)
+{
+	while (m)
+	{
+		int			b = __builtin_ctzll(m);
+		uint16		h;
+
+		memcpy(&h, ws, sizeof(h));
+		ws += sizeof(h);
+		base[b] += q * inv_bf16_decode(h);
+		m &= m - 1;
+	}
+	return ws;
+}
+
+static bool
+inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q, bool check)
+{
+	const char *ws = p + INV_BITMAP_BYTES;
+	uint32		n = 0;
+	int			word;
+
+	if (check)
+	{
+		for (word = 0; word < INV_BITMAP_BYTES; word++)
+			n += pg_number_of_ones[((const uint8 *) p)[word]];
+		if (n != count)
+			return false;
+	}
+
+	for (word = 0; word < INV_BITMAP_BYTES / 8; word++)
+	{
+		uint64		m = 0;
+		int			i;
+
+		/* bit b of byte k is document 8k + b, whatever the byte order */
+		for (i = 0; i < 8; i++)
+			m |= (uint64) ((const uint8 *) p)[8 * word + i] << (8 * i);
+		ws = inv_add_bits(base + 64 * word, m, ws, q);
+	}
+	return true;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2")))
+static bool
+inv_add_bitmap_avx512(float4 *base, const char *p, uint32 count, float4 q, bool check)
+{
+	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
+	__m512		vq = _mm512_set1_ps(q);
+	uint32		n = 0;
+	int			g;
+
+	if (check)
+	{
+		for (g = 0; g < INV_BITMAP_BYTES / 8; g++)
+		{
+			uint64		m8;
+
+			memcpy(&m8, p + 8 * g, sizeof(m8));
+			n += (uint32) __builtin_popcountll(m8);
+		}
+		if (n != count)
+			return false;
+	}
+	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
+	{
+		uint16		m;
+		__m512		w,
+					a;
+
+		memcpy(&m, p + 2 * g, sizeof(m));	/* little-endian: docs 16g.. */
+		/*
+		 * reads only the popcount(m) weights it needs; a bfloat16 is the
+		 * top half of a float
+		 */
+		w = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(
+									_mm256_maskz_expandloadu_epi16((__mmask16) m, ws)), 16));
+		ws += __builtin_popcount(m);
+		a = _mm512_loadu_ps(base + 16 * g);
+		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
+	}
+	return true;
+}
+
+/*
+ * AVX2: eight documents at a time.  A byte of the bitmap selects, from a
+ * table, the byte shuffle that moves the next popcount weights into the
+ * lanes of its set bits (zero elsewhere).  The shuffle reads 16 bytes, so
+ * the last groups, whose read could pass the piece's end, go bit by bit.
+ */
+static uint8 inv_expand8[256][16];
+
+static void
+inv_init_expand8(void)
+{
+	int			m,
+				i;
+
+	for (m = 0; m < 256; m++)
+	{
+		int			k = 0;
+
+		for (i = 0; i < 8; i++)
+		{
+			if (m & (1 << i))
+			{
+				inv_expand8[m][2 * i] = (uint8) (2 * k);
+				inv_expand8[m][2 * i + 1] = (uint8) (2 * k + 1);
+				k++;
+			}
+			else
+				inv_expand8[m][2 * i] = inv_expand8[m][2 * i + 1] = 0x80;
+		}
+	}
+}
+
+__attribute__((target("avx2")))
+static bool
+inv_add_bitmap_avx2(float4 *base, const char *p, uint32 count, float4 q, bool check)
+{
+	const uint8 *bm = (const uint8 *) p;
+	const char *ws = p + INV_BITMAP_BYTES;
+	const char *end = ws;
+	__m256		vq = _mm256_set1_ps(q);
+	int			g;
+
+	for (g = 0; g < INV_BITMAP_BYTES; g++)
+		end += 2 * __builtin_popcount(bm[g]);
+	/* the tail loop needs the end anyway: always checked */
+	(void) check;
+	if (end != ws + 2 * (size_t) count)
+		return false;
+	for (g = 0; g < INV_BITMAP_BYTES; g++)
+	{
+		uint32		m = bm[g];
+		__m128i		h;
+		__m256		w,
+					a;
+
+		if (ws + 16 > end)
+			break;
+		h = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) ws),
+							 _mm_loadu_si128((const __m128i *) inv_expand8[m]));
+		w = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+		a = _mm256_loadu_ps(base + 8 * g);
+		_mm256_storeu_ps(base + 8 * g, _mm256_add_ps(a, _mm256_mul_ps(vq, w)));
+		ws += 2 * __builtin_popcount(m);
+	}
+	for (; g < INV_BITMAP_BYTES; g++)
+		ws = inv_add_bits(base + 8 * g, bm[g], ws, q);
+	return true;
+}
+#endif
+
+static float4
+inv_range_max_plain(const float4 *a)
+{
+	InvV4F		v0 = {0, 0, 0, 0},
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 16)
+	{
+		InvV4F		x0,
+					x1,
+					x2,
+					x3;
+
+		memcpy(&x0, a + i, sizeof(x0));
+		memcpy(&x1, a + i + 4, sizeof(x1));
+		memcpy(&x2, a + i + 8, sizeof(x2));
+		memcpy(&x3, a + i + 12, sizeof(x3));
+		v0 = inv_v4_max(v0, x0);
+		v1 = inv_v4_max(v1, x1);
+		v2 = inv_v4_max(v2, x2);
+		v3 = inv_v4_max(v3, x3);
+	}
+	v0 = inv_v4_max(inv_v4_max(v0, v1), inv_v4_max(v2, v3));
+	return Max(Max(v0[0], v0[1]), Max(v0[2], v0[3]));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f")))
+static float4
+inv_range_max_avx512(const float4 *a)
+{
+	__m512		v0 = _mm512_setzero_ps(),
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 64)
+	{
+		v0 = _mm512_max_ps(v0, _mm512_loadu_ps(a + i));
+		v1 = _mm512_max_ps(v1, _mm512_loadu_ps(a + i + 16));
+		v2 = _mm512_max_ps(v2, _mm512_loadu_ps(a + i + 32));
+		v3 = _mm512_max_ps(v3, _mm512_loadu_ps(a + i + 48));
+	}
+	return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3)));
+}
+
+__attribute__((target("avx2")))
+static float4
+inv_range_max_avx2(const float4 *a)
+{
+	__m256		v0 = _mm256_setzero_ps(),
+				v1 = v0,
+				v2 = v0,
+				v3 = v0;
+	float4		out[8];
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 32)
+	{
+		v0 = _mm256_max_ps(v0, _mm256_loadu_ps(a + i));
+		v1 = _mm256_max_ps(v1, _mm256_loadu_ps(a + i + 8));
+		v2 = _mm256_max_ps(v2, _mm256_loadu_ps(a + i + 16));
+		v3 = _mm256_max_ps(v3, _mm256_loadu_ps(a + i + 24));
+	}
+	_mm256_storeu_ps(out, _mm256_max_ps(_mm256_max_ps(v0, v1), _mm256_max_ps(v2, v3)));
+	for (i = 1; i < 8; i++)
+		out[0] = Max(out[0], out[i]);
+	return out[0];
+}
+#endif
+
+InvRangeMaxFn inv_range_max_fn = NULL;
+
+/*
+ * Cosine, once range r is complete: its scores become acc / n, so that the
+ * selection of rows works on one array the way it does for inner product.
+ * NULL and zero vectors become NaN, which every filter lets through to
+ * their doc-table entry (their distance sorts after all numbers).
+ */
+void
+inv_scale_range(InvSegScan *ss, uint32 r)
+{
+	float4	   *a = ss->acc + ((size_t) r << INV_RANGE_SHIFT);
+	const float4 *n = ss->norms + ((size_t) r << INV_RANGE_SHIFT);
+	const InvV4F nan4 = {NAN, NAN, NAN, NAN};
+	int			i;
+
+	for (i = 0; i < INV_RANGE_DOCS; i += 4)
+	{
+		InvV4F		x,
+					nn;
+		InvV4I		pos;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&nn, n + i, sizeof(nn));
+		pos = nn > 0;
+		x = (InvV4F) (((InvV4I) (x / nn) & pos) | ((InvV4I) nan4 & ~pos));
+		memcpy(a + i, &x, sizeof(x));
+	}
+}
+
+InvBitmapAddFn inv_add_bitmap = NULL;
+
+/*
+ * The kernels for this scan: the widest the CPU has, up to
+ * sparseclip.inverted_simd (which also lets the tests run the narrower ones
+ * on any machine).
+ */
+void
+inv_choose_kernels(void)
+{
+	static int	have_avx2 = -1,
+				have_max = -1,
+				have_expand = -1;
+
+	if (have_max < 0)
+	{
+		have_avx2 = have_max = have_expand = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		__builtin_cpu_init();
+		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+		have_max = __builtin_cpu_supports("avx512f") ? 1 : 0;
+		have_expand = have_max && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2");
+		if (have_avx2)
+			inv_init_expand8();
+#endif
+	}
+	inv_add_bitmap = inv_add_bitmap_plain;
+	inv_range_max_fn = inv_range_max_plain;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (inv_simd >= INV_SIMD_AVX2 && have_avx2)
+	{
+		inv_add_bitmap = inv_add_bitmap_avx2;
+		inv_range_max_fn = inv_range_max_avx2;
+	}
+	if (inv_simd >= INV_SIMD_AVX512 && have_max)
+		inv_range_max_fn = inv_range_max_avx512;
+	if (inv_simd >= INV_SIMD_AVX512 && have_expand)
+		inv_add_bitmap = inv_add_bitmap_avx512;
+#endif
+}

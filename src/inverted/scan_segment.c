@@ -1,0 +1,286 @@
+/*
+ * scan_segment.c - a segment's share of a scan's set-up: reading its header
+ * (and, for cosine, its norms), finding the query's terms in its dimension
+ * directory, checking their range descriptors, the error bound of its
+ * float scores, and the order of its walk: all terms at once, or, when
+ * pruning applies, in decreasing impact with checkpoints between.
+ *
+ * Apart from the walk itself (scan_walk.c) and the bounds (scan_prune.c):
+ * this file decides what is walked, those do it.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "scan.h"
+
+/* Binary search of the dimension directory. */
+static bool
+inv_find_dim(InvReader *r, const InvSegHeader *hdr, int32 dim, InvDimEntry *e)
+{
+	int64		lo = 0,
+				hi = (int64) hdr->ndims - 1;
+
+	while (lo <= hi)
+	{
+		int64		mid = (lo + hi) / 2;
+
+		inv_read(r, hdr->dir_off + (uint64) mid * sizeof(InvDimEntry), e, sizeof(InvDimEntry));
+		if (e->dim == dim)
+			return true;
+		if (e->dim < dim)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+static int
+inv_term_impact_cmp(const void *a, const void *b)
+{
+	return inv_desc_cmp(((const InvTerm *) a)->impact, ((const InvTerm *) b)->impact);
+}
+
+static int
+inv_term_order_cmp(const void *a, const void *b)
+{
+	return inv_desc_cmp(((const InvTerm *) a)->order, ((const InvTerm *) b)->order);
+}
+
+/* fractions of the query's postings after which the pruned walk checkpoints */
+static const double inv_checkpoints[] = {0.3, 0.55};
+
+/*
+ * Score the documents of a segment term at a time: each term's postings are
+ * read in docno order, straight from the pages, and added into a float
+ * accumulator per document (in blocks of ranges, inv_walk_terms).  When
+ * every contribution is non-negative (the Sparse-CLIP case) the terms go in
+ * decreasing order of their largest contribution per posting, and
+ * checkpoints stop walking the ranges of documents that can no longer reach
+ * the first batch (inv_checkpoint).
+ */
+void
+inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const InvSegRef *ref)
+{
+	InvSegHeader *hdr = &ss->hdr;
+	int32		nq = so->qnull ? 0 : so->query->nnz;
+	const int32 *qi = so->qnull ? NULL : so->query->indices;
+	const float4 *qv = so->qnull ? NULL : SVEC_VALUES(so->query);
+	InvTerm    *terms = palloc(sizeof(InvTerm) * Max(nq, 1));
+	int			nterms = 0;
+	double		absbound = 0;
+	bool		nonneg = true;
+	uint64		total = 0;
+	int32		t;
+
+	inv_choose_kernels();
+
+	inv_reader_init(&ss->r, index, ref->start, ref->npages);
+	inv_segment_read_header(&ss->r, hdr);
+	/* whole ranges: bitmap pieces write all INV_RANGE_DOCS lanes */
+	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext,
+									 sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
+	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
+	/* cosine keys need every norm; inner-product keys only the candidates' */
+	ss->norms = NULL;
+	ss->nmin = 0;
+	ss->scaled = false;
+	ss->rest_lo = NULL;
+	if (so->cosine)
+	{
+		size_t		padded = (size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT;
+		float4		nmin = FLT_MAX;
+		uint32		d;
+
+		ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * padded);
+		memset(ss->norms + hdr->ndocs, 0, sizeof(float4) * (padded - hdr->ndocs));
+		inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
+		for (d = 0; d < hdr->ndocs; d++)
+		{
+			float4		n = ss->norms[d];
+
+			/* a corrupt norm must not reach the divisions */
+			if (!(n >= 0 && n <= FLT_MAX))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": bad norm",
+								RelationGetRelationName(index))));
+			if (n > 0 && n < nmin)
+				nmin = n;
+		}
+		/* the stored norm is |d| rounded up to a float */
+		ss->nmin = nmin < FLT_MAX ? (double) nmin / (1 + 1.0 / (1 << 22)) : 0;
+	}
+
+	for (t = 0; t < nq; t++)
+	{
+		InvTerm    *term = &terms[nterms];
+
+		CHECK_FOR_INTERRUPTS();
+		if (!inv_find_dim(&ss->r, hdr, qi[t], &term->e))
+			continue;
+		if (term->e.first_desc + term->e.ndesc > hdr->ndesc)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": bad directory entry",
+							RelationGetRelationName(index))));
+		term->q = qv[t];
+		term->impact = fabs((double) qv[t]) *
+			(qv[t] > 0 ? (double) term->e.maxpos : (double) term->e.maxneg);
+		/* far below FLT_MAX: no product or sum can overflow a float */
+		absbound += fabs((double) qv[t]) * Max((double) term->e.maxpos, (double) term->e.maxneg) *
+			(so->cosine ? hdr->maxnorm : 1.0);
+		if (!(qv[t] > 0) || term->e.maxneg != 0)
+			nonneg = false;
+		nterms++;
+	}
+
+	if (!(absbound < 1e30))
+		so->overflow = true;
+
+	/* approximate setting: only the terms that can contribute most */
+	if (inv_query_terms > 0 && nterms > inv_query_terms)
+	{
+		qsort(terms, nterms, sizeof(InvTerm), inv_term_impact_cmp);
+		nterms = inv_query_terms;
+		so->exact = false;
+	}
+
+	/* every term's range descriptors, checked once */
+	for (t = 0; t < nterms; t++)
+	{
+		InvTerm    *term = &terms[t];
+		uint64		end = hdr->total_bytes;
+		uint32		x;
+		uint32		prev = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		term->descs = MemoryContextAllocHuge(CurrentMemoryContext,
+											 sizeof(InvRangeDesc) * Max(term->e.ndesc, 1));
+		term->pos = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(uint64) * (term->e.ndesc + 1));
+		inv_read(&ss->r, hdr->desc_off + term->e.first_desc * sizeof(InvRangeDesc),
+				 term->descs, sizeof(InvRangeDesc) * term->e.ndesc);
+		term->pos[0] = hdr->data_off + term->e.data_off;
+		term->npost = 0;
+		for (x = 0; x < term->e.ndesc; x++)
+		{
+			const InvRangeDesc *d = &term->descs[x];
+
+			if (d->range >= hdr->nranges || d->count == 0 || d->count > INV_RANGE_DOCS ||
+				d->format != inv_piece_format(d->count) ||
+				(x > 0 && d->range <= prev))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": bad range descriptor",
+								RelationGetRelationName(index))));
+			prev = d->range;
+			term->pos[x + 1] = term->pos[x] + inv_piece_bytes(d->format, d->count);
+			term->npost += d->count;
+		}
+		if (term->pos[term->e.ndesc] > end)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": postings run past their segment",
+							RelationGetRelationName(index))));
+		term->order = term->npost > 0 ? term->impact / (double) term->npost : 0;
+		total += term->npost;
+	}
+
+	/*
+	 * The scores sum stored (bfloat16) weights in float.  Rounding: each of
+	 * the nterms products and sums errs by at most 2^-24 of sum |q_t w'_t|,
+	 * which is at most (1 + REL) |q| |d| (+ the absolute term); the keys
+	 * subtract twice that.  Storing: sum |q_t (w'_t - w_t)| is at most
+	 * REL sum |q_t w_t| <= REL |q| |d|, plus ABS sum |q_t|.
+	 */
+	{
+		double		ferr = (nterms + 4) * 2 * 1.2e-7;
+		double		qabs = 0;
+
+		for (t = 0; t < nterms; t++)
+			qabs += fabs((double) terms[t].q);
+		so->err = Max(so->err, ferr * (1 + INV_BF16_REL) + INV_BF16_REL);
+		so->abserr = Max(so->abserr, (1 + ferr) * INV_BF16_ABS * qabs);
+		ss->slack = (ferr * (1 + INV_BF16_REL) + INV_BF16_REL) * so->qnorm * hdr->maxnorm +
+			(1 + ferr) * INV_BF16_ABS * qabs;
+		/* cosine: over |d|, the largest error of acc / n (see inv_cos_gap) */
+		if (so->cosine)
+			ss->slack = inv_cos_gap(so, ss);
+	}
+
+	ss->terms = terms;
+	ss->nterms = nterms;
+	ss->walked = NULL;
+	ss->ub = NULL;
+	ss->nincomplete = 0;
+	ss->top = NULL;
+	ss->ntop = 0;
+	if (inv_prune && so->exact && !so->overflow && !so->qnull && so->qnorm2 > 0 &&
+		(!so->cosine || ss->nmin > 0) && nterms > 1 && hdr->nranges > 1)
+	{
+		int			from = 0;
+		int			cp;
+		uint64		walked = 0;
+		float4	   *mr = palloc(sizeof(float4) * hdr->nranges);
+
+		ss->walked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * hdr->nranges);
+		ss->ub = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * hdr->nranges);
+		memset(ss->walked, 0xFF, sizeof(uint32) * hdr->nranges);
+		/* mixed signs: a partial score is no lower bound by itself */
+		if (!nonneg)
+			ss->rest_lo = palloc(sizeof(double) * hdr->nranges);
+		if (ref->ndead == 0)
+		{
+			ss->topcap = (uint32) Max(so->batchsize, 1);
+			ss->top = palloc(sizeof(float4) * ss->topcap);
+		}
+		/*
+		 * Terms that add most per posting first: they raise the partial
+		 * scores fastest for what they cost.
+		 */
+		qsort(terms, nterms, sizeof(InvTerm), inv_term_order_cmp);
+		for (cp = 0; cp < (int) lengthof(inv_checkpoints); cp++)
+		{
+			int			to = from;
+
+			while (to < nterms && walked < inv_checkpoints[cp] * total)
+				walked += terms[to++].npost;
+			if (to == from || to == nterms)
+				continue;
+			ss->ntop = 0;
+			if (ss->rest_lo != NULL)
+			{
+				double	   *hi = palloc(sizeof(double) * hdr->nranges);
+
+				inv_rest_bounds(ss, to, hi, ss->rest_lo);
+				pfree(hi);
+			}
+			inv_walk_terms(ss, from, to, NULL, mr);
+			inv_checkpoint(so, ss, ref, to, mr);
+			from = to;
+		}
+		inv_walk_terms(ss, from, nterms, NULL, NULL);
+	}
+	else
+		inv_walk_terms(ss, 0, nterms, NULL, NULL);
+	if (ss->walked != NULL)
+		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
+
+	/* cosine: complete ranges now hold acc / |d| (incomplete ones once completed) */
+	if (so->cosine && !so->overflow && !so->qnull && so->qnorm2 > 0)
+	{
+		uint32		r;
+
+		for (r = 0; r < hdr->nranges; r++)
+			if (ss->walked == NULL || ss->walked[r] == INV_RANGE_COMPLETE)
+				inv_scale_range(ss, r);
+		ss->scaled = true;
+	}
+}

@@ -1,0 +1,195 @@
+# Inserts and searches while the index merges and compacts (issue 13): four
+# pgbench clients insert (batches that fill the pending list, so inserts
+# fold it into segments themselves), delete and search, while VACUUM
+# compacts a segment left more than half dead and folds the pending list.
+# Every search runs its index scan and a sequential scan in one REPEATABLE
+# READ snapshot and raises an error unless both return the same distances
+# (so a wrong answer during a merge fails the client, and pgbench), on a
+# mixed-sign column (<#> and <=>: every posting walked) and a non-negative
+# one whose rows come in topics (pruned walks, incomplete ranges completed
+# later).  The server log shows that merges and a compaction ran during the
+# run; afterwards every index passes inverted_check and, for many queries,
+# equals the sequential scan.  Insert latencies during the run are reported
+# (merges still block inserts: not asserted here).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('inverted_merge_concurrent');
+$node->init;
+# %a: which session wrote a log line (PGAPPNAME below)
+$node->append_conf('postgresql.conf', qq{
+sparseclip.inverted_pending_limit = 200
+autovacuum = off
+log_line_prefix = '%a: '
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION sparseclip;
+} . slurp_file('t/inverted_helpers.sql') . q{
+-- non-negative, in topics t of 40 dimensions
+CREATE FUNCTION topic_vec(t int, a int, b int, c int, w real) RETURNS svec LANGUAGE sql IMMUTABLE AS $$
+	SELECT svec(ARRAY[t % 10 * 40 + 1 + a % 7, t % 10 * 40 + 8 + b % 13, 401 + c % 50, 451 + (a + c) % 49],
+				ARRAY[w, (b % 997 + 1) / 997.0, (c % 101 + 1) / 101.0, (a % 89 + 1) / 89.0]::real[], 500) $$;
+
+-- Raises an error unless ORDER BY <col> <op> q LIMIT lim is an index scan
+-- and returns the sequential scan's distances (in one snapshot under
+-- REPEATABLE READ, whatever commits meanwhile).
+CREATE FUNCTION check_same(col text, op text, q svec, lim int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT array_agg(d) FROM (SELECT %I %s $1 AS d FROM docs ORDER BY %I %s $1 LIMIT %s) s',
+					   col, op, col, op, lim);
+	line text;
+	indexed bool := false;
+	a float8[];
+	b float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || sql USING q LOOP
+		indexed := indexed OR line LIKE '%Index Scan using%';
+	END LOOP;
+	IF NOT indexed THEN
+		RAISE EXCEPTION 'not an index scan: %', sql;
+	END IF;
+	EXECUTE sql INTO a USING q;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE sql INTO b USING q;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	IF a IS DISTINCT FROM b THEN
+		RAISE EXCEPTION 'index scan differs from the sequential scan: % % LIMIT %: % rows, % rows',
+			col, op, lim, cardinality(a), cardinality(b);
+	END IF;
+	RETURN cardinality(a);
+END $$;
+
+CREATE TABLE docs (id bigserial PRIMARY KEY, emb svec, pemb svec);
+INSERT INTO docs (emb, pemb)
+	SELECT inv_rand(500, 1 + i % 30), topic_vec(i / 1024, i * 7, i * 13, i * 31, (i * 7919 % 1000 + 1) / 1000.0)
+	FROM generate_series(1, 20480) i;
+CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);
+CREATE INDEX docs_cos ON docs USING inverted (emb svec_cosine_ops);
+CREATE INDEX docs_pos ON docs USING inverted (pemb svec_ip_ops);
+-- 60 % of the built segments dead: the first VACUUM compacts them
+DELETE FROM docs WHERE id % 5 < 3;
+});
+
+my $dir = $node->basedir;
+open(my $fh, '>', "$dir/write.sql") or die;
+print $fh q{\set t random(0, 9)
+\set a random(1, 100000)
+\set d random(1, 40000)
+INSERT INTO docs (emb, pemb) SELECT inv_rand(500, 1 + g % 30), topic_vec(:t, :a + g, :a * 3 + g, :a * 7 + g, (g % 10 + 1) / 10.0) FROM generate_series(1, 20) g;
+INSERT INTO docs (emb, pemb) VALUES (inv_rand(500, 8), NULL);
+DELETE FROM docs WHERE id = :d;
+DELETE FROM docs WHERE id = :d + 7;
+};
+close $fh;
+open($fh, '>', "$dir/check.sql") or die;
+print $fh q{\set t random(0, 9)
+\set a random(1, 100000)
+\set k random(1, 3)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT check_same('emb', '<#>', inv_rand(500, 12), (ARRAY[10, 100, 100000])[:k]);
+SELECT check_same('emb', '<=>', inv_rand(500, 12), (ARRAY[10, 100, 100000])[:k]);
+SELECT check_same('pemb', '<#>', topic_vec(:t, :a, :a * 3, :a * 7, 1), (ARRAY[10, 200, 100000])[:k]);
+COMMIT;
+};
+close $fh;
+
+my $logstart = -s $node->logfile;
+
+# VACUUM (compaction, folding the pending list) during the run; DEBUG1
+# makes the index log each segment it writes and each compaction
+my ($vout, $verr) = ('', '');
+my @vacuum = ('psql', '-X', '-v', 'ON_ERROR_STOP=1', '-h', $node->host, '-p', $node->port,
+	'-c', 'SET log_min_messages = debug1', '-c', 'SELECT pg_sleep(1)');
+push @vacuum, ('-c', 'VACUUM docs', '-c', 'SELECT pg_sleep(1)') for 1 .. 4;
+my $appname = $ENV{PGAPPNAME};
+$ENV{PGAPPNAME} = 'vacuum_loop';
+my $vacuum = IPC::Run::start([ @vacuum, 'postgres' ], '>', \$vout, '2>', \$verr);
+
+$ENV{PGAPPNAME} = 'churn';
+$ENV{PGOPTIONS} = '-c log_min_messages=debug1';
+my ($bout, $berr) = ('', '');
+my $ok = IPC::Run::run(
+	[ 'pgbench', '-n', '-c', '4', '-j', '2', '-T', '10', '-l', "--log-prefix=$dir/pgb",
+	  '-f', "$dir/write.sql\@3", '-f', "$dir/check.sql\@2", '-h', $node->host, '-p', $node->port, 'postgres' ],
+	'>', \$bout, '2>', \$berr);
+delete $ENV{PGOPTIONS};
+$ENV{PGAPPNAME} = $appname;
+ok($ok, 'pgbench: inserts, deletes and exact searches during merges, without an error')
+  or diag("$bout\n$berr");
+ok($vacuum->finish, 'the concurrent VACUUMs succeeded') or diag($verr);
+diag(join("\n", grep { /processed|failed|latency average/ } split /\n/, $bout));
+my %done;
+$done{ $1 } = $2 while $bout =~ /SQL script (\d+): \S+\n.*?- (\d+) transactions/sg;
+cmp_ok($done{2} // 0, '>', 0, 'searches ran (' . ($done{2} // 0) . ' transactions of 3 checks)');
+
+# what the index did meanwhile, from the log
+open(my $lf, '<', $node->logfile) or die;
+seek($lf, $logstart, 0);
+my $log = do { local $/; <$lf> };
+close $lf;
+my $by_insert = () = $log =~ /^churn: .*inverted: segment of/mg;
+my $by_vacuum = () = $log =~ /^vacuum_loop: .*inverted: segment of/mg;
+my $compactions = () = $log =~ /inverted: compacting a segment/g;
+my $pruned = () = $log =~ /inverted scan: [1-9]\d* of \d+ ranges left incomplete/g;
+diag("during the run: $by_insert segments written by inserts, $by_vacuum by VACUUM, "
+	 . "$compactions compactions, $pruned pruned scans");
+cmp_ok($by_insert + $by_vacuum, '>=', 3, 'merges wrote segments during the run');
+cmp_ok($compactions, '>=', 1, 'VACUUM compacted a segment during the run');
+cmp_ok($pruned, '>', 0, 'searches pruned ranges during the run');
+unlike($log, qr/ERROR|PANIC|terminated by signal/, 'no error in the server log');
+
+# insert latency while merges ran (pgbench -l: script 0 is write.sql)
+my @lat;
+for my $f (glob("$dir/pgb*"))
+{
+	open(my $pf, '<', $f) or die;
+	while (<$pf>)
+	{
+		my @c = split;
+		push @lat, $c[2] / 1000.0 if @c >= 6 && $c[3] == 0;
+	}
+	close $pf;
+}
+@lat = sort { $a <=> $b } @lat;
+if (@lat)
+{
+	my $p = sub { $lat[ int($_[0] * $#lat) ] };
+	diag(sprintf('write transactions (20-row insert, 1-row insert, 2 deletes): %d, latency ms p50 %.1f, p99 %.1f, max %.1f',
+				 scalar(@lat), $p->(0.5), $p->(0.99), $lat[-1]));
+}
+
+# the check can fail: an approximate scan (one query term) differs
+my ($rc, $cout, $cerr) = $node->psql('postgres', q{
+SET sparseclip.inverted_query_terms = 1;
+SELECT check_same('emb', '<#>', inv_rand(500, 12), 100) FROM generate_series(1, 5);
+});
+like($cerr, qr/differs from the sequential scan/, 'check_same catches a scan that is not exact');
+
+# after the churn: structure, and exact answers for many queries
+$node->safe_psql('postgres', 'VACUUM docs');
+my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
+ok($rows > 8192, "rows remain ($rows)");
+for my $idx (qw(docs_ip docs_cos docs_pos))
+{
+	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows, "$idx passes inverted_check");
+}
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)
+FROM (SELECT inv_rand(500, 12) AS q FROM generate_series(1, 10)) qs,
+	 unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 100, 100000]) lim
+}), '60 of 60', 'mixed-sign index scans equal sequential scans afterwards');
+is($node->safe_psql('postgres', q{
+SELECT count(*) || ' of ' || count(*)
+FROM (SELECT check_same('pemb', '<#>', topic_vec(i, i * 17, i * 29, i * 43, 1), lim)
+	  FROM generate_series(1, 10) i, unnest(ARRAY[10, 200, 100000]) lim) c
+}), '30 of 30', 'pruned index scans equal sequential scans afterwards');
+
+$node->stop;
+done_testing();
