@@ -87,8 +87,9 @@ fi
 if [ -n "${SPARSECLIP_MODEL:-}" ]; then
 	model_sql=$(printf '%s' "$SPARSECLIP_MODEL" | sed "s/'/''/g")
 	psql -X -q -v ON_ERROR_STOP=1 -c "ALTER DATABASE \"$DEMO_DB\" SET sparseclip.model = '$model_sql'"
-	say "model: $SPARSECLIP_MODEL (from SPARSECLIP_MODEL, not the installed default)"
+	model_note="from SPARSECLIP_MODEL, not the installed default"
 else
+	model_note=
 	psql -X -q -v ON_ERROR_STOP=1 -c "ALTER DATABASE \"$DEMO_DB\" RESET sparseclip.model"
 fi
 psql -X -q -v ON_ERROR_STOP=1 -c "ALTER DATABASE \"$DEMO_DB\" SET sparseclip.image_alpha = 'white'"
@@ -104,6 +105,14 @@ if ! info=$(sql_value -c "SELECT format('%s (%s dimensions, %s, concept names: %
 	die "the server cannot use SPARSECLIP_MODEL=$SPARSECLIP_MODEL"
 fi
 say "model: $info"
+if [ -z "$model_note" ]; then
+	if [ -n "$(sql_value -c 'SHOW sparseclip.model')" ]; then
+		model_note="the server's sparseclip.model setting"
+	else
+		model_note="the installed default"
+	fi
+fi
+say "       ($model_note)"
 
 # ---------------------------------------------------------------- load
 step "Loading the sample table"
