@@ -47,7 +47,14 @@ indent() { sed '/^$/d; s/^/   /'; }
 mapfile -t queries < <(grep -v '^[[:space:]]*\(#\|$\)' "$DEMO_QUERIES")
 [ ${#queries[@]} -gt 0 ] || die "no queries in $DEMO_QUERIES"
 queries_joined=$(IFS='|'; echo "${queries[*]}")
+case $DEMO_DB in [a-z_]*[!a-z0-9_]*|[!a-z_]*|'') die "DEMO_DB must be a plain lower-case name" ;; esac
+# The output folder is emptied of an earlier run's files: never a folder
+# that holds anything else.
+if [ -d "$DEMO_OUT" ] && [ -n "$(ls -A "$DEMO_OUT")" ] && [ ! -f "$DEMO_OUT/.sparseclip-demo" ]; then
+	die "DEMO_OUT=$DEMO_OUT is not empty and holds no earlier demo output: name a new folder"
+fi
 mkdir -p "$DEMO_OUT"
+touch "$DEMO_OUT/.sparseclip-demo"
 DEMO_OUT=$(cd "$DEMO_OUT" && pwd)
 work=$DEMO_OUT/work
 rm -rf "$work" "$DEMO_OUT/img"

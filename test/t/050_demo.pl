@@ -115,6 +115,15 @@ is($node->safe_psql('sparseclip_demo', 'SELECT count(*), count(emb) FROM emoji')
 is($node->safe_psql('sparseclip_demo', 'SELECT count(*) FROM embed_jobs'), '1',
 	'the first run\'s job went with its table');
 
+# It never empties an output folder that holds anything but its own output.
+mkdir "$tmp/precious";
+append_to_file("$tmp/precious/keep.txt", "mine\n");
+($status, $out) = demo(SPARSECLIP_MODEL => "$fixtures/concepts/named.safetensors", DEMO_ROWS => 20,
+	DEMO_OUT => "$tmp/precious");
+isnt($status, 0, 'a foreign output folder is refused');
+like($out, qr/DEMO_OUT=\S+ is not empty and holds no earlier demo output/, 'with a message saying why');
+ok(-f "$tmp/precious/keep.txt", 'and its files are left alone');
+
 # Without SPARSECLIP_MODEL the demo uses the installed default model, and
 # says so clearly when there is none.
 my ($ok, $stdout, $stderr) = (0, '', '');
