@@ -101,7 +101,7 @@ else
 fi
 psql -X -q -v ON_ERROR_STOP=1 -c "ALTER DATABASE \"$DEMO_DB\" SET sparseclip.image_alpha = 'white'"
 show "CREATE EXTENSION sparseclip;" "ALTER DATABASE $DEMO_DB SET sparseclip.image_alpha = 'white';  -- icons: transparency over white"
-sql -c 'CREATE EXTENSION IF NOT EXISTS sparseclip'
+sql -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS sparseclip'
 if ! info=$(sql_value -c "SELECT format('%s (%s dimensions, %s, concept names: %s)', model_info()->>'path',
 		model_info()->>'output_dim', CASE WHEN (model_info()->>'sparse')::bool THEN 'sparse' ELSE 'dense' END,
 		CASE WHEN (model_info()->>'has_concepts')::bool THEN 'yes' ELSE 'no' END)" 2>"$work/model.err"); then
@@ -112,6 +112,9 @@ if ! info=$(sql_value -c "SELECT format('%s (%s dimensions, %s, concept names: %
 	die "the server cannot use SPARSECLIP_MODEL=$SPARSECLIP_MODEL"
 fi
 say "model: $info"
+# explain_match and concepts need a sparse model with named dimensions.
+[ "$(sql_value -c "SELECT (model_info()->>'sparse')::bool AND (model_info()->>'has_concepts')::bool")" = t ] ||
+	die "the model is dense or has no concept names: the demo needs a sparse model named by training/sparseclip-concepts"
 if [ -z "$model_note" ]; then
 	if [ -n "$(sql_value -c 'SHOW sparseclip.model')" ]; then
 		model_note="the server's sparseclip.model setting"

@@ -19,6 +19,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# The model file that make install installs as the default.
+DEFAULT_MODEL=models/default.safetensors
 start=$(date +%s)
 say() { echo "run.sh: $*"; }
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -29,8 +31,8 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 if [ -n "${SPARSECLIP_MODEL:-}" ]; then
 	[ -r "$SPARSECLIP_MODEL" ] || die "SPARSECLIP_MODEL=$SPARSECLIP_MODEL: no such readable file"
 	SPARSECLIP_MODEL=$(cd "$(dirname "$SPARSECLIP_MODEL")" && pwd)/$(basename "$SPARSECLIP_MODEL")
-elif [ ! -f "$ROOT/models/default.safetensors" ]; then
-	die "this checkout has no default model (models/default.safetensors), so there is nothing to install and show;
+elif [ ! -f "$ROOT/$DEFAULT_MODEL" ]; then
+	die "this checkout has no default model ($DEFAULT_MODEL), so there is nothing to install and show;
 set SPARSECLIP_MODEL=/path/to/model.safetensors to run the demo with another model file"
 fi
 

@@ -115,6 +115,12 @@ is($node->safe_psql('sparseclip_demo', 'SELECT count(*), count(emb) FROM emoji')
 is($node->safe_psql('sparseclip_demo', 'SELECT count(*) FROM embed_jobs'), '1',
 	'the first run\'s job went with its table');
 
+# A model without concept names cannot explain matches: a clear stop.
+($status, $out) = demo(SPARSECLIP_MODEL => "$fixtures/concepts/unnamed.safetensors", DEMO_ROWS => 20);
+isnt($status, 0, 'a model without concept names is refused');
+like($out, qr/the model is dense or has no concept names/, 'with a message saying why');
+unlike($out, qr/Embedding/, 'before embedding anything');
+
 # It never empties an output folder that holds anything but its own output.
 mkdir "$tmp/precious";
 append_to_file("$tmp/precious/keep.txt", "mine\n");
