@@ -226,17 +226,6 @@ say "rows: $rows Twemoji images; embedded $done in $embed_s s ($embed_rate rows/
 say "index build: $index_ms ms; query: encode_text $encode_ms ms + top-5 search $search_ms ms (medians)"
 say "total: $total_s s"
 say "output: $DEMO_OUT (index.html, contact.png)"
-cat <<EOF
-
-   To do the same by hand, in psql (the demo's SQL is in demo/*.sql):
-     CREATE EXTENSION sparseclip;
-     CREATE TABLE emoji (id int PRIMARY KEY, file text, caption text, png bytea);
-     \\copy emoji (id, file, caption, png) FROM 'emoji.tsv'   -- png as \\x hex
-     ALTER DATABASE mydb SET sparseclip.image_alpha = 'white';  -- icons: over white (workers too)
-     SELECT embed_column('emoji', 'png', 'emb');    -- embeds in background workers
-     SELECT * FROM embed_progress;                  -- watch it
-     CREATE INDEX ON emoji USING inverted (emb svec_ip_ops);
-     SELECT id, caption FROM emoji ORDER BY emb <#> encode_text('a red apple') LIMIT 5;
-     SELECT * FROM explain_match(encode_text('a red apple'), (SELECT emb FROM emoji WHERE id = 1));
-     SELECT * FROM concepts((SELECT emb FROM emoji WHERE id = 1), 5);
-EOF
+echo
+say "To do the same by hand (demo/by-hand.sql; all the demo's SQL is in demo/*.sql):"
+sed 's/^\t/    /' "$HERE/by-hand.sql" | indent

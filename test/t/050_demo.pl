@@ -115,6 +115,21 @@ is($node->safe_psql('sparseclip_demo', 'SELECT count(*), count(emb) FROM emoji')
 is($node->safe_psql('sparseclip_demo', 'SELECT count(*) FROM embed_jobs'), '1',
 	'the first run\'s job went with its table');
 
+# The SQL the demo prints for doing the same by hand runs as printed.
+like($out, qr/To do the same by hand.*?\n\s+CREATE EXTENSION IF NOT EXISTS sparseclip;/s, 'the by-hand SQL is printed');
+mkdir "$tmp/byhand";
+is(system("node $demo/load.js $tmp/npm/node_modules 30 > $tmp/byhand/emoji.tsv 2>/dev/null"), 0,
+	'load.js writes the by-hand COPY file');
+$node->safe_psql('postgres', 'CREATE DATABASE mydb');
+$node->safe_psql('postgres', "ALTER DATABASE mydb SET sparseclip.model = '$fixtures/concepts/named.safetensors'");
+my $host = $node->host;
+my $port = $node->port;
+my $byhand = `cd $tmp/byhand && psql -X -v ON_ERROR_STOP=1 -h '$host' -p $port -d mydb -f $demo/by-hand.sql 2>&1`;
+is($? >> 8, 0, 'by-hand.sql runs without error');
+note $byhand;
+like($byhand, qr/\(5 rows\)/, 'its search returns 5 rows');
+ok($node->poll_query_until('mydb', 'SELECT count(emb) = 30 FROM emoji'), 'its background workers embed every row');
+
 # A model without concept names cannot explain matches: a clear stop.
 ($status, $out) = demo(SPARSECLIP_MODEL => "$fixtures/concepts/unnamed.safetensors", DEMO_ROWS => 20);
 isnt($status, 0, 'a model without concept names is refused');
