@@ -40,14 +40,18 @@ say "installing the Debian packages it needs"
 bash "$ROOT/test/install-deps.sh"
 
 say "building the extension"
+built=$(date +%s)
 make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+say "built in $(( $(date +%s) - built )) s"
 
 # Installing is machine-wide, and so is using the install: one at a time
 # with the tests (test/run-all.sh takes the same lock).
 exec 9>/tmp/sparseclip-test.lock
 if ! flock -n 9; then
 	say "waiting for /tmp/sparseclip-test.lock (a test run or another demo holds it)"
+	waited=$(date +%s)
 	flock 9
+	say "waited $(( $(date +%s) - waited )) s for the lock"
 fi
 say "installing the extension"
 make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
