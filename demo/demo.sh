@@ -76,7 +76,8 @@ else
 	mkdir -p "$DEMO_CACHE"
 	printf '{ "name": "sparseclip-demo-data", "private": true }\n' > "$DEMO_CACHE/package.json"
 	(cd "$DEMO_CACHE" && npm install --save-exact --ignore-scripts --no-audit --no-fund \
-		--loglevel=error "${NPM_PKGS[@]}") | indent
+		--loglevel=error "${NPM_PKGS[@]}") | indent ||
+		die "npm could not install ${NPM_PKGS[*]} (no network?); DEMO_CACHE may name a folder where they are installed"
 	say "installed into $DEMO_CACHE"
 fi
 imgdir=$DEMO_CACHE/node_modules/emoji-datasource-twitter/img/twitter/64
