@@ -30,6 +30,10 @@ for p in "${PACKAGES[@]}"; do
 	[ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
+# npm fetches the demo's sample data (demo/run.sh, test/t/050_demo.pl); a
+# Node.js that brings its own npm (NodeSource) needs no Debian npm.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "install-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive

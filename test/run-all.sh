@@ -77,7 +77,7 @@ done
 # Everything the server side or the postgres user reads is copied where
 # postgres can read it, whatever the permissions of the checkout.
 mkdir -p "$TMP/src" "$TMP/sock" "$TMP/regress" "$TMP/tap"
-cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$TMP/src/"
+cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$ROOT/demo" "$TMP/src/"
 # the default model the checkout ships, if any (013_default_model.pl compares it with the installed one)
 if [ -d "$ROOT/models" ]; then cp -r "$ROOT/models" "$TMP/src/"; fi
 chown -R postgres: "$TMP"
