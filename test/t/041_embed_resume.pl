@@ -18,8 +18,18 @@ my $rows = 600;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION sparseclip;
 CREATE TABLE writes (tbl text, id bigint);
+-- While the gate is closed a table's 41st write waits, so that the job is
+-- stopped part way however fast the workers run beside a starved test.
+CREATE TABLE gate (closed bool);
+INSERT INTO gate VALUES (true);
 CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO writes VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+BEGIN
+	WHILE (SELECT closed FROM gate) AND (SELECT count(*) FROM writes WHERE tbl = TG_TABLE_NAME) >= 40 LOOP
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+	INSERT INTO writes VALUES (TG_TABLE_NAME, NEW.id);
+	RETURN NEW;
+END $$;
 });
 for my $t ('cancelled', 'crashed')
 {
@@ -55,12 +65,14 @@ is($node->safe_psql('postgres', "SELECT state, workers_alive, rows_done + rows_p
 sleep 1;
 is($node->safe_psql('postgres', "SELECT rows_done FROM embed_progress WHERE job = $job"), $at_cancel,
 	'nothing is embedded after the cancel');
+$node->safe_psql('postgres', "UPDATE gate SET closed = false");
 $node->safe_psql('postgres', "SELECT embed_resume($job)");
 ok($node->poll_query_until('postgres', "SELECT rows_pending = 0 FROM embed_progress WHERE job = $job"),
 	'resumed job finishes');
 exactly_once('cancelled', 'cancel and resume');
 
 # 2. Crash part way (immediate shutdown), restart.
+$node->safe_psql('postgres', "UPDATE gate SET closed = true");
 $job = $node->safe_psql('postgres', "SELECT embed_column('crashed', 'jpeg', 'emb', batch_size => 8, keep_current => false)");
 ok($node->poll_query_until('postgres', "SELECT rows_done >= 40 FROM embed_progress WHERE job = $job"),
 	'crash: the worker has started');
@@ -75,6 +87,7 @@ cmp_ok($at_crash, '<', $rows, "crashed part way ($at_crash of $rows)");
 is($node->safe_psql('postgres', "SELECT state FROM embed_progress WHERE job = $job"), 'running', 'still running');
 ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'sparseclip embed'"),
 	'the read of embed_progress restarted the workers');
+$node->safe_psql('postgres', "UPDATE gate SET closed = false");
 ok($node->poll_query_until('postgres', "SELECT state = 'done' FROM embed_progress WHERE job = $job"),
 	'the job finishes after the crash (done: no keep_current)');
 exactly_once('crashed', 'crash and restart');
