@@ -44,6 +44,7 @@ typedef struct args
 	double		lr, wd, logit_cap, clip, l1;
 	double		logit_init, logit_lr_mult;
 	double		flops, flops_start, flops_ramp;
+	double		flops_target, flops_gain;	/* L0 controller: share of sparse_dim (0 = off), gain */
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	int			multi_positive;
 	long		dead_every;
@@ -89,6 +90,14 @@ usage(void)
 		  "  --flops-start FRAC       no penalty before this fraction of the steps (default 0.25)\n"
 		  "  --flops-ramp FRAC        quadratic ramp from --flops-start to full LAMBDA at this\n"
 		  "                           fraction, then held (default 0.6)\n"
+		  "  --flops-target SHARE     instead of the ramp, steer the FLOPS weight to an L0 target:\n"
+		  "                           SHARE of sparse_dim (0 < SHARE < 1, e.g. 0.015). From\n"
+		  "                           --flops-start to --flops-ramp the target falls geometrically\n"
+		  "                           from the L0 measured at the start to SHARE, then holds; each\n"
+		  "                           step the weight is multiplied by (L0 / target)^GAIN, L0 the\n"
+		  "                           larger of the batch's image and text L0, the factor kept in\n"
+		  "                           [1/1.05, 1.05]; --flops is the initial weight (default 1)\n"
+		  "  --flops-gain GAIN        the controller's gain (default 0.05)\n"
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
 		  "                           negatives (UniCL targets)\n"
@@ -136,6 +145,7 @@ default_args(args *a)
 	a->logit_lr_mult = 1.0;
 	a->flops_start = 0.25;
 	a->flops_ramp = 0.6;
+	a->flops_gain = 0.05;
 	a->patch_dropout_off = 0.1;
 	a->clip = 1.0;
 	a->augment = 1;
@@ -207,6 +217,8 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--flops", flops, strtod);
 		NUM("--flops-start", flops_start, strtod);
 		NUM("--flops-ramp", flops_ramp, strtod);
+		NUM("--flops-target", flops_target, strtod);
+		NUM("--flops-gain", flops_gain, strtod);
 		NUM("--patch-dropout", patch_dropout, strtod);
 		NUM("--patch-dropout-off", patch_dropout_off, strtod);
 		if (strcmp(o, "--logit-schedule") == 0)
@@ -307,9 +319,20 @@ missing:
 		fprintf(stderr, "sparseclip-train: --dead-every needs N >= 0 and a sparse head\n");
 		return -1;
 	}
-	if (a->flops > 0.0 && a->dense)
+	if ((a->flops > 0.0 || a->flops_target > 0.0) && a->dense)
 	{
 		fprintf(stderr, "sparseclip-train: --flops needs a sparse head, not --dense\n");
+		return -1;
+	}
+	if (!(a->flops_target >= 0.0 && a->flops_target < 1.0) || !(a->flops_gain > 0.0 && a->flops_gain <= 1.0))
+	{
+		fprintf(stderr, "sparseclip-train: need --flops-target a share of sparse_dim in (0, 1) "
+				"(e.g. 0.015; 0 = off) and 0 < --flops-gain <= 1\n");
+		return -1;
+	}
+	if (a->flops_target > 0.0 && a->flops_ramp < a->flops_start)
+	{
+		fprintf(stderr, "sparseclip-train: --flops-target needs --flops-ramp >= --flops-start\n");
 		return -1;
 	}
 	if (batch_opts_check(&a->bo) < 0)
@@ -465,6 +488,63 @@ fail:
 	return NULL;
 }
 
+/* ---------- FLOPS weight controller (--flops-target) ---------- */
+
+/*
+ * L0 answers the FLOPS weight very nonlinearly (a fixed ramp holds L0 at
+ * half of sparse_dim, then drops it tenfold in a hundred steps), so the
+ * weight is steered to an L0 target instead of scheduled.  One weight for
+ * both sides, driven by the larger of the two L0s: the goal is "each side
+ * at most the target", which the larger one binds, and a shared weight keeps
+ * the loss symmetric, so it does not itself push images and texts onto
+ * different dimensions.  The control is integral in log space,
+ * w *= (L0 / target)^gain: equal steps for "twice too many" and "half too
+ * few", and w stays positive.  Its state is in the state file.
+ */
+#define SC_FLOPS_CTL_MAX_STEP 1.05	/* per-step factor bound: 10x in ~47 steps */
+#define SC_FLOPS_CTL_MIN_W 1e-6
+#define SC_FLOPS_CTL_MAX_W 1e6
+
+typedef struct flops_ctl
+{
+	long		step0;			/* step the controller started (-1: not yet) */
+	double		l0_start;		/* L0 measured then, where the target's descent begins */
+	double		weight;			/* the weight for the next step */
+} flops_ctl;
+
+/* the L0 target at step: geometric from l0_start at step0 to the final target at --flops-ramp */
+static double
+flops_ctl_target(const flops_ctl *c, const args *a, long step, long total, int D)
+{
+	double		goal = a->flops_target * D, s1 = a->flops_ramp * (double) total, x;
+
+	if (c->step0 < 0)
+		return 0.0;
+	if (s1 <= (double) c->step0 || (double) step >= s1)
+		return goal;
+	x = ((double) step - (double) c->step0) / (s1 - (double) c->step0);
+	return c->l0_start * pow(goal / c->l0_start, x);
+}
+
+/* after the batch of step: start the controller if due, then adjust the weight; returns the target */
+static double
+flops_ctl_update(flops_ctl *c, const args *a, long step, long total, int D, double l0)
+{
+	double		tgt, f;
+
+	if (c->step0 < 0)
+	{
+		c->step0 = step;
+		/* already below the goal (or all dead): the target is the goal throughout */
+		c->l0_start = fmax(l0, a->flops_target * D);
+	}
+	tgt = flops_ctl_target(c, a, step, total, D);
+	f = pow(fmax(l0, 0.5) / tgt, a->flops_gain);
+	f = fmin(fmax(f, 1.0 / SC_FLOPS_CTL_MAX_STEP), SC_FLOPS_CTL_MAX_STEP);
+	c->weight = fmin(fmax(c->weight * f, SC_FLOPS_CTL_MIN_W), SC_FLOPS_CTL_MAX_W);
+	return tgt;
+}
+
 /* ---------- state file ---------- */
 
 static char *
@@ -481,24 +561,24 @@ args_json(const args *a, long total)
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
 			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
 			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
-			 "\"checkpoint_every\":%ld}",
+			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
 			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
-			 a->val_every, (long) a->checkpoint_every);
+			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain);
 	return s;
 }
 
 static int
 save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
-		   long total, const long reinit[2], char *err, size_t errlen)
+		   long total, const long reinit[2], const flops_ctl *fc, char *err, size_t errlen)
 {
 	float	   *am, *av, *fi, *ft;
 	long	   *stepp;
 	st_write_tensor wt[5];
-	const char *keys[6], *vals[6];
-	char		stepbuf[32], reinitbuf[64];
+	const char *keys[7], *vals[7];
+	char		stepbuf[32], reinitbuf[64], fcbuf[128];
 	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total), *bj = batch_opts_json(&a->bo);
 	int			rc, i, nt = 3;
 
@@ -541,7 +621,11 @@ save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const 
 	vals[4] = reinitbuf;
 	keys[5] = "train.batch";
 	vals[5] = bj;
-	rc = (cfg && aj && bj) ? st_write(path, wt, nt, keys, vals, 6, err, errlen) : -1;
+	/* exact (%.17g round-trips a double), so that a resumed run steers as a straight one */
+	snprintf(fcbuf, sizeof fcbuf, "%ld %.17g %.17g", fc->step0, fc->l0_start, fc->weight);
+	keys[6] = "train.flops_ctl";
+	vals[6] = fcbuf;
+	rc = (cfg && aj && bj) ? st_write(path, wt, nt, keys, vals, 7, err, errlen) : -1;
 	free(cfg);
 	free(aj);
 	free(bj);
@@ -594,7 +678,7 @@ print_overrides(const char *stored, const char *now)
 /* Load a state file: model, moments, step, tokenizer and hyper-parameters. */
 static sc_model *
 load_state(const char *path, args *a, long *total, long *step, char **bpe, float **am_out,
-		   float **av_out, float **fire_out, long reinit[2], char *err, size_t errlen)
+		   float **av_out, float **fire_out, long reinit[2], flops_ctl *fc, char *err, size_t errlen)
 {
 	st_file    *f = st_open(path, err, errlen);
 	const char *cfgj, *aj, *st, *b;
@@ -655,6 +739,9 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 		}
 		if (ri)
 			sscanf(ri, "%ld %ld", &reinit[0], &reinit[1]);
+		ri = st_metadata(f, "train.flops_ctl");
+		if (ri)
+			sscanf(ri, "%ld %lf %lf", &fc->step0, &fc->l0_start, &fc->weight);
 	}
 	*step = strtol(st, NULL, 10);
 	*bpe = strdup(b);
@@ -679,6 +766,8 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops", flops, double);
 	GET("flops_start", flops_start, double);
 	GET("flops_ramp", flops_ramp, double);
+	GET("flops_target", flops_target, double);
+	GET("flops_gain", flops_gain, double);
 	GET("multi_positive", multi_positive, int);
 	GET("dead_every", dead_every, long);
 	GET("patch_dropout", patch_dropout, double);
@@ -869,6 +958,7 @@ main(int argc, char **argv)
 	long		total, step = 0, start_step;
 	float	   *am = NULL, *av = NULL, *fire = NULL, *images, *ie = NULL, *te = NULL, *scratch;
 	long		reinit[2] = {0, 0};	/* head rows re-initialised so far, image and text */
+	flops_ctl	fc = {-1, 0.0, 0.0};
 	sampler		smp;
 	FILE	   *logf_;
 	int			S, B, have_val = 0, i;
@@ -933,7 +1023,7 @@ main(int argc, char **argv)
 		char	   *sj, *nj;
 		double		init;
 
-		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, err, sizeof err);
+		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, &fc, err, sizeof err);
 		if (!m)
 		{
 			fprintf(stderr, "sparseclip-train: resume: %s\n", err);
@@ -1113,7 +1203,7 @@ main(int argc, char **argv)
 	if (step == 0)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
 				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
-				"extra_positives,reinit_image,reinit_text,patch_dropout\n");
+				"extra_positives,reinit_image,reinit_text,patch_dropout,flops_target\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -1122,6 +1212,12 @@ main(int argc, char **argv)
 	printf("%8s %7s %8s %7s %9s %8s %8s %8s\n", "step", "loss", "scale", "lr", "pairs/s", "img L0", "txt L0", "val");
 	fflush(stdout);
 
+	/* --flops is the controller's first weight; a resumed controller keeps its own */
+	if (fc.step0 < 0)
+		fc.weight = a.flops > 0.0 ? a.flops : 1.0;
+	else if (a.flops_target > 0.0)
+		printf("resume: FLOPS controller at weight %.6g since step %ld (--flops does not reset it)\n",
+			   fc.weight, fc.step0);
 	start_step = step;
 	t0 = tlast = now_s();
 	while (step < total && !stop_requested && !(a.stop_at > 0 && step >= a.stop_at))
@@ -1132,8 +1228,12 @@ main(int argc, char **argv)
 		double		lr = sc_lr_at(a.lr, step, a.warmup, total), gn;
 		double		logit_lr = a.logit_lr_mult * (a.logit_cosine ? lr : sc_lr_const_at(a.lr, step, a.warmup));
 		double		flops_w = sc_ramp_weight(a.flops, step, total, a.flops_start, a.flops_ramp);
-
+		int			ctl_on = a.flops_target > 0.0 && (fc.step0 >= 0 || (double) step >= a.flops_start * (double) total);
+		double		flops_tgt = 0.0;
 		double		extra_pos = 0.0;
+
+		if (a.flops_target > 0.0)
+			flops_w = ctl_on ? fc.weight : 0.0;
 
 		if (batch_fill(bc, (uint64_t) a.seed, step, batch, B, S, cfg.image_mean, cfg.image_std,
 					   images, ids, lens, groups, err, sizeof err) < 0)
@@ -1169,6 +1269,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		gn = sc_trainer_update(t, (float) lr, (float) logit_lr, (float) a.wd, a.clip, (float) a.logit_cap);
+		if (ctl_on)
+			flops_tgt = flops_ctl_update(&fc, &a, step, total, cfg.sparse_dim, fmax(st.image_l0, st.text_l0));
 		step++;
 		pairs_since += B;
 		if (a.dead_every > 0 && step % a.dead_every == 0)
@@ -1191,11 +1293,11 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g\n",
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g,%.2f\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
 					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1],
-					(double) opts.patch_dropout);
+					(double) opts.patch_dropout, flops_tgt);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();
@@ -1205,13 +1307,13 @@ main(int argc, char **argv)
 		{
 			snprintf(path, sizeof path, "%s.step%06ld.safetensors", stem, step);
 			if (sc_model_save(m, path, bpe, NULL, err, sizeof err) < 0 ||
-				save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
+				save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
 				fprintf(stderr, "sparseclip-train: checkpoint: %s\n", err);
 			else
 				printf("checkpoint: %s and %s\n", path, statepath);
 		}
 	}
-	if (save_state(statepath, m, t, bpe, &a, total, reinit, err, sizeof err) < 0)
+	if (save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
 		fprintf(stderr, "sparseclip-train: state: %s\n", err);
 	if (step >= total)
 	{
