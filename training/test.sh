@@ -108,23 +108,23 @@ check "--flops with --dense refused" '! ./sparseclip-train --data "$tmp/train.ts
 # 0.3 x 128 = 38.4 at 60 %, then holds; the weight starts at 0.1.  Judged on the mean of the
 # larger L0 over the last 5 logged rows (50 steps)
 ctl=(--steps 300 --log-every 10 --flops-start 0.05 --flops-ramp 0.6)
-./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.2 --out "$tmp/fc.safetensors" > /dev/null
+./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.5 --out "$tmp/fc.safetensors" > /dev/null
 ./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --out "$tmp/fc0.safetensors" > /dev/null
 ./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 5 --out "$tmp/fc5.safetensors" > /dev/null
 l0end() { awk -F, 'NR > 1 { m = $10 > $11 ? $10 : $11; r[NR] = m } END { for (i = NR - 4; i <= NR; i++) s += r[i]; printf "%.1f", s / 5 }' "$1"; }
-check "controller holds L0 within 1.25x of its target 38.4 ($(l0end "$tmp/fc.csv"))" \
-	'awk -v x="$(l0end "$tmp/fc.csv")" "BEGIN { exit !(x > 38.4 / 1.25 && x < 38.4 * 1.25) }"'
-check "fixed weight 0.1 (its start) stays above ($(l0end "$tmp/fc0.csv"))" 'awk -v x="$(l0end "$tmp/fc0.csv")" "BEGIN { exit !(x > 38.4 * 1.25) }"'
-check "fixed weight 5 overshoots below ($(l0end "$tmp/fc5.csv"))" 'awk -v x="$(l0end "$tmp/fc5.csv")" "BEGIN { exit !(x < 38.4 / 1.25) }"'
+check "controller holds L0 within 1.2x of its target 38.4 ($(l0end "$tmp/fc.csv"))" \
+	'awk -v x="$(l0end "$tmp/fc.csv")" "BEGIN { exit !(x > 38.4 / 1.2 && x < 38.4 * 1.2) }"'
+check "fixed weight 0.1 (its start) stays above ($(l0end "$tmp/fc0.csv"))" 'awk -v x="$(l0end "$tmp/fc0.csv")" "BEGIN { exit !(x > 38.4 * 1.2) }"'
+check "fixed weight 5 overshoots below ($(l0end "$tmp/fc5.csv"))" 'awk -v x="$(l0end "$tmp/fc5.csv")" "BEGIN { exit !(x < 38.4 / 1.2) }"'
 check "flops_target column at the end: 0 before the start, then from the L0 at the start down to 38.4" \
 	'head -1 "$tmp/fc.csv" | grep -q ",patch_dropout,flops_target$" && awk -F, "NR == 2 && \$23 == 0 { z = 1 } NR == 3 { a = \$23 } NR > 3 && \$23 > p + 1e-9 { bad = 1 } NR > 2 { p = \$23 } END { exit !(z && a > 50 && p > 38.39 && p < 38.41 && !bad) }" "$tmp/fc.csv"'
 check "controller: weight moves, loss - contrastive = weight * (image + text)" \
 	'awk -F, "NR > 2 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3) bad = 1; if (\$18 != w) moved++; w = \$18 } END { exit bad || moved < 20 }" "$tmp/fc.csv"'
-./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.2 --out "$tmp/fcs.safetensors" --stop-at 123 > /dev/null
+./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.5 --out "$tmp/fcs.safetensors" --stop-at 123 > /dev/null
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/fcs.safetensors.state" > "$tmp/fcs.log"
 check "controller split mid-descent: bit-identical, the same weights logged" \
 	'cmp -s "$tmp/fc.safetensors" "$tmp/fcs.safetensors" && cmp -s <(cut -d, -f18,23 "$tmp/fc.csv") <(cut -d, -f18,23 "$tmp/fcs.csv")'
-check "controller settings and state stored" 'head -c 4096 "$tmp/fc.safetensors.state" | grep -a "flops_target..:0.3,..flops_gain..:0.2" > /dev/null && head -c 4096 "$tmp/fc.safetensors.state" | grep -aq "train.flops_ctl...15 "'
+check "controller settings and state stored" 'head -c 4096 "$tmp/fc.safetensors.state" | grep -a "flops_target..:0.3,..flops_gain..:0.5" > /dev/null && head -c 4096 "$tmp/fc.safetensors.state" | grep -aq "train.flops_ctl...15 "'
 for bad in "--flops-target 1.5" "--flops-target -0.1" "--flops-target 0.1 --flops-gain 0" "--flops-target 0.1 --flops-gain 2" \
 	"--flops-target 0.1 --flops-start 0.5 --flops-ramp 0.3" "--flops-target 0.1 --dense"; do
 	check "$bad refused with a message" '! ./sparseclip-train --data "$tmp/train.tsv" $bad > /dev/null 2> "$tmp/bad.err" && grep -q "flops" "$tmp/bad.err"'

@@ -94,9 +94,10 @@ usage(void)
 		  "                           SHARE of sparse_dim (0 < SHARE < 1, e.g. 0.015). From\n"
 		  "                           --flops-start to --flops-ramp the target falls geometrically\n"
 		  "                           from the L0 measured at the start to SHARE, then holds; each\n"
-		  "                           step the weight is multiplied by (L0 / target)^GAIN, L0 the\n"
-		  "                           larger of the batch's image and text L0, the factor kept in\n"
-		  "                           [1/1.05, 1.05]; --flops is the initial weight (default 1)\n"
+		  "                           step the weight is multiplied by (L0 / target)^(GAIN lr /\n"
+		  "                           peak lr), L0 the larger of the batch's image and text L0,\n"
+		  "                           the factor kept in [1/1.05, 1.05]; --flops is the first\n"
+		  "                           weight (default 1)\n"
 		  "  --flops-gain GAIN        the controller's gain (default 0.05)\n"
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
@@ -526,9 +527,15 @@ flops_ctl_target(const flops_ctl *c, const args *a, long step, long total, int D
 	return c->l0_start * pow(goal / c->l0_start, x);
 }
 
-/* after the batch of step: start the controller if due, then adjust the weight; returns the target */
+/*
+ * After the batch of step: start the controller if due, then adjust the
+ * weight; returns the target.  The gain is scaled by lr / peak lr: L0 moves
+ * only as fast as the optimiser moves the weights, so this keeps the loop's
+ * gain the same along the schedule instead of winding the weight up while
+ * the cosine's tail can no longer follow it.
+ */
 static double
-flops_ctl_update(flops_ctl *c, const args *a, long step, long total, int D, double l0)
+flops_ctl_update(flops_ctl *c, const args *a, long step, long total, int D, double l0, double lr)
 {
 	double		tgt, f;
 
@@ -539,7 +546,7 @@ flops_ctl_update(flops_ctl *c, const args *a, long step, long total, int D, doub
 		c->l0_start = fmax(l0, a->flops_target * D);
 	}
 	tgt = flops_ctl_target(c, a, step, total, D);
-	f = pow(fmax(l0, 0.5) / tgt, a->flops_gain);
+	f = pow(fmax(l0, 0.5) / tgt, a->flops_gain * lr / a->lr);
 	f = fmin(fmax(f, 1.0 / SC_FLOPS_CTL_MAX_STEP), SC_FLOPS_CTL_MAX_STEP);
 	c->weight = fmin(fmax(c->weight * f, SC_FLOPS_CTL_MIN_W), SC_FLOPS_CTL_MAX_W);
 	return tgt;
@@ -1270,7 +1277,7 @@ main(int argc, char **argv)
 		}
 		gn = sc_trainer_update(t, (float) lr, (float) logit_lr, (float) a.wd, a.clip, (float) a.logit_cap);
 		if (ctl_on)
-			flops_tgt = flops_ctl_update(&fc, &a, step, total, cfg.sparse_dim, fmax(st.image_l0, st.text_l0));
+			flops_tgt = flops_ctl_update(&fc, &a, step, total, cfg.sparse_dim, fmax(st.image_l0, st.text_l0), lr);
 		step++;
 		pairs_since += B;
 		if (a.dead_every > 0 && step % a.dead_every == 0)
