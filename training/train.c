@@ -322,7 +322,7 @@ missing:
 	}
 	if ((a->flops > 0.0 || a->flops_target > 0.0) && a->dense)
 	{
-		fprintf(stderr, "sparseclip-train: --flops needs a sparse head, not --dense\n");
+		fprintf(stderr, "sparseclip-train: --flops and --flops-target need a sparse head, not --dense\n");
 		return -1;
 	}
 	if (!(a->flops_target >= 0.0 && a->flops_target < 1.0) || !(a->flops_gain > 0.0 && a->flops_gain <= 1.0))
