@@ -19,7 +19,8 @@ CREATE FUNCTION pg_temp.max_diff(a svec, b svec) RETURNS float8 LANGUAGE sql AS 
 	SELECT coalesce(max(abs(coalesce(x.weight, 0)::float8 - coalesce(y.weight, 0))), 0)
 	FROM svec_entries(a) x FULL JOIN svec_entries(b) y USING (dim) $$;
 
--- Transparency is dropped by default, as open_clip's convert('RGB').
+-- Transparency is dropped by default (the setting 'model': this model file
+-- does not say it was trained on white), as open_clip's convert('RGB').
 SHOW sparseclip.image_alpha;
 SELECT name, pg_temp.max_diff(encode_image(img), emb) <= 1e-4 AS close
 FROM fx_formats WHERE alpha = 'drop' ORDER BY name;

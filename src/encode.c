@@ -261,7 +261,8 @@ sparseclip_preprocess_image(CachedModel *cm, const uint8 *data, size_t len, floa
 	o.mean = cfg->image_mean;
 	o.std = cfg->image_std;
 	o.max_pixels = sparseclip_max_image_pixels;
-	o.alpha = (clip_alpha_mode) sparseclip_image_alpha;
+	o.alpha = sparseclip_image_alpha == SPARSECLIP_ALPHA_MODEL ? sc_model_image_alpha(cm->model)
+		: (clip_alpha_mode) sparseclip_image_alpha;
 	o.cancel = image_cancel;
 	o.cancel_arg = NULL;
 	rc = clip_image_preprocess(data, len, &o, out, err, sizeof(err));

@@ -23,9 +23,10 @@ char	   *sparseclip_model_path = NULL;
 int			sparseclip_threads = 1;
 int			sparseclip_max_image_pixels = 25000000;
 int			sparseclip_batch_size = 32;
-int			sparseclip_image_alpha = CLIP_ALPHA_DROP;
+int			sparseclip_image_alpha = SPARSECLIP_ALPHA_MODEL;
 
 static const struct config_enum_entry image_alpha_options[] = {
+	{"model", SPARSECLIP_ALPHA_MODEL, false},
 	{"drop", CLIP_ALPHA_DROP, false},
 	{"white", CLIP_ALPHA_WHITE, false},
 	{NULL, 0, false}
@@ -83,11 +84,12 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("sparseclip.image_alpha",
-							 "What encode_image does with transparency: drop (as open_clip with Pillow) or white.",
+							 "What encode_image does with transparency: model (what the model was trained on), drop (as open_clip with Pillow) or white.",
 							 "drop keeps the colour under transparent pixels, as Pillow's convert('RGB'); "
-							 "white composites over white first, for drawings and icons.",
+							 "white composites over white first, for drawings and icons; "
+							 "model takes the model file's sparseclip.image_alpha, else drop.",
 							 &sparseclip_image_alpha,
-							 CLIP_ALPHA_DROP,
+							 SPARSECLIP_ALPHA_MODEL,
 							 image_alpha_options,
 							 PGC_USERSET,
 							 0,

@@ -8,7 +8,8 @@ extern char *sparseclip_model_path;		/* sparseclip.model (superuser) */
 extern int	sparseclip_threads;			/* sparseclip.threads */
 extern int	sparseclip_max_image_pixels;	/* sparseclip.max_image_pixels (superuser) */
 extern int	sparseclip_batch_size;		/* sparseclip.batch_size */
-extern int	sparseclip_image_alpha;		/* sparseclip.image_alpha: a clip_alpha_mode */
+extern int	sparseclip_image_alpha;		/* sparseclip.image_alpha: a clip_alpha_mode or: */
+#define SPARSECLIP_ALPHA_MODEL (-1)	/* the model's own sparseclip.image_alpha, else drop */
 
 /* Set OpenBLAS to sparseclip.threads for the work about to run. */
 extern void sparseclip_apply_threads(void);

@@ -38,8 +38,10 @@ usage(FILE *out)
 		  "                     sets an empty string).  Descriptive keys the extension\n"
 		  "                     shows in model_info(): sparseclip.model_name,\n"
 		  "                     sparseclip.model_version, sparseclip.trained,\n"
-		  "                     sparseclip.card, sparseclip.license, sparseclip.description\n"
-		  "                     (doc/model-format.md).  sparseclip.config, sparseclip.bpe\n"
+		  "                     sparseclip.card, sparseclip.license, sparseclip.description;\n"
+		  "                     and sparseclip.image_alpha=white|drop, what encode_image\n"
+		  "                     puts behind transparency when sparseclip.image_alpha is\n"
+		  "                     'model' (doc/model-format.md).  sparseclip.config, sparseclip.bpe\n"
 		  "                     and the concept keys cannot be set here.\n"
 		  "  --force            allow a --meta key outside the sparseclip.* names above\n"
 		  "  -h, --help         this text\n"
@@ -160,7 +162,14 @@ main(int argc, char **argv)
 		{
 			fprintf(stderr, "sparseclip-convert: unknown metadata key \"%s\" (known: sparseclip.model_name, "
 					"sparseclip.model_version, sparseclip.trained, sparseclip.card, sparseclip.license, "
-					"sparseclip.description; --force sets any other)\n", keys[k]);
+					"sparseclip.description, sparseclip.image_alpha; --force sets any other)\n", keys[k]);
+			return 2;
+		}
+		if (strcmp(keys[k], "sparseclip.image_alpha") == 0 &&
+			strcmp(values[k], "white") != 0 && strcmp(values[k], "drop") != 0)
+		{
+			fprintf(stderr, "sparseclip-convert: sparseclip.image_alpha must be white or drop, not \"%s\"\n",
+					values[k]);
 			return 2;
 		}
 	}

@@ -82,6 +82,7 @@ check "--meta sparseclip.config=... refused" 'refused --dtype f16 --meta "sparse
 check "--meta sparseclip.concepts=... refused" 'refused --dtype f16 --meta "sparseclip.concepts=[]"'
 check "--meta with an unknown key refused without --force" 'refused --dtype f16 --meta my.key=1 && grep -q "unknown metadata key" "$tmp/refused.err"'
 check "--meta without = refused" 'refused --dtype f16 --meta sparseclip.model_name'
+check "--meta sparseclip.image_alpha=grey refused (white or drop only)" 'refused --dtype f16 --meta sparseclip.image_alpha=grey && grep -q "must be white or drop" "$tmp/refused.err"'
 check "an unknown option refused" 'refused --dtype f16 --fast'
 ./sparseclip-convert "$tmp/m.safetensors" "$tmp/forced.safetensors" --dtype f16 --force --meta my.key=1 > /dev/null
 check "--force sets any key" 'grep -aq "\"my.key\":\"1\"" "$tmp/forced.safetensors"'

@@ -27,8 +27,17 @@ const char *const sc_model_descriptive_keys[] = {
 	"sparseclip.card",
 	"sparseclip.license",
 	"sparseclip.description",
+	"sparseclip.image_alpha",
 	NULL
 };
+
+clip_alpha_mode
+sc_model_image_alpha(const sc_model *m)
+{
+	const char *v = m->file ? st_metadata(m->file, "sparseclip.image_alpha") : NULL;
+
+	return v && strcmp(v, "white") == 0 ? CLIP_ALPHA_WHITE : CLIP_ALPHA_DROP;
+}
 
 int
 sc_config_preset(const char *name, sc_config *cfg)

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image.h"
 #include "safetensors.h"
 
 typedef enum sc_activation
@@ -109,6 +110,14 @@ typedef struct sc_model
  * NULL-terminated list of full key names ("sparseclip.model_name", ...).
  */
 extern const char *const sc_model_descriptive_keys[];
+
+/*
+ * What the model was trained to see behind transparent pixels: the
+ * metadata key sparseclip.image_alpha ("white" or "drop", set with
+ * sparseclip-convert --meta); CLIP_ALPHA_DROP (open_clip's Pillow
+ * behaviour) when absent or for an in-memory model.
+ */
+extern clip_alpha_mode sc_model_image_alpha(const sc_model *m);
 
 /* Load flags. */
 #define SC_LOAD_COPY 1			/* copy every parameter into one flat writable buffer */

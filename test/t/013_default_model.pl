@@ -118,7 +118,8 @@ system("$tools/make_model", $config, "$fixtures/encode/model.safetensors", $f32,
   or BAIL_OUT('make_model failed');
 system("$tools/sparseclip-convert", $f32, $f16, '--dtype', 'f16',
 	'--meta', 'sparseclip.model_name=sparseclip-test-default', '--meta', 'sparseclip.trained=2026-12-03',
-	'--meta', 'sparseclip.card=https://example.org/cards/test "v1"', '--meta', 'sparseclip.license=CC0-1.0') == 0
+	'--meta', 'sparseclip.card=https://example.org/cards/test "v1"', '--meta', 'sparseclip.license=CC0-1.0',
+	'--meta', 'sparseclip.image_alpha=white') == 0
   or BAIL_OUT('sparseclip-convert failed');
 system("$tools/make_model", $config, "$fixtures/encode/model.safetensors", "$tmp/other32.safetensors", 12) == 0
   && system("$tools/sparseclip-convert", "$tmp/other32.safetensors", $other, '--dtype', 'f16') == 0
@@ -144,11 +145,24 @@ my $size = -s $f16;
 my $info = $node->safe_psql('postgres', q{
 SELECT concat_ws('|', i->>'source', i->>'path', i->>'dtype', i->>'size_bytes', i->>'fingerprint' ~ '^[0-9a-f]{16}$',
 	i->'metadata'->>'model_name', i->'metadata'->>'trained', i->'metadata'->>'card', i->'metadata'->>'license',
+	i->'metadata'->>'image_alpha',
 	(SELECT count(*) FROM jsonb_object_keys(i->'metadata')), i->>'output_dim', i->>'sparse')
 FROM model_info() i});
-is($info, "default|$default|F16|$size|t|sparseclip-test-default|2026-12-03|https://example.org/cards/test \"v1\"|CC0-1.0|4|256|true",
+is($info, "default|$default|F16|$size|t|sparseclip-test-default|2026-12-03|https://example.org/cards/test \"v1\"|CC0-1.0|white|5|256|true",
 	'model_info: source default, path, dtype, size, fingerprint, the metadata set by --meta');
 my $fp_default = $node->safe_psql('postgres', q{SELECT model_info()->>'fingerprint'});
+
+# sparseclip.image_alpha = model (the default): this model says white, so a
+# PNG with transparency is composited over white, as the setting white does.
+my $rgba = "pg_read_binary_file('$fixtures/encode/rgba.png')";
+is($node->safe_psql('postgres', qq{
+LOAD 'sparseclip';
+SELECT current_setting('sparseclip.image_alpha');
+CREATE TEMP TABLE a AS SELECT encode_image($rgba) AS by_model;
+SET sparseclip.image_alpha = white; ALTER TABLE a ADD white svec; UPDATE a SET white = encode_image($rgba);
+SET sparseclip.image_alpha = drop; ALTER TABLE a ADD dropped svec; UPDATE a SET dropped = encode_image($rgba);
+SELECT by_model = white, by_model = dropped FROM a}), "model\nt|f",
+	"image_alpha 'model': a model that says white composites over white");
 
 # The F16 default against its F32 original, chosen by a superuser.
 $node->safe_psql('postgres', q{
@@ -163,6 +177,7 @@ CREATE TABLE by_default AS SELECT t AS k, encode_text(t) AS e FROM probes UNION 
 });
 my $parity = $node->safe_psql('postgres', qq{
 SET sparseclip.model = '$f32';
+SET sparseclip.image_alpha = white;	-- the F32 original has no image_alpha key
 SELECT model_info()->>'source', model_info()->>'dtype',
 	round(min(1 - (d.e <=> x.e))::numeric, 4) >= 0.99, count(*)
 FROM by_default d JOIN (SELECT t AS k, encode_text(t) AS e FROM probes
@@ -170,6 +185,7 @@ FROM by_default d JOIN (SELECT t AS k, encode_text(t) AS e FROM probes
 is($parity, 'sparseclip.model|F32|t|10', 'F16 default and its F32 original: cosine >= 0.99 on 5 texts and 5 images');
 note('minimum cosine F16 default / F32 original: ' . $node->safe_psql('postgres', qq{
 SET sparseclip.model = '$f32';
+SET sparseclip.image_alpha = white;
 SELECT min(1 - (d.e <=> x.e)) FROM by_default d JOIN (SELECT t AS k, encode_text(t) AS e FROM probes
 	UNION ALL SELECT name, encode_image(img) FROM pics) x USING (k)}));
 is($node->safe_psql('postgres', qq{
