@@ -20,7 +20,7 @@ PACKAGES=(
 	gnuplot-nox
 	wordnet-base
 	nodejs
-	wordnet-base
+	wamerican
 	fonts-dejavu-core
 )
 

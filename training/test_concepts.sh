@@ -65,5 +65,26 @@ check "a missing model refused" '! ./sparseclip-concepts "$tmp/none.safetensors"
 check "a template without {} refused" '! ./sparseclip-concepts "$tmp/m.safetensors" --vocab "$tmp/vocab.txt" --template "a photo" 2>/dev/null'
 check "--names 0 refused" '! ./sparseclip-concepts "$tmp/m.safetensors" --vocab "$tmp/vocab.txt" --names 0 2>/dev/null'
 
+# the vocabulary script: the whole list, and --captions keeping only what
+# the captions use (words 3+ times, phrases as 2+ whole captions)
+if [ -r /usr/share/wordnet/data.noun ] && [ -r /usr/share/dict/american-english ]; then
+	bash "$root/training/concepts_vocab.sh" "$tmp/all.txt" 2>/dev/null
+	check "concepts_vocab.sh: WordNet and wamerican words, phrases, no stop words" \
+		'[ $(wc -l < "$tmp/all.txt") -gt 50000 ] && grep -qx "ice cream" "$tmp/all.txt" && grep -qx apple "$tmp/all.txt" && ! grep -qx the "$tmp/all.txt"'
+	printf 'a/1.jpg\tred apple\na/1.jpg\tan apple, red and shiny\na/2.jpg\tRed Apple\na/3.jpg\tapple pie with the apple\n' > "$tmp/cap.tsv"
+	printf 'a/4.jpg\tice cream\na/5.jpg\tice cream cone\na/6.jpg\tthe the the the\na/7.jpg\thydrochlorothiazide\n' >> "$tmp/cap.tsv"
+	bash "$root/training/concepts_vocab.sh" "$tmp/cap.txt" --captions "$tmp/cap.tsv" 2>/dev/null
+	check "concepts_vocab.sh --captions: apple (5 times) and red (3) kept; pie, ice, cream (fewer) and a phrase of one whole caption not" \
+		'[ "$(sort "$tmp/cap.txt" | tr "\n" " ")" = "apple red " ]'
+	printf 'a/8.jpg\tice cream\n' >> "$tmp/cap.tsv"
+	bash "$root/training/concepts_vocab.sh" "$tmp/cap.txt" --captions "$tmp/cap.tsv" 2>/dev/null
+	check "concepts_vocab.sh --captions: a phrase that is two whole captions is kept (and ice, cream now 3 times)" \
+		'[ "$(sort "$tmp/cap.txt" | tr "\n" " ")" = "apple cream ice ice cream red " ]'
+	check "concepts_vocab.sh --captions with a missing file refused" \
+		'! bash "$root/training/concepts_vocab.sh" "$tmp/x.txt" --captions "$tmp/none.tsv" 2>/dev/null'
+else
+	echo "SKIP: concepts_vocab.sh (wordnet-base or wamerican not installed)"
+fi
+
 echo "training/test_concepts.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]
