@@ -117,7 +117,7 @@ say "model: $info"
 [ "$(sql_value -c "SELECT (model_info()->>'sparse')::bool AND (model_info()->>'has_concepts')::bool")" = t ] ||
 	die "the model is dense or has no concept names: the demo needs a sparse model named by training/sparseclip-concepts"
 if [ -z "$model_note" ]; then
-	if [ -n "$(sql_value -c 'SHOW sparseclip.model')" ]; then
+	if [ -n "$(sql_value -c "SELECT current_setting('sparseclip.model', true)")" ]; then
 		model_note="the server's sparseclip.model setting"
 	else
 		model_note="the installed default"
