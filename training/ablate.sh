@@ -39,6 +39,11 @@
 #   --no-eval           train only
 #   --dry-run           print each run's trainer command and stop
 #   --nice N            niceness of training and evaluation (default 10)
+#   --from STATE        branch every run from this trainer state (copied, never
+#                       written): each run starts as --resume STATE with its
+#                       options over the stored ones, so the runs differ only
+#                       from that step on (a larger or smaller --steps re-spans
+#                       the schedule's remaining part)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,6 +58,7 @@ dry=0
 jobs=1
 do_eval=1
 niceness=10
+from=
 
 die() { echo "ablate.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -66,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--no-eval) do_eval=0; shift ;;
 	--dry-run) dry=1; shift ;;
 	--nice) niceness=${2:?--nice needs a number}; shift 2 ;;
+	--from) from=${2:?--from needs a state file}; shift 2 ;;
 	-h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (try --help)" ;;
@@ -77,6 +84,7 @@ configs=$1 outdir=$2
 shift 2
 common=("$@")
 [ -r "$configs" ] || die "cannot read $configs"
+[ -z "$from" ] || [ -r "$from" ] || die "cannot read the state $from"
 case $stop_at in ''|[0-9]*) ;; *) die "--stop-at wants a step number" ;; esac
 case $niceness in ''|*[!0-9-]*) die "--nice wants a number" ;; esac
 case $jobs in ''|0|*[!0-9]*) die "--jobs wants a positive number" ;; esac
@@ -166,6 +174,9 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 	if [ -s "$dir/model.safetensors.state" ]; then
 		resume=(--resume "$dir/model.safetensors.state")
 		echo "== $name: resuming from $dir/model.safetensors.state ($(date -u +%H:%M:%S) UTC)"
+	elif [ -n "$from" ]; then
+		resume=(--resume "$from")
+		echo "== $name: branching from $from ($(date -u +%H:%M:%S) UTC)"
 	else
 		echo "== $name: training ($(date -u +%H:%M:%S) UTC)"
 	fi

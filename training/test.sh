@@ -239,6 +239,7 @@ printf '# name and options\nsparse\ndense --dense   # the judge\n' > "$tmp/runs.
 abl=(--jobs 2 --classes "$tmp/val.tsv" --eval-opts "--skip fashion --shared $tmp/none" "$tmp/runs.txt" "$tmp/ab" "${common[@]}")
 bash ./ablate.sh --stop-at 13 "${abl[@]}" > "$tmp/ab1.log" 2>&1
 check "ablate: stopped runs keep a state, no model, table says unfinished" '[ -s "$tmp/ab/sparse/model.safetensors.state" ] && [ ! -e "$tmp/ab/sparse/model.safetensors" ] && grep -q "^| sparse | - | 10 | unfinished" "$tmp/ab/ablation.md"'
+cp "$tmp/ab/sparse/model.safetensors.state" "$tmp/s13.state"
 bash ./ablate.sh "${abl[@]}" > "$tmp/ab2.log" 2>&1
 check "ablate: both runs resumed and finished" '[ $(grep -c ": resuming from" "$tmp/ab2.log") -eq 2 ] && [ -s "$tmp/ab/dense/model.safetensors" ]'
 check "ablate: resumed run bit-identical to the straight one" 'cmp -s "$tmp/ab/sparse/model.safetensors" "$tmp/full.safetensors"'
@@ -247,6 +248,15 @@ check "ablate: TSV table, 2 runs x 19 columns" '[ $(awk -F"\t" "NF == 19" "$tmp/
 check "ablate: numbers in every column of a finished run" '[ $(awk -F"\t" "\$1 == \"sparse\"" "$tmp/ab/ablation.tsv" | tr "\t" "\n" | sed -n "3,19p" | grep -c "^[0-9.]*$") -eq 15 ]'
 check "ablate: Markdown rows with clarity and logit scale" 'grep -q "^| dense | \`--dense\` | 40 | [0-9.]* |.*([0-9.-]*) |" "$tmp/ab/ablation.md"'
 check "ablate: curves picture is a PNG" '[ "$(head -c 4 "$tmp/ab/curves.png" | tail -c 3)" = PNG ]'
+# --from: runs branched from one state; the branch without options of its own
+# is the straight run's continuation, bit for bit, and the state is only read
+md5_13=$(md5sum < "$tmp/s13.state")
+printf 'same\nlr --lr 1e-3\n' > "$tmp/runs-from.txt"
+bash ./ablate.sh --no-eval --jobs 2 --from "$tmp/s13.state" "$tmp/runs-from.txt" "$tmp/abf" "${common[@]}" > "$tmp/abf.log" 2>&1
+check "ablate --from: both runs branch from the state" '[ $(grep -c ": branching from $tmp/s13.state" "$tmp/abf.log") -eq 2 ] && [ -s "$tmp/abf/lr/model.safetensors" ]'
+check "ablate --from: a branch with no options of its own equals the straight run" 'cmp -s "$tmp/abf/same/model.safetensors" "$tmp/full.safetensors"'
+check "ablate --from: a branch with its own option differs" '! cmp -s "$tmp/abf/lr/model.safetensors" "$tmp/full.safetensors"'
+check "ablate --from: the state branched from is left as it was" '[ "$(md5sum < "$tmp/s13.state")" = "$md5_13" ]'
 bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
 check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'
 printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
