@@ -43,7 +43,9 @@
 #                       written): each run starts as --resume STATE with its
 #                       options over the stored ones, so the runs differ only
 #                       from that step on (a larger or smaller --steps re-spans
-#                       the schedule's remaining part)
+#                       the schedule's remaining part); a run's own
+#                       "--from STATE" in CONFIGS overrides it (for example
+#                       the dense run's branch point)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -157,6 +159,18 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 	name=${names[$r]}
 	dir=$outdir/$name
 	read -ra own <<< "${opts[$r]}"
+	# a run's own --from STATE (its branch point) is ablate.sh's, not the trainer's
+	run_from=$from kept=()
+	for ((i = 0; i < ${#own[@]}; i++)); do
+		if [ "${own[$i]}" = --from ]; then
+			run_from=${own[$((i + 1))]:-}
+			[ -r "$run_from" ] || die "$name: cannot read the state $run_from"
+			i=$((i + 1))
+		else
+			kept+=("${own[$i]}")
+		fi
+	done
+	own=(${kept[@]+"${kept[@]}"})
 	cmd=("${common[@]}" "${own[@]}")
 	mkdir -p "$dir"
 	if [ -s "$dir/options" ] && [ "$(cat "$dir/options")" != "${cmd[*]}" ]; then
@@ -174,9 +188,9 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 	if [ -s "$dir/model.safetensors.state" ]; then
 		resume=(--resume "$dir/model.safetensors.state")
 		echo "== $name: resuming from $dir/model.safetensors.state ($(date -u +%H:%M:%S) UTC)"
-	elif [ -n "$from" ]; then
-		resume=(--resume "$from")
-		echo "== $name: branching from $from ($(date -u +%H:%M:%S) UTC)"
+	elif [ -n "$run_from" ]; then
+		resume=(--resume "$run_from")
+		echo "== $name: branching from $run_from ($(date -u +%H:%M:%S) UTC)"
 	else
 		echo "== $name: training ($(date -u +%H:%M:%S) UTC)"
 	fi

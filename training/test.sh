@@ -140,6 +140,9 @@ paste -d, "$tmp/mp.csv" "$tmp/lc.csv" | awk -F, 'NR > 1 { print $4 - $(NF / 2 + 
 check "identical captions: the same loss, and accuracy counts any positive" \
 	'awk "{ if (\$1 > 1e-4 || \$1 < -1e-4 || \$2 < 0) bad = 1; if (\$2 > 0) more = 1 } END { exit bad || !more }" "$tmp/mpdiff"'
 check "multi-positive stored in the state" 'head -c 4096 "$tmp/mp.safetensors.state" | grep -a "multi_positive..:1" > /dev/null'
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/mp.safetensors.state" \
+	--out "$tmp/mpoff.safetensors" --steps 15 --no-multi-positive > "$tmp/mpoff.log"
+check "--no-multi-positive switches it off on resume" 'grep -q "multi_positive 1 -> 0" "$tmp/mpoff.log" && awk -F, "NR > 1 && \$1 > 10 && \$19 != 0 { bad = 1 } END { exit bad }" "$tmp/mpoff.csv"'
 
 # dead dimensions: top-2 of 128 leaves most dimensions unused in 5 steps of 16 pairs
 dead=(--sparsity topk --topk 2 --dead-every 5 --steps 20)
@@ -251,9 +254,10 @@ check "ablate: curves picture is a PNG" '[ "$(head -c 4 "$tmp/ab/curves.png" | t
 # --from: runs branched from one state; the branch without options of its own
 # is the straight run's continuation, bit for bit, and the state is only read
 md5_13=$(md5sum < "$tmp/s13.state")
-printf 'same\nlr --lr 1e-3\n' > "$tmp/runs-from.txt"
+cp "$tmp/s13.state" "$tmp/s13b.state"
+printf 'same\nlr --from %s --lr 1e-3\n' "$tmp/s13b.state" > "$tmp/runs-from.txt"
 bash ./ablate.sh --no-eval --jobs 2 --from "$tmp/s13.state" "$tmp/runs-from.txt" "$tmp/abf" "${common[@]}" > "$tmp/abf.log" 2>&1
-check "ablate --from: both runs branch from the state" '[ $(grep -c ": branching from $tmp/s13.state" "$tmp/abf.log") -eq 2 ] && [ -s "$tmp/abf/lr/model.safetensors" ]'
+check "ablate --from: each run branches from its state (a run's own --from wins)" 'grep -q "same: branching from $tmp/s13.state " "$tmp/abf.log" && grep -q "lr: branching from $tmp/s13b.state " "$tmp/abf.log" && [ -s "$tmp/abf/lr/model.safetensors" ]'
 check "ablate --from: a branch with no options of its own equals the straight run" 'cmp -s "$tmp/abf/same/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: a branch with its own option differs" '! cmp -s "$tmp/abf/lr/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: the state branched from is left as it was" '[ "$(md5sum < "$tmp/s13.state")" = "$md5_13" ]'

@@ -101,7 +101,8 @@ usage(void)
 		  "  --flops-gain GAIN        the controller's gain (default 0.05)\n"
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
-		  "                           negatives (UniCL targets)\n"
+		  "                           negatives (UniCL targets); --no-multi-positive switches\n"
+		  "                           it off on resume\n"
 		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
 		  "                           that never fired in those N steps (default 0 = never)\n"
 		  "  --patch-dropout P        drop this share of each image's patch tokens in training\n"
@@ -246,6 +247,11 @@ parse_args(int argc, char **argv, args *a)
 		if (strcmp(o, "--multi-positive") == 0)
 		{
 			a->multi_positive = 1;
+			continue;
+		}
+		if (strcmp(o, "--no-multi-positive") == 0)
+		{
+			a->multi_positive = 0;	/* a resumed run's stored choice, switched off */
 			continue;
 		}
 		if (strcmp(o, "--no-augment") == 0)
