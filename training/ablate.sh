@@ -120,9 +120,27 @@ for o in "${common[@]}" ${opts[@]+${opts[@]}}; do
 	case $o in --out|--log|--resume|--stop-at) die "$o is set by ablate.sh, not in the options" ;; esac
 done
 
+# own_options OPTS: the run's trainer options in own[], its branch point in
+# run_from (its own --from STATE, which is ablate.sh's, or the global one)
+own_options() {
+	local words i
+	read -ra words <<< "$1"
+	run_from=$from own=()
+	for ((i = 0; i < ${#words[@]}; i++)); do
+		if [ "${words[$i]}" = --from ]; then
+			run_from=${words[$((i + 1))]:-}
+			[ -r "$run_from" ] || die "cannot read the state $run_from"
+			i=$((i + 1))
+		else
+			own+=("${words[$i]}")
+		fi
+	done
+}
+
 if [ $dry -eq 1 ]; then
 	for ((r = 0; r < ${#names[@]}; r++)); do
-		echo "${names[$r]}: sparseclip-train --out $outdir/${names[$r]}/model.safetensors ${common[*]} ${opts[$r]}"
+		own_options "${opts[$r]}"
+		echo "${names[$r]}: sparseclip-train --out $outdir/${names[$r]}/model.safetensors ${common[*]} ${own[*]}${run_from:+ --resume $run_from}"
 	done
 	exit 0
 fi
@@ -158,20 +176,8 @@ reap() {	# wait for one run to end and report it
 for ((r = 0; r < ${#names[@]}; r++)); do
 	name=${names[$r]}
 	dir=$outdir/$name
-	read -ra own <<< "${opts[$r]}"
-	# a run's own --from STATE (its branch point) is ablate.sh's, not the trainer's
-	run_from=$from kept=()
-	for ((i = 0; i < ${#own[@]}; i++)); do
-		if [ "${own[$i]}" = --from ]; then
-			run_from=${own[$((i + 1))]:-}
-			[ -r "$run_from" ] || die "$name: cannot read the state $run_from"
-			i=$((i + 1))
-		else
-			kept+=("${own[$i]}")
-		fi
-	done
-	own=(${kept[@]+"${kept[@]}"})
-	cmd=("${common[@]}" "${own[@]}")
+	own_options "${opts[$r]}"
+	cmd=("${common[@]}" ${own[@]+"${own[@]}"})
 	mkdir -p "$dir"
 	if [ -s "$dir/options" ] && [ "$(cat "$dir/options")" != "${cmd[*]}" ]; then
 		echo "ablate.sh: $name: options differ from those it was started with (in $dir/options); delete $dir to start it over" >&2

@@ -1,0 +1,28 @@
+#!/bin/bash
+# The stage-2 ablation table of issue 9 (runs.txt says what each run is).
+#
+#   DATA=training/data/out \
+#   STAGE1=training/runs/default-model/stage1.safetensors.done.state \
+#   DENSE_STAGE1=training/runs/default-model-dense/stage1.safetensors.done.state \
+#   OUT=training/runs/ablation-stage2 bash training/results/ablation-stage2/run.sh [ablate.sh options]
+#
+# Both states come from training/recipes/default-model.sh (DENSE=1 for the
+# dense one).  Each run takes about 20 minutes on two threads of the 2-core
+# development machine; a rerun resumes (ablate.sh), and --stop-at N spreads
+# the runs over sessions.  Results: OUT/ablation.md, OUT/ablation.tsv,
+# OUT/curves.png.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+DATA=${DATA:-$root/training/data/out}
+STAGE1=${STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
+DENSE_STAGE1=${DENSE_STAGE1:-$root/training/runs/default-model-dense/stage1.safetensors.done.state}
+OUT=${OUT:-$root/training/runs/ablation-stage2}
+THREADS=${THREADS:-2}
+for f in "$STAGE1" "$DENSE_STAGE1" "$DATA/train-colour.tsv"; do
+	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh (and DENSE=1) first" >&2; exit 2; }
+done
+mkdir -p "$OUT"
+sed "s#DENSE_STAGE1#$DENSE_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
+exec bash "$root/training/ablate.sh" --from "$STAGE1" "$@" "$OUT/runs.txt" "$OUT" \
+	--data "$DATA/train-colour.tsv" --val "$DATA/val.tsv" --steps 2500 --threads "$THREADS"
