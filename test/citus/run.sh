@@ -362,6 +362,9 @@ if [ "$sess" = "0" ]; then ok "a session SET of sparseclip.* does not reach the 
 if [ -n "$loc" ] && [ "$loc" != "0" ] 2>/dev/null; then ok "SET LOCAL with citus.propagate_set_commands = 'local' reaches the shards"; else notok "SET LOCAL propagation: $loc"; fi
 
 echo "== latency: top-10, $NQ queries x $REPS passes, each query its own transaction (median ms)"
+# The goal compares like with like: each shard holds ROWS/SHARDS rows, and the
+# shard searches run side by side only while each has a core of its own.
+echo "   $SHARDS shards of about $((ROWS / SHARDS)) rows on 2 workers, $(nproc) CPU cores for all three nodes"
 on coord <<'SQL' >/dev/null || exit 1
 CREATE FUNCTION time_ms(sql text, q svec) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz; r record;
