@@ -271,7 +271,26 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	else
 		inv_walk_terms(ss, 0, nterms, NULL, NULL);
 	if (ss->walked != NULL)
+	{
 		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
+		/* what the incomplete ranges saved, for benchmarks (reordering) */
+		if (message_level_is_interesting(DEBUG2))
+		{
+			uint64		all = 0,
+						skipped = 0;
+			uint32		x;
+
+			for (t = 0; t < nterms; t++)
+				for (x = 0; x < terms[t].e.ndesc; x++)
+				{
+					all += terms[t].descs[x].count;
+					if (ss->walked[terms[t].descs[x].range] <= (uint32) t)
+						skipped += terms[t].descs[x].count;
+				}
+			elog(DEBUG2, "inverted scan: " UINT64_FORMAT " of " UINT64_FORMAT " postings skipped",
+				 skipped, all);
+		}
+	}
 
 	/* cosine: complete ranges now hold acc / |d| (incomplete ones once completed) */
 	if (so->cosine && !so->overflow && !so->qnull && so->qnorm2 > 0)
