@@ -289,6 +289,23 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				}
 			elog(DEBUG2, "inverted scan: " UINT64_FORMAT " of " UINT64_FORMAT " postings skipped",
 				 skipped, all);
+			/*
+			 * And what a walk range by range, best bound first, would
+			 * have to score: the ranges whose bound over all terms
+			 * reaches the bar.
+			 */
+			if (so->theta > 0)
+			{
+				double	   *hi = palloc(sizeof(double) * hdr->nranges);
+				uint32		reach = 0;
+
+				inv_rest_bounds(ss, 0, hi, NULL);
+				for (x = 0; x < hdr->nranges; x++)
+					if (hi[x] + ss->slack >= so->theta)
+						reach++;
+				pfree(hi);
+				elog(DEBUG2, "inverted scan: %u of %u ranges could reach the bar", reach, hdr->nranges);
+			}
 		}
 	}
 
