@@ -223,7 +223,7 @@ for data in $DATASETS; do
 				-c "SELECT count(*) FROM bench_time_tbl('t_$name', '$kind', 10, $NQD)" 2>&1 |
 				awk '/inverted scan: .* of .* (ranges left incomplete|postings skipped|ranges could reach)/ {
 						for (i = 1; i <= NF; i++) if ($i == "of") { k = ($(i + 2) == "postings") ? "p" : ($(i + 3) == "left") ? "r" : "b"; a[k] += $(i - 1); b[k] += $(i + 1) } }
-					 END { if (b["r"] > 0 && b["p"] > 0) printf "%.1f / %.1f / %s %%", 100 * a["r"] / b["r"], 100 * a["p"] / b["p"], b["b"] > 0 ? sprintf("%.1f", 100 * a["b"] / b["b"]) : "-"; else print "-" }')")
+					 END { if (b["r"] > 0 && b["p"] > 0) printf "%.1f / %.1f / %s %%", 100 * a["r"] / b["r"], 100 * a["p"] / b["p"], (b["b"] > 0 ? sprintf("%.1f", 100 * a["b"] / b["b"]) : "-"); else print "-" }')")
 		done
 		p50() {
 			awk -F '\t' -v b="$name" -v k="$1" '$1 == b && $2 == k { print $5 }' "$BENCH_TMP/times.tsv" |
