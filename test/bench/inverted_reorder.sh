@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Document reordering side by side: the same rows in one table per variant
 # (same insertion order, so the same TIDs), each with an svec_ip_ops index
-# built with reorder = off, or on under some developer settings, and the same
-# top-10 queries through each, variants alternating.
+# built with reorder = off or on, and the same top-10 queries through each,
+# variants alternating.
 #
 #   bash test/bench/inverted_reorder.sh [ROWS]        default 200000
 #
@@ -18,14 +18,14 @@
 #          $SPARSECLIP_SHARED_DATA/cifar10-test (default
 #          /work/shared/data) through the default model's encode_image,
 #          then jittered copies (each weight times exp(U(-0.3, 0.3)), a fifth
-#          of the non-zeros dropped) up to ROWS rows in shuffled
-#          order; text queries encode_text of the class prompts, image queries
-#          the images of imagenet-sample.  Skipped with a message when the
-#          images are absent.  CLIP_CACHE (a file) keeps the encoded images
-#          between runs.
+#          of the non-zeros dropped) up to ROWS rows in shuffled order; text
+#          queries encode_text of the CIFAR-10 prompt templates, image
+#          queries the images of imagenet-sample.  Skipped with a message
+#          when the images are absent.  CLIP_CACHE (a file) keeps the encoded
+#          images between runs.
 # VARIANTS (default "off on"): NAME or NAME:SETTING,SETTING...; "off" builds
-# WITH (reorder = off), any other builds with reorder on after SET of its
-# settings (e.g. "sort:sparseclip.inverted_reorder_iterations=0").
+# WITH (reorder = off), any other with reorder on, after SET of its settings
+# in the building session (for trying a build-time setting of a branch).
 # Per data set and variant: build seconds, index MB, text and image top-10
 # p50 over ROUNDS (default 2) x NQ (default 100) queries; the share of
 # ranges that the scans left incomplete, of the query terms' postings that
