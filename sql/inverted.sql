@@ -179,14 +179,16 @@ RESET sparseclip.inverted_query_terms;
 -- 41 ranges of 1,024 documents; one document in each of the first 16 ranges
 -- has dim 2 = 10, so for {1:1,2:1} the first batch's bar is 10 and the 25
 -- ranges whose dims 1 and 2 stay below 1 each are left incomplete.  Dense
--- dimensions are stored as bitmap pieces, sparse ones as offsets.
+-- dimensions are stored as bitmap pieces, sparse ones as offsets.  These
+-- constructed tables keep their insertion order (reorder = off), which is
+-- what places the best documents; sql/inverted_reorder.sql reorders.
 CREATE TABLE demo (id int, emb svec);
 INSERT INTO demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
 	ARRAY[1 - (i::bigint * 104729 % 1000) / 2000.0,
 		  CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN 10 ELSE (i::bigint * 7919 % 1000) / 2000.0 + 0.001 END,
 		  0.5]::real[], 8)
 FROM generate_series(1, 41 * 1024) i;
-CREATE INDEX demo_ip ON demo USING inverted (emb svec_ip_ops);
+CREATE INDEX demo_ip ON demo USING inverted (emb svec_ip_ops) WITH (reorder = off);
 SET enable_seqscan = off;
 SET client_min_messages = debug1;
 SELECT id, emb <#> '{1:1,2:1}/8' AS d FROM demo ORDER BY emb <#> '{1:1,2:1}/8' LIMIT 3;
@@ -252,15 +254,15 @@ INSERT INTO cos_demo SELECT i, CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN '{1
 	ELSE svec(ARRAY[1, 2, 3 + i % 5], ARRAY[(i::bigint * 104729 % 1000) / 2000.0 + 0.001,
 	                                        (i::bigint * 7919 % 1000) / 20000.0 + 0.001, 2]::real[], 8) END
 FROM generate_series(1, 41 * 1024) i;
-CREATE INDEX cos_demo_cos ON cos_demo USING inverted (emb svec_cosine_ops);
+CREATE INDEX cos_demo_cos ON cos_demo USING inverted (emb svec_cosine_ops) WITH (reorder = off);
 CREATE TABLE mix_demo (id int, emb svec);
 INSERT INTO mix_demo SELECT i, svec(ARRAY[1, 2, 3 + i % 5],
 	CASE WHEN i % 1024 = 1 AND i < 16 * 1024 THEN ARRAY[10, 5 - 10 * (i / 1024 % 2), 1]::real[]
 	ELSE ARRAY[(i::bigint * 104729 % 1000) / 2000.0 + 0.001,
 	           0.05 - (i::bigint * 7919 % 1000) / 1800.0, 0.5]::real[] END, 8)
 FROM generate_series(1, 41 * 1024) i;
-CREATE INDEX mix_demo_ip ON mix_demo USING inverted (emb svec_ip_ops);
-CREATE INDEX mix_demo_cos ON mix_demo USING inverted (emb svec_cosine_ops);
+CREATE INDEX mix_demo_ip ON mix_demo USING inverted (emb svec_ip_ops) WITH (reorder = off);
+CREATE INDEX mix_demo_cos ON mix_demo USING inverted (emb svec_cosine_ops) WITH (reorder = off);
 SET enable_seqscan = off;
 SET client_min_messages = debug1;
 SELECT id, emb <=> '{1:1,2:1}/8' AS d FROM cos_demo ORDER BY emb <=> '{1:1,2:1}/8' LIMIT 3;

@@ -64,16 +64,8 @@ inv_define_gucs(void)
 							 "Exact either way; off scores every posting of every query term (for comparison).",
 							 &inv_prune, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-}
-
-bytea *
-invoptions(Datum reloptions, bool validate)
-{
-	if (validate && DatumGetPointer(reloptions) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("inverted indexes take no storage parameters")));
-	return NULL;
+	/* the index option `reorder` (reorder.c) */
+	inv_init_reloptions();
 }
 
 /* Only ORDER BY operators returning float8 (strategy 1) and the support functions 1 (distance) and 2 (norm, cosine only). */

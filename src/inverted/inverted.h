@@ -402,6 +402,11 @@ extern int32 inv_meta_segments_dim(const InvMetaPageData *meta);
 extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
 						   InvOffset *offs, float4 *ws);
 
+/* ---- reorder.c: numbering a segment's documents so that similar ones share ranges ---- */
+extern void inv_reorder(InvAccum *acc);
+extern bool inv_reorder_enabled(Relation index);
+extern void inv_init_reloptions(void);
+
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
 extern void inv_define_gucs(void);

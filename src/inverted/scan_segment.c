@@ -271,7 +271,43 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	else
 		inv_walk_terms(ss, 0, nterms, NULL, NULL);
 	if (ss->walked != NULL)
+	{
 		elog(DEBUG1, "inverted scan: %u of %u ranges left incomplete", ss->nincomplete, hdr->nranges);
+		/* what the incomplete ranges saved, for benchmarks (reordering) */
+		if (message_level_is_interesting(DEBUG2))
+		{
+			uint64		all = 0,
+						skipped = 0;
+			uint32		x;
+
+			for (t = 0; t < nterms; t++)
+				for (x = 0; x < terms[t].e.ndesc; x++)
+				{
+					all += terms[t].descs[x].count;
+					if (ss->walked[terms[t].descs[x].range] <= (uint32) t)
+						skipped += terms[t].descs[x].count;
+				}
+			elog(DEBUG2, "inverted scan: " UINT64_FORMAT " of " UINT64_FORMAT " postings skipped",
+				 skipped, all);
+			/*
+			 * And what a walk range by range, best bound first, would
+			 * have to score: the ranges whose bound over all terms
+			 * reaches the bar.
+			 */
+			if (so->theta > 0)
+			{
+				double	   *hi = palloc(sizeof(double) * hdr->nranges);
+				uint32		reach = 0;
+
+				inv_rest_bounds(ss, 0, hi, NULL);
+				for (x = 0; x < hdr->nranges; x++)
+					if (hi[x] + ss->slack >= so->theta)
+						reach++;
+				pfree(hi);
+				elog(DEBUG2, "inverted scan: %u of %u ranges could reach the bar", reach, hdr->nranges);
+			}
+		}
+	}
 
 	/* cosine: complete ranges now hold acc / |d| (incomplete ones once completed) */
 	if (so->cosine && !so->overflow && !so->qnull && so->qnorm2 > 0)

@@ -196,6 +196,9 @@ inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 				databytes = 0;
 	int32		segdim = INV_DIM_NONE;
 
+	/* builds, merges and compactions all number their documents here */
+	if (inv_reorder_enabled(index))
+		inv_reorder(acc);
 	inv_sort_postings(acc->post, acc->npost);
 	for (i = 0; i < acc->ndocs; i++)
 		segdim = inv_combine_dim(segdim, acc->dims[i]);

@@ -8,6 +8,7 @@
  *   inverted_gen tdocs N SEED     "topical" documents: ids in blocks of 4,096
  *                                 share one of 64 topics
  *   inverted_gen ttext N SEED     text-like queries, each on a random topic
+ *   inverted_gen timage N SEED    image-like queries, each on a random topic
  *
  * Dimensions follow a Zipf-like popularity (p(rank r) ~ 1/(r + 10)) over a
  * fixed random permutation of the 16,384 dimensions, shared by documents and
@@ -69,9 +70,9 @@ main(int argc, char **argv)
 	double		total = 0;
 
 	if (argc != 4 || (strcmp(argv[1], "docs") && strcmp(argv[1], "text") && strcmp(argv[1], "image") &&
-					  strcmp(argv[1], "tdocs") && strcmp(argv[1], "ttext")))
+					  strcmp(argv[1], "tdocs") && strcmp(argv[1], "ttext") && strcmp(argv[1], "timage")))
 	{
-		fprintf(stderr, "usage: %s docs|text|image|tdocs|ttext N SEED\n", argv[0]);
+		fprintf(stderr, "usage: %s docs|text|image|tdocs|ttext|timage N SEED\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
