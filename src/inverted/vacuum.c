@@ -171,13 +171,17 @@ inv_tier(uint64 live)
 }
 
 /*
- * Size-tiered merging: while two segments share a tier, merge them, with
- * every smaller segment, into one.  So there is at most one segment per
- * tier, O(log n) in all, and a document is rewritten a bounded number of
- * times per tier it passes through (each merge into tier t at least
- * doubles what the tier's segment held, or moves it up), O(log n) times in
- * all.  A merge of the largest tier rewrites the whole index, as often as
- * the segments below grow to a quarter of it.
+ * Size-tiered merging: while two segments other than the largest share a
+ * tier, merge them, with every smaller segment, into one.  So there is at
+ * most one segment per tier besides the largest, O(log n) in all, and a
+ * document is rewritten a bounded number of times per tier it passes
+ * through (each merge into tier t at least doubles what the tier's segment
+ * held, or moves it up), O(log n) times in all.  The largest segment is
+ * left to compaction (which takes every smaller tier with it): rewriting
+ * it rewrites most of the index, which needs room for a second copy until
+ * it is moved down (inv_relocate), so it happens when its dead documents
+ * are worth it and at the start of the inserts that follow a VACUUM rather
+ * than whenever the segments below reach its tier.
  */
 static void
 inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
@@ -193,7 +197,7 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 
 		CHECK_FOR_INTERRUPTS();
 		memset(count, 0, sizeof(count));
-		for (i = 0; i < meta->nsegments; i++)
+		for (i = 1; i < meta->nsegments; i++)
 			count[inv_tier(inv_seg_live(&meta->segs[i]))]++;
 		for (i = 0; i < lengthof(count); i++)
 			if (count[i] >= 2)
@@ -203,7 +207,8 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 			}
 		if (t < 0)
 			return;
-		for (i = 0; i < meta->nsegments; i++)
+		sel[0] = false;
+		for (i = 1; i < meta->nsegments; i++)
 			sel[i] = inv_tier(inv_seg_live(&meta->segs[i])) <= t;
 		elog(DEBUG1, "inverted: merging %d segments of tier %d and below", count[t], t);
 		inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
@@ -322,6 +327,7 @@ inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 	int			tail = -1;
 	BlockNumber tail_lo = 0,
 				tail_hi = 0;
+	double		need;
 	uint32		i;
 
 	for (i = 0; i < meta->nsegments; i++)
@@ -337,9 +343,15 @@ inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 			tail_hi = hi;
 		}
 	}
-	/* with a margin: the live part's pages are an estimate */
-	if (tail < 0 ||
-		inv_recyclable_pages(meta, tail_lo) < 1.1 * inv_seg_need(&meta->segs[tail]) + 8)
+	/*
+	 * Without dead documents the copy takes exactly as many pages; with
+	 * some, the live part's pages are an estimate: keep a margin.
+	 */
+	if (tail < 0)
+		return false;
+	need = meta->segs[tail].ndead == 0 ? meta->segs[tail].npages :
+		inv_seg_need(&meta->segs[tail]) + 0.1 * meta->segs[tail].npages + 8;
+	if (inv_recyclable_pages(meta, tail_lo) < need)
 		return false;
 	memset(sel, 0, sizeof(sel));
 	sel[tail] = true;
@@ -351,11 +363,13 @@ inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 
 /*
  * Upkeep after the pending list is folded, the caller holding a cleanup
- * lock on metabuf: give back the free pages at the end, then one step of
- * moving the last segment down or, if there is none to move, compaction.
- * An insert does one such step; VACUUM repeats compaction and moving while
- * there is something to do, and truncates again at the end (what its own
- * rewrites freed waits for the horizon, so for a later call).
+ * lock on metabuf: give back the free pages at the end, then one step:
+ * move the last segment down if it can be, and compact if it is due (both:
+ * moving down never starves compaction, which should start early in a run
+ * of inserts so that the next steps can move its output down).  An insert
+ * does one step; VACUUM repeats them while there is something to do, and
+ * truncates again at the end (what its own rewrites freed waits for the
+ * horizon, so for a later call).
  */
 void
 inv_maintain(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback callback,
@@ -366,13 +380,16 @@ inv_maintain(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallbac
 	inv_truncate(index, metabuf);
 	for (steps = 0; steps < INV_MAX_SEGMENTS; steps++)
 	{
+		bool		moved,
+					compacted;
+
 		CHECK_FOR_INTERRUPTS();
-		if (!inv_relocate(index, metabuf, callback, cb_state, ndeleted) &&
-			!inv_compact(index, metabuf, insert, callback, cb_state, ndeleted))
+		moved = inv_relocate(index, metabuf, callback, cb_state, ndeleted);
+		compacted = inv_compact(index, metabuf, insert, callback, cb_state, ndeleted);
+		if (compacted)
+			inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
+		if (insert || !(moved || compacted))
 			break;
-		if (insert)
-			return;
-		inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
 	}
 	if (!insert)
 		inv_truncate(index, metabuf);
