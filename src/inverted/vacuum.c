@@ -193,12 +193,18 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 		int			count[33];
 		bool		sel[INV_MAX_SEGMENTS];
 		int			t = -1;
+		uint32		largest = 0;
 		uint32		i;
 
 		CHECK_FOR_INTERRUPTS();
-		memset(count, 0, sizeof(count));
+		/* VACUUM's marks may have reordered them since the list was sorted */
 		for (i = 1; i < meta->nsegments; i++)
-			count[inv_tier(inv_seg_live(&meta->segs[i]))]++;
+			if (inv_seg_live(&meta->segs[i]) > inv_seg_live(&meta->segs[largest]))
+				largest = i;
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < meta->nsegments; i++)
+			if (i != largest)
+				count[inv_tier(inv_seg_live(&meta->segs[i]))]++;
 		for (i = 0; i < lengthof(count); i++)
 			if (count[i] >= 2)
 			{
@@ -207,9 +213,8 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 			}
 		if (t < 0)
 			return;
-		sel[0] = false;
-		for (i = 1; i < meta->nsegments; i++)
-			sel[i] = inv_tier(inv_seg_live(&meta->segs[i])) <= t;
+		for (i = 0; i < meta->nsegments; i++)
+			sel[i] = i != largest && inv_tier(inv_seg_live(&meta->segs[i])) <= t;
 		elog(DEBUG1, "inverted: merging %d segments of tier %d and below", count[t], t);
 		inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
 	}
@@ -314,9 +319,10 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
  * Relocation: when the segment that reaches furthest into the relation
  * fits in the recyclable free pages below its first block, rewrite it
  * there (dropping its dead documents), so that the end of the relation
- * empties for inv_truncate once the horizon passes.  A segment only ever
- * moves down, so this cannot go round in circles.  Returns whether it
- * moved one.
+ * empties for inv_truncate once the horizon passes.  The copy fits below
+ * the old one (exactly, or within a margin when dead documents are
+ * dropped), so a segment only moves down and this cannot go round in
+ * circles.  Returns whether it moved one.
  */
 static bool
 inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
