@@ -73,8 +73,8 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	 */
 	if (merge && ConditionalLockBufferForCleanup(metabuf))
 	{
-		inv_merge_pending(index, metabuf, false, NULL, NULL, NULL);
-		inv_compact(index, metabuf, true, NULL, NULL, NULL);
+		inv_merge_pending(index, metabuf, NULL, NULL, NULL);
+		inv_maintain(index, metabuf, true, NULL, NULL, NULL);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 	}
 	ReleaseBuffer(metabuf);

@@ -392,7 +392,6 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
-extern uint64 inv_segment_cap(uint64 live);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
@@ -443,14 +442,17 @@ extern void invrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey order
 extern bool invgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void invendscan(IndexScanDesc scan);
 
-/* Merge the pending list (and small trailing segments) into a new segment. */
-extern void inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
-							  IndexBulkDeleteCallback callback, void *cb_state,
-							  double *ndeleted);
+/* Fold the pending list into a segment and merge size tiers (vacuum.c). */
+extern void inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+							  void *cb_state, double *ndeleted);
 
-/* Rewrite segments with many dead documents (vacuum.c). */
-extern void inv_compact(Relation index, Buffer metabuf, bool insert,
-						IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted);
+/* Truncation, moving segments down, compaction (vacuum.c). */
+extern void inv_maintain(Relation index, Buffer metabuf, bool insert,
+						 IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted);
+
+/* ---- space.c: giving the end of the relation back ---- */
+extern void inv_segment_bounds(Relation index, const InvSegRef *seg, BlockNumber *lo, BlockNumber *hi);
+extern BlockNumber inv_truncate(Relation index, Buffer metabuf);
 
 /* Build subphases reported in pg_stat_progress_create_index */
 #define INV_BUILD_PHASE_LOAD	2

@@ -130,6 +130,24 @@ inv_remove_free(InvMetaPageData *meta, uint32 i)
 	meta->nfree--;
 }
 
+/*
+ * The recyclable run of meta that lies lowest in the relation (meta->nfree
+ * if none, or meta is NULL).  New pages go as low as they can, so that the
+ * end of the relation empties and VACUUM can truncate it (inv_truncate).
+ */
+static uint32
+inv_lowest_recyclable(const InvMetaPageData *meta)
+{
+	uint32		best = meta ? meta->nfree : 0;
+	uint32		i;
+
+	for (i = 0; meta != NULL && i < meta->nfree; i++)
+		if ((best == meta->nfree || meta->free[i].start < meta->free[best].start) &&
+			inv_extent_recyclable(&meta->free[i]))
+			best = i;
+	return best;
+}
+
 /* a page to (re)write from scratch: exclusively locked, its old bytes not read */
 static Buffer
 inv_zeroed_buffer(Relation index, BlockNumber blkno)
@@ -151,13 +169,12 @@ inv_new_buffer(Relation index, InvMetaPageData *meta, bool *reused)
 	uint32		i;
 
 	*reused = false;
-	for (i = 0; meta != NULL && i < meta->nfree; i++)
+	i = inv_lowest_recyclable(meta);
+	if (meta != NULL && i < meta->nfree)
 	{
 		InvFreeExtent *e = &meta->free[i];
 		BlockNumber blkno = e->start;
 
-		if (!inv_extent_recyclable(e))
-			continue;
 		inv_log_reuse(index, blkno, e->safexid);
 		e->start++;
 		e->npages--;
@@ -450,7 +467,7 @@ inv_reader_end(InvReader *r)
  * written, since the first (the header) lists them.  Recyclable free runs
  * of meta (the caller's image of the metapage, which it WAL-logs when it
  * switches to the new segment: a crash before leaves the runs free) are
- * taken first, the best fitting first; the rest are new pages at the end of
+ * taken first, the lowest in the relation first; the rest are new pages at the end of
  * the relation, added at once under the relation extension lock.
  */
 void
@@ -470,26 +487,12 @@ inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageDa
 
 	while (meta != NULL && left > 0 && w->nextents < INV_MAX_EXTENTS - 1)
 	{
-		int			best = -1;
-		uint32		i;
+		uint32		best = inv_lowest_recyclable(meta);
 		InvFreeExtent *e;
 		BlockNumber take;
 
-		/* the smallest run that holds the rest, else the largest */
-		for (i = 0; i < meta->nfree; i++)
-		{
-			InvFreeExtent *c = &meta->free[i];
-			bool		fits = c->npages >= left;
-			bool		bestfits = best >= 0 && meta->free[best].npages >= left;
-
-			if (!inv_extent_recyclable(c))
-				continue;
-			if (best < 0 ||
-				(fits && (!bestfits || c->npages < meta->free[best].npages)) ||
-				(!fits && !bestfits && c->npages > meta->free[best].npages))
-				best = i;
-		}
-		if (best < 0)
+		/* the lowest runs first: the end of the relation empties */
+		if (best == meta->nfree)
 			break;
 		e = &meta->free[best];
 		take = Min(left, e->npages);

@@ -497,20 +497,6 @@ inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc, InvOffset *of
 	return true;
 }
 
-/*
- * The most documents a merge puts in one segment: an eighth of the index
- * (at least 16 ranges, what pruning needs), so that rewriting one to drop
- * its dead documents needs little room beside it (see inv_compact).  A
- * build writes one segment whatever its size.
- */
-uint64
-inv_segment_cap(uint64 live)
-{
-	uint64		cap = (live / 8 + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS * INV_RANGE_DOCS;
-
-	return Max(cap, (uint64) 16 * INV_RANGE_DOCS);
-}
-
 /* The dimension of document d of a segment (INV_DIM_NONE for NULL). */
 int32
 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags)

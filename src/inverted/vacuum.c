@@ -21,15 +21,25 @@
 
 #define INV_DOCS_PER_PAGE	(INV_PAGE_PAYLOAD / sizeof(InvDoc))
 
+/* live documents of a segment */
+static inline uint64
+inv_seg_live(const InvSegRef *s)
+{
+	return s->ndocs - s->ndead;
+}
+
 /*
- * Rewrite segments a..b-1 (and the pending list, with pending) as one new
- * segment in their place, dropping the documents the callback reports dead
- * and those already marked.  The new segment's pages come from recyclable
- * free runs first; the pages it replaces go to the free list, all in the
- * metapage's switch record.  The caller holds a cleanup lock on metabuf.
+ * Rewrite the segments sel[] says (and the pending list, with pending) as
+ * one new segment, dropping the documents the callback reports dead and
+ * those already marked.  The new segment's pages come from recyclable free
+ * runs first, the lowest first; the pages it replaces go to the free list,
+ * all in the metapage's switch record.  The segment list stays sorted by
+ * live documents, largest first (a scan's bar, set by the first segment,
+ * then prunes the smaller ones).  The caller holds a cleanup lock on
+ * metabuf.
  */
 static void
-inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
+inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
 			IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "inverted merge",
@@ -37,7 +47,7 @@ inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
 	MemoryContext old = MemoryContextSwitchTo(tmp);
 	InvMetaPageData meta;
 	InvAccum	acc;
-	int			i;
+	uint32		i;
 	InvSegRef	ref;
 	bool		have_ref = false;
 	GenericXLogState *state;
@@ -47,8 +57,9 @@ inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
 
 	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
 	inv_accum_init(&acc, meta.flags);
-	for (i = a; i < b; i++)
-		inv_accum_add_segment(&acc, index, &meta.segs[i], callback, cb_state, ndeleted);
+	for (i = 0; i < meta.nsegments; i++)
+		if (sel[i])
+			inv_accum_add_segment(&acc, index, &meta.segs[i], callback, cb_state, ndeleted);
 	if (pending)
 	{
 		InvPendReader pr;
@@ -87,8 +98,9 @@ inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
 	 * snapshot of this moment remains (see page.c).
 	 */
 	safexid = ReadNextFullTransactionId();
-	for (i = a; i < b; i++)
-		inv_free_segment(index, &meta, &meta.segs[i], safexid);
+	for (i = 0; i < meta.nsegments; i++)
+		if (sel[i])
+			inv_free_segment(index, &meta, &meta.segs[i], safexid);
 	if (pending)
 		inv_pending_free_pages(index, &meta, meta.pend_head, safexid);
 
@@ -100,12 +112,24 @@ inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
 	memcpy(m->free, meta.free, sizeof(InvFreeExtent) * meta.nfree);
 	m->leaked = meta.leaked;
 	{
-		int			n = a;
+		uint32		n = 0;
 
+		for (i = 0; i < meta.nsegments; i++)
+			if (!sel[i])
+				m->segs[n++] = meta.segs[i];
 		if (have_ref)
-			m->segs[n++] = ref;
-		for (i = b; i < (int) meta.nsegments; i++)
-			m->segs[n++] = meta.segs[i];
+		{
+			/* in order of live documents, largest first */
+			uint32		at = n;
+
+			while (at > 0 && inv_seg_live(&m->segs[at - 1]) < inv_seg_live(&ref))
+			{
+				m->segs[at] = m->segs[at - 1];
+				at--;
+			}
+			m->segs[at] = ref;
+			n++;
+		}
 		m->nsegments = n;
 	}
 	if (pending)
@@ -125,114 +149,256 @@ inv_rewrite(Relation index, Buffer metabuf, int a, int b, bool pending,
 	MemoryContextDelete(tmp);
 }
 
-/* live documents of the index */
-static uint64
-inv_live_docs(const InvMetaPageData *meta)
-{
-	uint64		live = meta->pend_count;
-	uint32		i;
-
-	for (i = 0; i < meta->nsegments; i++)
-		live += meta->segs[i].ndocs - meta->segs[i].ndead;
-	return live;
-}
-
 /*
- * Fold the pending list, together with the trailing segments that are not
- * much larger (like a binary counter: each document is rewritten O(log n)
- * times), into one new segment, which stays under the segment cap (many
- * segments when many: more than 24 segments fold whatever fits the cap).
- * Documents the callback reports dead are dropped.  The caller holds a
- * cleanup lock on metabuf.
+ * Size tiers: tier 0 holds segments of fewer than INV_TIER_BASE live
+ * documents, tier t > 0 those of INV_TIER_BASE * 4^(t-1) up to 4 times
+ * that.
  */
-void
-inv_merge_pending(Relation index, Buffer metabuf, bool all_segments,
-				  IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted)
-{
-	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
-	uint64		cap = inv_segment_cap(inv_live_docs(meta));
-	uint64		live = meta->pend_count;
-	int			first = meta->nsegments;
+#define INV_TIER_BASE	4096
 
-	while (first > 0)
+static int
+inv_tier(uint64 live)
+{
+	int			t = 0;
+	uint64		lim = INV_TIER_BASE;
+
+	while (live >= lim && t < 32)
 	{
-		InvSegRef  *s = &meta->segs[first - 1];
-		uint64		slive = s->ndocs - s->ndead;
-
-		if ((!all_segments && slive > 2 * live + INV_RANGE_DOCS) ||
-			(live + slive > cap && !(live == 0 && first == (int) meta->nsegments)))
-			break;
-		live += slive;
-		first--;
+		t++;
+		lim *= 4;
 	}
-	if (first == (int) meta->nsegments && meta->pend_count == 0)
-		return;
-	inv_rewrite(index, metabuf, first, meta->nsegments, true, callback, cb_state, ndeleted);
+	return t;
 }
 
 /*
- * Compaction: rewrite, one by one, the segments of which more than a fifth
- * are dead documents (whose postings scans still walk), the most dead first.
- * A rewrite needs new pages for the live part while the old ones wait for
- * the transaction horizon, so VACUUM rewrites only what fits in the
- * recyclable free pages plus what keeps the index within 1.4 times its live
- * pages (a segment more than half dead whatever it costs), and an insert
- * that has just folded the pending list rewrites at most one segment, only
- * into recyclable pages: between inserts transaction ids advance, so what
- * one step frees the next can use.  Segments are capped at an eighth of the
- * index (inv_segment_cap), so each step is small.
+ * Size-tiered merging: while two segments other than the largest share a
+ * tier, merge them, with every smaller segment, into one.  So there is at
+ * most one segment per tier besides the largest, O(log n) in all, and a
+ * document is rewritten a bounded number of times per tier it passes
+ * through (each merge into tier t at least doubles what the tier's segment
+ * held, or moves it up), O(log n) times in all.  The largest segment is
+ * left to compaction (which takes every smaller tier with it): rewriting
+ * it rewrites most of the index, which needs room for a second copy until
+ * it is moved down (inv_relocate), so it happens when its dead documents
+ * are worth it and at the start of the inserts that follow a VACUUM rather
+ * than whenever the segments below reach its tier.
  */
-void
-inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback callback,
-			void *cb_state, double *ndeleted)
+static void
+inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+				void *cb_state, double *ndeleted)
 {
-	bool		tried[INV_MAX_SEGMENTS];
-
-	memset(tried, 0, sizeof(tried));
 	for (;;)
 	{
 		InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
-		int			best = -1;
-		double		bestfrac = 0.2;
-		double		livepages = 0;
-		double		recyclable = 0;
-		double		need;
-		double		budget;
+		int			count[33];
+		bool		sel[INV_MAX_SEGMENTS];
+		int			t = -1;
+		uint32		largest = 0;
 		uint32		i;
 
 		CHECK_FOR_INTERRUPTS();
+		/* VACUUM's marks may have reordered them since the list was sorted */
+		for (i = 1; i < meta->nsegments; i++)
+			if (inv_seg_live(&meta->segs[i]) > inv_seg_live(&meta->segs[largest]))
+				largest = i;
+		memset(count, 0, sizeof(count));
 		for (i = 0; i < meta->nsegments; i++)
-		{
-			const InvSegRef *sr = &meta->segs[i];
-			double		frac = sr->ndocs > 0 ? (double) sr->ndead / sr->ndocs : 0;
-
-			livepages += sr->ndocs > 0 ? sr->npages * (1 - frac) : 0;
-			if (!tried[i] && frac > bestfrac)
+			if (i != largest)
+				count[inv_tier(inv_seg_live(&meta->segs[i]))]++;
+		for (i = 0; i < lengthof(count); i++)
+			if (count[i] >= 2)
 			{
-				best = i;
-				bestfrac = frac;
+				t = i;
+				break;
 			}
-		}
-		if (best < 0)
+		if (t < 0)
 			return;
-		for (i = 0; i < meta->nfree; i++)
-			if (GlobalVisCheckRemovableFullXid(NULL, meta->free[i].safexid))
-				recyclable += meta->free[i].npages;
-		need = meta->segs[best].npages * (1 - bestfrac) + 1;
-		budget = recyclable;
-		if (!insert)
-			budget += Max(0.0, 1.4 * livepages - (double) RelationGetNumberOfBlocks(index));
-		tried[best] = true;
-		if (need > budget && (insert || bestfrac <= 0.5))
-			continue;
-		elog(DEBUG1, "inverted: compacting a segment of %u documents, %u dead", meta->segs[best].ndocs,
-			 meta->segs[best].ndead);
-		inv_rewrite(index, metabuf, best, best + 1, false, callback, cb_state, ndeleted);
-		/* an insert does one step; indexes shift when a segment vanishes */
-		if (insert || need > budget)
-			return;
-		memset(tried, 0, sizeof(tried));
+		for (i = 0; i < meta->nsegments; i++)
+			sel[i] = i != largest && inv_tier(inv_seg_live(&meta->segs[i])) <= t;
+		elog(DEBUG1, "inverted: merging %d segments of tier %d and below", count[t], t);
+		inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
 	}
+}
+
+/*
+ * Fold the pending list into a new segment, dropping the documents the
+ * callback reports dead, then merge tiers.  The caller holds a cleanup lock
+ * on metabuf.
+ */
+void
+inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+				  void *cb_state, double *ndeleted)
+{
+	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	bool		sel[INV_MAX_SEGMENTS];
+
+	memset(sel, 0, sizeof(sel));
+	if (meta->pend_count > 0 || meta->pend_head != InvalidBlockNumber)
+		inv_rewrite(index, metabuf, sel, true, callback, cb_state, ndeleted);
+	inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
+}
+
+static double
+inv_recyclable_pages(const InvMetaPageData *meta, BlockNumber below)
+{
+	double		n = 0;
+	uint32		i;
+
+	for (i = 0; i < meta->nfree; i++)
+		if (meta->free[i].start < below &&
+			GlobalVisCheckRemovableFullXid(NULL, meta->free[i].safexid))
+			n += Min(meta->free[i].npages, below - meta->free[i].start);
+	return n;
+}
+
+/* pages a rewrite of a segment needs: its live part */
+static double
+inv_seg_need(const InvSegRef *s)
+{
+	return s->ndocs > 0 ? (double) s->npages * inv_seg_live(s) / s->ndocs + 1 : 0;
+}
+
+/*
+ * Compaction: rewrite the segment with the largest share of dead documents
+ * (whose postings scans still walk and whose pages still count), once more
+ * than a fifth are dead, together with every segment of its tier or below
+ * (so that compacting also merges).  The rewrite needs room for the live
+ * part while the old pages wait for the transaction horizon; it goes into
+ * recyclable free pages when they hold it, else extends the relation, and
+ * the pages it frees are reused or truncated later (inv_relocate,
+ * inv_truncate).  VACUUM extends the relation only for a segment more than
+ * half dead or while the index stays within 1.3 times its live pages; an
+ * insert that has just folded the pending list (one step: between inserts
+ * transaction ids advance, so what one step frees the next can reuse) for
+ * any.  Returns whether it rewrote something.
+ */
+static bool
+inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback callback,
+			void *cb_state, double *ndeleted)
+{
+	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	bool		sel[INV_MAX_SEGMENTS];
+	int			best = -1;
+	double		bestfrac = 0.2;
+	double		livepages = 0;
+	double		need = 0;
+	double		budget;
+	uint32		i;
+
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		const InvSegRef *sr = &meta->segs[i];
+		double		frac = sr->ndocs > 0 ? (double) sr->ndead / sr->ndocs : 0;
+
+		livepages += inv_seg_need(sr);
+		if (frac > bestfrac)
+		{
+			best = i;
+			bestfrac = frac;
+		}
+	}
+	if (best < 0)
+		return false;
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		sel[i] = inv_tier(inv_seg_live(&meta->segs[i])) <= inv_tier(inv_seg_live(&meta->segs[best]));
+		if (sel[i])
+			need += inv_seg_need(&meta->segs[i]);
+	}
+	budget = inv_recyclable_pages(meta, InvalidBlockNumber) +
+		Max(0.0, 1.3 * livepages - (double) RelationGetNumberOfBlocks(index));
+	if (need > budget && !insert && bestfrac <= 0.5)
+		return false;
+	elog(DEBUG1, "inverted: compacting a segment of %u documents, %u dead", meta->segs[best].ndocs,
+		 meta->segs[best].ndead);
+	inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
+	return true;
+}
+
+/*
+ * Relocation: when the segment that reaches furthest into the relation
+ * fits in the recyclable free pages below its first block, rewrite it
+ * there (dropping its dead documents), so that the end of the relation
+ * empties for inv_truncate once the horizon passes.  The copy fits below
+ * the old one (exactly, or within a margin when dead documents are
+ * dropped), so a segment only moves down and this cannot go round in
+ * circles.  Returns whether it moved one.
+ */
+static bool
+inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+			 void *cb_state, double *ndeleted)
+{
+	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	bool		sel[INV_MAX_SEGMENTS];
+	int			tail = -1;
+	BlockNumber tail_lo = 0,
+				tail_hi = 0;
+	double		need;
+	uint32		i;
+
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		BlockNumber lo,
+					hi;
+
+		inv_segment_bounds(index, &meta->segs[i], &lo, &hi);
+		if (hi > tail_hi)
+		{
+			tail = i;
+			tail_lo = lo;
+			tail_hi = hi;
+		}
+	}
+	/*
+	 * Without dead documents the copy takes exactly as many pages; with
+	 * some, the live part's pages are an estimate: keep a margin.
+	 */
+	if (tail < 0)
+		return false;
+	need = meta->segs[tail].ndead == 0 ? meta->segs[tail].npages :
+		inv_seg_need(&meta->segs[tail]) + 0.1 * meta->segs[tail].npages + 8;
+	if (inv_recyclable_pages(meta, tail_lo) < need)
+		return false;
+	memset(sel, 0, sizeof(sel));
+	sel[tail] = true;
+	elog(DEBUG1, "inverted: moving a segment of %u documents from blocks %u-%u down",
+		 meta->segs[tail].ndocs, tail_lo, tail_hi - 1);
+	inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
+	return true;
+}
+
+/*
+ * Upkeep after the pending list is folded, the caller holding a cleanup
+ * lock on metabuf: give back the free pages at the end, then one step:
+ * move the last segment down if it can be, and compact if it is due (both:
+ * moving down never starves compaction, which should start early in a run
+ * of inserts so that the next steps can move its output down).  An insert
+ * does one step; VACUUM repeats them while there is something to do, and
+ * truncates again at the end (what its own rewrites freed waits for the
+ * horizon, so for a later call).
+ */
+void
+inv_maintain(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback callback,
+			 void *cb_state, double *ndeleted)
+{
+	int			steps;
+
+	inv_truncate(index, metabuf);
+	for (steps = 0; steps < INV_MAX_SEGMENTS; steps++)
+	{
+		bool		moved,
+					compacted;
+
+		CHECK_FOR_INTERRUPTS();
+		moved = inv_relocate(index, metabuf, callback, cb_state, ndeleted);
+		compacted = inv_compact(index, metabuf, insert, callback, cb_state, ndeleted);
+		if (compacted)
+			inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
+		if (insert || !(moved || compacted))
+			break;
+	}
+	if (!insert)
+		inv_truncate(index, metabuf);
 }
 
 /* Mark the documents the callback reports dead in one segment. */
@@ -338,9 +504,8 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	for (i = 0; i < InvPageGetMeta(BufferGetPage(metabuf))->nsegments; i++)
 		inv_segment_mark_dead(index, metabuf, i, callback, callback_state, &ndeleted);
 
-	inv_merge_pending(index, metabuf, InvPageGetMeta(BufferGetPage(metabuf))->nsegments > 24,
-					  callback, callback_state, &ndeleted);
-	inv_compact(index, metabuf, false, callback, callback_state, &ndeleted);
+	inv_merge_pending(index, metabuf, callback, callback_state, &ndeleted);
+	inv_maintain(index, metabuf, false, callback, callback_state, &ndeleted);
 
 	/*
 	 * The index-wide dimension follows the documents that remain (with an
@@ -386,9 +551,8 @@ invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
 		LockBufferForCleanup(metabuf);
 		inv_check_meta(index, InvPageGetMeta(BufferGetPage(metabuf)));
-		inv_merge_pending(index, metabuf, InvPageGetMeta(BufferGetPage(metabuf))->nsegments > 24,
-						  NULL, NULL, NULL);
-		inv_compact(index, metabuf, false, NULL, NULL, NULL);
+		inv_merge_pending(index, metabuf, NULL, NULL, NULL);
+		inv_maintain(index, metabuf, false, NULL, NULL, NULL);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 		ReleaseBuffer(metabuf);
 	}

@@ -45,6 +45,33 @@ BEGIN
 	DROP TABLE ti, ts;
 	RETURN bad;
 END $$;
+-- the metapage's segment list (live documents in thousands, dead %, pages),
+-- pending documents and free pages, read with pageinspect
+CREATE EXTENSION pageinspect;
+CREATE FUNCTION churn_u32(p bytea, off int) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+	SELECT get_byte(p, off) + get_byte(p, off + 1) * 256::bigint +
+		get_byte(p, off + 2) * 65536::bigint + get_byte(p, off + 3) * 16777216::bigint
+$$;
+CREATE FUNCTION churn_segments(idx regclass) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	p bytea := get_raw_page(idx::text, 0);
+	m int := 24;					-- the payload, after the page header
+	s text := '';
+	fp bigint := 0;
+	i int;
+BEGIN
+	FOR i IN 0 .. churn_u32(p, m + 40) - 1 LOOP
+		s := s || format('%sk/%s%%/%sp ', round((churn_u32(p, m + 48 + 20 * i + 8) -
+			churn_u32(p, m + 48 + 20 * i + 12)) / 1000.0, 1),
+			round(100.0 * churn_u32(p, m + 48 + 20 * i + 12) / greatest(churn_u32(p, m + 48 + 20 * i + 8), 1)),
+			churn_u32(p, m + 48 + 20 * i + 4));
+	END LOOP;
+	FOR i IN 0 .. churn_u32(p, m + 44) - 1 LOOP
+		fp := fp + churn_u32(p, m + 4056 + 16 * i + 4);
+	END LOOP;
+	RETURN s || format('| pending %s, free %s pages in %s runs, of %s',
+		churn_u32(p, m + 28), fp, churn_u32(p, m + 44), pg_relation_size(idx) / 8192);
+END $$;
 SQL
 chown postgres: "$BENCH_TMP/churn.sql"
 psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -f "$BENCH_TMP/inverted.sql" -f "$BENCH_TMP/churn.sql"
@@ -58,9 +85,10 @@ psql -c "CREATE TABLE docs (id int PRIMARY KEY, emb svec)" -c "CREATE TABLE quer
 	-c "CREATE INDEX docs_emb ON docs USING inverted (emb svec_ip_ops)"
 fresh0=$(psql -At -c "SELECT pg_relation_size('docs_emb')")
 {
-	printf 'round\tindex MB\tvs first build\tinverted_check\tqueries unequal to seqscan\n'
-	printf '0\t%.1f\t1.00\t%s\t%s\n' "$(echo "$fresh0 / 1048576" | bc -l)" \
-		"$(psql -At -c "SELECT inverted_check('docs_emb')")" "$(psql -At -c "SELECT churn_mismatches($NQ)")"
+	printf 'round\tindex MB\tvs first build\tinverted_check\tqueries unequal to seqscan\tsegments (live docs/dead/pages)\n'
+	printf '0\t%.1f\t1.00\t%s\t%s\t%s\n' "$(echo "$fresh0 / 1048576" | bc -l)" \
+		"$(psql -At -c "SELECT inverted_check('docs_emb')")" "$(psql -At -c "SELECT churn_mismatches($NQ)")" \
+		"$(psql -At -c "SELECT churn_segments('docs_emb')")"
 	for r in $(seq "$ROUNDS"); do
 		psql -c "DELETE FROM docs WHERE id IN (SELECT id FROM docs ORDER BY random() LIMIT $M)"
 		for c in $(seq 0 "$CHUNK" $((M - 1))); do
@@ -70,8 +98,9 @@ fresh0=$(psql -At -c "SELECT pg_relation_size('docs_emb')")
 		done
 		psql -c "VACUUM docs"
 		size=$(psql -At -c "SELECT pg_relation_size('docs_emb')")
-		printf '%d\t%.1f\t%.2f\t%s\t%s\n' "$r" "$(echo "$size / 1048576" | bc -l)" "$(echo "$size / $fresh0" | bc -l)" \
-			"$(psql -At -c "SELECT inverted_check('docs_emb')")" "$(psql -At -c "SELECT churn_mismatches($NQ)")"
+		printf '%d\t%.1f\t%.2f\t%s\t%s\t%s\n' "$r" "$(echo "$size / 1048576" | bc -l)" "$(echo "$size / $fresh0" | bc -l)" \
+			"$(psql -At -c "SELECT inverted_check('docs_emb')")" "$(psql -At -c "SELECT churn_mismatches($NQ)")" \
+			"$(psql -At -c "SELECT churn_segments('docs_emb')")"
 	done
 } | tee "$OUT/inverted-churn-$N.tsv"
 

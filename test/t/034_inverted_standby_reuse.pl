@@ -4,8 +4,10 @@
 # a scan open across a pause, as a cursor does -- keep reading the index.
 # Freed pages are reused only behind the transaction horizon, which with
 # hot_standby_feedback includes the standby's snapshots, and each reuse logs
-# a recovery conflict: no standby query may fail.  Then the standby answers
-# exactly like its sequential scan, and inverted_check passes.
+# a recovery conflict: no standby query may fail; the same holds for the
+# free pages at the end of the relation, which are truncated (the standby
+# replays that too).  Then the standby answers exactly like its sequential
+# scan, and inverted_check passes.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -104,6 +106,12 @@ $reused += $1 while $log =~ /segment of \d+ pages, (\d+) of them reused/g;
 cmp_ok($reused, '>', 0, "merges reused freed pages ($reused pages)");
 my $size1 = $primary->safe_psql('postgres', "SELECT pg_relation_size('docs_ip')");
 diag("index size: $size0 bytes built, $size1 after churn");
+my $truncated = 0;
+$truncated += $1 - $2 while $log =~ /truncating the index from (\d+) to (\d+) pages/g;
+cmp_ok($truncated, '>', 0, "the free end of the indexes was truncated ($truncated pages)");
+is($standby->safe_psql('postgres', "SELECT pg_relation_size('docs_ip') || ' ' || pg_relation_size('docs_cos')"),
+   $primary->safe_psql('postgres', "SELECT pg_relation_size('docs_ip') || ' ' || pg_relation_size('docs_cos')"),
+   'the standby replayed the truncations: same index sizes');
 
 # exact on the standby, and structurally sound
 my $rows = $primary->safe_psql('postgres', 'SELECT count(*) FROM docs');
