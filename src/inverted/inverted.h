@@ -391,7 +391,43 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  IndexBulkDeleteCallback callback, void *cb_state,
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
+extern void inv_sort_postings(InvPosting *post, uint64 n);
+extern float4 inv_round_up(double x);
+extern double inv_bound_weight(uint32 flags, float4 w, double norm2);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+
+/*
+ * What a segment is written from: its documents in order, and its postings
+ * as pieces in (dim, range) order, each readable several times (see
+ * inv_segment_write_source).  An InvAccum is one; a build's sorted runs
+ * (build_runs.c) another.
+ */
+typedef struct InvPiece
+{
+	int32		dim;
+	uint32		range;
+	uint32		count;
+	double		maxpos;			/* bounds over the piece's weights, as */
+	double		maxneg;			/* inv_bound_weight gives them */
+	InvOffset	offs[INV_RANGE_DOCS];
+	uint16		ws[INV_RANGE_DOCS]; /* bfloat16 */
+} InvPiece;
+
+typedef struct InvSegSource InvSegSource;
+struct InvSegSource
+{
+	uint32		flags;
+	uint32		ndocs;
+	uint64		npost;
+	void		(*docs_rewind) (InvSegSource *src);
+	/* up to max documents and their dimensions; 0 at the end */
+	uint32		(*docs_next) (InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max);
+	void		(*pieces_rewind) (InvSegSource *src);
+	bool		(*piece_next) (InvSegSource *src, InvPiece *piece);
+};
+
+extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
+										  InvMetaPageData *meta);
 extern uint64 inv_segment_cap(uint64 live);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
@@ -451,5 +487,7 @@ extern void inv_compact(Relation index, Buffer metabuf, bool insert,
 #define INV_BUILD_PHASE_LOAD	2
 #define INV_BUILD_PHASE_SORT	3
 #define INV_BUILD_PHASE_WRITE	4
+#define INV_BUILD_PHASE_RUN		5
+#define INV_BUILD_PHASE_MERGE	6
 
 #endif

@@ -94,9 +94,9 @@ inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
 /*
  * Stable LSD radix sort of postings by dim (non-negative int32).  Passes
  * whose byte is the same for every posting are skipped, so 16,384 dims cost
- * two passes.
+ * two passes.  It needs a second array of the same size while it runs.
  */
-static void
+void
 inv_sort_postings(InvPosting *post, uint64 n)
 {
 	InvPosting *tmp;
@@ -149,7 +149,7 @@ inv_sort_postings(InvPosting *post, uint64 n)
 }
 
 /* Round a bound up to the next float4 so it stays an upper bound. */
-static float4
+float4
 inv_round_up(double x)
 {
 	float4		f = (float4) x;
@@ -165,18 +165,80 @@ inv_round_up(double x)
  * the bounds hold for the true weights, and also after a merge, which only
  * sees stored ones.
  */
-static inline double
-inv_bound_weight(const InvAccum *acc, const InvPosting *p)
+double
+inv_bound_weight(uint32 flags, float4 w, double norm2)
 {
-	double		w = copysign(inv_bf16_bound(inv_bf16_encode(p->w)), (double) p->w);
+	double		b = copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
 
-	if (acc->flags & INV_FLAG_COSINE)
+	if (flags & INV_FLAG_COSINE)
+		return norm2 > 0 ? b / sqrt(norm2) : 0.0;
+	return b;
+}
+
+/* ---- an accumulator as a segment source ---- */
+
+typedef struct InvAccumSource
+{
+	InvSegSource src;
+	InvAccum   *acc;
+	uint64		docpos;
+	uint64		postpos;
+} InvAccumSource;
+
+static void
+inv_accum_docs_rewind(InvSegSource *src)
+{
+	((InvAccumSource *) src)->docpos = 0;
+}
+
+static uint32
+inv_accum_docs_next(InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint32		n = (uint32) Min((uint64) max, as->acc->ndocs - as->docpos);
+
+	memcpy(docs, &as->acc->docs[as->docpos], sizeof(InvDoc) * n);
+	memcpy(dims, &as->acc->dims[as->docpos], sizeof(int32) * n);
+	as->docpos += n;
+	return n;
+}
+
+static void
+inv_accum_pieces_rewind(InvSegSource *src)
+{
+	((InvAccumSource *) src)->postpos = 0;
+}
+
+static bool
+inv_accum_piece_next(InvSegSource *src, InvPiece *piece)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	const InvAccum *acc = as->acc;
+	uint64		j = as->postpos;
+	uint32		n = 0;
+
+	if (j >= acc->npost)
+		return false;
+	piece->dim = acc->post[j].dim;
+	piece->range = acc->post[j].docno >> INV_RANGE_SHIFT;
+	piece->maxpos = 0;
+	piece->maxneg = 0;
+	while (j < acc->npost && acc->post[j].dim == piece->dim &&
+		   (acc->post[j].docno >> INV_RANGE_SHIFT) == piece->range)
 	{
-		double		n2 = acc->docs[p->docno].norm2;
+		const InvPosting *p = &acc->post[j];
+		double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
 
-		return n2 > 0 ? w / sqrt(n2) : 0.0;
+		piece->maxpos = Max(piece->maxpos, bw);
+		piece->maxneg = Max(piece->maxneg, -bw);
+		piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
+		piece->ws[n] = inv_bf16_encode(p->w);
+		n++;
+		j++;
 	}
-	return w;
+	piece->count = n;
+	as->postpos = j;
+	return true;
 }
 
 /*
@@ -186,59 +248,114 @@ inv_bound_weight(const InvAccum *acc, const InvPosting *p)
 InvSegRef
 inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 {
+	InvAccumSource as;
+
+	inv_sort_postings(acc->post, acc->npost);
+	memset(&as, 0, sizeof(as));
+	as.src.flags = acc->flags;
+	as.src.ndocs = acc->ndocs;
+	as.src.npost = acc->npost;
+	as.src.docs_rewind = inv_accum_docs_rewind;
+	as.src.docs_next = inv_accum_docs_next;
+	as.src.pieces_rewind = inv_accum_pieces_rewind;
+	as.src.piece_next = inv_accum_piece_next;
+	as.acc = acc;
+	return inv_segment_write_source(index, &as.src, meta);
+}
+
+#define INV_DOC_CHUNK 4096
+
+/*
+ * Write the documents and postings of src as a new segment.  src yields its
+ * documents in order and its postings as pieces, sorted by (dim, range);
+ * each is read more than once (documents four times, pieces three), so that
+ * nothing but the dimension directory is held in memory: a build that
+ * merges sorted runs from temporary files (build_runs.c) writes a segment
+ * of any size this way.
+ */
+InvSegRef
+inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *meta)
+{
 	InvSegHeader hdr;
 	InvWriter	w;
 	InvSegRef	ref;
-	uint64		i,
-				j;
+	InvPiece   *piece = palloc(sizeof(InvPiece));
+	InvDoc	   *docs = palloc(sizeof(InvDoc) * INV_DOC_CHUNK);
+	int32	   *dims = palloc(sizeof(int32) * INV_DOC_CHUNK);
+	InvDimEntry *dir = NULL;
 	uint64		ndims = 0,
+				maxdir = 0,
 				ndesc = 0,
-				databytes = 0;
+				databytes = 0,
+				npost = 0,
+				i;
+	uint32		n;
 	int32		segdim = INV_DIM_NONE;
+	double		maxnorm = 0;
 
-	inv_sort_postings(acc->post, acc->npost);
-	for (i = 0; i < acc->ndocs; i++)
-		segdim = inv_combine_dim(segdim, acc->dims[i]);
-
-	/* pass 0: count dims, descriptors and posting bytes */
-	for (i = 0; i < acc->npost; i = j)
-	{
-		j = i;
-		ndims++;
-		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim)
+	/* documents: the segment's dimension and largest norm */
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		for (i = 0; i < n; i++)
 		{
-			uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
-			uint64		k = j;
-
-			ndesc++;
-			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-				j++;
-			databytes += inv_piece_bytes(inv_piece_format(j - k), j - k);
+			segdim = inv_combine_dim(segdim, dims[i]);
+			maxnorm = Max(maxnorm, (double) inv_round_up(sqrt(docs[i].norm2)));
 		}
+
+	/* pass 1: count descriptors and posting bytes; the dimension directory */
+	src->pieces_rewind(src);
+	while (src->piece_next(src, piece))
+	{
+		InvDimEntry *e;
+
+		if ((ndesc & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (ndims == 0 || dir[ndims - 1].dim != piece->dim)
+		{
+			if (ndims == maxdir)
+			{
+				maxdir = Max(maxdir * 2, 1024);
+				dir = dir ? repalloc_huge(dir, sizeof(InvDimEntry) * maxdir)
+					: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDimEntry) * maxdir);
+			}
+			e = &dir[ndims++];
+			memset(e, 0, sizeof(*e));
+			e->dim = piece->dim;
+			e->first_desc = ndesc;
+			e->data_off = databytes;
+		}
+		e = &dir[ndims - 1];
+		e->ndesc++;
+		/* both maxima are rounded up, which commutes with max */
+		e->maxpos = Max(e->maxpos, inv_round_up(piece->maxpos));
+		e->maxneg = Max(e->maxneg, inv_round_up(piece->maxneg));
+		ndesc++;
+		npost += piece->count;
+		databytes += inv_piece_bytes(inv_piece_format(piece->count), piece->count);
 	}
+	if (npost != src->npost)
+		elog(ERROR, "inverted segment source gave " UINT64_FORMAT " postings, not " UINT64_FORMAT,
+			 npost, src->npost);
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.magic = INV_MAGIC;
-	hdr.flags = acc->flags;
-	hdr.ndocs = acc->ndocs;
-	hdr.nranges = (acc->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
+	hdr.flags = src->flags;
+	hdr.ndocs = src->ndocs;
+	hdr.nranges = (src->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
 	hdr.ndims = (uint32) ndims;
 	hdr.dim = segdim;
 	hdr.ndesc = ndesc;
-	hdr.npostings = acc->npost;
+	hdr.npostings = npost;
 	hdr.doc_off = INV_PAGE_PAYLOAD;
-	hdr.norm_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
+	hdr.norm_off = hdr.doc_off + (uint64) src->ndocs * sizeof(InvDoc);
 	/* documents of several dimensions: each one's, so merges can tell which remain */
-	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) : 0;
-	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) +
-		(segdim == INV_DIM_MIXED ? (uint64) acc->ndocs * sizeof(int32) : 0);
+	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) src->ndocs * sizeof(float4) : 0;
+	hdr.dir_off = hdr.norm_off + (uint64) src->ndocs * sizeof(float4) +
+		(segdim == INV_DIM_MIXED ? (uint64) src->ndocs * sizeof(int32) : 0);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + databytes;
-	hdr.maxnorm = 0;
-	for (i = 0; i < acc->ndocs; i++)
-		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
+	hdr.maxnorm = maxnorm;
 
 	inv_writer_begin(&w, index,
 					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), meta);
@@ -246,129 +363,76 @@ inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
-	for (i = 0; i < acc->ndocs; i += 4096)
-		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
-	for (i = 0; i < acc->ndocs; i++)
-	{
-		float4		nrm = inv_round_up(sqrt(acc->docs[i].norm2));
-
-		inv_write(&w, &nrm, sizeof(nrm));
-	}
-	if (segdim == INV_DIM_MIXED)
-		for (i = 0; i < acc->ndocs; i += 4096)
-			inv_write(&w, &acc->dims[i], sizeof(int32) * Min((uint64) 4096, acc->ndocs - i));
-
-	/* pass 1: dimension directory */
-	{
-		uint64		descno = 0;
-		uint64		dataoff = 0;
-
-		for (i = 0; i < acc->npost; i = j)
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		inv_write(&w, docs, sizeof(InvDoc) * n);
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		for (i = 0; i < n; i++)
 		{
-			InvDimEntry e;
-			double		maxpos = 0,
-						maxneg = 0;
+			float4		nrm = inv_round_up(sqrt(docs[i].norm2));
 
-			memset(&e, 0, sizeof(e));
-			e.dim = acc->post[i].dim;
-			e.first_desc = descno;
-			e.data_off = dataoff;
-			j = i;
-			while (j < acc->npost && acc->post[j].dim == e.dim)
-			{
-				uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
-
-				uint64		k = j;
-
-				e.ndesc++;
-				while (j < acc->npost && acc->post[j].dim == e.dim &&
-					   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-				{
-					double		bw = inv_bound_weight(acc, &acc->post[j]);
-
-					maxpos = Max(maxpos, bw);
-					maxneg = Max(maxneg, -bw);
-					j++;
-				}
-				dataoff += inv_piece_bytes(inv_piece_format(j - k), j - k);
-			}
-			e.maxpos = inv_round_up(maxpos);
-			e.maxneg = inv_round_up(maxneg);
-			descno += e.ndesc;
-			inv_write(&w, &e, sizeof(e));
+			inv_write(&w, &nrm, sizeof(nrm));
 		}
+	if (segdim == INV_DIM_MIXED)
+	{
+		src->docs_rewind(src);
+		while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+			inv_write(&w, dims, sizeof(int32) * n);
 	}
+	for (i = 0; i < ndims; i += 4096)
+		inv_write(&w, &dir[i], sizeof(InvDimEntry) * Min((uint64) 4096, ndims - i));
 
 	/* pass 2: range descriptors */
-	for (i = 0; i < acc->npost; i = j)
+	src->pieces_rewind(src);
+	for (i = 0; src->piece_next(src, piece); i++)
 	{
 		InvRangeDesc d;
-		double		maxpos = 0,
-					maxneg = 0;
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		memset(&d, 0, sizeof(d));
-		d.range = acc->post[i].docno >> INV_RANGE_SHIFT;
-		j = i;
-		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-			   (acc->post[j].docno >> INV_RANGE_SHIFT) == d.range)
-		{
-			double		bw = inv_bound_weight(acc, &acc->post[j]);
-
-			maxpos = Max(maxpos, bw);
-			maxneg = Max(maxneg, -bw);
-			j++;
-		}
-		d.count = (uint16) (j - i);
-		d.format = inv_piece_format(d.count);
-		d.maxpos = inv_round_up(maxpos);
-		d.maxneg = inv_round_up(maxneg);
+		d.range = piece->range;
+		d.count = (uint16) piece->count;
+		d.format = inv_piece_format(piece->count);
+		d.maxpos = inv_round_up(piece->maxpos);
+		d.maxneg = inv_round_up(piece->maxneg);
 		inv_write(&w, &d, sizeof(d));
 	}
 
 	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
+	src->pieces_rewind(src);
+	while (src->piece_next(src, piece))
 	{
-		InvOffset	offs[INV_RANGE_DOCS];
-		uint16		ws[INV_RANGE_DOCS];
-		uint8		bitmap[INV_BITMAP_BYTES];
-
-		for (i = 0; i < acc->npost; i = j)
+		if (inv_piece_format(piece->count) == INV_PIECE_BITMAP)
 		{
-			uint32		range = acc->post[i].docno >> INV_RANGE_SHIFT;
-			int			n = 0;
+			uint8		bitmap[INV_BITMAP_BYTES];
+			uint32		k;
 
-			j = i;
-			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-			{
-				offs[n] = (InvOffset) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
-				ws[n] = inv_bf16_encode(acc->post[j].w);
-				n++;
-				j++;
-			}
-			if (inv_piece_format(n) == INV_PIECE_BITMAP)
-			{
-				int			k;
-
-				memset(bitmap, 0, sizeof(bitmap));
-				for (k = 0; k < n; k++)
-					bitmap[offs[k] >> 3] |= (uint8) (1 << (offs[k] & 7));
-				inv_write(&w, bitmap, sizeof(bitmap));
-			}
-			else
-				inv_write(&w, offs, sizeof(InvOffset) * n);
-			inv_write(&w, ws, sizeof(uint16) * n);
+			memset(bitmap, 0, sizeof(bitmap));
+			for (k = 0; k < piece->count; k++)
+				bitmap[piece->offs[k] >> 3] |= (uint8) (1 << (piece->offs[k] & 7));
+			inv_write(&w, bitmap, sizeof(bitmap));
 		}
+		else
+			inv_write(&w, piece->offs, sizeof(InvOffset) * piece->count);
+		inv_write(&w, piece->ws, sizeof(uint16) * piece->count);
 	}
 	Assert(w.written == hdr.total_bytes);
+	if (w.written != hdr.total_bytes)
+		elog(ERROR, "inverted segment source changed between passes");
 	inv_writer_end(&w);
 
 	ref.start = w.start;
 	ref.npages = w.total;
-	ref.ndocs = acc->ndocs;
+	ref.ndocs = src->ndocs;
 	ref.ndead = 0;
 	ref.dim = segdim;
+	if (dir)
+		pfree(dir);
+	pfree(docs);
+	pfree(dims);
+	pfree(piece);
 	return ref;
 }
 

@@ -1,0 +1,83 @@
+/*
+ * build.h - the parts of CREATE INDEX shared by build.c (the callback and
+ * the serial build), build_runs.c (sorted runs in temporary files and their
+ * merge into one segment) and build_parallel.c (workers).
+ */
+#ifndef SPARSECLIP_INVERTED_BUILD_H
+#define SPARSECLIP_INVERTED_BUILD_H
+
+#include "nodes/execnodes.h"
+#include "port/atomics.h"
+#include "storage/buffile.h"
+#include "storage/sharedfileset.h"
+
+#include "inverted.h"
+
+/* What an accumulated posting costs while a run is sorted: it and its copy. */
+#define INV_SPOOL_POST_BYTES	(2 * sizeof(InvPosting))
+/* a document: its doc-table entry and dimension */
+#define INV_SPOOL_DOC_BYTES		(sizeof(InvDoc) + sizeof(int32))
+
+typedef struct InvRunInfo
+{
+	uint32		ndocs;
+	uint32		unused;
+	uint64		npost;
+} InvRunInfo;
+
+/*
+ * One participant's documents: accumulated in memory up to its budget, then
+ * sorted and written out as a run (postings in (dim, docno) order in a file
+ * of their own, documents appended to the participant's document file).
+ * fileset NULL: private temporary files (a serial build); else files named
+ * after the participant in the build's shared file set.
+ */
+typedef struct InvSpool
+{
+	InvAccum	acc;
+	uint32		flags;
+	Size		budget;
+	SharedFileSet *fileset;
+	int			participant;
+	uint32		nruns;
+	uint32		maxruns;
+	InvRunInfo *runs;
+	BufFile   **runfiles;		/* private files only */
+	BufFile    *docfile;
+	double		indtuples;
+	uint64		unreported;		/* tuples not yet added to *tuples_done */
+	pg_atomic_uint64 *tuples_done;	/* parallel: every participant's count */
+	bool		progress;		/* report progress (the leader) */
+	Size		peak;			/* most bytes accounted at once */
+	MemoryContext tmpctx;
+} InvSpool;
+
+extern Size inv_build_budget(int participants);
+extern void inv_spool_init(InvSpool *sp, uint32 flags, Size budget,
+						   SharedFileSet *fileset, int participant);
+extern void inv_spool_add(InvSpool *sp, ItemPointer tid, uint16 flags, double norm2,
+						  int32 dim, int32 nnz, const int32 *indices, const float4 *values);
+extern void inv_spool_flush(InvSpool *sp);
+extern void inv_spool_finish_shared(InvSpool *sp);
+extern void inv_spool_free(InvSpool *sp);
+
+/* the callback of table_index_build_scan; state is an InvSpool */
+extern void inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+							   bool tupleIsAlive, void *state);
+
+/* The runs of a private spool, or of every participant of a parallel build. */
+extern InvSegSource *inv_runs_open_local(InvSpool *sp, Size budget);
+extern InvSegSource *inv_runs_open_shared(SharedFileSet *fileset, int nparticipants,
+										  uint32 flags, Size budget);
+extern uint32 inv_runs_count(InvSegSource *src);
+extern void inv_runs_close(InvSegSource *src);
+
+/* build_parallel.c: the documents of the heap, spooled by workers and the leader */
+typedef struct InvParallelBuild InvParallelBuild;
+extern InvParallelBuild *inv_parallel_begin(Relation heap, Relation index, IndexInfo *indexInfo,
+											uint32 flags);
+extern void inv_parallel_scan(InvParallelBuild *pb, double *reltuples, double *indtuples);
+extern InvSegSource *inv_parallel_runs(InvParallelBuild *pb);
+extern void inv_parallel_end(InvParallelBuild *pb);
+
+#endif
