@@ -20,17 +20,17 @@
 
 typedef struct InvRunInfo
 {
-	uint32		ndocs;
-	uint32		unused;
+	uint32		ndocs;			/* a multiple of INV_RANGE_DOCS */
+	uint32		ndims;
 	uint64		npost;
 } InvRunInfo;
 
 /*
  * One participant's documents: accumulated in memory up to its budget, then
- * sorted and written out as a run (postings in (dim, docno) order in a file
- * of their own, documents appended to the participant's document file).
- * fileset NULL: private temporary files (a serial build); else files named
- * after the participant in the build's shared file set.
+ * written out as a run of whole ranges (see build_runs.c); the last
+ * documents, less than a range, are its tail.  fileset NULL: private
+ * temporary files (a serial build); else files named after the participant
+ * in the build's shared file set.
  */
 typedef struct InvSpool
 {
@@ -42,7 +42,7 @@ typedef struct InvSpool
 	uint32		nruns;
 	uint32		maxruns;
 	InvRunInfo *runs;
-	BufFile   **runfiles;		/* private files only */
+	BufFile   **runfiles;		/* private files only: 3 a run */
 	BufFile    *docfile;
 	double		indtuples;
 	uint64		unreported;		/* tuples not yet added to *tuples_done */
@@ -59,6 +59,7 @@ extern void inv_spool_add(InvSpool *sp, ItemPointer tid, uint16 flags, double no
 						  int32 dim, int32 nnz, const int32 *indices, const float4 *values);
 extern void inv_spool_flush(InvSpool *sp);
 extern void inv_spool_finish_shared(InvSpool *sp);
+extern Size inv_spool_bytes(uint64 npost, uint64 ndocs);
 extern void inv_spool_free(InvSpool *sp);
 
 /* the callback of table_index_build_scan; state is an InvSpool */

@@ -396,12 +396,7 @@ extern float4 inv_round_up(double x);
 extern double inv_bound_weight(uint32 flags, float4 w, double norm2);
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
 
-/*
- * What a segment is written from: its documents in order, and its postings
- * as pieces in (dim, range) order, each readable several times (see
- * inv_segment_write_source).  An InvAccum is one; a build's sorted runs
- * (build_runs.c) another.
- */
+/* A piece: the postings of one dim in one range, as a segment stores them. */
 typedef struct InvPiece
 {
 	int32		dim;
@@ -413,6 +408,36 @@ typedef struct InvPiece
 	uint16		ws[INV_RANGE_DOCS]; /* bfloat16 */
 } InvPiece;
 
+/* The pieces of the first npost postings of a sorted accumulator. */
+typedef struct InvPieceIter
+{
+	const InvAccum *acc;
+	uint64		pos;
+	uint64		npost;
+	uint32		range_base;		/* added to every range */
+} InvPieceIter;
+
+/* Where encoded bytes go: the segment writer, or a build's temporary file. */
+typedef void (*InvSinkFn) (void *arg, const void *data, size_t len);
+
+extern void inv_piece_iter_init(InvPieceIter *it, const InvAccum *acc, uint64 npost,
+								uint32 range_base);
+extern bool inv_piece_iter_next(InvPieceIter *it, InvPiece *piece);
+extern bool inv_piece_iter_peek(const InvPieceIter *it, int32 *dim);
+extern void inv_piece_iter_dim(InvPieceIter *it, int32 dim, InvPiece *piece, InvDimEntry *e,
+							   uint64 *nbytes, uint64 *npost);
+extern void inv_piece_desc(const InvPiece *piece, InvRangeDesc *d);
+extern void inv_piece_emit(const InvPiece *piece, InvSinkFn sink, void *arg);
+
+/*
+ * What a segment is written from (inv_segment_write_source): its documents
+ * in order; its dimension directory, dim by dim (dim, ndesc and the maxima
+ * filled in; the posting bytes and count added to *nbytes and *npost); then
+ * all its descriptors and all its posting bytes, in directory order.  Each
+ * may be asked for more than once.  An InvAccum is one (encoding its pieces
+ * as it goes); a build's sorted runs another (build_runs.c: copying pieces
+ * that the runs hold encoded already).
+ */
 typedef struct InvSegSource InvSegSource;
 struct InvSegSource
 {
@@ -422,8 +447,10 @@ struct InvSegSource
 	void		(*docs_rewind) (InvSegSource *src);
 	/* up to max documents and their dimensions; 0 at the end */
 	uint32		(*docs_next) (InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max);
-	void		(*pieces_rewind) (InvSegSource *src);
-	bool		(*piece_next) (InvSegSource *src, InvPiece *piece);
+	void		(*dims_rewind) (InvSegSource *src);
+	bool		(*dim_next) (InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost);
+	void		(*write_descs) (InvSegSource *src, InvSinkFn sink, void *arg);
+	void		(*write_data) (InvSegSource *src, InvSinkFn sink, void *arg);
 };
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,

@@ -175,6 +175,110 @@ inv_bound_weight(uint32 flags, float4 w, double norm2)
 	return b;
 }
 
+/* ---- pieces of a sorted accumulator ---- */
+
+void
+inv_piece_iter_init(InvPieceIter *it, const InvAccum *acc, uint64 npost, uint32 range_base)
+{
+	it->acc = acc;
+	it->pos = 0;
+	it->npost = npost;
+	it->range_base = range_base;
+}
+
+/* The next piece (the postings of one dim in one range), in (dim, range) order. */
+bool
+inv_piece_iter_next(InvPieceIter *it, InvPiece *piece)
+{
+	const InvAccum *acc = it->acc;
+	uint64		j = it->pos;
+	uint32		n = 0;
+	uint32		range;
+
+	if (j >= it->npost)
+		return false;
+	piece->dim = acc->post[j].dim;
+	range = acc->post[j].docno >> INV_RANGE_SHIFT;
+	piece->range = range + it->range_base;
+	piece->maxpos = 0;
+	piece->maxneg = 0;
+	while (j < it->npost && acc->post[j].dim == piece->dim &&
+		   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
+	{
+		const InvPosting *p = &acc->post[j];
+		double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
+
+		piece->maxpos = Max(piece->maxpos, bw);
+		piece->maxneg = Max(piece->maxneg, -bw);
+		piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
+		piece->ws[n] = inv_bf16_encode(p->w);
+		n++;
+		j++;
+	}
+	piece->count = n;
+	it->pos = j;
+	return true;
+}
+
+/* The dim of the next piece; false at the end. */
+bool
+inv_piece_iter_peek(const InvPieceIter *it, int32 *dim)
+{
+	if (it->pos >= it->npost)
+		return false;
+	*dim = it->acc->post[it->pos].dim;
+	return true;
+}
+
+/* Add the pieces of the next dim (which must be dim) to a directory entry. */
+void
+inv_piece_iter_dim(InvPieceIter *it, int32 dim, InvPiece *piece, InvDimEntry *e,
+				   uint64 *nbytes, uint64 *npost)
+{
+	int32		d;
+
+	while (inv_piece_iter_peek(it, &d) && d == dim)
+	{
+		inv_piece_iter_next(it, piece);
+		e->ndesc++;
+		/* both maxima are rounded up, which commutes with max */
+		e->maxpos = Max(e->maxpos, inv_round_up(piece->maxpos));
+		e->maxneg = Max(e->maxneg, inv_round_up(piece->maxneg));
+		*nbytes += inv_piece_bytes(inv_piece_format(piece->count), piece->count);
+		*npost += piece->count;
+	}
+}
+
+void
+inv_piece_desc(const InvPiece *piece, InvRangeDesc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->range = piece->range;
+	d->count = (uint16) piece->count;
+	d->format = inv_piece_format(piece->count);
+	d->maxpos = inv_round_up(piece->maxpos);
+	d->maxneg = inv_round_up(piece->maxneg);
+}
+
+/* A piece's postings as stored: offsets or bitmap, then the weights. */
+void
+inv_piece_emit(const InvPiece *piece, InvSinkFn sink, void *arg)
+{
+	if (inv_piece_format(piece->count) == INV_PIECE_BITMAP)
+	{
+		uint8		bitmap[INV_BITMAP_BYTES];
+		uint32		k;
+
+		memset(bitmap, 0, sizeof(bitmap));
+		for (k = 0; k < piece->count; k++)
+			bitmap[piece->offs[k] >> 3] |= (uint8) (1 << (piece->offs[k] & 7));
+		sink(arg, bitmap, sizeof(bitmap));
+	}
+	else
+		sink(arg, piece->offs, sizeof(InvOffset) * piece->count);
+	sink(arg, piece->ws, sizeof(uint16) * piece->count);
+}
+
 /* ---- an accumulator as a segment source ---- */
 
 typedef struct InvAccumSource
@@ -182,7 +286,8 @@ typedef struct InvAccumSource
 	InvSegSource src;
 	InvAccum   *acc;
 	uint64		docpos;
-	uint64		postpos;
+	InvPieceIter it;
+	InvPiece	piece;
 } InvAccumSource;
 
 static void
@@ -204,41 +309,57 @@ inv_accum_docs_next(InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max)
 }
 
 static void
-inv_accum_pieces_rewind(InvSegSource *src)
+inv_accum_dims_rewind(InvSegSource *src)
 {
-	((InvAccumSource *) src)->postpos = 0;
+	InvAccumSource *as = (InvAccumSource *) src;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
 }
 
 static bool
-inv_accum_piece_next(InvSegSource *src, InvPiece *piece)
+inv_accum_dim_next(InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost)
 {
 	InvAccumSource *as = (InvAccumSource *) src;
-	const InvAccum *acc = as->acc;
-	uint64		j = as->postpos;
-	uint32		n = 0;
+	int32		dim;
 
-	if (j >= acc->npost)
+	if (!inv_piece_iter_peek(&as->it, &dim))
 		return false;
-	piece->dim = acc->post[j].dim;
-	piece->range = acc->post[j].docno >> INV_RANGE_SHIFT;
-	piece->maxpos = 0;
-	piece->maxneg = 0;
-	while (j < acc->npost && acc->post[j].dim == piece->dim &&
-		   (acc->post[j].docno >> INV_RANGE_SHIFT) == piece->range)
-	{
-		const InvPosting *p = &acc->post[j];
-		double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
-
-		piece->maxpos = Max(piece->maxpos, bw);
-		piece->maxneg = Max(piece->maxneg, -bw);
-		piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
-		piece->ws[n] = inv_bf16_encode(p->w);
-		n++;
-		j++;
-	}
-	piece->count = n;
-	as->postpos = j;
+	e->dim = dim;
+	inv_piece_iter_dim(&as->it, dim, &as->piece, e, nbytes, npost);
 	return true;
+}
+
+static void
+inv_accum_write_descs(InvSegSource *src, InvSinkFn sink, void *arg)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint64		i;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
+	{
+		InvRangeDesc d;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_piece_desc(&as->piece, &d);
+		sink(arg, &d, sizeof(d));
+	}
+}
+
+static void
+inv_accum_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint64		i;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_piece_emit(&as->piece, sink, arg);
+	}
 }
 
 /*
@@ -248,30 +369,39 @@ inv_accum_piece_next(InvSegSource *src, InvPiece *piece)
 InvSegRef
 inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 {
-	InvAccumSource as;
+	InvAccumSource *as = palloc0(sizeof(InvAccumSource));
+	InvSegRef	ref;
 
 	inv_sort_postings(acc->post, acc->npost);
-	memset(&as, 0, sizeof(as));
-	as.src.flags = acc->flags;
-	as.src.ndocs = acc->ndocs;
-	as.src.npost = acc->npost;
-	as.src.docs_rewind = inv_accum_docs_rewind;
-	as.src.docs_next = inv_accum_docs_next;
-	as.src.pieces_rewind = inv_accum_pieces_rewind;
-	as.src.piece_next = inv_accum_piece_next;
-	as.acc = acc;
-	return inv_segment_write_source(index, &as.src, meta);
+	as->src.flags = acc->flags;
+	as->src.ndocs = acc->ndocs;
+	as->src.npost = acc->npost;
+	as->src.docs_rewind = inv_accum_docs_rewind;
+	as->src.docs_next = inv_accum_docs_next;
+	as->src.dims_rewind = inv_accum_dims_rewind;
+	as->src.dim_next = inv_accum_dim_next;
+	as->src.write_descs = inv_accum_write_descs;
+	as->src.write_data = inv_accum_write_data;
+	as->acc = acc;
+	ref = inv_segment_write_source(index, &as->src, meta);
+	pfree(as);
+	return ref;
 }
 
 #define INV_DOC_CHUNK 4096
 
+static void
+inv_writer_sink(void *arg, const void *data, size_t len)
+{
+	inv_write((InvWriter *) arg, data, len);
+}
+
 /*
- * Write the documents and postings of src as a new segment.  src yields its
- * documents in order and its postings as pieces, sorted by (dim, range);
- * each is read more than once (documents four times, pieces three), so that
- * nothing but the dimension directory is held in memory: a build that
- * merges sorted runs from temporary files (build_runs.c) writes a segment
- * of any size this way.
+ * Write the documents and postings of src as a new segment.  src gives its
+ * documents in order (read four times), its dimension directory, then its
+ * descriptors and posting bytes in directory order; only the directory is
+ * held in memory, so a build that merges sorted runs from temporary files
+ * (build_runs.c) writes a segment of any size this way.
  */
 InvSegRef
 inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *meta)
@@ -279,7 +409,6 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *met
 	InvSegHeader hdr;
 	InvWriter	w;
 	InvSegRef	ref;
-	InvPiece   *piece = palloc(sizeof(InvPiece));
 	InvDoc	   *docs = palloc(sizeof(InvDoc) * INV_DOC_CHUNK);
 	int32	   *dims = palloc(sizeof(int32) * INV_DOC_CHUNK);
 	InvDimEntry *dir = NULL;
@@ -302,36 +431,32 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *met
 			maxnorm = Max(maxnorm, (double) inv_round_up(sqrt(docs[i].norm2)));
 		}
 
-	/* pass 1: count descriptors and posting bytes; the dimension directory */
-	src->pieces_rewind(src);
-	while (src->piece_next(src, piece))
+	/* pass 1: the dimension directory, and the sizes */
+	src->dims_rewind(src);
+	for (;;)
 	{
 		InvDimEntry *e;
+		uint64		nbytes = 0;
 
-		if ((ndesc & 0xFFFF) == 0)
+		if ((ndims & 0xFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (ndims == 0 || dir[ndims - 1].dim != piece->dim)
+		if (ndims == maxdir)
 		{
-			if (ndims == maxdir)
-			{
-				maxdir = Max(maxdir * 2, 1024);
-				dir = dir ? repalloc_huge(dir, sizeof(InvDimEntry) * maxdir)
-					: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDimEntry) * maxdir);
-			}
-			e = &dir[ndims++];
-			memset(e, 0, sizeof(*e));
-			e->dim = piece->dim;
-			e->first_desc = ndesc;
-			e->data_off = databytes;
+			maxdir = Max(maxdir * 2, 1024);
+			dir = dir ? repalloc_huge(dir, sizeof(InvDimEntry) * maxdir)
+				: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDimEntry) * maxdir);
 		}
-		e = &dir[ndims - 1];
-		e->ndesc++;
-		/* both maxima are rounded up, which commutes with max */
-		e->maxpos = Max(e->maxpos, inv_round_up(piece->maxpos));
-		e->maxneg = Max(e->maxneg, inv_round_up(piece->maxneg));
-		ndesc++;
-		npost += piece->count;
-		databytes += inv_piece_bytes(inv_piece_format(piece->count), piece->count);
+		e = &dir[ndims];
+		memset(e, 0, sizeof(*e));
+		if (!src->dim_next(src, e, &nbytes, &npost))
+			break;
+		if (ndims > 0 && e->dim <= dir[ndims - 1].dim)
+			elog(ERROR, "inverted segment source gave dims out of order");
+		e->first_desc = ndesc;
+		e->data_off = databytes;
+		ndesc += e->ndesc;
+		databytes += nbytes;
+		ndims++;
 	}
 	if (npost != src->npost)
 		elog(ERROR, "inverted segment source gave " UINT64_FORMAT " postings, not " UINT64_FORMAT,
@@ -382,45 +507,13 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *met
 	}
 	for (i = 0; i < ndims; i += 4096)
 		inv_write(&w, &dir[i], sizeof(InvDimEntry) * Min((uint64) 4096, ndims - i));
-
-	/* pass 2: range descriptors */
-	src->pieces_rewind(src);
-	for (i = 0; src->piece_next(src, piece); i++)
-	{
-		InvRangeDesc d;
-
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		memset(&d, 0, sizeof(d));
-		d.range = piece->range;
-		d.count = (uint16) piece->count;
-		d.format = inv_piece_format(piece->count);
-		d.maxpos = inv_round_up(piece->maxpos);
-		d.maxneg = inv_round_up(piece->maxneg);
-		inv_write(&w, &d, sizeof(d));
-	}
-
-	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
-	src->pieces_rewind(src);
-	while (src->piece_next(src, piece))
-	{
-		if (inv_piece_format(piece->count) == INV_PIECE_BITMAP)
-		{
-			uint8		bitmap[INV_BITMAP_BYTES];
-			uint32		k;
-
-			memset(bitmap, 0, sizeof(bitmap));
-			for (k = 0; k < piece->count; k++)
-				bitmap[piece->offs[k] >> 3] |= (uint8) (1 << (piece->offs[k] & 7));
-			inv_write(&w, bitmap, sizeof(bitmap));
-		}
-		else
-			inv_write(&w, piece->offs, sizeof(InvOffset) * piece->count);
-		inv_write(&w, piece->ws, sizeof(uint16) * piece->count);
-	}
-	Assert(w.written == hdr.total_bytes);
+	/* pass 2: range descriptors; pass 3: postings */
+	src->write_descs(src, inv_writer_sink, &w);
+	if (w.written != hdr.data_off)
+		elog(ERROR, "inverted segment source gave descriptors other than its directory's");
+	src->write_data(src, inv_writer_sink, &w);
 	if (w.written != hdr.total_bytes)
-		elog(ERROR, "inverted segment source changed between passes");
+		elog(ERROR, "inverted segment source gave postings other than its directory's");
 	inv_writer_end(&w);
 
 	ref.start = w.start;
@@ -432,7 +525,6 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *met
 		pfree(dir);
 	pfree(docs);
 	pfree(dims);
-	pfree(piece);
 	return ref;
 }
 
