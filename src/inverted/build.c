@@ -52,6 +52,12 @@ inv_build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		if (sp->progress)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) done);
 	}
+	else if (sp->progress && sp->tuples_done)
+	{
+		/* the leader: everyone's tuples, however slowly its own come */
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) (pg_atomic_read_u64(sp->tuples_done) + sp->unreported));
+	}
 }
 
 IndexBuildResult *
