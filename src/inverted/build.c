@@ -112,6 +112,7 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		Size		budget = inv_build_budget(1);
 
 		inv_spool_init(&sp, flags, budget, NULL, 0);
+		sp.hint = inv_build_hint(heap, 1);
 		sp.progress = true;
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   inv_build_callback, (void *) &sp, NULL);
@@ -121,6 +122,9 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		if (sp.nruns == 0)
 		{
 			/* everything fit: one segment straight from memory */
+			ereport(DEBUG1,
+					(errmsg("inverted build: %.0f documents in memory, at most %zu kB",
+							indtuples, sp.peak / 1024)));
 			if (sp.acc.ndocs > 0)
 			{
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_WRITE);

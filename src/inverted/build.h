@@ -37,6 +37,7 @@ typedef struct InvSpool
 	InvAccum	acc;
 	uint32		flags;
 	Size		budget;
+	uint64		hint;			/* postings expected, to size the first growth */
 	SharedFileSet *fileset;
 	int			participant;
 	uint32		nruns;
@@ -53,6 +54,7 @@ typedef struct InvSpool
 } InvSpool;
 
 extern Size inv_build_budget(int participants);
+extern uint64 inv_build_hint(Relation heap, int participants);
 extern void inv_spool_init(InvSpool *sp, uint32 flags, Size budget,
 						   SharedFileSet *fileset, int participant);
 extern void inv_spool_add(InvSpool *sp, ItemPointer tid, uint16 flags, double norm2,

@@ -128,6 +128,7 @@ inv_parallel_participate(InvBuildShared *shared, Relation heap, Relation index,
 	indexInfo = BuildIndexInfo(index);
 	indexInfo->ii_Concurrent = shared->isconcurrent;
 	inv_spool_init(&sp, shared->flags, shared->budget, &shared->fileset, id);
+	sp.hint = inv_build_hint(heap, shared->nparticipants);
 	sp.tuples_done = &shared->tuples_done;
 	sp.progress = leader;
 	scan = table_beginscan_parallel(heap, ParallelTableScanFromShared(shared));

@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "build.h"
 
@@ -58,6 +59,18 @@ Size
 inv_build_budget(int participants)
 {
 	return (Size) maintenance_work_mem * 1024 / Max(participants, 1);
+}
+
+/*
+ * The postings a participant can expect: an svec takes 8 bytes a non-zero
+ * in the heap.  The accumulator's first growth goes straight there (within
+ * the budget), rather than doubling through sizes that the allocator keeps
+ * mapped: a doubled array leaves as much again behind it.
+ */
+uint64
+inv_build_hint(Relation heap, int participants)
+{
+	return (uint64) RelationGetNumberOfBlocks(heap) * BLCKSZ / 8 / Max(participants, 1);
 }
 
 Size
@@ -92,7 +105,7 @@ inv_file_sink(void *arg, const void *data, size_t len)
 
 /* Make room for npost more postings and ndocs more documents. */
 static void
-inv_accum_grow(InvAccum *acc, uint64 npost, uint64 ndocs, Size budget)
+inv_accum_grow(InvAccum *acc, uint64 npost, uint64 ndocs, Size budget, uint64 hint)
 {
 	uint64		needpost = acc->npost + npost;
 	uint64		needdocs = (uint64) acc->ndocs + ndocs;
@@ -100,7 +113,7 @@ inv_accum_grow(InvAccum *acc, uint64 npost, uint64 ndocs, Size budget)
 	if (needpost > acc->maxpost)
 	{
 		uint64		cap = budget / INV_SPOOL_POST_BYTES;
-		uint64		newmax = Max(needpost, Min(acc->maxpost * 2, cap));
+		uint64		newmax = Max(needpost, Min(Max(acc->maxpost * 2, hint), cap));
 
 		acc->post = repalloc_huge(acc->post, sizeof(InvPosting) * newmax);
 		acc->maxpost = newmax;
@@ -149,7 +162,7 @@ inv_spool_add(InvSpool *sp, ItemPointer tid, uint16 flags, double norm2,
 	if (acc->ndocs >= INV_RANGE_DOCS &&
 		inv_spool_bytes(acc->npost + n, (uint64) acc->ndocs + 1) > sp->budget)
 		inv_spool_flush(sp);
-	inv_accum_grow(acc, n, 1, sp->budget);
+	inv_accum_grow(acc, n, 1, sp->budget, sp->hint);
 	inv_accum_add_doc(acc, tid, flags, norm2, dim, nnz, indices, values);
 	sp->peak = Max(sp->peak, inv_spool_bytes(acc->npost, acc->ndocs));
 }
@@ -641,7 +654,7 @@ inv_tail_load(InvAccum *acc, BufFile *f)
 	inv_file_read(f, &th, sizeof(th));
 	if (th.ndocs >= INV_RANGE_DOCS)
 		elog(ERROR, "inverted index build: a tail of %u documents", th.ndocs);
-	inv_accum_grow(acc, th.npost, th.ndocs, (Size) MaxAllocHugeSize);
+	inv_accum_grow(acc, th.npost, th.ndocs, (Size) MaxAllocHugeSize, 0);
 	inv_file_read(f, acc->docs + acc->ndocs, sizeof(InvDoc) * th.ndocs);
 	inv_file_read(f, acc->dims + acc->ndocs, sizeof(int32) * th.ndocs);
 	inv_file_read(f, acc->post + acc->npost, sizeof(InvPosting) * th.npost);

@@ -392,8 +392,33 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
 extern void inv_sort_postings(InvPosting *post, uint64 n);
-extern float4 inv_round_up(double x);
-extern double inv_bound_weight(uint32 flags, float4 w, double norm2);
+
+/* Round a bound up to the next float4 so it stays an upper bound. */
+static inline float4
+inv_round_up(double x)
+{
+	float4		f = (float4) x;
+
+	if ((double) f < x)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/*
+ * The weight the bounds are taken over: raw, or divided by |d| for cosine;
+ * the largest value the true weight can have given what is stored, so that
+ * the bounds hold for the true weights, and also after a merge, which only
+ * sees stored ones.
+ */
+static inline double
+inv_bound_weight(uint32 flags, float4 w, double norm2)
+{
+	double		b = copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
+
+	if (flags & INV_FLAG_COSINE)
+		return norm2 > 0 ? b / sqrt(norm2) : 0.0;
+	return b;
+}
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
 
 /* A piece: the postings of one dim in one range, as a segment stores them. */
@@ -415,6 +440,8 @@ typedef struct InvPieceIter
 	uint64		pos;
 	uint64		npost;
 	uint32		range_base;		/* added to every range */
+	bool		bounds;			/* fill maxpos/maxneg (default true) */
+	bool		data;			/* fill offs/ws (default true) */
 } InvPieceIter;
 
 /* Where encoded bytes go: the segment writer, or a build's temporary file. */

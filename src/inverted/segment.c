@@ -148,33 +148,6 @@ inv_sort_postings(InvPosting *post, uint64 n)
 	pfree(tmp);
 }
 
-/* Round a bound up to the next float4 so it stays an upper bound. */
-float4
-inv_round_up(double x)
-{
-	float4		f = (float4) x;
-
-	if ((double) f < x)
-		f = nextafterf(f, INFINITY);
-	return f;
-}
-
-/*
- * The weight the bounds are taken over: raw, or divided by |d| for cosine;
- * the largest value the true weight can have given what is stored, so that
- * the bounds hold for the true weights, and also after a merge, which only
- * sees stored ones.
- */
-double
-inv_bound_weight(uint32 flags, float4 w, double norm2)
-{
-	double		b = copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
-
-	if (flags & INV_FLAG_COSINE)
-		return norm2 > 0 ? b / sqrt(norm2) : 0.0;
-	return b;
-}
-
 /* ---- pieces of a sorted accumulator ---- */
 
 void
@@ -184,6 +157,8 @@ inv_piece_iter_init(InvPieceIter *it, const InvAccum *acc, uint64 npost, uint32 
 	it->pos = 0;
 	it->npost = npost;
 	it->range_base = range_base;
+	it->bounds = true;
+	it->data = true;
 }
 
 /* The next piece (the postings of one dim in one range), in (dim, range) order. */
@@ -206,12 +181,19 @@ inv_piece_iter_next(InvPieceIter *it, InvPiece *piece)
 		   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
 	{
 		const InvPosting *p = &acc->post[j];
-		double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
 
-		piece->maxpos = Max(piece->maxpos, bw);
-		piece->maxneg = Max(piece->maxneg, -bw);
-		piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
-		piece->ws[n] = inv_bf16_encode(p->w);
+		if (it->bounds)
+		{
+			double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
+
+			piece->maxpos = Max(piece->maxpos, bw);
+			piece->maxneg = Max(piece->maxneg, -bw);
+		}
+		if (it->data)
+		{
+			piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
+			piece->ws[n] = inv_bf16_encode(p->w);
+		}
 		n++;
 		j++;
 	}
@@ -314,6 +296,7 @@ inv_accum_dims_rewind(InvSegSource *src)
 	InvAccumSource *as = (InvAccumSource *) src;
 
 	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.data = false;
 }
 
 static bool
@@ -336,6 +319,7 @@ inv_accum_write_descs(InvSegSource *src, InvSinkFn sink, void *arg)
 	uint64		i;
 
 	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.data = false;
 	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
 	{
 		InvRangeDesc d;
@@ -354,6 +338,7 @@ inv_accum_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
 	uint64		i;
 
 	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.bounds = false;
 	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
 	{
 		if ((i & 0xFFFF) == 0)

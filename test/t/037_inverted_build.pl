@@ -1,6 +1,7 @@
 # CREATE INDEX within maintenance_work_mem, and in parallel (issue 13): with
 # maintenance_work_mem at its smallest (1MB) a build spills many sorted runs
-# and merges them into one segment; with max_parallel_maintenance_workers
+# and merges them into one segment (the very segment, byte for byte, that a
+# build in memory writes); with max_parallel_maintenance_workers
 # = 2 the workers and the leader each spool their share of the heap (1MB
 # each here) and the leader merges everyone's runs.  Each build (serial and
 # parallel, bounded and not, CONCURRENTLY, REINDEX and REINDEX
@@ -111,6 +112,24 @@ is(scalar(@runs), 4, 'serial, 1MB: both builds spilled runs');
 cmp_ok($runs[0], '>=', 5, "serial, 1MB: $runs[0] runs");
 cmp_ok($runs[1], '<=', 1024, "serial, 1MB: at most $runs[1] kB accounted");
 check('serial, 1MB');
+# the same segment, byte for byte, as a build in memory (page headers aside)
+$node->safe_psql('postgres', q{
+SET max_parallel_maintenance_workers = 0;
+SET maintenance_work_mem = '1GB';
+CREATE INDEX ref_ip ON docs USING inverted (emb svec_ip_ops);
+CREATE INDEX ref_cos ON docs USING inverted (emb svec_cosine_ops);
+CREATE EXTENSION pageinspect;
+});
+for my $pair ([ 'docs_ip', 'ref_ip' ], [ 'docs_cos', 'ref_cos' ])
+{
+	my ($a, $b) = @$pair;
+	like($node->safe_psql('postgres', qq{
+		SELECT count(*) FILTER (WHERE substr(get_raw_page('$a', b::int), 25) = substr(get_raw_page('$b', b::int), 25))
+			   || ' of ' || count(*) || ' ' || (pg_relation_size('$a') = pg_relation_size('$b'))
+		FROM generate_series(0, pg_relation_size('$b') / 8192 - 1) b}),
+		 qr/^(\d+) of \1 true$/, "serial, 1MB: $a has the pages of a build in memory");
+}
+$node->safe_psql('postgres', 'DROP INDEX ref_ip, ref_cos; DROP EXTENSION pageinspect;');
 $node->safe_psql('postgres', $drop);
 
 # parallel, 3MB (1MB each)
