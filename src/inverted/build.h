@@ -45,6 +45,8 @@ typedef struct InvSpool
 	InvRunInfo *runs;
 	BufFile   **runfiles;		/* private files only: 3 a run */
 	BufFile    *docfile;
+	InvPosting *sortbuf;		/* the sort's second array, kept between runs */
+	uint64		sortcap;
 	double		indtuples;
 	uint64		unreported;		/* tuples not yet added to *tuples_done */
 	pg_atomic_uint64 *tuples_done;	/* parallel: every participant's count */

@@ -204,7 +204,15 @@ inv_spool_flush(InvSpool *sp)
 	while (m > 0 && acc->post[m - 1].docno >= k)
 		m--;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_SORT);
-	inv_sort_postings(acc->post, m);
+	/* the sort's array lives as long as the postings' (allocated once, as they are) */
+	if (sp->sortcap < acc->maxpost)
+	{
+		if (sp->sortbuf)
+			pfree(sp->sortbuf);
+		sp->sortbuf = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * acc->maxpost);
+		sp->sortcap = acc->maxpost;
+	}
+	inv_sort_postings_with(acc->post, m, sp->sortbuf);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_RUN);
 
 	if (sp->nruns == sp->maxruns)
@@ -324,6 +332,8 @@ inv_spool_finish_shared(InvSpool *sp)
 void
 inv_spool_free(InvSpool *sp)
 {
+	if (sp->sortbuf)
+		pfree(sp->sortbuf);
 	inv_accum_free(&sp->acc);
 	MemoryContextDelete(sp->tmpctx);
 }
@@ -632,6 +642,10 @@ inv_runs_open_local(InvSpool *sp, Size budget)
 	BufFile   **docfiles = palloc(sizeof(BufFile *));
 
 	inv_spool_flush(sp);
+	if (sp->sortbuf)
+		pfree(sp->sortbuf);
+	sp->sortbuf = NULL;
+	sp->sortcap = 0;
 	docfile_of = palloc0(sizeof(int) * Max(sp->nruns, 1));
 	docfiles[0] = sp->docfile;
 	rs = inv_runs_make(sp->flags, sp->nruns, sp->runs, sp->runfiles, docfiles,

@@ -392,6 +392,7 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
 extern void inv_sort_postings(InvPosting *post, uint64 n);
+extern void inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp);
 
 /* Round a bound up to the next float4 so it stays an upper bound. */
 static inline float4

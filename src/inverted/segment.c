@@ -100,14 +100,24 @@ void
 inv_sort_postings(InvPosting *post, uint64 n)
 {
 	InvPosting *tmp;
-	InvPosting *src = post;
-	InvPosting *dst;
-	int			shift;
 
 	if (n < 2)
 		return;
 	tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * n);
-	dst = tmp;
+	inv_sort_postings_with(post, n, tmp);
+	pfree(tmp);
+}
+
+/* The same, with the caller's second array of at least n postings. */
+void
+inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp)
+{
+	InvPosting *src = post;
+	InvPosting *dst = tmp;
+	int			shift;
+
+	if (n < 2)
+		return;
 	for (shift = 0; shift < 32; shift += 8)
 	{
 		uint64		count[256];
@@ -145,7 +155,6 @@ inv_sort_postings(InvPosting *post, uint64 n)
 	}
 	if (src != post)
 		memcpy(post, src, sizeof(InvPosting) * n);
-	pfree(tmp);
 }
 
 /* ---- pieces of a sorted accumulator ---- */
