@@ -421,6 +421,15 @@ inv_bound_weight(uint32 flags, float4 w, double norm2)
 	return b;
 }
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+extern uint64 inv_segment_cap(uint64 live);
+extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+							 FullTransactionId safexid);
+extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
+extern int32 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags);
+extern int32 inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr);
+extern int32 inv_meta_segments_dim(const InvMetaPageData *meta);
+extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
+						   InvOffset *offs, float4 *ws);
 
 /* A piece: the postings of one dim in one range, as a segment stores them. */
 typedef struct InvPiece
@@ -483,15 +492,6 @@ struct InvSegSource
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
 										  InvMetaPageData *meta);
-extern uint64 inv_segment_cap(uint64 live);
-extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
-							 FullTransactionId safexid);
-extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
-extern int32 inv_segment_doc_dim(InvReader *r, const InvSegHeader *hdr, uint32 d, uint16 flags);
-extern int32 inv_segment_live_dim(InvReader *r, const InvSegHeader *hdr);
-extern int32 inv_meta_segments_dim(const InvMetaPageData *meta);
-extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
-						   InvOffset *offs, float4 *ws);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
