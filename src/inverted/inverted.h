@@ -391,6 +391,35 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 								  IndexBulkDeleteCallback callback, void *cb_state,
 								  double *ndeleted);
 extern void inv_accum_free(InvAccum *acc);
+extern void inv_sort_postings(InvPosting *post, uint64 n);
+extern void inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp);
+
+/* Round a bound up to the next float4 so it stays an upper bound. */
+static inline float4
+inv_round_up(double x)
+{
+	float4		f = (float4) x;
+
+	if ((double) f < x)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/*
+ * The weight the bounds are taken over: raw, or divided by |d| for cosine;
+ * the largest value the true weight can have given what is stored, so that
+ * the bounds hold for the true weights, and also after a merge, which only
+ * sees stored ones.
+ */
+static inline double
+inv_bound_weight(uint32 flags, float4 w, double norm2)
+{
+	double		b = copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
+
+	if (flags & INV_FLAG_COSINE)
+		return norm2 > 0 ? b / sqrt(norm2) : 0.0;
+	return b;
+}
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
@@ -402,9 +431,77 @@ extern bool inv_piece_read(InvReader *r, uint64 off, const InvRangeDesc *desc,
 						   InvOffset *offs, float4 *ws);
 
 /* ---- reorder.c: numbering a segment's documents so that similar ones share ranges ---- */
-extern void inv_reorder(InvAccum *acc);
+/*
+ * scratch: NULL, or room for acc's postings (a build's sort array); the
+ * arrays keep their capacity.  Besides that, it takes up to
+ * INV_REORDER_DOC_BYTES a document while it runs (the sketches).
+ */
+extern void inv_reorder(InvAccum *acc, InvPosting *scratch);
+#define INV_REORDER_DOC_BYTES	(8 * 16 + 1)
 extern bool inv_reorder_enabled(Relation index);
 extern void inv_init_reloptions(void);
+
+/* A piece: the postings of one dim in one range, as a segment stores them. */
+typedef struct InvPiece
+{
+	int32		dim;
+	uint32		range;
+	uint32		count;
+	double		maxpos;			/* bounds over the piece's weights, as */
+	double		maxneg;			/* inv_bound_weight gives them */
+	InvOffset	offs[INV_RANGE_DOCS];
+	uint16		ws[INV_RANGE_DOCS]; /* bfloat16 */
+} InvPiece;
+
+/* The pieces of the first npost postings of a sorted accumulator. */
+typedef struct InvPieceIter
+{
+	const InvAccum *acc;
+	uint64		pos;
+	uint64		npost;
+	uint32		range_base;		/* added to every range */
+	bool		bounds;			/* fill maxpos/maxneg (default true) */
+	bool		data;			/* fill offs/ws (default true) */
+} InvPieceIter;
+
+/* Where encoded bytes go: the segment writer, or a build's temporary file. */
+typedef void (*InvSinkFn) (void *arg, const void *data, size_t len);
+
+extern void inv_piece_iter_init(InvPieceIter *it, const InvAccum *acc, uint64 npost,
+								uint32 range_base);
+extern bool inv_piece_iter_next(InvPieceIter *it, InvPiece *piece);
+extern bool inv_piece_iter_peek(const InvPieceIter *it, int32 *dim);
+extern void inv_piece_iter_dim(InvPieceIter *it, int32 dim, InvPiece *piece, InvDimEntry *e,
+							   uint64 *nbytes, uint64 *npost);
+extern void inv_piece_desc(const InvPiece *piece, InvRangeDesc *d);
+extern void inv_piece_emit(const InvPiece *piece, InvSinkFn sink, void *arg);
+
+/*
+ * What a segment is written from (inv_segment_write_source): its documents
+ * in order; its dimension directory, dim by dim (dim, ndesc and the maxima
+ * filled in; the posting bytes and count added to *nbytes and *npost); then
+ * all its descriptors and all its posting bytes, in directory order.  Each
+ * may be asked for more than once.  An InvAccum is one (encoding its pieces
+ * as it goes); a build's sorted runs another (build_runs.c: copying pieces
+ * that the runs hold encoded already).
+ */
+typedef struct InvSegSource InvSegSource;
+struct InvSegSource
+{
+	uint32		flags;
+	uint32		ndocs;
+	uint64		npost;
+	void		(*docs_rewind) (InvSegSource *src);
+	/* up to max documents and their dimensions; 0 at the end */
+	uint32		(*docs_next) (InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max);
+	void		(*dims_rewind) (InvSegSource *src);
+	bool		(*dim_next) (InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost);
+	void		(*write_descs) (InvSegSource *src, InvSinkFn sink, void *arg);
+	void		(*write_data) (InvSegSource *src, InvSinkFn sink, void *arg);
+};
+
+extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
+										  InvMetaPageData *meta);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
@@ -458,5 +555,7 @@ extern BlockNumber inv_truncate(Relation index, Buffer metabuf);
 #define INV_BUILD_PHASE_LOAD	2
 #define INV_BUILD_PHASE_SORT	3
 #define INV_BUILD_PHASE_WRITE	4
+#define INV_BUILD_PHASE_RUN		5
+#define INV_BUILD_PHASE_MERGE	6
 
 #endif

@@ -39,6 +39,8 @@
 
 /* dimensions per sketch: 3 to 12 skipped about as much, 32 less (tdocs) */
 #define INV_SKETCH		8
+StaticAssertDecl(INV_REORDER_DOC_BYTES >= INV_SKETCH * 16 + 1,
+				 "INV_REORDER_DOC_BYTES covers the sketches: dims, weights, a count, two sort arrays");
 
 /* ---- the reloption ---- */
 
@@ -280,32 +282,32 @@ inv_sketch_cmp(const void *a, const void *b)
 /* ---- applying the order ---- */
 
 static void
-inv_apply_order(InvAccum *acc, const uint32 *order)
+inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 {
 	uint32		n = acc->ndocs;
 	uint32	   *newno = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * n);
-	InvDoc	   *docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * acc->maxdocs);
-	int32	   *dims = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * acc->maxdocs);
+	InvDoc	   *docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * n);
+	int32	   *dims = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
 	uint64	   *start;
-	InvPosting *post;
+	InvPosting *post = scratch;
 	uint64		i,
 				pos;
 
+	/* in place, so that the arrays keep their capacity (a build's spool reuses them) */
 	for (i = 0; i < n; i++)
 	{
 		newno[order[i]] = (uint32) i;
 		docs[i] = acc->docs[order[i]];
 		dims[i] = acc->dims[order[i]];
 	}
-	pfree(acc->docs);
-	pfree(acc->dims);
-	acc->docs = docs;
-	acc->dims = dims;
+	memcpy(acc->docs, docs, sizeof(InvDoc) * n);
+	memcpy(acc->dims, dims, sizeof(int32) * n);
+	pfree(docs);
+	pfree(dims);
 
 	/*
 	 * The postings, renumbered and put in document order (a counting sort),
-	 * which the stable sort by dimension in inv_segment_write keeps inside
-	 * each dimension.
+	 * which the stable sort by dimension keeps inside each dimension.
 	 */
 	start = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * (n + 1));
 	memset(start, 0, sizeof(uint64) * (n + 1));
@@ -321,7 +323,8 @@ inv_apply_order(InvAccum *acc, const uint32 *order)
 		pos += start[i];
 		start[i] = pos;
 	}
-	post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * Max(acc->npost, 1));
+	if (post == NULL)
+		post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * Max(acc->npost, 1));
 	for (i = 0; i < acc->npost; i++)
 	{
 		if ((i & 0xFFFFF) == 0)
@@ -329,9 +332,9 @@ inv_apply_order(InvAccum *acc, const uint32 *order)
 		post[start[acc->post[i].docno]++] = acc->post[i];
 	}
 	pfree(start);
-	pfree(acc->post);
-	acc->post = post;
-	acc->maxpost = Max(acc->npost, 1);
+	memcpy(acc->post, post, sizeof(InvPosting) * acc->npost);
+	if (post != scratch)
+		pfree(post);
 }
 
 /*
@@ -339,7 +342,7 @@ inv_apply_order(InvAccum *acc, const uint32 *order)
  * gain with one range.
  */
 void
-inv_reorder(InvAccum *acc)
+inv_reorder(InvAccum *acc, InvPosting *scratch)
 {
 	InvSketches sk;
 	uint32		n = acc->ndocs;
@@ -357,6 +360,6 @@ inv_reorder(InvAccum *acc)
 	cmp_sk = NULL;
 	pfree(sk.dim);
 	pfree(sk.cnt);
-	inv_apply_order(acc, order);
+	inv_apply_order(acc, order, scratch);
 	pfree(order);
 }

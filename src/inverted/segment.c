@@ -94,20 +94,30 @@ inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
 /*
  * Stable LSD radix sort of postings by dim (non-negative int32).  Passes
  * whose byte is the same for every posting are skipped, so 16,384 dims cost
- * two passes.
+ * two passes.  It needs a second array of the same size while it runs.
  */
-static void
+void
 inv_sort_postings(InvPosting *post, uint64 n)
 {
 	InvPosting *tmp;
-	InvPosting *src = post;
-	InvPosting *dst;
-	int			shift;
 
 	if (n < 2)
 		return;
 	tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * n);
-	dst = tmp;
+	inv_sort_postings_with(post, n, tmp);
+	pfree(tmp);
+}
+
+/* The same, with the caller's second array of at least n postings. */
+void
+inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp)
+{
+	InvPosting *src = post;
+	InvPosting *dst = tmp;
+	int			shift;
+
+	if (n < 2)
+		return;
 	for (shift = 0; shift < 32; shift += 8)
 	{
 		uint64		count[256];
@@ -145,38 +155,205 @@ inv_sort_postings(InvPosting *post, uint64 n)
 	}
 	if (src != post)
 		memcpy(post, src, sizeof(InvPosting) * n);
-	pfree(tmp);
 }
 
-/* Round a bound up to the next float4 so it stays an upper bound. */
-static float4
-inv_round_up(double x)
-{
-	float4		f = (float4) x;
+/* ---- pieces of a sorted accumulator ---- */
 
-	if ((double) f < x)
-		f = nextafterf(f, INFINITY);
-	return f;
+void
+inv_piece_iter_init(InvPieceIter *it, const InvAccum *acc, uint64 npost, uint32 range_base)
+{
+	it->acc = acc;
+	it->pos = 0;
+	it->npost = npost;
+	it->range_base = range_base;
+	it->bounds = true;
+	it->data = true;
 }
 
-/*
- * The weight the bounds are taken over: raw, or divided by |d| for cosine;
- * the largest value the true weight can have given what is stored, so that
- * the bounds hold for the true weights, and also after a merge, which only
- * sees stored ones.
- */
-static inline double
-inv_bound_weight(const InvAccum *acc, const InvPosting *p)
+/* The next piece (the postings of one dim in one range), in (dim, range) order. */
+bool
+inv_piece_iter_next(InvPieceIter *it, InvPiece *piece)
 {
-	double		w = copysign(inv_bf16_bound(inv_bf16_encode(p->w)), (double) p->w);
+	const InvAccum *acc = it->acc;
+	uint64		j = it->pos;
+	uint32		n = 0;
+	uint32		range;
 
-	if (acc->flags & INV_FLAG_COSINE)
+	if (j >= it->npost)
+		return false;
+	piece->dim = acc->post[j].dim;
+	range = acc->post[j].docno >> INV_RANGE_SHIFT;
+	piece->range = range + it->range_base;
+	piece->maxpos = 0;
+	piece->maxneg = 0;
+	while (j < it->npost && acc->post[j].dim == piece->dim &&
+		   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
 	{
-		double		n2 = acc->docs[p->docno].norm2;
+		const InvPosting *p = &acc->post[j];
 
-		return n2 > 0 ? w / sqrt(n2) : 0.0;
+		if (it->bounds)
+		{
+			double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
+
+			piece->maxpos = Max(piece->maxpos, bw);
+			piece->maxneg = Max(piece->maxneg, -bw);
+		}
+		if (it->data)
+		{
+			piece->offs[n] = (InvOffset) (p->docno & (INV_RANGE_DOCS - 1));
+			piece->ws[n] = inv_bf16_encode(p->w);
+		}
+		n++;
+		j++;
 	}
-	return w;
+	piece->count = n;
+	it->pos = j;
+	return true;
+}
+
+/* The dim of the next piece; false at the end. */
+bool
+inv_piece_iter_peek(const InvPieceIter *it, int32 *dim)
+{
+	if (it->pos >= it->npost)
+		return false;
+	*dim = it->acc->post[it->pos].dim;
+	return true;
+}
+
+/* Add the pieces of the next dim (which must be dim) to a directory entry. */
+void
+inv_piece_iter_dim(InvPieceIter *it, int32 dim, InvPiece *piece, InvDimEntry *e,
+				   uint64 *nbytes, uint64 *npost)
+{
+	int32		d;
+
+	while (inv_piece_iter_peek(it, &d) && d == dim)
+	{
+		inv_piece_iter_next(it, piece);
+		e->ndesc++;
+		/* both maxima are rounded up, which commutes with max */
+		e->maxpos = Max(e->maxpos, inv_round_up(piece->maxpos));
+		e->maxneg = Max(e->maxneg, inv_round_up(piece->maxneg));
+		*nbytes += inv_piece_bytes(inv_piece_format(piece->count), piece->count);
+		*npost += piece->count;
+	}
+}
+
+void
+inv_piece_desc(const InvPiece *piece, InvRangeDesc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->range = piece->range;
+	d->count = (uint16) piece->count;
+	d->format = inv_piece_format(piece->count);
+	d->maxpos = inv_round_up(piece->maxpos);
+	d->maxneg = inv_round_up(piece->maxneg);
+}
+
+/* A piece's postings as stored: offsets or bitmap, then the weights. */
+void
+inv_piece_emit(const InvPiece *piece, InvSinkFn sink, void *arg)
+{
+	if (inv_piece_format(piece->count) == INV_PIECE_BITMAP)
+	{
+		uint8		bitmap[INV_BITMAP_BYTES];
+		uint32		k;
+
+		memset(bitmap, 0, sizeof(bitmap));
+		for (k = 0; k < piece->count; k++)
+			bitmap[piece->offs[k] >> 3] |= (uint8) (1 << (piece->offs[k] & 7));
+		sink(arg, bitmap, sizeof(bitmap));
+	}
+	else
+		sink(arg, piece->offs, sizeof(InvOffset) * piece->count);
+	sink(arg, piece->ws, sizeof(uint16) * piece->count);
+}
+
+/* ---- an accumulator as a segment source ---- */
+
+typedef struct InvAccumSource
+{
+	InvSegSource src;
+	InvAccum   *acc;
+	uint64		docpos;
+	InvPieceIter it;
+	InvPiece	piece;
+} InvAccumSource;
+
+static void
+inv_accum_docs_rewind(InvSegSource *src)
+{
+	((InvAccumSource *) src)->docpos = 0;
+}
+
+static uint32
+inv_accum_docs_next(InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint32		n = (uint32) Min((uint64) max, as->acc->ndocs - as->docpos);
+
+	memcpy(docs, &as->acc->docs[as->docpos], sizeof(InvDoc) * n);
+	memcpy(dims, &as->acc->dims[as->docpos], sizeof(int32) * n);
+	as->docpos += n;
+	return n;
+}
+
+static void
+inv_accum_dims_rewind(InvSegSource *src)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.data = false;
+}
+
+static bool
+inv_accum_dim_next(InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	int32		dim;
+
+	if (!inv_piece_iter_peek(&as->it, &dim))
+		return false;
+	e->dim = dim;
+	inv_piece_iter_dim(&as->it, dim, &as->piece, e, nbytes, npost);
+	return true;
+}
+
+static void
+inv_accum_write_descs(InvSegSource *src, InvSinkFn sink, void *arg)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint64		i;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.data = false;
+	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
+	{
+		InvRangeDesc d;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_piece_desc(&as->piece, &d);
+		sink(arg, &d, sizeof(d));
+	}
+}
+
+static void
+inv_accum_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
+{
+	InvAccumSource *as = (InvAccumSource *) src;
+	uint64		i;
+
+	inv_piece_iter_init(&as->it, as->acc, as->acc->npost, 0);
+	as->it.bounds = false;
+	for (i = 0; inv_piece_iter_next(&as->it, &as->piece); i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		inv_piece_emit(&as->piece, sink, arg);
+	}
 }
 
 /*
@@ -186,62 +363,124 @@ inv_bound_weight(const InvAccum *acc, const InvPosting *p)
 InvSegRef
 inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 {
+	InvAccumSource *as = palloc0(sizeof(InvAccumSource));
+	InvSegRef	ref;
+
+	/*
+	 * builds that fit in memory, merges and compactions number their
+	 * documents here (a build in runs, run by run: inv_spool_flush)
+	 */
+	if (inv_reorder_enabled(index))
+		inv_reorder(acc, NULL);
+	inv_sort_postings(acc->post, acc->npost);
+	as->src.flags = acc->flags;
+	as->src.ndocs = acc->ndocs;
+	as->src.npost = acc->npost;
+	as->src.docs_rewind = inv_accum_docs_rewind;
+	as->src.docs_next = inv_accum_docs_next;
+	as->src.dims_rewind = inv_accum_dims_rewind;
+	as->src.dim_next = inv_accum_dim_next;
+	as->src.write_descs = inv_accum_write_descs;
+	as->src.write_data = inv_accum_write_data;
+	as->acc = acc;
+	ref = inv_segment_write_source(index, &as->src, meta);
+	pfree(as);
+	return ref;
+}
+
+#define INV_DOC_CHUNK 4096
+
+static void
+inv_writer_sink(void *arg, const void *data, size_t len)
+{
+	inv_write((InvWriter *) arg, data, len);
+}
+
+/*
+ * Write the documents and postings of src as a new segment.  src gives its
+ * documents in order (read four times), its dimension directory, then its
+ * descriptors and posting bytes in directory order; only the directory is
+ * held in memory, so a build that merges sorted runs from temporary files
+ * (build_runs.c) writes a segment of any size this way.
+ */
+InvSegRef
+inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *meta)
+{
 	InvSegHeader hdr;
 	InvWriter	w;
 	InvSegRef	ref;
-	uint64		i,
-				j;
+	InvDoc	   *docs = palloc(sizeof(InvDoc) * INV_DOC_CHUNK);
+	int32	   *dims = palloc(sizeof(int32) * INV_DOC_CHUNK);
+	InvDimEntry *dir = NULL;
 	uint64		ndims = 0,
+				maxdir = 0,
 				ndesc = 0,
-				databytes = 0;
+				databytes = 0,
+				npost = 0,
+				i;
+	uint32		n;
 	int32		segdim = INV_DIM_NONE;
+	double		maxnorm = 0;
 
-	/* builds, merges and compactions all number their documents here */
-	if (inv_reorder_enabled(index))
-		inv_reorder(acc);
-	inv_sort_postings(acc->post, acc->npost);
-	for (i = 0; i < acc->ndocs; i++)
-		segdim = inv_combine_dim(segdim, acc->dims[i]);
-
-	/* pass 0: count dims, descriptors and posting bytes */
-	for (i = 0; i < acc->npost; i = j)
-	{
-		j = i;
-		ndims++;
-		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim)
+	/* documents: the segment's dimension and largest norm */
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		for (i = 0; i < n; i++)
 		{
-			uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
-			uint64		k = j;
-
-			ndesc++;
-			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-				j++;
-			databytes += inv_piece_bytes(inv_piece_format(j - k), j - k);
+			segdim = inv_combine_dim(segdim, dims[i]);
+			maxnorm = Max(maxnorm, (double) inv_round_up(sqrt(docs[i].norm2)));
 		}
+
+	/* pass 1: the dimension directory, and the sizes */
+	src->dims_rewind(src);
+	for (;;)
+	{
+		InvDimEntry *e;
+		uint64		nbytes = 0;
+
+		if ((ndims & 0xFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (ndims == maxdir)
+		{
+			maxdir = Max(maxdir * 2, 1024);
+			dir = dir ? repalloc_huge(dir, sizeof(InvDimEntry) * maxdir)
+				: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDimEntry) * maxdir);
+		}
+		e = &dir[ndims];
+		memset(e, 0, sizeof(*e));
+		if (!src->dim_next(src, e, &nbytes, &npost))
+			break;
+		if (ndims > 0 && e->dim <= dir[ndims - 1].dim)
+			elog(ERROR, "inverted segment source gave dims out of order");
+		e->first_desc = ndesc;
+		e->data_off = databytes;
+		ndesc += e->ndesc;
+		databytes += nbytes;
+		ndims++;
 	}
+	if (npost != src->npost)
+		elog(ERROR, "inverted segment source gave " UINT64_FORMAT " postings, not " UINT64_FORMAT,
+			 npost, src->npost);
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.magic = INV_MAGIC;
-	hdr.flags = acc->flags;
-	hdr.ndocs = acc->ndocs;
-	hdr.nranges = (acc->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
+	hdr.flags = src->flags;
+	hdr.ndocs = src->ndocs;
+	hdr.nranges = (src->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS;
 	hdr.ndims = (uint32) ndims;
 	hdr.dim = segdim;
 	hdr.ndesc = ndesc;
-	hdr.npostings = acc->npost;
+	hdr.npostings = npost;
 	hdr.doc_off = INV_PAGE_PAYLOAD;
-	hdr.norm_off = hdr.doc_off + (uint64) acc->ndocs * sizeof(InvDoc);
+	hdr.norm_off = hdr.doc_off + (uint64) src->ndocs * sizeof(InvDoc);
 	/* documents of several dimensions: each one's, so merges can tell which remain */
-	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) : 0;
-	hdr.dir_off = hdr.norm_off + (uint64) acc->ndocs * sizeof(float4) +
-		(segdim == INV_DIM_MIXED ? (uint64) acc->ndocs * sizeof(int32) : 0);
+	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) src->ndocs * sizeof(float4) : 0;
+	hdr.dir_off = hdr.norm_off + (uint64) src->ndocs * sizeof(float4) +
+		(segdim == INV_DIM_MIXED ? (uint64) src->ndocs * sizeof(int32) : 0);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + databytes;
-	hdr.maxnorm = 0;
-	for (i = 0; i < acc->ndocs; i++)
-		hdr.maxnorm = Max(hdr.maxnorm, (double) inv_round_up(sqrt(acc->docs[i].norm2)));
+	hdr.maxnorm = maxnorm;
 
 	inv_writer_begin(&w, index,
 					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), meta);
@@ -249,129 +488,43 @@ inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
-	for (i = 0; i < acc->ndocs; i += 4096)
-		inv_write(&w, &acc->docs[i], sizeof(InvDoc) * Min((uint64) 4096, acc->ndocs - i));
-	for (i = 0; i < acc->ndocs; i++)
-	{
-		float4		nrm = inv_round_up(sqrt(acc->docs[i].norm2));
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		inv_write(&w, docs, sizeof(InvDoc) * n);
+	src->docs_rewind(src);
+	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		for (i = 0; i < n; i++)
+		{
+			float4		nrm = inv_round_up(sqrt(docs[i].norm2));
 
-		inv_write(&w, &nrm, sizeof(nrm));
-	}
+			inv_write(&w, &nrm, sizeof(nrm));
+		}
 	if (segdim == INV_DIM_MIXED)
-		for (i = 0; i < acc->ndocs; i += 4096)
-			inv_write(&w, &acc->dims[i], sizeof(int32) * Min((uint64) 4096, acc->ndocs - i));
-
-	/* pass 1: dimension directory */
 	{
-		uint64		descno = 0;
-		uint64		dataoff = 0;
-
-		for (i = 0; i < acc->npost; i = j)
-		{
-			InvDimEntry e;
-			double		maxpos = 0,
-						maxneg = 0;
-
-			memset(&e, 0, sizeof(e));
-			e.dim = acc->post[i].dim;
-			e.first_desc = descno;
-			e.data_off = dataoff;
-			j = i;
-			while (j < acc->npost && acc->post[j].dim == e.dim)
-			{
-				uint32		range = acc->post[j].docno >> INV_RANGE_SHIFT;
-
-				uint64		k = j;
-
-				e.ndesc++;
-				while (j < acc->npost && acc->post[j].dim == e.dim &&
-					   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-				{
-					double		bw = inv_bound_weight(acc, &acc->post[j]);
-
-					maxpos = Max(maxpos, bw);
-					maxneg = Max(maxneg, -bw);
-					j++;
-				}
-				dataoff += inv_piece_bytes(inv_piece_format(j - k), j - k);
-			}
-			e.maxpos = inv_round_up(maxpos);
-			e.maxneg = inv_round_up(maxneg);
-			descno += e.ndesc;
-			inv_write(&w, &e, sizeof(e));
-		}
+		src->docs_rewind(src);
+		while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+			inv_write(&w, dims, sizeof(int32) * n);
 	}
-
-	/* pass 2: range descriptors */
-	for (i = 0; i < acc->npost; i = j)
-	{
-		InvRangeDesc d;
-		double		maxpos = 0,
-					maxneg = 0;
-
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		memset(&d, 0, sizeof(d));
-		d.range = acc->post[i].docno >> INV_RANGE_SHIFT;
-		j = i;
-		while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-			   (acc->post[j].docno >> INV_RANGE_SHIFT) == d.range)
-		{
-			double		bw = inv_bound_weight(acc, &acc->post[j]);
-
-			maxpos = Max(maxpos, bw);
-			maxneg = Max(maxneg, -bw);
-			j++;
-		}
-		d.count = (uint16) (j - i);
-		d.format = inv_piece_format(d.count);
-		d.maxpos = inv_round_up(maxpos);
-		d.maxneg = inv_round_up(maxneg);
-		inv_write(&w, &d, sizeof(d));
-	}
-
-	/* pass 3: postings, per descriptor: offsets or bitmap, then weights */
-	{
-		InvOffset	offs[INV_RANGE_DOCS];
-		uint16		ws[INV_RANGE_DOCS];
-		uint8		bitmap[INV_BITMAP_BYTES];
-
-		for (i = 0; i < acc->npost; i = j)
-		{
-			uint32		range = acc->post[i].docno >> INV_RANGE_SHIFT;
-			int			n = 0;
-
-			j = i;
-			while (j < acc->npost && acc->post[j].dim == acc->post[i].dim &&
-				   (acc->post[j].docno >> INV_RANGE_SHIFT) == range)
-			{
-				offs[n] = (InvOffset) (acc->post[j].docno & (INV_RANGE_DOCS - 1));
-				ws[n] = inv_bf16_encode(acc->post[j].w);
-				n++;
-				j++;
-			}
-			if (inv_piece_format(n) == INV_PIECE_BITMAP)
-			{
-				int			k;
-
-				memset(bitmap, 0, sizeof(bitmap));
-				for (k = 0; k < n; k++)
-					bitmap[offs[k] >> 3] |= (uint8) (1 << (offs[k] & 7));
-				inv_write(&w, bitmap, sizeof(bitmap));
-			}
-			else
-				inv_write(&w, offs, sizeof(InvOffset) * n);
-			inv_write(&w, ws, sizeof(uint16) * n);
-		}
-	}
-	Assert(w.written == hdr.total_bytes);
+	for (i = 0; i < ndims; i += 4096)
+		inv_write(&w, &dir[i], sizeof(InvDimEntry) * Min((uint64) 4096, ndims - i));
+	/* pass 2: range descriptors; pass 3: postings */
+	src->write_descs(src, inv_writer_sink, &w);
+	if (w.written != hdr.data_off)
+		elog(ERROR, "inverted segment source gave descriptors other than its directory's");
+	src->write_data(src, inv_writer_sink, &w);
+	if (w.written != hdr.total_bytes)
+		elog(ERROR, "inverted segment source gave postings other than its directory's");
 	inv_writer_end(&w);
 
 	ref.start = w.start;
 	ref.npages = w.total;
-	ref.ndocs = acc->ndocs;
+	ref.ndocs = src->ndocs;
 	ref.ndead = 0;
 	ref.dim = segdim;
+	if (dir)
+		pfree(dir);
+	pfree(docs);
+	pfree(dims);
 	return ref;
 }
 
