@@ -152,8 +152,8 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		/*
 		 * One segment: a scan pays per segment (each has its own directory,
 		 * descriptors and pruning bar), so a fresh build is one, whatever
-		 * the number of runs or workers; merges and compaction keep later
-		 * segments to an eighth of the index.
+		 * the number of runs or workers; later ones come from size-tiered
+		 * merges (vacuum.c), O(log n) of them.
 		 */
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);
