@@ -420,6 +420,30 @@ SELECT 'with cached connections: distributed / one shard''s rows ' ||
 	round(((SELECT ms FROM med WHERE form = 'distributed, constant vector (cached conns)') - (SELECT ms FROM med WHERE form = 'distributed, no rows (fan-out) (cached conns)'))::numeric, 2) || ' ms';
 SELECT 'load average while timing: ' || (SELECT split_part(pg_read_file('/proc/loadavg'), ' ', 1));
 SQL
+# The shard searches of one distributed query run at once, here on one
+# machine's two cores; so does one node's search when two sessions run it at
+# once.  pgbench (client round trip included, a literal vector per query):
+# one node with one shard's rows, alone and two sessions at once, against
+# distributed, one session.
+echo "== latency seen by a client (pgbench, 8 s each, average ms)"
+mkdir -p "$TMP/pgb"
+on coord -c "SELECT qid, q FROM queries ORDER BY qid" -F ' ' | while read -r qid q; do
+	printf "SELECT id FROM images_one_shard ORDER BY emb <#> '%s' LIMIT 10;\n" "$q" > "$TMP/pgb/one-$qid.sql"
+	printf "SELECT id FROM images ORDER BY emb <#> '%s' LIMIT 10;\n" "$q" > "$TMP/pgb/dist-$qid.sql"
+done
+chown -R postgres: "$TMP/pgb"
+pgb() {	# pgb FORM CLIENTS: average latency in ms
+	local files=() f
+	for f in "$TMP"/pgb/"$1"-*.sql; do files+=(-f "$f"); done
+	runuser -u postgres -- "$BINDIR/pgbench" -h "$TMP/sock" -p "${PORT[coord]}" -n -T 8 -c "$2" -j "$2" "${files[@]}" postgres 2>/dev/null |
+		awk '/^latency average/ { print $4; exit }'
+}
+one1=$(pgb one 1); one2=$(pgb one 2); dist1=$(pgb dist 1)
+echo "   one node, one shard's rows, one session:                $one1 ms"
+echo "   one node, one shard's rows, two sessions at once:       $one2 ms"
+echo "   distributed, one session:                               $dist1 ms"
+awk -v a="$one1" -v b="$one2" -v d="$dist1" 'BEGIN { if (a > 0 && b > 0)
+	printf "   distributed / one node alone: %.2fx; / one node with two searches at once: %.2fx\n", d / a, d / b }'
 # encode_text inline is run on every shard; the subquery form once.
 on coord >/dev/null <<'SQL' || exit 1
 -- encode once on the coordinator, then search with the vector as a parameter
