@@ -27,6 +27,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=${1:-1000000}
 ROUNDS=${ROUNDS:-2}
+# parallel workers besides the leader (WORKERS=1: two processes, one a core here)
+W=${WORKERS:-2}
 NQ=${NQ:-100}
 MEM_SMALL=${MEM_SMALL:-64MB}
 MEM_BIG=${MEM_BIG:-4GB}
@@ -71,7 +73,7 @@ psql -c "CREATE EXTENSION ${BENCH_EXTENSION:-sparseclip}" -c "CREATE EXTENSION p
 	-c "CREATE TABLE docs (id int, emb svec)" -c "CREATE TABLE queries (id int, emb svec)" \
 	-c "\\copy docs FROM PROGRAM '$BENCH_TMP/gen docs $N 1'" \
 	-c "\\copy queries FROM PROGRAM '$BENCH_TMP/gen text $NQ 3'" \
-	-c "ALTER TABLE docs SET (parallel_workers = 2)" \
+	-c "ALTER TABLE docs SET (parallel_workers = $W)" \
 	-c "VACUUM ANALYZE docs" -c "VACUUM ANALYZE queries"
 psql <<'SQL'
 -- the ids and distances of each query's top 10 (through the index when idx)
@@ -90,9 +92,10 @@ BEGIN
 END $$;
 SQL
 
-configs=("0 $MEM_SMALL" "2 $MEM_SMALL" "0 $MEM_BIG" "2 $MEM_BIG")
+TSV=$OUT/inverted-build-$N$([ "$W" = 2 ] || echo "-w$W").tsv
+configs=("0 $MEM_SMALL" "$W $MEM_SMALL" "0 $MEM_BIG" "$W $MEM_BIG")
 printf 'round\tworkers\tmaintenance_work_mem\tbuild s\truns\tmost accounted kB\tleader RssAnon MB\tworkers RssAnon MB\tsegments\tanswers\n' \
-	> "$OUT/inverted-build-$N.tsv"
+	> "$TSV"
 for round in $(seq "$ROUNDS"); do
 	order=(0 1 2 3)
 	[ $((round % 2)) -eq 0 ] && order=(3 2 1 0)
@@ -125,23 +128,23 @@ SQL
 		hash=$(psql -At -c "SELECT md5(string_agg(a, '|')) FROM answers(true, $NQ) a")
 		printf '%s\t%s\t%s\t%.2f\t%s\t%s\t%.0f\t%.0f\t%s\t%s\n' "$round" "$w" "$mem" "$(echo "$ms / 1000" | bc -l)" \
 			"$runs" "$acct" "$(echo "($top - $base) / 1024" | bc -l)" "$(echo "$wsum / 1024" | bc -l)" "$segs" "$hash" \
-			| tee -a "$OUT/inverted-build-$N.tsv"
+			| tee -a "$TSV"
 	done
 done
 seq10=$(psql -At -c "SELECT md5(string_agg(a, '|')) FROM answers(false, 10) a")
 idx10=$(psql -At -c "SELECT md5(string_agg(a, '|')) FROM answers(true, 10) a")
 
 echo
-printf 'rows\tmaintenance_work_mem\t0 workers s (median)\t2 workers s (median)\tspeedup\n'
+printf 'rows\tmaintenance_work_mem\t0 workers s (median)\t%s workers s (median)\tspeedup\n' "$W"
 for mem in "$MEM_SMALL" "$MEM_BIG"; do
 	med() {
-		awk -F '\t' -v w="$1" -v m="$mem" 'NR > 1 && $2 == w && $3 == m { print $4 }' "$OUT/inverted-build-$N.tsv" |
+		awk -F '\t' -v w="$1" -v m="$mem" 'NR > 1 && $2 == w && $3 == m { print $4 }' "$TSV" |
 			sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 	}
-	s0=$(med 0); s2=$(med 2)
+	s0=$(med 0); s2=$(med "$W")
 	printf '%s\t%s\t%.2f\t%.2f\t%.2fx\n' "$N" "$mem" "$s0" "$s2" "$(echo "$s0 / $s2" | bc -l)"
 done
-nh=$(awk -F '\t' 'NR > 1 { print $10 }' "$OUT/inverted-build-$N.tsv" | sort -u | wc -l)
+nh=$(awk -F '\t' 'NR > 1 { print $10 }' "$TSV" | sort -u | wc -l)
 echo "answers of $NQ queries: $nh distinct hash(es) over all builds (1 = every build answered the same)"
 [ "$seq10" = "$idx10" ] && echo "first 10 queries: the index equals the sequential scan" ||
 	echo "first 10 queries: the index DIFFERS from the sequential scan"
