@@ -407,6 +407,10 @@ extern void inv_reorder(InvAccum *acc);
 extern bool inv_reorder_enabled(Relation index);
 extern void inv_init_reloptions(void);
 
+/* ---- check.c: inverted_check's structural part (HTAB of its entries) ---- */
+extern struct HTAB *inv_check_structure(Relation index, const InvMetaPageData *meta,
+									   uint64 *nentries);
+
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);
 extern void inv_define_gucs(void);
