@@ -10,7 +10,11 @@
  *     free runs, pending chain, every segment's header, extents, doc table,
  *     norms, dimensions, directory, range descriptors and pieces
  *     (inv_piece_read), and the pending records;
- *  2. an ORDER BY scan (invbeginscan/invrescan/invgettuple) with a small
+ *  2. what a merge or VACUUM reads (as inv_merge_pending and inv_compact
+ *     do, without writing): every segment's live documents and postings
+ *     into an InvAccum (inv_accum_add_segment), its live dimension, its
+ *     extents handed to a free list, and the pending chain's pages;
+ *  3. an ORDER BY scan (invbeginscan/invrescan/invgettuple) with a small
  *     query built from the control bytes, through the segment preparation,
  *     the term walk, the bitmap kernels (plain, AVX2 or AVX-512 as the
  *     control bytes pick, where the CPU has them), pruning and batches.
@@ -110,6 +114,33 @@ fuzz_scan(Relation index, const uint8_t *ctl)
 	return got;
 }
 
+/* the readers of inv_merge_pending and inv_compact; returns the postings read */
+static uint64
+fuzz_merge_reads(Relation index)
+{
+	InvMetaPageData meta;
+	InvAccum	acc;
+	FullTransactionId xid = FullTransactionIdFromEpochAndXid(0, FirstNormalTransactionId);
+
+	memcpy(&meta, InvPageGetMeta(LocalBufferBlockPointers[0]), sizeof(meta));
+	inv_check_meta(index, &meta);
+	inv_accum_init(&acc, meta.flags & INV_FLAG_COSINE);
+	for (uint32 i = 0; i < meta.nsegments; i++)
+	{
+		InvReader	r;
+		InvSegHeader hdr;
+
+		inv_accum_add_segment(&acc, index, &meta.segs[i], NULL, NULL, NULL);
+		inv_reader_init(&r, index, meta.segs[i].start, meta.segs[i].npages);
+		inv_segment_read_header(&r, &hdr);
+		(void) inv_segment_live_dim(&r, &hdr);
+		inv_reader_end(&r);
+		inv_free_segment(index, &meta, &meta.segs[i], xid);
+	}
+	inv_pending_free_pages(index, &meta, meta.pend_head, xid);
+	return acc.npost;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -151,6 +182,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!ok && verbose)
 		fprintf(stderr, "check: ERROR %s\n", shim_message);
+	shim_index_close();
+	shim_reset();
+
+	index = shim_index_open(data + FUZZ_CTL, nblocks);
+	ok = false;
+	if (setjmp(shim_error_jmp) == 0)
+	{
+		uint64		n = fuzz_merge_reads(index);
+
+		shim_index_check_released();
+		ok = true;
+		if (verbose)
+			fprintf(stderr, "merge: %llu postings\n", (unsigned long long) n);
+	}
+	if (!ok && verbose)
+		fprintf(stderr, "merge: ERROR %s\n", shim_message);
 	shim_index_close();
 	shim_reset();
 

@@ -9,7 +9,8 @@
 # input (16 control bytes, then 8 KB pages from the metapage on),
 # inverted_check's structural part (metapage, free runs, pending chain and
 # records, every segment's header, extents, doc table, norms, directory,
-# range descriptors and pieces) and an ORDER BY scan through the term walk,
+# range descriptors and pieces), what a merge or VACUUM reads (segments into
+# an InvAccum, free runs) and an ORDER BY scan through the term walk,
 # the bitmap kernels, pruning and batches; a corrupt index must give an
 # ERROR.  Seeds: test/fuzz/seeds/inverted (test/fuzz/inverted_seeds.sh
 # writes them from a throwaway server).  test/fuzz/inverted_pages.sh fuzzes
