@@ -265,6 +265,101 @@ check_fingerprint(const SVec *v, bool stored16, int32 *nnz, uint64 *fp)
 						  stored16 ? inv_bf16_decode(inv_bf16_encode(vals[i])) : vals[i]);
 }
 
+/*
+ * The structural part of inverted_check, given the metapage's contents:
+ * every page claimed by one owner at most, every segment and the pending
+ * list parsed and checked.  Returns a hash table of their documents, by
+ * TID (*nentries counts them).  test/fuzz/fuzz_inverted.c runs it on
+ * corrupt indexes.
+ */
+HTAB *
+inv_check_structure(Relation index, const InvMetaPageData *meta, uint64 *nentries)
+{
+	HASHCTL		ctl;
+	HTAB	   *tab;
+	BlockNumber nblocks;
+	uint8	   *used;
+	uint32		i;
+	InvPendReader pr;
+	InvPendRecord rec;
+	int32	   *ind;
+	float4	   *val;
+
+	inv_check_meta(index, meta);
+	if ((meta->flags & INV_FLAG_COSINE) != inv_index_flags(index))
+		CORRUPT("metapage has the wrong operator class");
+	if (meta->nsegments > INV_MAX_SEGMENTS)
+		CORRUPT("too many segments");
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(ItemPointerData);
+	ctl.entrysize = sizeof(CheckEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	tab = hash_create("inverted_check", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	if (meta->nfree > INV_MAX_FREE)
+		CORRUPT("too many free runs");
+	nblocks = RelationGetNumberOfBlocks(index);
+	used = palloc0(Max(nblocks, 1));
+	used[INV_METAPAGE_BLKNO] = 1;
+	for (i = 0; i < meta->nfree; i++)
+		check_claim(index, used, nblocks, meta->free[i].start, meta->free[i].npages, "a free run");
+	{
+		/* the pending chain, with pages a crashed append left behind its tail */
+		BlockNumber b = meta->pend_head;
+
+		while (b != InvalidBlockNumber)
+		{
+			Buffer		buf;
+
+			CHECK_FOR_INTERRUPTS();
+			check_claim(index, used, nblocks, b, 1, "the pending list");
+			buf = ReadBuffer(index, b);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			if (InvPageGetOpaque(BufferGetPage(buf))->type != INV_PAGE_PENDING)
+				CORRUPT("block %u of the pending list is not a pending page", b);
+			b = InvPageGetOpaque(BufferGetPage(buf))->next;
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		if (meta->segs[i].start == INV_METAPAGE_BLKNO ||
+			meta->segs[i].start >= nblocks)
+			CORRUPT("segment %u lies outside the index", i);
+		check_segment(index, &meta->segs[i], meta->flags, tab, nentries, used, nblocks);
+		if (inv_combine_dim(meta->dim, meta->segs[i].dim) != meta->dim)
+			CORRUPT("metapage dimension %d does not cover segment %u's %d", meta->dim, i, meta->segs[i].dim);
+	}
+
+	inv_pend_reader_init(&pr, index, meta);
+	while (inv_pend_next(&pr, &rec, &ind, &val))
+	{
+		CheckEntry *e = check_add(tab, index, &rec.tid);
+		int32		j;
+
+		CHECK_FOR_INTERRUPTS();
+		e->flags = rec.flags;
+		e->norm2 = rec.norm2;
+		e->nnz = rec.nnz;
+		e->dim = (rec.flags & INV_DOC_NULL) ? INV_DIM_NONE : rec.dim;
+		if (inv_combine_dim(meta->dim, e->dim) != meta->dim)
+			CORRUPT("metapage dimension %d does not cover a pending document's %d", meta->dim, e->dim);
+		for (j = 0; j < rec.nnz; j++)
+		{
+			if ((j > 0 && ind[j] <= ind[j - 1]) || ind[j] < 0)
+				CORRUPT("pending record with unsorted dims");
+			e->fp += check_hash(ind[j], val[j]);
+		}
+		(*nentries)++;
+		if (ind)
+			pfree(ind);
+		if (val)
+			pfree(val);
+	}
+	return tab;
+}
+
 Datum
 inverted_check(PG_FUNCTION_ARGS)
 {
@@ -274,17 +369,9 @@ inverted_check(PG_FUNCTION_ARGS)
 	Relation	index;
 	Buffer		metabuf;
 	InvMetaPageData meta;
-	HASHCTL		ctl;
 	HTAB	   *tab;
 	uint64		nentries = 0;
 	int64		nrows = 0;
-	BlockNumber nblocks;
-	uint8	   *used;
-	uint32		i;
-	InvPendReader pr;
-	InvPendRecord rec;
-	int32	   *ind;
-	float4	   *val;
 	IndexInfo  *indexInfo;
 	Snapshot	snapshot;
 	TableScanDesc tscan;
@@ -319,78 +406,7 @@ inverted_check(PG_FUNCTION_ARGS)
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
 	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
-	inv_check_meta(index, &meta);
-	if ((meta.flags & INV_FLAG_COSINE) != inv_index_flags(index))
-		CORRUPT("metapage has the wrong operator class");
-	if (meta.nsegments > INV_MAX_SEGMENTS)
-		CORRUPT("too many segments");
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(ItemPointerData);
-	ctl.entrysize = sizeof(CheckEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	tab = hash_create("inverted_check", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	if (meta.nfree > INV_MAX_FREE)
-		CORRUPT("too many free runs");
-	nblocks = RelationGetNumberOfBlocks(index);
-	used = palloc0(Max(nblocks, 1));
-	used[INV_METAPAGE_BLKNO] = 1;
-	for (i = 0; i < meta.nfree; i++)
-		check_claim(index, used, nblocks, meta.free[i].start, meta.free[i].npages, "a free run");
-	{
-		/* the pending chain, with pages a crashed append left behind its tail */
-		BlockNumber b = meta.pend_head;
-
-		while (b != InvalidBlockNumber)
-		{
-			Buffer		buf;
-
-			CHECK_FOR_INTERRUPTS();
-			check_claim(index, used, nblocks, b, 1, "the pending list");
-			buf = ReadBuffer(index, b);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			if (InvPageGetOpaque(BufferGetPage(buf))->type != INV_PAGE_PENDING)
-				CORRUPT("block %u of the pending list is not a pending page", b);
-			b = InvPageGetOpaque(BufferGetPage(buf))->next;
-			UnlockReleaseBuffer(buf);
-		}
-	}
-	for (i = 0; i < meta.nsegments; i++)
-	{
-		if (meta.segs[i].start == INV_METAPAGE_BLKNO ||
-			meta.segs[i].start >= nblocks)
-			CORRUPT("segment %u lies outside the index", i);
-		check_segment(index, &meta.segs[i], meta.flags, tab, &nentries, used, nblocks);
-		if (inv_combine_dim(meta.dim, meta.segs[i].dim) != meta.dim)
-			CORRUPT("metapage dimension %d does not cover segment %u's %d", meta.dim, i, meta.segs[i].dim);
-	}
-
-	inv_pend_reader_init(&pr, index, &meta);
-	while (inv_pend_next(&pr, &rec, &ind, &val))
-	{
-		CheckEntry *e = check_add(tab, index, &rec.tid);
-		int32		j;
-
-		CHECK_FOR_INTERRUPTS();
-		e->flags = rec.flags;
-		e->norm2 = rec.norm2;
-		e->nnz = rec.nnz;
-		e->dim = (rec.flags & INV_DOC_NULL) ? INV_DIM_NONE : rec.dim;
-		if (inv_combine_dim(meta.dim, e->dim) != meta.dim)
-			CORRUPT("metapage dimension %d does not cover a pending document's %d", meta.dim, e->dim);
-		for (j = 0; j < rec.nnz; j++)
-		{
-			if ((j > 0 && ind[j] <= ind[j - 1]) || ind[j] < 0)
-				CORRUPT("pending record with unsorted dims");
-			e->fp += check_hash(ind[j], val[j]);
-		}
-		nentries++;
-		if (ind)
-			pfree(ind);
-		if (val)
-			pfree(val);
-	}
+	tab = inv_check_structure(index, &meta, &nentries);
 
 	/* every visible row must be there */
 	indexInfo = BuildIndexInfo(index);

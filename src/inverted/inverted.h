@@ -68,7 +68,13 @@ typedef struct InvPageOpaque
 	uint16		unused;
 } InvPageOpaque;
 
-#define InvPageGetOpaque(page) ((InvPageOpaque *) PageGetSpecialPointer(page))
+/*
+ * The special area is where inv_init_page puts it, at the end of the page;
+ * pd_special is not read, so that a corrupt page header cannot send a
+ * reader outside the page (or to a misaligned address).
+ */
+#define INV_PAGE_SPECIAL_OFFSET	(BLCKSZ - MAXALIGN(sizeof(InvPageOpaque)))
+#define InvPageGetOpaque(page) ((InvPageOpaque *) ((char *) (page) + INV_PAGE_SPECIAL_OFFSET))
 #define InvPagePayload(page) ((char *) (page) + INV_PAGE_DATA_OFFSET)
 
 /* Index-wide flags */
@@ -356,6 +362,8 @@ typedef struct InvPendReader
 	BlockNumber blk;
 	uint32		off;
 	uint32		remaining;
+	BlockNumber steps;			/* pages moved on to */
+	BlockNumber maxsteps;		/* the index's size, once needed */
 } InvPendReader;
 
 extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *meta);
@@ -502,6 +510,10 @@ struct InvSegSource
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
 										  InvMetaPageData *meta);
+
+/* ---- check.c: inverted_check's structural part (HTAB of its entries) ---- */
+extern struct HTAB *inv_check_structure(Relation index, const InvMetaPageData *meta,
+									   uint64 *nentries);
 
 /* ---- shared helpers ---- */
 extern double inv_distance(bool cosine, double dot, double qnorm2, double dnorm2);

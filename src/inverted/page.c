@@ -200,6 +200,8 @@ inv_fill_metapage(Relation index, Page page)
 	InvMetaPageData *meta;
 
 	StaticAssertStmt(sizeof(InvMetaPageData) <= INV_PAGE_PAYLOAD, "metapage too large");
+	StaticAssertStmt(INV_PAGE_DATA_OFFSET + INV_PAGE_PAYLOAD == INV_PAGE_SPECIAL_OFFSET,
+					 "the payload ends where the special area begins");
 	StaticAssertStmt(sizeof(InvSegHeader) + INV_MAX_EXTENTS * sizeof(InvExtent) <= INV_PAGE_PAYLOAD,
 					 "segment header and extents exceed a page");
 	inv_init_page(page, INV_PAGE_META);
@@ -235,8 +237,9 @@ inv_read_meta(Relation index, InvMetaPageData *meta)
 }
 
 /*
- * An index this code cannot read: not an inverted index, or one written in
- * another on-disk format (an older build).  Every path that reads segments
+ * An index this code cannot read: not an inverted index, one written in
+ * another on-disk format (an older build), or a metapage whose counts
+ * overrun its arrays.  Every path that reads segments
  * or writes to the index checks this first, so an old index is never merged
  * with the wrong reader.
  */
@@ -253,6 +256,12 @@ inv_check_meta(Relation index, const InvMetaPageData *meta)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" has version %u, expected %u; REINDEX it",
 						RelationGetRelationName(index), meta->version, INV_VERSION)));
+	/* counts that index the metapage's own arrays */
+	if (meta->nsegments > INV_MAX_SEGMENTS || meta->nfree > INV_MAX_FREE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": bad metapage (%u segments, %u free runs)",
+						RelationGetRelationName(index), meta->nsegments, meta->nfree)));
 }
 
 /* ---------------------------------------------------------------- reader */
@@ -389,13 +398,21 @@ inv_reader_lock(InvReader *r, BlockNumber rel)
 				 errmsg("inverted index \"%s\": segment read past its end",
 						RelationGetRelationName(r->index))));
 	blkno = inv_reader_blkno(r, rel);
+	/* a corrupt metapage's segment start: ReadBuffer would add a page */
+	if (blkno == P_NEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("inverted index \"%s\": segment at an invalid block",
+						RelationGetRelationName(r->index))));
 	if (r->cur == blkno && r->locked)
 		return BufferGetPage(r->buf);
 	inv_reader_unlock(r);
-	if (r->cur != blkno)
+	if (r->cur != blkno || !BufferIsValid(r->buf))
 	{
 		if (BufferIsValid(r->buf))
 			ReleaseBuffer(r->buf);
+		/* consistent should ReadBuffer fail */
+		r->buf = InvalidBuffer;
 		r->cur = blkno;
 		r->buf = inv_read_segment_buffer(r->index, r->cur);
 	}

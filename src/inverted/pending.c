@@ -182,6 +182,8 @@ inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *me
 	r->blk = meta->pend_head;
 	r->off = 0;
 	r->remaining = meta->pend_count;
+	r->steps = 0;
+	r->maxsteps = InvalidBlockNumber;
 }
 
 static void
@@ -197,6 +199,14 @@ inv_pend_read_bytes(InvPendReader *r, void *dst, size_t len)
 
 		if (r->off == INV_PAGE_PAYLOAD)
 		{
+			/* a corrupt chain that loops must not keep a scan reading it */
+			if (r->maxsteps == InvalidBlockNumber)
+				r->maxsteps = RelationGetNumberOfBlocks(r->index);
+			if (++r->steps >= r->maxsteps)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("inverted index \"%s\": the pending list loops",
+								RelationGetRelationName(r->index))));
 			buffer = ReadBuffer(r->index, r->blk);
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
 			r->blk = InvPageGetOpaque(BufferGetPage(buffer))->next;

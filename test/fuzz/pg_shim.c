@@ -35,10 +35,19 @@ shim_chunk(void *p)
 	return (ShimChunk *) ((char *) p - offsetof(ShimChunk, data));
 }
 
+/* requests palloc refuses, as PostgreSQL's does (a harness may lower it) */
+Size		shim_alloc_limit = MaxAllocSize;
+
 void *
 palloc(Size size)
 {
-	ShimChunk  *c = malloc(offsetof(ShimChunk, data) + size);
+	ShimChunk  *c;
+
+	if (size > shim_alloc_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("invalid memory alloc request size %zu", size)));
+	c = malloc(offsetof(ShimChunk, data) + size);
 
 	if (c == NULL)
 		abort();
@@ -128,10 +137,21 @@ errcode(int sqlerrcode)
 	return 0;
 }
 
+/* the last message, kept only when a harness asks (it costs a vsnprintf) */
+bool		shim_keep_messages;
+char		shim_message[256];
+
 int
 errmsg(const char *fmt,...)
 {
-	(void) fmt;
+	if (shim_keep_messages)
+	{
+		va_list		ap;
+
+		va_start(ap, fmt);
+		vsnprintf(shim_message, sizeof(shim_message), fmt, ap);
+		va_end(ap);
+	}
 	return 0;
 }
 

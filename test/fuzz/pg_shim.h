@@ -6,4 +6,7 @@
 extern jmp_buf shim_error_jmp;
 extern int	shim_errors;
 extern void shim_reset(void);
+extern bool shim_keep_messages;
+extern Size shim_alloc_limit;
+extern char shim_message[256];
 #endif

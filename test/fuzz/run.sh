@@ -2,9 +2,19 @@
 # Build the libFuzzer targets with clang (ASan + UBSan) and run each for
 # SECONDS_EACH seconds (default 60).  Not part of the test suite.
 #   bash test/fuzz/run.sh [seconds]
-# FUZZ_TARGETS picks targets (default: image png webp bpe model svec);
-# the inverted index's page decoders are fuzzed in a server by
-# test/fuzz/inverted_pages.sh.
+# FUZZ_TARGETS picks targets (default: image png webp bpe model svec inverted).
+# inverted (test/fuzz/fuzz_inverted.c): the inverted index's page and
+# segment decoders, compiled unchanged from src/inverted over a buffer
+# manager shim (inv_shim.c, each page its own malloc'd block): for each
+# input (16 control bytes, then 8 KB pages from the metapage on),
+# inverted_check's structural part (metapage, free runs, pending chain and
+# records, every segment's header, extents, doc table, norms, directory,
+# range descriptors and pieces), what a merge or VACUUM reads (segments into
+# an InvAccum, free runs) and an ORDER BY scan through the term walk,
+# the bitmap kernels, pruning and batches; a corrupt index must give an
+# ERROR.  Seeds: test/fuzz/seeds/inverted (test/fuzz/inverted_seeds.sh
+# writes them from a throwaway server).  test/fuzz/inverted_pages.sh fuzzes
+# the same decoders in a server, far more slowly.
 # FUZZ_RUNS=N stops each after N executions instead (the time limit then
 # only caps it, at SECONDS_EACH or 24 hours when none is given).
 set -euo pipefail
@@ -12,13 +22,13 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 runs=${FUZZ_RUNS:-}
 [ -n "$runs" ] && [ -z "${1:-}" ] && secs=86400
-targets=${FUZZ_TARGETS:-"image png webp bpe model svec"}
+targets=${FUZZ_TARGETS:-"image png webp bpe model svec inverted"}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PG_INC=$("$PG_CONFIG" --includedir-server)
 PG_LIB=$("$PG_CONFIG" --libdir)
 [ -f "$PG_LIB/libpgcommon.a" ] || PG_LIB=$("$PG_CONFIG" --pkglibdir)
 out=${FUZZ_OUT:-/tmp/sparseclip-fuzz}
-mkdir -p "$out/corpus_image" "$out/corpus_png" "$out/corpus_webp" "$out/corpus_bpe" "$out/corpus_model" "$out/corpus_svec"
+mkdir -p "$out/corpus_image" "$out/corpus_png" "$out/corpus_webp" "$out/corpus_bpe" "$out/corpus_model" "$out/corpus_svec" "$out/corpus_inverted"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc/core"
 # SPARSECLIP_FUZZING: libpng lets chunks with bad CRCs through, as libpng's own fuzzer does
 images="src/core/image.c src/core/image_jpeg.c src/core/image_png.c src/core/image_webp.c src/core/errmsg.c"
@@ -37,8 +47,16 @@ for t in $targets; do
 		# the svec parsers of src/svec.c, outside a server (test/fuzz/pg_shim.c)
 		clang $flags -Wno-ignored-attributes -Isrc -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_svec.c test/fuzz/pg_shim.c \
 			src/svec.c "$PG_LIB/libpgcommon.a" "$PG_LIB/libpgport.a" -lm -o "$out/fuzz_svec" ;;
+	inverted)
+		# the index's page and segment decoders, over an index in memory
+		# (test/fuzz/fuzz_inverted.c, inv_shim.c, inv_stubs.c)
+		clang $flags -Wno-ignored-attributes -Isrc -Isrc/inverted -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_inverted.c \
+			test/fuzz/inv_shim.c test/fuzz/inv_stubs.c test/fuzz/pg_shim.c src/svec.c \
+			src/inverted/{page,segment,pending,check,scan,scan_batch,scan_kernels,scan_prune,scan_segment,scan_walk}.c \
+			"$PG_LIB/libpgcommon.a" "$PG_LIB/libpgport.a" -lm -o "$out/fuzz_inverted" ;;
 	esac
 done
+cp test/fuzz/seeds/inverted/* "$out/corpus_inverted/"
 cp test/fixtures/model/*.safetensors "$out/corpus_model/"
 printf '\x00{1:0.5,3:2}/10' > "$out/corpus_svec/text"
 printf '\x00 { 7:-1.5e-3 , 2:3e38 } / 1000000000 ' > "$out/corpus_svec/spaces"
@@ -63,8 +81,13 @@ for t in $targets; do
 	echo "== fuzz_$t for ${secs}s${runs:+ or $runs runs}"
 	rc=0
 	maxlen=65536
+	extra=
 	[ "$t" = model ] && maxlen=400000	# the model seeds are fixture files of up to 330 kB
-	"$out/fuzz_$t" -max_total_time="$secs" ${runs:+-runs=$runs} -rss_limit_mb=2048 -max_len=$maxlen \
+	# index seeds are up to 12 pages; a corrupt index must not hang a scan.
+	# Inputs take milliseconds, but the limit is wall-clock time: on a shared
+	# machine that stops nice'd processes for minutes, 30 s fired falsely.
+	[ "$t" = inverted ] && maxlen=131088 && extra=-timeout=1200
+	"$out/fuzz_$t" -max_total_time="$secs" ${runs:+-runs=$runs} -rss_limit_mb=2048 -max_len=$maxlen $extra \
 		-artifact_prefix="$out/crash_$t-" -print_final_stats=1 "$out/corpus_$t" \
 		> "$out/fuzz_$t.log" 2>&1 || rc=$?
 	grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|ERROR|SUMMARY|Done' \
