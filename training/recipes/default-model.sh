@@ -80,6 +80,8 @@ if [ ! -s "$stage2" ]; then
 		--steps 4500 ${sparsify[@]+"${sparsify[@]}"} \
 		--threads "$THREADS" --out "$stage2"
 fi
+# a stopped stage 2 leaves its state, not the model file
+[ -s "$stage2" ] || { say "stage 2 stopped before its end; rerun to resume"; exit 1; }
 if [ "$DENSE" = 1 ]; then
 	say "trained the dense baseline: $stage2 (log ${stage2%.safetensors}.csv)"
 	exit 0
