@@ -384,14 +384,11 @@ hash_destroy(HTAB *hashp)
 int
 errmsg_internal(const char *fmt,...)
 {
-	if (shim_keep_messages)
-	{
-		va_list		ap;
+	va_list		ap;
 
-		va_start(ap, fmt);
-		vsnprintf(shim_message, sizeof(shim_message), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	shim_keep_message(fmt, ap);
+	va_end(ap);
 	return 0;
 }
 

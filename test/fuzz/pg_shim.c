@@ -141,17 +141,21 @@ errcode(int sqlerrcode)
 bool		shim_keep_messages;
 char		shim_message[256];
 
+void
+shim_keep_message(const char *fmt, va_list ap)
+{
+	if (shim_keep_messages)
+		vsnprintf(shim_message, sizeof(shim_message), fmt, ap);
+}
+
 int
 errmsg(const char *fmt,...)
 {
-	if (shim_keep_messages)
-	{
-		va_list		ap;
+	va_list		ap;
 
-		va_start(ap, fmt);
-		vsnprintf(shim_message, sizeof(shim_message), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	shim_keep_message(fmt, ap);
+	va_end(ap);
 	return 0;
 }
 
