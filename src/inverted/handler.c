@@ -64,6 +64,12 @@ inv_define_gucs(void)
 							 "Exact either way; off scores every posting of every query term (for comparison).",
 							 &inv_prune, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_scan_cache",
+							"Memory a backend keeps between inverted index scans for their score arrays.",
+							"A scan needs 4 bytes per row of each segment (8 for cosine); kept, they need not be "
+							"faulted in again by the next query.  0 allocates them for every scan.",
+							&inv_scan_cache_kb, 65536, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, inv_scan_cache_assign, NULL);
 	/* the index option `reorder` (reorder.c) */
 	inv_init_reloptions();
 }

@@ -276,4 +276,7 @@ extern void inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *r
 /* scan_batch.c */
 extern void inv_next_batch(InvScanOpaque *so);
 
+/* scan_buffers.c */
+extern void *inv_scan_buffer(MemoryContext ctx, Size size);
+
 #endif							/* SPARSECLIP_INVERTED_SCAN_H */

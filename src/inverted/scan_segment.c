@@ -84,8 +84,8 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	inv_reader_init(&ss->r, index, ref->start, ref->npages);
 	inv_segment_read_header(&ss->r, hdr);
 	/* whole ranges: bitmap pieces write all INV_RANGE_DOCS lanes */
-	ss->acc = MemoryContextAllocHuge(CurrentMemoryContext,
-									 sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
+	ss->acc = inv_scan_buffer(CurrentMemoryContext,
+							  sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
 	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
 	/* cosine keys need every norm; inner-product keys only the candidates' */
 	ss->norms = NULL;
@@ -98,7 +98,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		float4		nmin = FLT_MAX;
 		uint32		d;
 
-		ss->norms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float4) * padded);
+		ss->norms = inv_scan_buffer(CurrentMemoryContext, sizeof(float4) * padded);
 		memset(ss->norms + hdr->ndocs, 0, sizeof(float4) * (padded - hdr->ndocs));
 		inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
 		for (d = 0; d < hdr->ndocs; d++)

@@ -7,6 +7,7 @@
 #   psql -c 'SELECT 1'           # PGHOST, PGPORT, PGUSER, PGDATABASE are set
 #
 # BENCH_TMP is the cluster's directory (readable by postgres), for data files.
+# BENCH_PORT (default 5433) lets two benchmarks run at once.
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BENCH_BINDIR=$("$PG_CONFIG" --bindir)
@@ -26,9 +27,9 @@ bench_start_cluster() {
 	chown -R postgres: "$BENCH_TMP"
 	trap bench_stop_cluster EXIT
 	runuser -u postgres -- "$BENCH_BINDIR/initdb" -D "$BENCH_TMP/data" -A trust -E UTF8 --locale=C --no-sync >/dev/null
-	local opts="-k $BENCH_TMP/sock -p 5433 -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB -c maintenance_work_mem=1GB -c work_mem=64MB -c checkpoint_timeout=30min"
+	local opts="-k $BENCH_TMP/sock -p ${BENCH_PORT:-5433} -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB -c maintenance_work_mem=1GB -c work_mem=64MB -c checkpoint_timeout=30min"
 	for o in "$@"; do opts="$opts -c $o"; done
 	runuser -u postgres -- env OPENBLAS_NUM_THREADS=1 "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" \
 		-l "$BENCH_TMP/server.log" -w -o "$opts" start >/dev/null
-	export PGHOST="$BENCH_TMP/sock" PGPORT=5433 PGUSER=postgres PGDATABASE=postgres
+	export PGHOST="$BENCH_TMP/sock" PGPORT=${BENCH_PORT:-5433} PGUSER=postgres PGDATABASE=postgres
 }

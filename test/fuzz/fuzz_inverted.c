@@ -165,6 +165,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (inv_simd > INV_SIMD_AVX512)
 		inv_simd = INV_SIMD_AVX512;
 	inv_prune = (ctl[0] & 8) == 0;
+	/* the shim frees every allocation after an input: no arrays kept across inputs */
+	inv_scan_cache_kb = 0;
 	inv_initial_batch = 1 + (ctl[0] >> 4);
 	inv_query_terms = ctl[1] % 8;
 

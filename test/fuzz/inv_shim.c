@@ -292,6 +292,13 @@ MemoryContextDelete(MemoryContext context)
 	(void) context;
 }
 
+void
+MemoryContextRegisterResetCallback(MemoryContext context, MemoryContextCallback *cb)
+{
+	(void) context;
+	(void) cb;					/* the contexts are freed with the input */
+}
+
 /* ---- hash tables: an open-addressing table of blob keys, enough for check.c ---- */
 struct HTAB
 {

@@ -52,7 +52,7 @@ for t in $targets; do
 		# (test/fuzz/fuzz_inverted.c, inv_shim.c, inv_stubs.c)
 		clang $flags -Wno-ignored-attributes -Isrc -Isrc/inverted -Itest/fuzz -I"$PG_INC" test/fuzz/fuzz_inverted.c \
 			test/fuzz/inv_shim.c test/fuzz/inv_stubs.c test/fuzz/pg_shim.c src/svec.c \
-			src/inverted/{page,segment,pending,check,scan,scan_batch,scan_kernels,scan_prune,scan_segment,scan_walk}.c \
+			src/inverted/{page,segment,pending,check,scan,scan_batch,scan_buffers,scan_kernels,scan_prune,scan_segment,scan_walk}.c \
 			"$PG_LIB/libpgcommon.a" "$PG_LIB/libpgport.a" -lm -o "$out/fuzz_inverted" ;;
 	esac
 done
