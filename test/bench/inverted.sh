@@ -6,7 +6,7 @@
 #
 # Run as root after `make install`.  It starts a throwaway cluster (fsync on,
 # shared_buffers=4GB), and for each table size reports: load time, index build
-# time, index size, single-row insert rate with and without the index
+# time and memory (peak private memory of the leader and its workers), index size, single-row insert rate with and without the index
 # (pgbench, one client, synchronous_commit=off, best of two), and p50/p95 latency of top-10 and top-100 queries
 # (text-like: ~24 non-zeros, image-like: ~96) through the index and through a
 # sequential scan, measured inside the server, plus whether every index answer
@@ -77,8 +77,27 @@ for n in "${ROWS[@]}"; do
 		-c "INSERT INTO queries SELECT 'image', id, emb FROM q" \
 		-c "VACUUM ANALYZE docs" -c "VACUUM ANALYZE queries" -c "VACUUM ANALYZE newvecs"
 	t2=$(now)
+	# the build's memory: the peak, over the build, of the private memory
+	# (RssAnon, so not shared_buffers) of all the cluster's processes (the
+	# leader and its parallel workers) above what they held before
+	rss_anon() {
+		local pm s=0 p k
+		pm=$(head -n 1 "$TMP/data/postmaster.pid")
+		for p in $pm $(pgrep -P "$pm"); do
+			k=$(awk '/^RssAnon:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || k=0
+			s=$((s + ${k:-0}))
+		done
+		echo "$s"
+	}
+	base=$(rss_anon)
+	( peak=0; while :; do r=$(rss_anon); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" > "$TMP/peak"; }; sleep 0.2; done ) &
+	sampler=$!
 	psql -c "CREATE INDEX docs_emb ON docs USING inverted (emb svec_ip_ops)"
 	t3=$(now)
+	kill "$sampler"; wait "$sampler" 2>/dev/null || true
+	buildmem=$(( ($(cat "$TMP/peak" 2>/dev/null || echo "$base") - base) / 1024 ))
+	mwm=$(psql -At -c "SHOW maintenance_work_mem")
+	workers=$(psql -At -c "SHOW max_parallel_maintenance_workers")
 	size=$(psql -At -c "SELECT pg_relation_size('docs_emb')")
 	heapsize=$(psql -At -c "SELECT pg_relation_size('docs')")
 
@@ -113,7 +132,8 @@ EOF
 	{
 		printf 'rows\tmetric\tindex\tbaseline\tratio\tnote\n'
 		awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d\tload (COPY) s\t%.1f\t-\t-\t\n", n, b - a }'
-		awk -v n="$n" -v a="$t2" -v b="$t3" 'BEGIN { printf "%d\tindex build s\t%.1f\t-\t-\t\n", n, b - a }'
+		awk -v n="$n" -v a="$t2" -v b="$t3" -v w="$workers" 'BEGIN { printf "%d\tindex build s\t%.1f\t-\t-\tmax_parallel_maintenance_workers %s\n", n, b - a, w }'
+		printf '%d\tbuild memory MB\t%d\t-\t-\tpeak private memory of all processes above before; maintenance_work_mem %s\n' "$n" "$buildmem" "$mwm"
 		awk -v n="$n" -v s="$size" -v h="$heapsize" 'BEGIN { printf "%d\tindex size MB\t%.0f\t%.0f\t%.2f\tbaseline: table size\n", n, s / 1048576, h / 1048576, s / h }'
 		awk -v n="$n" -v x="$tps_idx" -v y="$tps_plain" 'BEGIN { printf "%d\tinserts/s\t%.0f\t%.0f\t%.2f\tbaseline: no index\n", n, x, y, x / y }'
 		awk -F '\t' -v n="$n" '{ printf "%d\t%s\t%.2f\t%.2f\t%.1fx\t%s\n", n, $1, $2, $3, $3 / $2, $4 }' "$TMP/q.tsv"
