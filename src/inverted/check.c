@@ -232,8 +232,6 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 				if (doc.flags & INV_DOC_NULL)
 					CORRUPT("NULL document %u has postings", docno);
 				bw = ws[i];
-				if (flags & INV_FLAG_COSINE)
-					bw = doc.norm2 > 0 ? bw / sqrt(doc.norm2) : 0;
 				if (bw > (double) desc.maxpos || -bw > (double) desc.maxneg ||
 					bw > (double) e.maxpos || -bw > (double) e.maxneg)
 					CORRUPT("range bound of dim %d does not cover weight %g", e.dim, ws[i]);
@@ -251,18 +249,20 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	pfree(docs);
 }
 
-/* the fingerprint of a vector as a segment stores it, or exactly */
+/* the fingerprint of a vector as a segment of an index of these flags stores it, or exactly */
 static void
-check_fingerprint(const SVec *v, bool stored16, int32 *nnz, uint64 *fp)
+check_fingerprint(const SVec *v, bool stored16, uint32 flags, int32 *nnz, uint64 *fp)
 {
 	const float4 *vals = SVEC_VALUES(v);
+	double		norm2 = svec_norm2(v);
 	int32		i;
 
 	*nnz = v->nnz;
 	*fp = 0;
 	for (i = 0; i < v->nnz; i++)
 		*fp += check_hash(v->indices[i],
-						  stored16 ? inv_bf16_decode(inv_bf16_encode(vals[i])) : vals[i]);
+						  stored16 ? inv_bf16_decode(inv_bf16_encode(inv_stored_weight(flags, vals[i], norm2)))
+						  : vals[i]);
 }
 
 /*
@@ -473,7 +473,7 @@ inverted_check(PG_FUNCTION_ARGS)
 			int32		nnz;
 			uint64		fp;
 
-			check_fingerprint(v, e->stored16, &nnz, &fp);
+			check_fingerprint(v, e->stored16, meta.flags, &nnz, &fp);
 			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp || v->dim != e->dim ||
 				svec_norm2(v) != e->norm2)
 				CORRUPT("row (%u,%u) is indexed with a different vector",

@@ -29,6 +29,7 @@
 
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/amapi.h"
@@ -42,7 +43,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			6
+#define INV_VERSION			7
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		10
@@ -77,7 +78,11 @@ typedef struct InvPageOpaque
 #define InvPageGetOpaque(page) ((InvPageOpaque *) ((char *) (page) + INV_PAGE_SPECIAL_OFFSET))
 #define InvPagePayload(page) ((char *) (page) + INV_PAGE_DATA_OFFSET)
 
-/* Index-wide flags */
+/*
+ * Index-wide flags.  A cosine index stores each weight divided by its
+ * document's norm (w/|d|, inv_stored_weight, since version 7), so that its
+ * scores need no norms: acc is already the cosine times |q|.
+ */
 #define INV_FLAG_COSINE		0x0001
 
 /* metapage dim when no document has been seen, or documents disagree */
@@ -414,19 +419,34 @@ inv_round_up(double x)
 }
 
 /*
- * The weight the bounds are taken over: raw, or divided by |d| for cosine;
- * the largest value the true weight can have given what is stored, so that
- * the bounds hold for the true weights, and also after a merge, which only
- * sees stored ones.
+ * The weight a segment stores for w of a document of squared norm norm2:
+ * w, or w/|d| for cosine.  The division and then inv_bf16_encode err by at
+ * most 2^-24 + 2^-8 of |w/|d||, within INV_BF16_REL; a quotient too small
+ * for a float keeps its sign as the smallest one, so that no stored weight
+ * is zero.
+ */
+static inline float4
+inv_stored_weight(uint32 flags, float4 w, double norm2)
+{
+	float4		f;
+
+	if (!(flags & INV_FLAG_COSINE) || !(norm2 > 0))
+		return w;
+	f = (float4) ((double) w / sqrt(norm2));
+	if (f == 0 && w != 0)
+		f = copysign(FLT_TRUE_MIN, w);
+	return f;
+}
+
+/*
+ * The bound on a weight given the stored one (w as inv_stored_weight gives
+ * it): the largest value the true weight can have, so that the bounds hold
+ * for the true weights, and also after a merge, which only sees stored ones.
  */
 static inline double
-inv_bound_weight(uint32 flags, float4 w, double norm2)
+inv_bound_weight(float4 w)
 {
-	double		b = copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
-
-	if (flags & INV_FLAG_COSINE)
-		return norm2 > 0 ? b / sqrt(norm2) : 0.0;
-	return b;
+	return copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
 }
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,

@@ -57,15 +57,11 @@ typedef struct InvSegScan
 {
 	InvReader	r;
 	InvSegHeader hdr;
-	float4	   *acc;			/* per document: score, summed term by term */
-	float4	   *norms;			/* cosine, per document: |d| rounded up, 0 for
-								 * NULL/zero; padded to whole ranges */
-	double		nmin;			/* cosine: a lower bound on every non-zero |d| */
-	bool		scaled;			/* cosine: complete ranges hold acc / |d| */
+	float4	   *acc;			/* per document: score, summed term by term
+								 * (cosine: of w / |d|, as stored) */
 	struct InvTerm *terms;		/* the query terms found in the segment */
 	int			nterms;
-	double		slack;			/* error bound of any partial score, in the
-								 * units pruning compares (cosine: / |d|) */
+	double		slack;			/* error bound of any partial score */
 	double	   *rest_lo;		/* mixed signs, per range: the least the terms
 								 * after the next checkpoint can add; else NULL */
 	/*
@@ -133,14 +129,6 @@ typedef struct InvRangeBound
 /* terms walked side by side, each with a pinned page */
 #define INV_MAX_CURSORS		64
 
-/*
- * Cosine: what pruning compares is a document's partial score over its norm,
- * acc / n in float (0 where n is 0: NULL and zero vectors have no postings).
- * The stored n is |d| rounded up to a float, so acc / n is within 2^-21 of
- * |acc / |d|| (INV_COS_REL): one rounding of n, one of the division.
- */
-#define INV_COS_REL		(1.0 / (1 << 21))
-
 /* ---------------------------------------------------------------- kernels (scan_kernels.c) */
 
 /*
@@ -169,7 +157,6 @@ extern __attribute__((visibility("hidden"))) InvBitmapAddFn inv_add_bitmap;
 extern __attribute__((visibility("hidden"))) InvRangeMaxFn inv_range_max_fn;
 
 extern void inv_choose_kernels(void);
-extern void inv_scale_range(InvSegScan *ss, uint32 r);
 
 /*
  * The portable kernels below are inline here because the walk inlines them
@@ -185,51 +172,18 @@ inv_v4_max(InvV4F a, InvV4F b)
 	return (InvV4F) (((InvV4I) a & m) | ((InvV4I) b & ~m));
 }
 
-static inline float4
-inv_cos_val(float4 a, float4 n)
-{
-	return n > 0 ? a / n : 0;
-}
-
-/* cosine: the largest acc / n in a range, 0 where n is 0 */
-static inline float4
-inv_range_max_cos(const float4 *a, const float4 *n)
-{
-	InvV4F		v = {0, 0, 0, 0};
-	int			i;
-
-	for (i = 0; i < INV_RANGE_DOCS; i += 4)
-	{
-		InvV4F		x,
-					nn;
-		InvV4I		pos;
-
-		memcpy(&x, a + i, sizeof(x));
-		memcpy(&nn, n + i, sizeof(nn));
-		pos = nn > 0;
-		/* lanes of n = 0 divide to inf or NaN and are masked to 0 */
-		x = (InvV4F) ((InvV4I) (x / nn) & pos);
-		v = inv_v4_max(v, x);
-	}
-	return Max(Max(v[0], v[1]), Max(v[2], v[3]));
-}
-
 /* The largest value pruning compares in range r (at least 0). */
 static inline float4
 inv_range_max(const InvSegScan *ss, uint32 r)
 {
-	size_t		off = (size_t) r << INV_RANGE_SHIFT;
-
-	if (ss->norms != NULL)
-		return inv_range_max_cos(ss->acc + off, ss->norms + off);
-	return inv_range_max_fn(ss->acc + off);
+	return inv_range_max_fn(ss->acc + ((size_t) r << INV_RANGE_SHIFT));
 }
 
 /* the value of document d that inv_range_max takes the largest of */
 static inline float4
 inv_doc_val(const InvSegScan *ss, uint32 d)
 {
-	return ss->norms != NULL ? inv_cos_val(ss->acc[d], ss->norms[d]) : ss->acc[d];
+	return ss->acc[d];
 }
 
 /* ---------------------------------------------------------------- small helpers */

@@ -123,11 +123,11 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	}
 	else if (isnan(a) || isinf(a))
 		k.dist = -get_float8_infinity();
-	else if (so->cosine && ss->scaled)
-		k.dist = 1.0 - (a + INV_COS_REL * fabs(a)) / so->qnorm - so->err -
-			so->abserr / (so->qnorm * n);
 	else if (so->cosine)
-		k.dist = 1.0 - a / (so->qnorm * n) - so->err - so->abserr / (so->qnorm * n);
+	{
+		/* scores of w / |d|: as an inner product with a unit vector */
+		k.dist = 1.0 - a / so->qnorm - so->err - so->abserr / so->qnorm;
+	}
 	else
 		k.dist = 0.0 - a - so->err * so->qnorm * n - so->abserr;
 	inv_offer(so, &k);
@@ -198,6 +198,16 @@ inv_to_score(const InvScanOpaque *so, double dist)
 	return so->cosine ? so->qnorm * (1.0 - dist) : 0.0 - dist;
 }
 
+/*
+ * The largest score a document not yet returned can have, given the last
+ * key returned (a number).
+ */
+static inline double
+inv_score_max(const InvScanOpaque *so)
+{
+	return inv_to_score(so, so->last.dist) + (so->cosine ? 1e-9 * so->qnorm : 0);
+}
+
 static inline double
 inv_gap(const InvScanOpaque *so, const InvSegScan *ss)
 {
@@ -220,7 +230,7 @@ inv_offer_docs(InvScanOpaque *so, InvSegScan *ss, uint32 lo, uint32 hi)
 	uint32		i = lo;
 
 	if (so->have_last && so->last.cls == KEY_NUM)
-		amax = inv_to_score(so, so->last.dist) + (so->cosine ? 1e-9 * so->qnorm : 0);
+		amax = inv_score_max(so);
 	while (i < hi)
 	{
 		if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
@@ -285,8 +295,6 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 			r = cand[k].range;
 			ss->walked[r] = INV_RANGE_COMPLETE;
 			ss->nincomplete--;
-			if (ss->scaled)
-				inv_scale_range(ss, r);
 		}
 		/* offered in docno order: the heap does not care */
 		for (r = 0; r < ss->hdr.nranges; r++)
@@ -341,7 +349,7 @@ inv_next_batch(InvScanOpaque *so)
 		double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 
 		if (filter && !so->overflow &&
-			(!so->cosine || (ss->scaled && (!so->have_last || so->last.cls == KEY_NUM))))
+			(!so->cosine || !so->have_last || so->last.cls == KEY_NUM))
 		{
 			/*
 			 * Inner product, finite scores: the key lies in
@@ -386,29 +394,14 @@ inv_next_batch(InvScanOpaque *so)
 			if (ss->walked != NULL && ss->walked[i >> INV_RANGE_SHIFT] != INV_RANGE_COMPLETE)
 				continue;		/* completed below if it can reach the batch */
 			/* for inner product a NULL vector also scores 0: let its entry decide */
-			if (!filter || isnan(a) || isinf(a) || (!so->cosine && a == 0) || ss->scaled)
+			if (!filter || isnan(a) || isinf(a) || a == 0 || so->cosine)
 			{
 				inv_offer_segment_doc(so, ss, i);
 				continue;
 			}
 			/* the key lies in [lo, hi] */
-			if (so->cosine)
-			{
-				double		n = ss->norms[i];
-
-				if (n == 0)
-				{
-					inv_offer_segment_doc(so, ss, i);
-					continue;
-				}
-				hi = 1.0 - a / (so->qnorm * n);
-				lo = hi - 2 * so->err - so->abserr / (so->qnorm * n);
-			}
-			else
-			{
-				hi = 0.0 - a;
-				lo = hi - slack;
-			}
+			hi = 0.0 - a;
+			lo = hi - slack;
 			if (so->have_last && so->last.cls == KEY_NUM && hi < so->last.dist)
 				continue;
 			if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM && lo > so->heap[0].dist)
@@ -428,19 +421,19 @@ inv_next_batch(InvScanOpaque *so)
 	}
 
 	/*
-	 * NULL vectors score 0 but sort after every number, so the amax test
-	 * above wrongly passes over them once the last key returned is positive.
-	 * They can only enter a heap that numbers leave room in (and then no
-	 * range is incomplete any more).
+	 * NULL vectors (and, for cosine, zero ones) score 0 but sort after every
+	 * number, so the amax test above wrongly passes over them once the last
+	 * key returned scores below 0.  They can only enter a heap that numbers
+	 * leave room in (and then no range is incomplete any more).
 	 */
-	if (!so->cosine && !so->qnull && !so->overflow &&
-		so->have_last && so->last.cls == KEY_NUM && so->last.dist > 0)
+	if (!so->qnull && !so->overflow && !(so->cosine && so->qnorm2 == 0) &&
+		so->have_last && so->last.cls == KEY_NUM && inv_score_max(so) < 0)
 	{
 		for (s = 0; s < so->nseg; s++)
 		{
 			InvSegScan *ss = &so->segs[s];
 
-			if (so->hn == so->hcap && so->heap[0].cls != KEY_NULL)
+			if (so->hn == so->hcap && so->heap[0].cls == KEY_NUM)
 				break;
 			for (i = 0; i < ss->hdr.ndocs; i++)
 				if (ss->acc[i] == 0 &&

@@ -1,15 +1,14 @@
 /*
  * scan_kernels.c - the scan's scoring kernels: adding a bitmap piece's
- * weights into the accumulators, the largest score in a range (both in
- * portable code, AVX2 and AVX-512, chosen at run time) and scaling a
- * cosine range by its norms.
+ * weights into the accumulators and the largest score in a range (both in
+ * portable code, AVX2 and AVX-512, chosen at run time).
  *
  * Apart from the walk that calls them because they are what changes with
  * the CPU: each has a portable version that every machine runs and tests
  * (sparseclip.inverted_simd), and the wide ones need target attributes.
  * The walk reaches them through function pointers, per piece and per
- * range, so keeping them here costs no inlining; the two it inlined
- * (the cosine range maximum, inv_v4_max) are in scan.h.
+ * range, so keeping them here costs no inlining; the one it inlines
+ * (inv_v4_max) is in scan.h.
  */
 #include "postgres.h"
 
@@ -254,34 +253,6 @@ inv_range_max_avx2(const float4 *a)
 #endif
 
 InvRangeMaxFn inv_range_max_fn = NULL;
-
-/*
- * Cosine, once range r is complete: its scores become acc / n, so that the
- * selection of rows works on one array the way it does for inner product.
- * NULL and zero vectors become NaN, which every filter lets through to
- * their doc-table entry (their distance sorts after all numbers).
- */
-void
-inv_scale_range(InvSegScan *ss, uint32 r)
-{
-	float4	   *a = ss->acc + ((size_t) r << INV_RANGE_SHIFT);
-	const float4 *n = ss->norms + ((size_t) r << INV_RANGE_SHIFT);
-	const InvV4F nan4 = {NAN, NAN, NAN, NAN};
-	int			i;
-
-	for (i = 0; i < INV_RANGE_DOCS; i += 4)
-	{
-		InvV4F		x,
-					nn;
-		InvV4I		pos;
-
-		memcpy(&x, a + i, sizeof(x));
-		memcpy(&nn, n + i, sizeof(nn));
-		pos = nn > 0;
-		x = (InvV4F) (((InvV4I) (x / nn) & pos) | ((InvV4I) nan4 & ~pos));
-		memcpy(a + i, &x, sizeof(x));
-	}
-}
 
 InvBitmapAddFn inv_add_bitmap = NULL;
 

@@ -22,21 +22,15 @@ inv_range_bound_cmp(const void *a, const void *b)
 }
 
 /*
- * Cosine: a bound G on |x - S / |d|| for a document's value x = acc / n and
- * its true (partial) score S over |d|: the float and storage error of acc
- * (so->err |q| |d| + so->abserr) over |d|, plus INV_COS_REL of |x|, which
- * is at most 2 |q| + 2 abserr / |d|.  The smallest |d| bounds the terms
- * over |d|.
+ * Cosine: a bound on |acc - S| for a document's true (partial) score S =
+ * q . d / |d|: the segment stores w / |d|, so acc is an inner product with
+ * a unit vector, whose float and storage error is so->err |q| + so->abserr.
  */
 double
 inv_cos_gap(const InvScanOpaque *so, const InvSegScan *ss)
 {
-	double		q = so->qnorm;
-	double		a = so->abserr;
-
-	if (!(ss->nmin > 0))
-		return get_float8_infinity();
-	return (so->err * q + a / ss->nmin + INV_COS_REL * (2 * q + 2 * a / ss->nmin)) * (1 + 1e-9);
+	(void) ss;
+	return (so->err * so->qnorm + so->abserr) * (1 + 1e-9);
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
- * scan_segment.c - a segment's share of a scan's set-up: reading its header
- * (and, for cosine, its norms), finding the query's terms in its dimension
+ * scan_segment.c - a segment's share of a scan's set-up: reading its header,
+ * finding the query's terms in its dimension
  * directory, checking their range descriptors, the error bound of its
  * float scores, and the order of its walk: all terms at once, or, when
  * pruning applies, in decreasing impact with checkpoints between.
@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -59,7 +58,8 @@ static const double inv_checkpoints[] = {0.3, 0.55};
 /*
  * Score the documents of a segment term at a time: each term's postings are
  * read in docno order, straight from the pages, and added into a float
- * accumulator per document (in blocks of ranges, inv_walk_terms).  When
+ * accumulator per document (in blocks of ranges, inv_walk_terms); cosine
+ * segments store w / |d|, so their scores need no norms.  When
  * every contribution is non-negative (the Sparse-CLIP case) the terms go in
  * decreasing order of their largest contribution per posting, and
  * checkpoints stop walking the ranges of documents that can no longer reach
@@ -87,36 +87,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	ss->acc = inv_scan_buffer(CurrentMemoryContext,
 							  sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
 	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
-	/* cosine keys need every norm; inner-product keys only the candidates' */
-	ss->norms = NULL;
-	ss->nmin = 0;
-	ss->scaled = false;
 	ss->rest_lo = NULL;
-	if (so->cosine)
-	{
-		size_t		padded = (size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT;
-		float4		nmin = FLT_MAX;
-		uint32		d;
-
-		ss->norms = inv_scan_buffer(CurrentMemoryContext, sizeof(float4) * padded);
-		memset(ss->norms + hdr->ndocs, 0, sizeof(float4) * (padded - hdr->ndocs));
-		inv_read(&ss->r, hdr->norm_off, ss->norms, sizeof(float4) * hdr->ndocs);
-		for (d = 0; d < hdr->ndocs; d++)
-		{
-			float4		n = ss->norms[d];
-
-			/* a corrupt norm must not reach the divisions */
-			if (!(n >= 0 && n <= FLT_MAX))
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("inverted index \"%s\": bad norm",
-								RelationGetRelationName(index))));
-			if (n > 0 && n < nmin)
-				nmin = n;
-		}
-		/* the stored norm is |d| rounded up to a float */
-		ss->nmin = nmin < FLT_MAX ? (double) nmin / (1 + 1.0 / (1 << 22)) : 0;
-	}
 
 	for (t = 0; t < nq; t++)
 	{
@@ -134,8 +105,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		term->impact = fabs((double) qv[t]) *
 			(qv[t] > 0 ? (double) term->e.maxpos : (double) term->e.maxneg);
 		/* far below FLT_MAX: no product or sum can overflow a float */
-		absbound += fabs((double) qv[t]) * Max((double) term->e.maxpos, (double) term->e.maxneg) *
-			(so->cosine ? hdr->maxnorm : 1.0);
+		absbound += fabs((double) qv[t]) * Max((double) term->e.maxpos, (double) term->e.maxneg);
 		if (!(qv[t] > 0) || term->e.maxneg != 0)
 			nonneg = false;
 		nterms++;
@@ -223,7 +193,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	ss->top = NULL;
 	ss->ntop = 0;
 	if (inv_prune && so->exact && !so->overflow && !so->qnull && so->qnorm2 > 0 &&
-		(!so->cosine || ss->nmin > 0) && nterms > 1 && hdr->nranges > 1)
+		nterms > 1 && hdr->nranges > 1)
 	{
 		int			from = 0;
 		int			cp;
@@ -307,16 +277,5 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				elog(DEBUG2, "inverted scan: %u of %u ranges could reach the bar", reach, hdr->nranges);
 			}
 		}
-	}
-
-	/* cosine: complete ranges now hold acc / |d| (incomplete ones once completed) */
-	if (so->cosine && !so->overflow && !so->qnull && so->qnorm2 > 0)
-	{
-		uint32		r;
-
-		for (r = 0; r < hdr->nranges; r++)
-			if (ss->walked == NULL || ss->walked[r] == INV_RANGE_COMPLETE)
-				inv_scale_range(ss, r);
-		ss->scaled = true;
 	}
 }

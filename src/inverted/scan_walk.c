@@ -319,6 +319,4 @@ inv_complete_range(InvSegScan *ss, uint32 r)
 	ss->r = c.r;
 	ss->walked[r] = INV_RANGE_COMPLETE;
 	ss->nincomplete--;
-	if (ss->scaled)
-		inv_scale_range(ss, r);
 }

@@ -87,7 +87,7 @@ inv_accum_add_doc(InvAccum *acc, ItemPointer tid, uint16 flags, double norm2,
 
 		p->dim = indices[i];
 		p->docno = docno;
-		p->w = values[i];
+		p->w = inv_stored_weight(acc->flags, values[i], norm2);
 	}
 }
 
@@ -193,7 +193,7 @@ inv_piece_iter_next(InvPieceIter *it, InvPiece *piece)
 
 		if (it->bounds)
 		{
-			double		bw = inv_bound_weight(acc->flags, p->w, acc->docs[p->docno].norm2);
+			double		bw = inv_bound_weight(p->w);
 
 			piece->maxpos = Max(piece->maxpos, bw);
 			piece->maxneg = Max(piece->maxneg, -bw);
