@@ -238,7 +238,7 @@ typedef struct InvRangeDesc
  * weight is never zero), within 2^-133.
  */
 #define INV_BF16_REL			(1.0 / 255)
-#define INV_BF16_ABS			7.4e-41		/* >= 2^-133 */
+#define INV_BF16_ABS			9.2e-41		/* >= 2^-133 = 9.18e-41 */
 
 static inline uint16
 inv_bf16_encode(float4 w)
