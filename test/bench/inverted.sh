@@ -17,6 +17,8 @@
 # BENCH_EXTENSION names the extension to create (default sparseclip; a
 # privately installed copy under another name is not disturbed by other
 # installs while the benchmark runs).
+# QUIET, when set, prefixes the query phase (for instance a script that
+# pauses other work on the machine meanwhile).
 # SHARED_BUFFERS (default 4GB): at 10M rows the index (5.4 GB) needs 8GB to
 # stay in shared buffers.
 # NQ_INDEX (default 100) queries of each kind go through the index,
@@ -106,7 +108,8 @@ for n in "${ROWS[@]}"; do
 	# queries (after a checkpoint, so that writing out the load does not
 	# compete): index, then sequential scan, each compared with the other
 	psql -c "CHECKPOINT"
-	psql -At -F $'\t' -c "SELECT * FROM bench_queries($NQ_INDEX, $NQ_SEQ)" > "$TMP/q.tsv"
+	${QUIET:-} runuser -u postgres -- "$BINDIR/psql" -h "$TMP" -p "$PORT" -X -q -v ON_ERROR_STOP=1 -At -F $'\t' \
+		-c "SELECT * FROM bench_queries($NQ_INDEX, $NQ_SEQ)" postgres > "$TMP/q.tsv"
 
 	# single-row inserts, one transaction each, with and without the index
 	cat > "$TMP/ins_idx.sql" <<EOF
