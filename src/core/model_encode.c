@@ -230,6 +230,7 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 	const sc_params *p = &m->p;
 	int			L = c->context_length, C = c->text_width, E = c->embed_dim, D = sc_model_output_dim(m);
 	int			maxrows = chunk_rows(C, L);
+	int64_t		rows = 0;
 	int			i, nb0;
 	size_t		need;
 	acts		a;
@@ -260,7 +261,15 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 					   i, (int) ids[i][t], c->vocab_size - 1);
 				return -1;
 			}
+		rows += lens[i];
 	}
+	/*
+	 * A chunk never needs more rows than all the texts have: without this
+	 * bound a narrow model reserved 2e8 / C^2 rows for a single text (2 GB
+	 * at width 4).
+	 */
+	if (rows < maxrows)
+		maxrows = (int) rows;
 	/* rows: worst case a full chunk of maxrows, or one sequence of L */
 	nb0 = maxrows;				/* bound on sequences per chunk (each has >= 1 row) */
 	need = acts_floats((size_t) maxrows, C, c->text_heads, L) + (size_t) (n < nb0 ? n : nb0) * (C + E);

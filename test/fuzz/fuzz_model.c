@@ -2,6 +2,16 @@
  * fuzz_model.c - libFuzzer target: any bytes given to the safetensors
  * reader and the model loader are refused with a message or loaded; a
  * loaded model must encode one text and one image without a fault.
+ *
+ * Each input is a whole model file.  Every input goes through the
+ * safetensors reader (header length, JSON header, dtypes, shapes, data
+ * offsets); one that opens then through the model loader (config JSON and
+ * its bounds, bpe and concepts metadata, every tensor's name, dtype and
+ * shape against the config, conversion to float, the non-finite check).
+ * A model that loads, with widths and image size up to 64, encodes one
+ * image and one two-token text.  The seeds (test/fuzz/seeds/model, from
+ * test/fuzz/model_seeds.py) are complete models of a few kB, so mutations
+ * reach all of this at thousands of inputs a second.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,13 +25,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		err[512];
-	st_file    *f = st_open_memory(data, size, err, sizeof err);
-	sc_model   *m;
+	sc_model   *m = sc_model_load_memory(data, size, 0, err, sizeof err);	/* st_open_memory first */
 
-	if (!f)
-		return 0;
-	st_close(f);
-	m = sc_model_load_memory(data, size, 0, err, sizeof err);
 	if (m)
 	{
 		sc_workspace ws = {0};
