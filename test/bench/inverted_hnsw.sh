@@ -21,7 +21,8 @@
 # over the unix socket are included.  ROUNDS (default 2) rounds, the methods
 # in reverse order in even rounds; in each, a method runs its queries once
 # unmeasured (to warm the caches), then once measured; p50 and p95 are over
-# all measured queries.
+# all measured queries.  The server runs with jit = off and
+# max_parallel_workers_per_gather = 0 (every method on one process).
 # NQ (default 100) text-like and NQ image-like queries; the sequential scan
 # runs only the first NQ_SEQ of each kind (default NQ up to 200,000 rows,
 # else 10).  Recall@10 of HNSW is against the inverted index's answer, which
