@@ -139,3 +139,7 @@ SELECT op, sc_lockstep(op, 6, 5) AS lockstep, sc_lateral(op) AS lateral
 FROM (VALUES ('<#>'), ('<=>')) o(op);
 
 SET sparseclip.inverted_scan_cache = -1;
+
+-- leave nothing that depends on svec: svec_pgvector_coexist, later in the same database, drops the extension
+DROP TABLE sc_docs, sc_q;
+DROP FUNCTION sc_rand(integer);
