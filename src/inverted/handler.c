@@ -25,6 +25,7 @@ int			inv_pending_limit = 4096;
 int			inv_initial_batch = 16;
 bool		inv_prune = true;
 int			inv_simd = INV_SIMD_AVX512;
+int			inv_merge_gate_key = 0;
 
 static const struct config_enum_entry inv_simd_options[] = {
 	{"avx512", INV_SIMD_AVX512, false},
@@ -64,6 +65,11 @@ inv_define_gucs(void)
 							 "Exact either way; off scores every posting of every query term (for comparison).",
 							 &inv_prune, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_merge_gate",
+							"For tests: merges wait before their switch while this advisory lock key is held.",
+							"0 (the default) turns the gate off.",
+							&inv_merge_gate_key, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	/* the index option `reorder` (reorder.c) */
 	inv_init_reloptions();
 }
