@@ -37,12 +37,14 @@ inv_init_page(Page page, uint16 type)
  * Space reuse, the way nbtree recycles deleted pages.  Pages that a merge
  * or VACUUM no longer references (old segments, folded pending lists) go
  * to the metapage's free list in the same WAL record as the switch, with
- * safexid, the next transaction id at that moment; their contents stay as
- * they were.  On the primary no scan can still read them (scans pin the
- * metapage, merges take a cleanup lock on it), but a hot standby's queries
- * take no such pins: a run is reused only once safexid is older than every
- * snapshot that may still exist (GlobalVisCheckRemovableFullXid, which
- * counts the standby's with hot_standby_feedback), and reusing one first
+ * safexid, the next transaction id at that moment (read under the
+ * switch's exclusive lock); their contents stay as they were.  Scans that
+ * copied the metapage before the switch may still read them (merges do not
+ * wait for scans), and so may a hot standby's queries: a run is reused only
+ * once safexid is older than every snapshot that may still exist
+ * (GlobalVisCheckRemovableFullXid, which counts the standby's with
+ * hot_standby_feedback; such a scan's snapshot is older than the switch,
+ * so its xmin is at most safexid), and reusing one first
  * logs a recovery-conflict record for safexid, so that replay on a standby
  * waits for (or, past max_standby_streaming_delay, cancels) the queries
  * that could still read the old pages, as for nbtree's reused pages.
@@ -272,11 +274,10 @@ inv_check_meta(Relation index, const InvMetaPageData *meta)
 /* ---------------------------------------------------------------- reader */
 
 /*
- * Segment pages carry their segment's first block in the special area.  On
- * the primary a scan's metapage pin keeps its segments alive; on a hot
- * standby freed pages keep their contents until reused, and reuse waits for
- * the horizon or resolves a recovery conflict first (see "free pages"
- * above).  Should a scan still meet a reused page, it stops with an error
+ * Segment pages carry their segment's first block in the special area.
+ * Freed pages keep their contents until reused, and reuse waits for the
+ * horizon (on the primary and, with hot_standby_feedback, a standby) or
+ * resolves a recovery conflict first (see "free pages" above).  Should a scan still meet a reused page, it stops with an error
  * instead of reading someone else's page.
  */
 static void
