@@ -399,9 +399,9 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
  * callback reports dead, then merge tiers.  The caller holds the merge
  * lock and a pin on metabuf.
  */
-void
-inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
-				  void *cb_state, double *ndeleted)
+static void
+inv_fold_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+				 void *cb_state, double *ndeleted)
 {
 	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
 	bool		sel[INV_MAX_SEGMENTS];
@@ -411,6 +411,13 @@ inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callba
 	if (meta->pend_count > 0 || meta->pend_head != InvalidBlockNumber)
 		inv_rewrite(index, metabuf, sel, true, 0, InvalidBlockNumber, callback, cb_state, ndeleted);
 	pfree(meta);
+}
+
+void
+inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+				  void *cb_state, double *ndeleted)
+{
+	inv_fold_pending(index, metabuf, callback, cb_state, ndeleted);
 	inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
 }
 
@@ -699,7 +706,7 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	 * ended, and later ones see the marks, so no scan returns a TID that
 	 * VACUUM lets the heap reuse.
 	 */
-	inv_merge_pending(index, metabuf, NULL, NULL, NULL);
+	inv_fold_pending(index, metabuf, NULL, NULL, NULL);
 	LockBufferForCleanup(metabuf);
 	for (i = 0; i < InvPageGetMeta(BufferGetPage(metabuf))->nsegments; i++)
 		inv_segment_mark_dead(index, metabuf, i, callback, callback_state, &ndeleted);
