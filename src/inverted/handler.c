@@ -25,6 +25,7 @@ int			inv_pending_limit = 4096;
 int			inv_initial_batch = 16;
 bool		inv_prune = true;
 int			inv_simd = INV_SIMD_AVX512;
+int			inv_merge_gate_key = 0;
 
 static const struct config_enum_entry inv_simd_options[] = {
 	{"avx512", INV_SIMD_AVX512, false},
@@ -66,10 +67,15 @@ inv_define_gucs(void)
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("sparseclip.inverted_scan_cache",
 							"Memory a backend keeps between inverted index scans for their score arrays.",
-							"A scan needs 4 bytes per row of each segment (8 for cosine); kept, they need not be "
+							"A scan needs 4 bytes per row of each segment; kept, they need not be "
 							"faulted in again by the next query.  0 allocates them for every scan.",
 							&inv_scan_cache_kb, 65536, 0, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, NULL, inv_scan_cache_assign, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_merge_gate",
+							"For tests: merges wait before their switch while this advisory lock key is held.",
+							"0 (the default) turns the gate off.",
+							&inv_merge_gate_key, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	/* the index option `reorder` (reorder.c) */
 	inv_init_reloptions();
 }

@@ -68,14 +68,22 @@ invinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 
 	/*
-	 * Fold the pending list into a segment, unless someone (a scan, maybe our
-	 * own) holds the metapage pinned: then the next insert or VACUUM does it.
+	 * Fold the pending list into a segment, unless a merge is running (then
+	 * it, a later insert or VACUUM does it).  Other inserts and scans go on
+	 * meanwhile; this one waits for the merge it does.
 	 */
-	if (merge && ConditionalLockBufferForCleanup(metabuf))
+	if (merge && inv_merge_lock(index, metabuf, false))
 	{
-		inv_merge_pending(index, metabuf, NULL, NULL, NULL);
-		inv_maintain(index, metabuf, true, NULL, NULL, NULL);
-		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+		InvMetaPageData now;
+
+		/* the merge that held the lock may just have folded the list */
+		inv_meta_copy(metabuf, &now);
+		if (now.pend_count >= (uint32) inv_pending_limit)
+		{
+			inv_merge_pending(index, metabuf, NULL, NULL, NULL);
+			inv_maintain(index, metabuf, true, NULL, NULL, NULL);
+		}
+		inv_merge_unlock(index);
 	}
 	ReleaseBuffer(metabuf);
 

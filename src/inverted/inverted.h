@@ -114,7 +114,9 @@ typedef struct InvSegRef
  * A run of free pages: pages of merged-away segments and pending lists.
  * They keep their contents until reused, and are reused only once safexid
  * (the next transaction id when they were freed) is older than every
- * snapshot, a hot standby's included (see page.c).
+ * snapshot, a hot standby's included (see page.c).  A run whose safexid is
+ * invalid is reserved by the merge in progress (InvReserve), which writes
+ * its new segment there without holding the metapage.
  */
 typedef struct InvFreeExtent
 {
@@ -141,7 +143,12 @@ typedef struct InvMetaPageData
 	InvSegRef	segs[INV_MAX_SEGMENTS];
 	uint64		leaked;			/* pages dropped from a full free list */
 	InvFreeExtent free[INV_MAX_FREE];
+	uint32		pend_head_off;	/* where the first record starts in pend_head:
+								 * a merge detaches the records it folded,
+								 * which may end inside a page (version 7) */
 } InvMetaPageData;
+
+#define InvFreeIsReserved(e)	(!FullTransactionIdIsValid((e)->safexid))
 
 #define InvPageGetMeta(page) ((InvMetaPageData *) InvPagePayload(page))
 
@@ -304,6 +311,32 @@ extern Buffer inv_new_buffer(Relation index, InvMetaPageData *meta, bool *reused
 extern void inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
 							BlockNumber npages, FullTransactionId safexid);
 extern void inv_log_reuse(Relation index, BlockNumber blkno, FullTransactionId safexid);
+extern bool inv_free_recyclable(const InvFreeExtent *e);
+
+/*
+ * Free runs reserved for a merge's new segment (see page.c): taken out of
+ * reach of inserts' pending pages while the merge writes without holding
+ * the metapage, given to the segment (or back) in the switch record.
+ */
+typedef struct InvReserve
+{
+	Buffer		metabuf;
+	uint32		n;
+	InvExtent	run[INV_MAX_FREE];	/* reserved, in the order they are used */
+	uint32		next;			/* the writer's position: run[next] */
+	BlockNumber taken;			/* pages of run[next] used */
+} InvReserve;
+
+extern void inv_reserve_init(InvReserve *res, Buffer metabuf);
+extern BlockNumber inv_reserve(Relation index, InvReserve *res, InvMetaPageData *meta,
+							   BlockNumber want, BlockNumber below);
+extern void inv_reserve_more(Relation index, InvReserve *res, BlockNumber want);
+extern void inv_reserve_settle(Relation index, InvReserve *res, InvMetaPageData *meta);
+extern void inv_reserve_reclaim(Relation index, Buffer metabuf);
+extern bool inv_merge_lock(Relation index, Buffer metabuf, bool wait);
+extern void inv_merge_unlock(Relation index);
+extern void inv_merge_gate(void);
+extern void inv_meta_copy(Buffer metabuf, InvMetaPageData *meta);
 extern void inv_init_page(Page page, uint16 type);
 extern void inv_fill_metapage(Relation index, Page page);
 extern void inv_read_meta(Relation index, InvMetaPageData *meta);
@@ -352,7 +385,7 @@ typedef struct InvWriter
 	bool		locked;			/* holding the relation extension lock */
 } InvWriter;
 
-extern void inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageData *meta);
+extern void inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvReserve *res);
 extern void inv_write(InvWriter *w, const void *src, size_t len);
 extern void inv_write_pad_to(InvWriter *w, uint64 off);
 extern void inv_writer_end(InvWriter *w);
@@ -376,6 +409,8 @@ extern void inv_pend_reader_init(InvPendReader *r, Relation index, const InvMeta
 extern bool inv_pend_next(InvPendReader *r, InvPendRecord *hdr, int32 **indices, float4 **values);
 extern void inv_pending_free_pages(Relation index, InvMetaPageData *meta, BlockNumber head,
 								   FullTransactionId safexid);
+extern void inv_pending_free_until(Relation index, InvMetaPageData *meta, BlockNumber head,
+								   BlockNumber stop, FullTransactionId safexid);
 
 /* ---- segment.c: building segments in memory and writing them ---- */
 typedef struct InvPosting
@@ -448,7 +483,7 @@ inv_bound_weight(float4 w)
 {
 	return copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
 }
-extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta);
+extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvReserve *res);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
@@ -529,7 +564,7 @@ struct InvSegSource
 };
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
-										  InvMetaPageData *meta);
+										  InvReserve *res);
 
 /* ---- check.c: inverted_check's structural part (HTAB of its entries) ---- */
 extern struct HTAB *inv_check_structure(Relation index, const InvMetaPageData *meta,
@@ -546,6 +581,7 @@ extern bool inv_prune;
 extern int	inv_scan_cache_kb;
 extern void inv_scan_cache_assign(int newval, void *extra);
 extern int	inv_simd;
+extern int	inv_merge_gate_key;
 
 /* sparseclip.inverted_simd: the widest scoring kernels a scan may use */
 #define INV_SIMD_NONE		0
@@ -584,6 +620,7 @@ extern void inv_maintain(Relation index, Buffer metabuf, bool insert,
 /* ---- space.c: giving the end of the relation back ---- */
 extern void inv_segment_bounds(Relation index, const InvSegRef *seg, BlockNumber *lo, BlockNumber *hi);
 extern BlockNumber inv_truncate(Relation index, Buffer metabuf);
+extern void inv_truncate_locked(Relation index, Buffer metabuf, bool wait);
 
 /* Build subphases reported in pg_stat_progress_create_index */
 #define INV_BUILD_PHASE_LOAD	2

@@ -37,20 +37,22 @@ inv_init_page(Page page, uint16 type)
  * Space reuse, the way nbtree recycles deleted pages.  Pages that a merge
  * or VACUUM no longer references (old segments, folded pending lists) go
  * to the metapage's free list in the same WAL record as the switch, with
- * safexid, the next transaction id at that moment; their contents stay as
- * they were.  On the primary no scan can still read them (scans pin the
- * metapage, merges take a cleanup lock on it), but a hot standby's queries
- * take no such pins: a run is reused only once safexid is older than every
- * snapshot that may still exist (GlobalVisCheckRemovableFullXid, which
- * counts the standby's with hot_standby_feedback), and reusing one first
+ * safexid, the next transaction id at that moment (read under the
+ * switch's exclusive lock); their contents stay as they were.  Scans that
+ * copied the metapage before the switch may still read them (merges do not
+ * wait for scans), and so may a hot standby's queries: a run is reused only
+ * once safexid is older than every snapshot that may still exist
+ * (GlobalVisCheckRemovableFullXid, which counts the standby's with
+ * hot_standby_feedback; such a scan's snapshot is older than the switch,
+ * so its xmin is at most safexid), and reusing one first
  * logs a recovery-conflict record for safexid, so that replay on a standby
  * waits for (or, past max_standby_streaming_delay, cancels) the queries
  * that could still read the old pages, as for nbtree's reused pages.
  */
-static bool
-inv_extent_recyclable(const InvFreeExtent *e)
+bool
+inv_free_recyclable(const InvFreeExtent *e)
 {
-	return GlobalVisCheckRemovableFullXid(NULL, e->safexid);
+	return !InvFreeIsReserved(e) && GlobalVisCheckRemovableFullXid(NULL, e->safexid);
 }
 
 /*
@@ -93,6 +95,9 @@ inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
 	{
 		InvFreeExtent *e = &meta->free[i];
 
+		/* a merge's reserved runs stay as they are */
+		if (InvFreeIsReserved(e))
+			continue;
 		if (e->start + e->npages == start || start + npages == e->start)
 		{
 			e->start = Min(e->start, start);
@@ -101,7 +106,7 @@ inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
 				e->safexid = safexid;
 			return;
 		}
-		if (e->npages < meta->free[smallest].npages)
+		if (InvFreeIsReserved(&meta->free[smallest]) || e->npages < meta->free[smallest].npages)
 			smallest = i;
 	}
 	if (meta->nfree < INV_MAX_FREE)
@@ -112,7 +117,7 @@ inv_free_extent(Relation index, InvMetaPageData *meta, BlockNumber start,
 		meta->nfree++;
 		return;
 	}
-	if (meta->free[smallest].npages < npages)
+	if (meta->free[smallest].npages < npages && !InvFreeIsReserved(&meta->free[smallest]))
 	{
 		meta->leaked += meta->free[smallest].npages;
 		meta->free[smallest].start = start;
@@ -143,7 +148,7 @@ inv_lowest_recyclable(const InvMetaPageData *meta)
 
 	for (i = 0; meta != NULL && i < meta->nfree; i++)
 		if ((best == meta->nfree || meta->free[i].start < meta->free[best].start) &&
-			inv_extent_recyclable(&meta->free[i]))
+			inv_free_recyclable(&meta->free[i]))
 			best = i;
 	return best;
 }
@@ -256,22 +261,23 @@ inv_check_meta(Relation index, const InvMetaPageData *meta)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" has version %u, expected %u; REINDEX it",
 						RelationGetRelationName(index), meta->version, INV_VERSION)));
-	/* counts that index the metapage's own arrays */
-	if (meta->nsegments > INV_MAX_SEGMENTS || meta->nfree > INV_MAX_FREE)
+	/* counts that index the metapage's own arrays, or a page */
+	if (meta->nsegments > INV_MAX_SEGMENTS || meta->nfree > INV_MAX_FREE ||
+		meta->pend_head_off >= INV_PAGE_PAYLOAD)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("inverted index \"%s\": bad metapage (%u segments, %u free runs)",
-						RelationGetRelationName(index), meta->nsegments, meta->nfree)));
+				 errmsg("inverted index \"%s\": bad metapage (%u segments, %u free runs, pending list at offset %u)",
+						RelationGetRelationName(index), meta->nsegments, meta->nfree,
+						meta->pend_head_off)));
 }
 
 /* ---------------------------------------------------------------- reader */
 
 /*
- * Segment pages carry their segment's first block in the special area.  On
- * the primary a scan's metapage pin keeps its segments alive; on a hot
- * standby freed pages keep their contents until reused, and reuse waits for
- * the horizon or resolves a recovery conflict first (see "free pages"
- * above).  Should a scan still meet a reused page, it stops with an error
+ * Segment pages carry their segment's first block in the special area.
+ * Freed pages keep their contents until reused, and reuse waits for the
+ * horizon (on the primary and, with hot_standby_feedback, a standby) or
+ * resolves a recovery conflict first (see "free pages" above).  Should a scan still meet a reused page, it stops with an error
  * instead of reading someone else's page.
  */
 static void
@@ -477,21 +483,184 @@ inv_reader_end(InvReader *r)
 	r->cur = InvalidBlockNumber;
 }
 
+/* ----------------------------------------------- reserved for a merge */
+
+/*
+ * Runs still reserved when a merge takes the merge lock were reserved by a
+ * merge that failed or crashed before its switch: they hold no segment
+ * anyone can reach, and were recyclable when reserved, so they are free
+ * (and recyclable) again.  The caller holds the merge lock.
+ */
+void
+inv_reserve_reclaim(Relation index, Buffer metabuf)
+{
+	InvMetaPageData *meta;
+	bool		stale = false;
+	uint32		i;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = InvPageGetMeta(BufferGetPage(metabuf));
+	inv_check_meta(index, meta);
+	for (i = 0; i < meta->nfree; i++)
+		stale |= InvFreeIsReserved(&meta->free[i]);
+	if (stale)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		InvMetaPageData *m = InvPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		InvExtent	runs[INV_MAX_FREE];
+		uint32		n = 0;
+
+		for (i = m->nfree; i-- > 0;)
+			if (InvFreeIsReserved(&m->free[i]))
+			{
+				runs[n].start = m->free[i].start;
+				runs[n++].npages = m->free[i].npages;
+				inv_remove_free(m, i);
+			}
+		for (i = 0; i < n; i++)
+			inv_free_extent(index, m, runs[i].start, runs[i].npages, FirstNormalFullTransactionId);
+		GenericXLogFinish(state);
+		elog(DEBUG1, "inverted: %u runs a failed merge had reserved are free again", n);
+	}
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+}
+
+/* A copy of the metapage, consistent (inserts change it meanwhile). */
+void
+inv_meta_copy(Buffer metabuf, InvMetaPageData *meta)
+{
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	memcpy(meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(InvMetaPageData));
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+}
+
+void
+inv_reserve_init(InvReserve *res, Buffer metabuf)
+{
+	res->metabuf = metabuf;
+	res->n = 0;
+	res->next = 0;
+	res->taken = 0;
+}
+
+/*
+ * Reserve recyclable free runs of meta (an image the caller WAL-logs, under
+ * the metapage's exclusive lock), the lowest first and only below `below`,
+ * until want pages are reserved; a run is split when the free list has
+ * room, else reserved whole.  Reserved runs are marked by an invalid
+ * safexid: inserts' pending pages and truncation leave them alone, and
+ * the switch (inv_reserve_settle) takes them off the list, or the next
+ * merge frees them again (inv_merge_lock).  Returns the pages reserved.
+ */
+BlockNumber
+inv_reserve(Relation index, InvReserve *res, InvMetaPageData *meta, BlockNumber want,
+			BlockNumber below)
+{
+	BlockNumber got = 0;
+	FullTransactionId maxxid = InvalidFullTransactionId;
+	BlockNumber first = InvalidBlockNumber;
+
+	while (got < want && res->n < INV_MAX_FREE)
+	{
+		uint32		i = inv_lowest_recyclable(meta);
+		InvFreeExtent *e;
+		BlockNumber rstart;
+		BlockNumber take;
+
+		if (i == meta->nfree || meta->free[i].start >= below)
+			break;
+		e = &meta->free[i];
+		rstart = e->start;
+		take = Min(want - got, e->npages);
+		if (below != InvalidBlockNumber)
+			take = Min(take, below - e->start);
+		if (!FullTransactionIdIsValid(maxxid) || FullTransactionIdPrecedes(maxxid, e->safexid))
+			maxxid = e->safexid;
+		if (take < e->npages && meta->nfree < INV_MAX_FREE)
+		{
+			InvFreeExtent *r = &meta->free[meta->nfree++];
+
+			r->start = e->start;
+			r->npages = take;
+			r->safexid = InvalidFullTransactionId;
+			e->start += take;
+			e->npages -= take;
+		}
+		else
+		{
+			take = e->npages;
+			e->safexid = InvalidFullTransactionId;
+		}
+		res->run[res->n].start = rstart;
+		res->run[res->n].npages = take;
+		if (first == InvalidBlockNumber)
+			first = rstart;
+		res->n++;
+		got += take;
+	}
+	/* a hot standby's queries that may read these pages go first */
+	if (got > 0)
+		inv_log_reuse(index, first, maxxid);
+	return got;
+}
+
+/* Reserve more runs, up to want pages, in a WAL record of their own. */
+void
+inv_reserve_more(Relation index, InvReserve *res, BlockNumber want)
+{
+	GenericXLogState *state;
+	InvMetaPageData *m;
+
+	LockBuffer(res->metabuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	m = InvPageGetMeta(GenericXLogRegisterBuffer(state, res->metabuf, 0));
+	if (inv_reserve(index, res, m, want, InvalidBlockNumber) > 0)
+		GenericXLogFinish(state);
+	else
+		GenericXLogAbort(state);
+	LockBuffer(res->metabuf, BUFFER_LOCK_UNLOCK);
+}
+
+/*
+ * The switch's part (meta is its image): the reserved runs leave the free
+ * list, and what the new segment did not use of them goes back, recyclable
+ * at once (it was when reserved, and no one has read it since).
+ */
+void
+inv_reserve_settle(Relation index, InvReserve *res, InvMetaPageData *meta)
+{
+	uint32		i;
+
+	for (i = meta->nfree; i-- > 0;)
+		if (InvFreeIsReserved(&meta->free[i]))
+			inv_remove_free(meta, i);
+	for (i = res->next; i < res->n; i++)
+	{
+		BlockNumber skip = (i == res->next) ? res->taken : 0;
+
+		inv_free_extent(index, meta, res->run[i].start + skip, res->run[i].npages - skip,
+						FirstNormalFullTransactionId);
+	}
+	res->n = 0;
+	res->next = 0;
+	res->taken = 0;
+}
+
 /* ---------------------------------------------------------------- writer */
 
 /*
  * A segment of npages pages: where they go is decided before the first is
- * written, since the first (the header) lists them.  Recyclable free runs
- * of meta (the caller's image of the metapage, which it WAL-logs when it
- * switches to the new segment: a crash before leaves the runs free) are
- * taken first, the lowest in the relation first; the rest are new pages at the end of
- * the relation, added at once under the relation extension lock.
+ * written, since the first (the header) lists them.  A merge's reserved
+ * runs (res) are used first, then more recyclable runs are reserved, the
+ * lowest in the relation first; the rest are new pages at the end of the
+ * relation, added at once under the relation extension lock.  A build
+ * passes no res: its index has no free pages.
  */
 void
-inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageData *meta)
+inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvReserve *res)
 {
 	BlockNumber left = npages;
-	FullTransactionId maxxid = InvalidFullTransactionId;
+	BlockNumber reused;
 
 	w->index = index;
 	w->npages = 0;
@@ -502,45 +671,37 @@ inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, InvMetaPageDa
 	w->written = 0;
 	w->locked = false;
 
-	while (meta != NULL && left > 0 && w->nextents < INV_MAX_EXTENTS - 1)
+	while (res != NULL && left > 0 && w->nextents < INV_MAX_EXTENTS - 1)
 	{
-		uint32		best = inv_lowest_recyclable(meta);
-		InvFreeExtent *e;
+		InvExtent  *run;
 		BlockNumber take;
 
-		/* the lowest runs first: the end of the relation empties */
-		if (best == meta->nfree)
-			break;
-		e = &meta->free[best];
-		take = Min(left, e->npages);
-		w->ext[w->nextents].start = e->start;
+		if (res->next == res->n)
+		{
+			uint32		before = res->n;
+
+			if (!BufferIsValid(res->metabuf))
+				break;
+			inv_reserve_more(index, res, left);
+			if (res->n == before)
+				break;
+		}
+		run = &res->run[res->next];
+		take = Min(left, run->npages - res->taken);
+		w->ext[w->nextents].start = run->start + res->taken;
 		w->ext[w->nextents].npages = take;
 		w->nextents++;
-		if (!FullTransactionIdIsValid(maxxid) || FullTransactionIdPrecedes(maxxid, e->safexid))
-			maxxid = e->safexid;
-		e->start += take;
-		e->npages -= take;
-		if (e->npages == 0)
-			inv_remove_free(meta, best);
+		res->taken += take;
 		left -= take;
-	}
-	if (w->nextents > 0)
-		inv_log_reuse(index, w->ext[0].start, maxxid);
-	if (meta != NULL)
-	{
-		uint32		i,
-					nrec = 0;
-		uint64		freepages = 0;
-
-		for (i = 0; i < meta->nfree; i++)
+		if (res->taken == run->npages)
 		{
-			freepages += meta->free[i].npages;
-			nrec += inv_extent_recyclable(&meta->free[i]) ? 1 : 0;
+			res->next++;
+			res->taken = 0;
 		}
-		elog(DEBUG1, "inverted: segment of %u pages, %u of them reused in %u runs; "
-			 "left free: %llu pages in %u runs (%u recyclable)",
-			 npages, npages - left, w->nextents, (unsigned long long) freepages, meta->nfree, nrec);
 	}
+	reused = npages - left;
+	elog(DEBUG1, "inverted: segment of %u pages, %u of them reused in %u runs",
+		 npages, reused, w->nextents);
 
 	if (left > 0)
 	{

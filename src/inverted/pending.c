@@ -92,6 +92,7 @@ inv_pending_append(Relation index, Buffer metabuf, const InvPendRecord *hdr,
 			Page		mp = GenericXLogRegisterBuffer(state, metabuf, 0);
 
 			InvPageGetMeta(mp)->pend_head = blk;
+			InvPageGetMeta(mp)->pend_head_off = 0;
 			InvPageGetMeta(mp)->pend_tail = blk;
 			InvPageGetMeta(mp)->pend_tail_used = 0;
 			GenericXLogFinish(state);
@@ -180,7 +181,7 @@ inv_pend_reader_init(InvPendReader *r, Relation index, const InvMetaPageData *me
 {
 	r->index = index;
 	r->blk = meta->pend_head;
-	r->off = 0;
+	r->off = meta->pend_head_off;
 	r->remaining = meta->pend_count;
 	r->steps = 0;
 	r->maxsteps = InvalidBlockNumber;
@@ -197,7 +198,7 @@ inv_pend_read_bytes(InvPendReader *r, void *dst, size_t len)
 		Page		page;
 		size_t		n;
 
-		if (r->off == INV_PAGE_PAYLOAD)
+		if (r->off >= INV_PAGE_PAYLOAD)
 		{
 			/* a corrupt chain that loops must not keep a scan reading it */
 			if (r->maxsteps == InvalidBlockNumber)
@@ -270,12 +271,23 @@ void
 inv_pending_free_pages(Relation index, InvMetaPageData *meta, BlockNumber head,
 					   FullTransactionId safexid)
 {
+	inv_pending_free_until(index, meta, head, InvalidBlockNumber, safexid);
+}
+
+/*
+ * The same for the pages from head up to stop (not included), which must
+ * be on the chain; InvalidBlockNumber for every page to the end.
+ */
+void
+inv_pending_free_until(Relation index, InvMetaPageData *meta, BlockNumber head,
+					   BlockNumber stop, FullTransactionId safexid)
+{
 	BlockNumber runstart = InvalidBlockNumber;
 	BlockNumber runlen = 0;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	BlockNumber seen = 0;
 
-	while (head != InvalidBlockNumber)
+	while (head != stop)
 	{
 		Buffer		buffer;
 		BlockNumber next;

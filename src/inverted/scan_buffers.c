@@ -3,7 +3,8 @@
  * accumulators and, for cosine, the norms), kept by the backend between
  * scans.
  *
- * A scan of a 1M-row segment needs 4 MB of accumulators (8 MB for cosine).
+ * A scan of a 1M-row segment needs 4 MB of accumulators (until format 7,
+ * cosine needed as much again for the norms).
  * Allocated afresh for every query, glibc hands such blocks back to the
  * kernel when they are freed, so every query faulted its pages in again:
  * about a sixth of a 1M-row query's time went to page faults and unmapping.

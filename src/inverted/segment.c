@@ -361,7 +361,7 @@ inv_accum_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
  * reference.  The accumulator's postings are sorted in place.
  */
 InvSegRef
-inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
+inv_segment_write(Relation index, InvAccum *acc, InvReserve *res)
 {
 	InvAccumSource *as = palloc0(sizeof(InvAccumSource));
 	InvSegRef	ref;
@@ -383,7 +383,7 @@ inv_segment_write(Relation index, InvAccum *acc, InvMetaPageData *meta)
 	as->src.write_descs = inv_accum_write_descs;
 	as->src.write_data = inv_accum_write_data;
 	as->acc = acc;
-	ref = inv_segment_write_source(index, &as->src, meta);
+	ref = inv_segment_write_source(index, &as->src, res);
 	pfree(as);
 	return ref;
 }
@@ -404,7 +404,7 @@ inv_writer_sink(void *arg, const void *data, size_t len)
  * (build_runs.c) writes a segment of any size this way.
  */
 InvSegRef
-inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *meta)
+inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 {
 	InvSegHeader hdr;
 	InvWriter	w;
@@ -483,7 +483,7 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvMetaPageData *met
 	hdr.maxnorm = maxnorm;
 
 	inv_writer_begin(&w, index,
-					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), meta);
+					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), res);
 	hdr.nextents = w.nextents;
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);

@@ -44,7 +44,8 @@ inv_segment_bounds(Relation index, const InvSegRef *seg, BlockNumber *lo, BlockN
  * One past the highest block the index still needs: the metapage, the
  * segments, every page reachable from the pending list's head (with any a
  * crashed append left behind its tail), and the free runs that are not yet
- * recyclable (a hot standby's query may still read them).  Pages above are
+ * recyclable (a hot standby's query may still read them) or are reserved
+ * by a merge.  Pages above are
  * recyclable free pages, or pages no one references (a merge that crashed
  * before its switch).
  */
@@ -65,7 +66,7 @@ inv_blocks_in_use(Relation index, const InvMetaPageData *meta, BlockNumber nbloc
 		top = Max(top, hi);
 	}
 	for (i = 0; i < meta->nfree; i++)
-		if (!GlobalVisCheckRemovableFullXid(NULL, meta->free[i].safexid))
+		if (!inv_free_recyclable(&meta->free[i]))
 			top = Max(top, meta->free[i].start + meta->free[i].npages);
 	while (b != InvalidBlockNumber)
 	{
@@ -89,7 +90,8 @@ inv_blocks_in_use(Relation index, const InvMetaPageData *meta, BlockNumber nbloc
 /*
  * Truncate the free pages at the end of the relation.  The caller holds a
  * cleanup lock on metabuf, so no scan or insert of this index is running
- * and none can be holding or extending those pages; they are recyclable,
+ * and none can be holding or extending those pages (and the merge lock, so
+ * no merge is writing); they are recyclable,
  * so no snapshot that could still read them remains, and as for reuse a
  * hot standby first gets the recovery conflict of their safexid.  The free
  * list loses them in its own WAL record, flushed before the file shrinks: a
@@ -145,4 +147,20 @@ inv_truncate(Relation index, Buffer metabuf)
 	elog(DEBUG1, "inverted: truncating the index from %u to %u pages", nblocks, keep);
 	RelationTruncate(index, keep);
 	return nblocks - keep;
+}
+
+/*
+ * Truncate under a cleanup lock on metabuf, waiting for it (VACUUM) or
+ * only if it is free at once (an insert's upkeep).  The caller holds the
+ * merge lock, so no merge is extending the relation meanwhile.
+ */
+void
+inv_truncate_locked(Relation index, Buffer metabuf, bool wait)
+{
+	if (wait)
+		LockBufferForCleanup(metabuf);
+	else if (!ConditionalLockBufferForCleanup(metabuf))
+		return;
+	inv_truncate(index, metabuf);
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 }

@@ -1,18 +1,23 @@
 /*
  * vacuum.c - VACUUM for `inverted`, and folding the pending list into
- * segments.
+ * segments (merges).
  *
- * Every structural change happens under a cleanup lock on the metapage:
- * scans keep the metapage pinned from their first tuple to the end, so once
- * VACUUM holds the cleanup lock no scan can still be holding TIDs it read
- * before, and no page it might read can be freed under it.
+ * Merges are serialised by the merge lock (inv_merge_lock) and run without
+ * the metapage's buffer lock, but for a short switch at the end: inserts
+ * and scans go on meanwhile.  VACUUM marks dead documents under a cleanup
+ * lock on the metapage: scans keep it pinned from their first tuple to the
+ * end, so once VACUUM holds it no scan can still be holding TIDs it read
+ * before.  Truncating the relation needs the cleanup lock too.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/generic_xlog.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -21,6 +26,53 @@
 
 #define INV_DOCS_PER_PAGE	(INV_PAGE_PAYLOAD / sizeof(InvDoc))
 
+/*
+ * Merges (folding the pending list, merging tiers, compaction, moving a
+ * segment down) read what they rewrite and write the new segment without
+ * holding the metapage's buffer lock, so inserts and new scans go on
+ * meanwhile; only the switch to the new segment list locks it exclusively,
+ * briefly.  Merges are serialised by a heavyweight lock on the index's
+ * block 0, as GIN serialises its pending-list cleanup: an insert that finds
+ * a merge running leaves the folding to it or a later insert; VACUUM waits.
+ * Only the holder changes the segment list, so what a merge read at its
+ * start is still the list it switches from.
+ */
+bool
+inv_merge_lock(Relation index, Buffer metabuf, bool wait)
+{
+	if (wait)
+		LockPage(index, INV_METAPAGE_BLKNO, ExclusiveLock);
+	else if (!ConditionalLockPage(index, INV_METAPAGE_BLKNO, ExclusiveLock))
+		return false;
+	inv_reserve_reclaim(index, metabuf);
+	return true;
+}
+
+void
+inv_merge_unlock(Relation index)
+{
+	UnlockPage(index, INV_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+/*
+ * For tests (sparseclip.inverted_merge_gate): a merge whose segment is
+ * written waits here, before its switch, while another session holds the
+ * advisory lock of that key, so that a test can insert and scan while a
+ * merge is in progress, without timing anything.
+ */
+void
+inv_merge_gate(void)
+{
+	LOCKTAG		tag;
+	int64		key = inv_merge_gate_key;
+
+	if (key == 0)
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	LockRelease(&tag, ShareLock, false);
+}
+
 /* live documents of a segment */
 static inline uint64
 inv_seg_live(const InvSegRef *s)
@@ -28,24 +80,80 @@ inv_seg_live(const InvSegRef *s)
 	return s->ndocs - s->ndead;
 }
 
+/* pages a rewrite of a segment needs: its live part */
+static double
+inv_seg_need(const InvSegRef *s)
+{
+	return s->ndocs > 0 ? (double) s->npages * inv_seg_live(s) / s->ndocs + 1 : 0;
+}
+
+/* The extents of the segments sel[] says, read before the switch. */
+static InvExtent *
+inv_selected_extents(Relation index, const InvMetaPageData *meta, const bool *sel, uint32 *n)
+{
+	uint32		cap = 64;
+	InvExtent  *ext = palloc(sizeof(InvExtent) * cap);
+	uint32		i,
+				j;
+
+	*n = 0;
+	for (i = 0; i < meta->nsegments; i++)
+	{
+		InvReader	r;
+		InvSegHeader hdr;
+
+		if (!sel[i])
+			continue;
+		inv_reader_init(&r, index, meta->segs[i].start, meta->segs[i].npages);
+		inv_segment_read_header(&r, &hdr);
+		for (j = 0; j < r.map->n; j++)
+		{
+			if (*n == cap)
+			{
+				cap *= 2;
+				ext = repalloc(ext, sizeof(InvExtent) * cap);
+			}
+			ext[*n].start = r.map->start[j];
+			ext[*n].npages = r.map->base[j + 1] - r.map->base[j];
+			(*n)++;
+		}
+		inv_reader_end(&r);
+	}
+	return ext;
+}
+
 /*
  * Rewrite the segments sel[] says (and the pending list, with pending) as
  * one new segment, dropping the documents the callback reports dead and
- * those already marked.  The new segment's pages come from recyclable free
- * runs first, the lowest first; the pages it replaces go to the free list,
- * all in the metapage's switch record.  The segment list stays sorted by
- * live documents, largest first (a scan's bar, set by the first segment,
- * then prunes the smaller ones).  The caller holds a cleanup lock on
- * metabuf.
+ * those already marked.  The caller holds the merge lock (inv_merge_lock)
+ * and a pin on metabuf, not its buffer lock: inserts and scans go on while
+ * this reads and writes, and see the old segments and the whole pending
+ * list until the switch.
+ *
+ * The pending list is folded as it is at the start: its first pend_count
+ * records, which end where its tail was then (later records are appended
+ * behind them); the switch detaches them, the list then starting at that
+ * point, perhaps inside a page (pend_head_off).  The new segment's pages
+ * are free runs reserved for it (want pages up front, only below `below`;
+ * when that many are not there, nothing is done and false returned), then
+ * more recyclable runs, then new pages at the end.  The switch, one WAL
+ * record under the metapage's exclusive lock, puts the new segment in the
+ * list (kept in order of live documents, largest first: a scan's bar, set
+ * by the first segment, then prunes the smaller ones), and gives the pages
+ * it replaces to the free list with the next transaction id as safexid:
+ * scans that read the old list started before it, and hold a snapshot that
+ * keeps those pages from reuse (page.c).
  */
-static void
+static bool
 inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
+			BlockNumber want, BlockNumber below,
 			IndexBulkDeleteCallback callback, void *cb_state, double *ndeleted)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "inverted merge",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	InvMetaPageData meta;
+	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
+	InvReserve *res = palloc(sizeof(InvReserve));
 	InvAccum	acc;
 	uint32		i;
 	InvSegRef	ref;
@@ -54,12 +162,40 @@ inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
 	Page		page;
 	InvMetaPageData *m;
 	FullTransactionId safexid;
+	InvExtent  *oldext;
+	uint32		noldext;
 
-	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
-	inv_accum_init(&acc, meta.flags);
-	for (i = 0; i < meta.nsegments; i++)
+	/* the start: what is folded, and the pages reserved for the result */
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	memcpy(meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(InvMetaPageData));
+	inv_reserve_init(res, metabuf);
+	if (want > 0)
+	{
+		BlockNumber got;
+
+		state = GenericXLogStart(index);
+		m = InvPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		got = inv_reserve(index, res, m, want, below);
+		if (below != InvalidBlockNumber && got < want)
+		{
+			/* inserts took pages meanwhile: no room below any more */
+			GenericXLogAbort(state);
+			LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(tmp);
+			return false;
+		}
+		if (got > 0)
+			GenericXLogFinish(state);
+		else
+			GenericXLogAbort(state);
+	}
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+
+	inv_accum_init(&acc, meta->flags);
+	for (i = 0; i < meta->nsegments; i++)
 		if (sel[i])
-			inv_accum_add_segment(&acc, index, &meta.segs[i], callback, cb_state, ndeleted);
+			inv_accum_add_segment(&acc, index, &meta->segs[i], callback, cb_state, ndeleted);
 	if (pending)
 	{
 		InvPendReader pr;
@@ -67,7 +203,7 @@ inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
 		int32	   *ind;
 		float4	   *val;
 
-		inv_pend_reader_init(&pr, index, &meta);
+		inv_pend_reader_init(&pr, index, meta);
 		while (inv_pend_next(&pr, &rec, &ind, &val))
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -85,38 +221,34 @@ inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
 		}
 	}
 
-	/* the new segment's pages come from meta's free runs first */
 	if (acc.ndocs > 0)
 	{
-		ref = inv_segment_write(index, &acc, &meta);
+		ref = inv_segment_write(index, &acc, res);
 		have_ref = true;
 	}
 	inv_accum_free(&acc);
+	oldext = inv_selected_extents(index, meta, sel, &noldext);
+	inv_merge_gate();
 
-	/*
-	 * What the new segment replaces is free from now on, for reuse once no
-	 * snapshot of this moment remains (see page.c).
-	 */
+	/* the switch, in one WAL record with the free list */
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	/* no scan can read the old list from now on; those before hold older snapshots */
 	safexid = ReadNextFullTransactionId();
-	for (i = 0; i < meta.nsegments; i++)
-		if (sel[i])
-			inv_free_segment(index, &meta, &meta.segs[i], safexid);
-	if (pending)
-		inv_pending_free_pages(index, &meta, meta.pend_head, safexid);
-
-	/* switch the metapage over in one WAL record, with the free list */
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, metabuf, 0);
 	m = InvPageGetMeta(page);
-	m->nfree = meta.nfree;
-	memcpy(m->free, meta.free, sizeof(InvFreeExtent) * meta.nfree);
-	m->leaked = meta.leaked;
+	if (m->nsegments != meta->nsegments)
+		elog(ERROR, "inverted index \"%s\": the segment list changed during a merge",
+			 RelationGetRelationName(index));
+	inv_reserve_settle(index, res, m);
+	for (i = 0; i < noldext; i++)
+		inv_free_extent(index, m, oldext[i].start, oldext[i].npages, safexid);
 	{
 		uint32		n = 0;
 
-		for (i = 0; i < meta.nsegments; i++)
+		for (i = 0; i < m->nsegments; i++)
 			if (!sel[i])
-				m->segs[n++] = meta.segs[i];
+				m->segs[n++] = m->segs[i];
 		if (have_ref)
 		{
 			/* in order of live documents, largest first */
@@ -132,21 +264,52 @@ inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
 		}
 		m->nsegments = n;
 	}
-	if (pending)
+	if (pending && m->pend_count == meta->pend_count)
 	{
+		/* nothing was appended meanwhile: the whole chain goes */
+		inv_pending_free_pages(index, m, m->pend_head, safexid);
 		m->pend_head = InvalidBlockNumber;
+		m->pend_head_off = 0;
 		m->pend_tail = InvalidBlockNumber;
 		m->pend_tail_used = 0;
 		m->pend_count = 0;
 		m->pend_bytes = 0;
 	}
+	else if (pending)
+	{
+		/* the records appended meanwhile start where the tail was */
+		BlockNumber head = meta->pend_tail;
+		uint32		off = meta->pend_tail_used;
+
+		if (head == InvalidBlockNumber || m->pend_count < meta->pend_count)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("inverted index \"%s\": bad pending list",
+							RelationGetRelationName(index))));
+		if (off >= INV_PAGE_PAYLOAD)
+		{
+			Buffer		buf = ReadBuffer(index, head);
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			head = InvPageGetOpaque(BufferGetPage(buf))->next;
+			UnlockReleaseBuffer(buf);
+			off = 0;
+		}
+		inv_pending_free_until(index, m, meta->pend_head, head, safexid);
+		m->pend_head = head;
+		m->pend_head_off = off;
+		m->pend_count -= meta->pend_count;
+		m->pend_bytes -= meta->pend_bytes;
+	}
 	/* with an empty pending list the segments say which dimensions remain */
 	if (m->pend_count == 0)
 		m->dim = inv_meta_segments_dim(m);
 	GenericXLogFinish(state);
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
+	return true;
 }
 
 /*
@@ -187,9 +350,10 @@ static void
 inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 				void *cb_state, double *ndeleted)
 {
+	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
+
 	for (;;)
 	{
-		InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
 		int			count[33];
 		bool		sel[INV_MAX_SEGMENTS];
 		int			t = -1;
@@ -197,6 +361,7 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 		uint32		i;
 
 		CHECK_FOR_INTERRUPTS();
+		inv_meta_copy(metabuf, meta);
 		/* VACUUM's marks may have reordered them since the list was sorted */
 		for (i = 1; i < meta->nsegments; i++)
 			if (inv_seg_live(&meta->segs[i]) > inv_seg_live(&meta->segs[largest]))
@@ -212,29 +377,47 @@ inv_merge_tiers(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback
 				break;
 			}
 		if (t < 0)
-			return;
+			break;
 		for (i = 0; i < meta->nsegments; i++)
 			sel[i] = i != largest && inv_tier(inv_seg_live(&meta->segs[i])) <= t;
 		elog(DEBUG1, "inverted: merging %d segments of tier %d and below", count[t], t);
-		inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
+		{
+			double		need = 0;
+
+			for (i = 0; i < meta->nsegments; i++)
+				if (sel[i])
+					need += inv_seg_need(&meta->segs[i]);
+			inv_rewrite(index, metabuf, sel, false, (BlockNumber) need, InvalidBlockNumber,
+						callback, cb_state, ndeleted);
+		}
 	}
+	pfree(meta);
 }
 
 /*
  * Fold the pending list into a new segment, dropping the documents the
- * callback reports dead, then merge tiers.  The caller holds a cleanup lock
- * on metabuf.
+ * callback reports dead, then merge tiers.  The caller holds the merge
+ * lock and a pin on metabuf.
  */
+static void
+inv_fold_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
+				 void *cb_state, double *ndeleted)
+{
+	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
+	bool		sel[INV_MAX_SEGMENTS];
+
+	inv_meta_copy(metabuf, meta);
+	memset(sel, 0, sizeof(sel));
+	if (meta->pend_count > 0 || meta->pend_head != InvalidBlockNumber)
+		inv_rewrite(index, metabuf, sel, true, 0, InvalidBlockNumber, callback, cb_state, ndeleted);
+	pfree(meta);
+}
+
 void
 inv_merge_pending(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 				  void *cb_state, double *ndeleted)
 {
-	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
-	bool		sel[INV_MAX_SEGMENTS];
-
-	memset(sel, 0, sizeof(sel));
-	if (meta->pend_count > 0 || meta->pend_head != InvalidBlockNumber)
-		inv_rewrite(index, metabuf, sel, true, callback, cb_state, ndeleted);
+	inv_fold_pending(index, metabuf, callback, cb_state, ndeleted);
 	inv_merge_tiers(index, metabuf, callback, cb_state, ndeleted);
 }
 
@@ -245,18 +428,11 @@ inv_recyclable_pages(const InvMetaPageData *meta, BlockNumber below)
 	uint32		i;
 
 	for (i = 0; i < meta->nfree; i++)
-		if (meta->free[i].start < below &&
-			GlobalVisCheckRemovableFullXid(NULL, meta->free[i].safexid))
+		if (meta->free[i].start < below && inv_free_recyclable(&meta->free[i]))
 			n += Min(meta->free[i].npages, below - meta->free[i].start);
 	return n;
 }
 
-/* pages a rewrite of a segment needs: its live part */
-static double
-inv_seg_need(const InvSegRef *s)
-{
-	return s->ndocs > 0 ? (double) s->npages * inv_seg_live(s) / s->ndocs + 1 : 0;
-}
 
 /*
  * Compaction: rewrite the segment with the largest share of dead documents
@@ -276,7 +452,7 @@ static bool
 inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback callback,
 			void *cb_state, double *ndeleted)
 {
-	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
 	bool		sel[INV_MAX_SEGMENTS];
 	int			best = -1;
 	double		bestfrac = 0.2;
@@ -285,6 +461,7 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
 	double		budget;
 	uint32		i;
 
+	inv_meta_copy(metabuf, meta);
 	for (i = 0; i < meta->nsegments; i++)
 	{
 		const InvSegRef *sr = &meta->segs[i];
@@ -298,7 +475,10 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
 		}
 	}
 	if (best < 0)
+	{
+		pfree(meta);
 		return false;
+	}
 	for (i = 0; i < meta->nsegments; i++)
 	{
 		sel[i] = inv_tier(inv_seg_live(&meta->segs[i])) <= inv_tier(inv_seg_live(&meta->segs[best]));
@@ -308,10 +488,15 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
 	budget = inv_recyclable_pages(meta, InvalidBlockNumber) +
 		Max(0.0, 1.3 * livepages - (double) RelationGetNumberOfBlocks(index));
 	if (need > budget && !insert && bestfrac <= 0.5)
+	{
+		pfree(meta);
 		return false;
+	}
 	elog(DEBUG1, "inverted: compacting a segment of %u documents, %u dead", meta->segs[best].ndocs,
 		 meta->segs[best].ndead);
-	inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
+	pfree(meta);
+	inv_rewrite(index, metabuf, sel, false, (BlockNumber) need, InvalidBlockNumber,
+				callback, cb_state, ndeleted);
 	return true;
 }
 
@@ -328,14 +513,16 @@ static bool
 inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 			 void *cb_state, double *ndeleted)
 {
-	InvMetaPageData *meta = InvPageGetMeta(BufferGetPage(metabuf));
+	InvMetaPageData *meta = palloc(sizeof(InvMetaPageData));
 	bool		sel[INV_MAX_SEGMENTS];
 	int			tail = -1;
 	BlockNumber tail_lo = 0,
 				tail_hi = 0;
 	double		need;
 	uint32		i;
+	bool		moved;
 
+	inv_meta_copy(metabuf, meta);
 	for (i = 0; i < meta->nsegments; i++)
 	{
 		BlockNumber lo,
@@ -354,22 +541,32 @@ inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 	 * some, the live part's pages are an estimate: keep a margin.
 	 */
 	if (tail < 0)
+	{
+		pfree(meta);
 		return false;
+	}
 	need = meta->segs[tail].ndead == 0 ? meta->segs[tail].npages :
 		inv_seg_need(&meta->segs[tail]) + 0.1 * meta->segs[tail].npages + 8;
 	if (inv_recyclable_pages(meta, tail_lo) < need)
+	{
+		pfree(meta);
 		return false;
+	}
 	memset(sel, 0, sizeof(sel));
 	sel[tail] = true;
 	elog(DEBUG1, "inverted: moving a segment of %u documents from blocks %u-%u down",
 		 meta->segs[tail].ndocs, tail_lo, tail_hi - 1);
-	inv_rewrite(index, metabuf, sel, false, callback, cb_state, ndeleted);
-	return true;
+	/* the pages below are reserved first: inserts may take some meanwhile */
+	moved = inv_rewrite(index, metabuf, sel, false, (BlockNumber) ceil(need), tail_lo,
+						callback, cb_state, ndeleted);
+	pfree(meta);
+	return moved;
 }
 
 /*
- * Upkeep after the pending list is folded, the caller holding a cleanup
- * lock on metabuf: give back the free pages at the end, then one step:
+ * Upkeep after the pending list is folded, the caller holding the merge
+ * lock: give back the free pages at the end (when an insert can get the
+ * cleanup lock at once; VACUUM waits for it), then one step:
  * move the last segment down if it can be, and compact if it is due (both:
  * moving down never starves compaction, which should start early in a run
  * of inserts so that the next steps can move its output down).  An insert
@@ -383,7 +580,7 @@ inv_maintain(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallbac
 {
 	int			steps;
 
-	inv_truncate(index, metabuf);
+	inv_truncate_locked(index, metabuf, !insert);
 	for (steps = 0; steps < INV_MAX_SEGMENTS; steps++)
 	{
 		bool		moved,
@@ -398,7 +595,7 @@ inv_maintain(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallbac
 			break;
 	}
 	if (!insert)
-		inv_truncate(index, metabuf);
+		inv_truncate_locked(index, metabuf, true);
 }
 
 /* Mark the documents the callback reports dead in one segment. */
@@ -498,19 +695,32 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 
 	metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
-	LockBufferForCleanup(metabuf);
-	inv_check_meta(index, InvPageGetMeta(BufferGetPage(metabuf)));
+	inv_merge_lock(index, metabuf, true);
 
+	/*
+	 * The pending list goes into a segment first, dead documents with it,
+	 * while inserts and scans go on; the marking below then covers every
+	 * document the heap's dead TIDs can still name (an insert appended later
+	 * names a live tuple).  The marking holds a cleanup lock on the
+	 * metapage: scans that began before it (which may hold dead TIDs) have
+	 * ended, and later ones see the marks, so no scan returns a TID that
+	 * VACUUM lets the heap reuse.
+	 */
+	inv_fold_pending(index, metabuf, NULL, NULL, NULL);
+	LockBufferForCleanup(metabuf);
 	for (i = 0; i < InvPageGetMeta(BufferGetPage(metabuf))->nsegments; i++)
 		inv_segment_mark_dead(index, metabuf, i, callback, callback_state, &ndeleted);
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
 
-	inv_merge_pending(index, metabuf, callback, callback_state, &ndeleted);
-	inv_maintain(index, metabuf, false, callback, callback_state, &ndeleted);
+	/* everything dead is marked: what follows drops it without asking */
+	inv_merge_tiers(index, metabuf, NULL, NULL, NULL);
+	inv_maintain(index, metabuf, false, NULL, NULL, NULL);
 
 	/*
 	 * The index-wide dimension follows the documents that remain (with an
 	 * empty pending list the segments hold them all; a merge sets it too).
 	 */
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	{
 		InvMetaPageData *m = InvPageGetMeta(BufferGetPage(metabuf));
 
@@ -523,8 +733,8 @@ invbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			GenericXLogFinish(state);
 		}
 	}
-
 	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+	inv_merge_unlock(index);
 	ReleaseBuffer(metabuf);
 
 	stats->tuples_removed += ndeleted;
@@ -549,11 +759,10 @@ invvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 		/* no bulk delete ran: still fold the pending list so scans stay fast */
 		metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
-		LockBufferForCleanup(metabuf);
-		inv_check_meta(index, InvPageGetMeta(BufferGetPage(metabuf)));
+		inv_merge_lock(index, metabuf, true);
 		inv_merge_pending(index, metabuf, NULL, NULL, NULL);
 		inv_maintain(index, metabuf, false, NULL, NULL, NULL);
-		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+		inv_merge_unlock(index);
 		ReleaseBuffer(metabuf);
 	}
 
