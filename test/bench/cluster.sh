@@ -13,7 +13,26 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BENCH_BINDIR=$("$PG_CONFIG" --bindir)
 export PATH="$BENCH_BINDIR:$PATH"
 
+# bench_install_build DIR NAME: the build in DIR (sparseclip.so,
+# sparseclip.control, sparseclip--*.sql, as `make` leaves them) installed
+# as the extension NAME, so that other installs do not swap it during the
+# run; bench_stop_cluster removes it.
+BENCH_INSTALLED=()
+bench_install_build() {
+	local dir=$1 name=$2 sql libdir extdir
+	libdir=$("$PG_CONFIG" --pkglibdir)
+	extdir=$("$PG_CONFIG" --sharedir)/extension
+	sql=$(cd "$dir" && ls sparseclip--*.sql | head -n 1)
+	[ -f "$dir/sparseclip.so" ] && [ -n "$sql" ] || { echo "$dir: no built sparseclip.so and sparseclip--*.sql" >&2; exit 2; }
+	BENCH_INSTALLED+=("$libdir/$name.so" "$extdir/$name.control" "$extdir/${sql/sparseclip/$name}")
+	install -m 755 "$dir/sparseclip.so" "$libdir/$name.so"
+	sed "s|\\\$libdir/sparseclip'|\$libdir/$name'|" "$dir/sparseclip.control" > "$extdir/$name.control"
+	install -m 644 "$dir/$sql" "$extdir/${sql/sparseclip/$name}"
+}
+
 bench_stop_cluster() {
+	local f
+	for f in "${BENCH_INSTALLED[@]}"; do rm -f "$f"; done
 	if [ -n "${BENCH_TMP:-}" ] && [ -f "$BENCH_TMP/data/postmaster.pid" ]; then
 		runuser -u postgres -- "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" -m fast stop >/dev/null 2>&1 || true
 	fi

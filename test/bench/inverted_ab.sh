@@ -31,30 +31,12 @@ N=${3:-100000}
 ROUNDS=${ROUNDS:-3}
 NQ=${NQ:-100}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-LIBDIR=$("$PG_CONFIG" --pkglibdir)
-EXTDIR=$("$PG_CONFIG" --sharedir)/extension
 
 # install each build under its private name
-installed=()
-uninstall() {
-	local f
-	for f in "${installed[@]}"; do rm -f "$f"; done
-}
-install_build() {			# DIR NAME
-	local dir=$1 name=$2 sql
-	sql=$(cd "$dir" && ls sparseclip--*.sql | head -n 1)
-	[ -f "$dir/sparseclip.so" ] && [ -n "$sql" ] || { echo "$dir: no built sparseclip.so and sparseclip--*.sql" >&2; exit 2; }
-	installed+=("$LIBDIR/$name.so" "$EXTDIR/$name.control" "$EXTDIR/${sql/sparseclip/$name}")
-	install -m 755 "$dir/sparseclip.so" "$LIBDIR/$name.so"
-	sed "s|\\\$libdir/sparseclip'|\$libdir/$name'|" "$dir/sparseclip.control" > "$EXTDIR/$name.control"
-	install -m 644 "$dir/$sql" "$EXTDIR/${sql/sparseclip/$name}"
-}
-
 source "$ROOT/test/bench/cluster.sh"
 bench_start_cluster shared_buffers=${SHARED_BUFFERS:-4GB} max_parallel_workers_per_gather=0
-trap 'bench_stop_cluster; uninstall' EXIT
-install_build "$DIR_A" sparseclip_ab_a
-install_build "$DIR_B" sparseclip_ab_b
+bench_install_build "$DIR_A" sparseclip_ab_a
+bench_install_build "$DIR_B" sparseclip_ab_b
 gcc -O2 -Wall -Wextra -o "$BENCH_TMP/gen" "$ROOT/test/bench/inverted_gen.c" -lm
 cat > "$BENCH_TMP/ab.sql" <<'SQL'
 -- one row per query: its id, milliseconds, and the distances of

@@ -31,29 +31,11 @@ CLIENTS=${CLIENTS:-4}
 SECONDS_RUN=${RUN_SECONDS:-20}
 WINDOW_MS=${WINDOW_MS:-200}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-LIBDIR=$("$PG_CONFIG" --pkglibdir)
-EXTDIR=$("$PG_CONFIG" --sharedir)/extension
-
-installed=()
-uninstall() {
-	local f
-	for f in "${installed[@]}"; do rm -f "$f"; done
-}
-install_build() {			# DIR NAME
-	local dir=$1 name=$2 sql
-	sql=$(cd "$dir" && ls sparseclip--*.sql | head -n 1)
-	[ -f "$dir/sparseclip.so" ] && [ -n "$sql" ] || { echo "$dir: no built sparseclip.so and sparseclip--*.sql" >&2; exit 2; }
-	installed+=("$LIBDIR/$name.so" "$EXTDIR/$name.control" "$EXTDIR/${sql/sparseclip/$name}")
-	install -m 755 "$dir/sparseclip.so" "$LIBDIR/$name.so"
-	sed "s|\\\$libdir/sparseclip'|\$libdir/$name'|" "$dir/sparseclip.control" > "$EXTDIR/$name.control"
-	install -m 644 "$dir/$sql" "$EXTDIR/${sql/sparseclip/$name}"
-}
 
 source "$ROOT/test/bench/cluster.sh"
 bench_start_cluster shared_buffers=1GB synchronous_commit=off autovacuum=off
-trap 'bench_stop_cluster; uninstall' EXIT
-install_build "$DIR_A" sparseclip_ml_a
-install_build "$DIR_B" sparseclip_ml_b
+bench_install_build "$DIR_A" sparseclip_ml_a
+bench_install_build "$DIR_B" sparseclip_ml_b
 gcc -O2 -Wall -Wextra -o "$BENCH_TMP/gen" "$ROOT/test/bench/inverted_gen.c" -lm
 printf '\\set r random(1, 50000)\nINSERT INTO docs SELECT id, emb FROM pool WHERE id = :r;\n' > "$BENCH_TMP/ins.sql"
 chown -R postgres: "$BENCH_TMP"
