@@ -351,7 +351,8 @@ if command -v gnuplot > /dev/null; then
 					line+="$sep'$d' using 1:2 with $style title '${names[$r]}'"
 					sep=", "
 				done
-				[ "$line" = plot ] && line="set label 1 'no data' at graph 0.45,0.5; plot [0:1] [0:1] 2 notitle; unset label 1"
+				# (a log scale cannot show the placeholder's [0:1])
+				[ "$line" = plot ] && line="unset logscale y; set label 1 'no data' at graph 0.45,0.5; plot [0:1] [0:1] 2 notitle; unset label 1"
 				echo "$line"
 			done
 			echo "unset multiplot"
