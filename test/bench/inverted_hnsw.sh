@@ -52,22 +52,11 @@ OUT=${BENCH_OUT:-$ROOT/test/bench/results}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-LIBDIR=$("$PG_CONFIG" --pkglibdir)
-EXTDIR=$("$PG_CONFIG" --sharedir)/extension
 EXT=sparseclip_bench_hnsw_$$
-
-installed=()
-uninstall() { local f; for f in "${installed[@]}"; do rm -f "$f"; done; }
-sql=$(cd "$BENCH_BUILD" && ls sparseclip--*.sql | head -n 1)
-[ -f "$BENCH_BUILD/sparseclip.so" ] && [ -n "$sql" ] || { echo "$BENCH_BUILD: run make first" >&2; exit 2; }
 
 source "$ROOT/test/bench/cluster.sh"
 bench_start_cluster shared_buffers=${SHARED_BUFFERS:-4GB} max_parallel_workers_per_gather=0 jit=off
-trap 'bench_stop_cluster; uninstall' EXIT
-installed+=("$LIBDIR/$EXT.so" "$EXTDIR/$EXT.control" "$EXTDIR/${sql/sparseclip/$EXT}")
-install -m 755 "$BENCH_BUILD/sparseclip.so" "$LIBDIR/$EXT.so"
-sed "s|\\\$libdir/sparseclip'|\$libdir/$EXT'|" "$BENCH_BUILD/sparseclip.control" > "$EXTDIR/$EXT.control"
-install -m 644 "$BENCH_BUILD/$sql" "$EXTDIR/${sql/sparseclip/$EXT}"
+bench_install_build "$BENCH_BUILD" "$EXT"
 
 gcc -O2 -Wall -Wextra -o "$BENCH_TMP/gen" "$ROOT/test/bench/inverted_gen.c" -lm
 gcc -O2 -Wall -Wextra -I"$("$PG_CONFIG" --includedir)" -o "$BENCH_TMP/client" \
