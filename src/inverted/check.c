@@ -251,10 +251,9 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 
 /* the fingerprint of a vector as a segment of an index of these flags stores it, or exactly */
 static void
-check_fingerprint(const SVec *v, bool stored16, uint32 flags, int32 *nnz, uint64 *fp)
+check_fingerprint(const SVec *v, bool stored16, uint32 flags, double norm2, int32 *nnz, uint64 *fp)
 {
 	const float4 *vals = SVEC_VALUES(v);
-	double		norm2 = svec_norm2(v);
 	int32		i;
 
 	*nnz = v->nnz;
@@ -470,12 +469,13 @@ inverted_check(PG_FUNCTION_ARGS)
 		else
 		{
 			SVec	   *v = DatumGetSVec(values[0]);
+			double		norm2 = svec_norm2(v);
 			int32		nnz;
 			uint64		fp;
 
-			check_fingerprint(v, e->stored16, meta.flags, &nnz, &fp);
+			check_fingerprint(v, e->stored16, meta.flags, norm2, &nnz, &fp);
 			if ((e->flags & INV_DOC_NULL) || nnz != e->nnz || fp != e->fp || v->dim != e->dim ||
-				svec_norm2(v) != e->norm2)
+				norm2 != e->norm2)
 				CORRUPT("row (%u,%u) is indexed with a different vector",
 						ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid));
 		}
