@@ -572,6 +572,15 @@ inv_runs_docs_next(InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max)
 	return n;
 }
 
+static const InvSegSourceOps inv_runs_ops = {
+	inv_runs_docs_rewind,
+	inv_runs_docs_next,
+	inv_runs_dims_rewind,
+	inv_runs_dim_next,
+	inv_runs_write_descs,
+	inv_runs_write_data,
+};
+
 /*
  * A source over nruns runs (run r's files files[3r..3r+2], its documents
  * in docfiles[docfile_of[r]] after those of the runs before it in that
@@ -627,12 +636,7 @@ inv_runs_make(uint32 flags, uint32 nruns, const InvRunInfo *info, BufFile **file
 	rs->src.flags = flags;
 	rs->src.ndocs = (uint32) ndocs;
 	rs->src.npost = npost;
-	rs->src.docs_rewind = inv_runs_docs_rewind;
-	rs->src.docs_next = inv_runs_docs_next;
-	rs->src.dims_rewind = inv_runs_dims_rewind;
-	rs->src.dim_next = inv_runs_dim_next;
-	rs->src.write_descs = inv_runs_write_descs;
-	rs->src.write_data = inv_runs_write_data;
+	rs->src.ops = &inv_runs_ops;
 	return rs;
 }
 

@@ -484,6 +484,8 @@ inv_bound_weight(float4 w)
 	return copysign(inv_bf16_bound(inv_bf16_encode(w)), (double) w);
 }
 extern InvSegRef inv_segment_write(Relation index, InvAccum *acc, InvReserve *res);
+typedef void (*InvExtentFn) (void *arg, BlockNumber start, BlockNumber npages);
+extern void inv_segment_extents(Relation index, const InvSegRef *seg, InvExtentFn fn, void *arg);
 extern void inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 							 FullTransactionId safexid);
 extern void inv_segment_read_header(InvReader *r, InvSegHeader *hdr);
@@ -549,11 +551,8 @@ extern void inv_piece_emit(const InvPiece *piece, InvSinkFn sink, void *arg);
  * that the runs hold encoded already).
  */
 typedef struct InvSegSource InvSegSource;
-struct InvSegSource
+typedef struct InvSegSourceOps
 {
-	uint32		flags;
-	uint32		ndocs;
-	uint64		npost;
 	void		(*docs_rewind) (InvSegSource *src);
 	/* up to max documents and their dimensions; 0 at the end */
 	uint32		(*docs_next) (InvSegSource *src, InvDoc *docs, int32 *dims, uint32 max);
@@ -561,6 +560,13 @@ struct InvSegSource
 	bool		(*dim_next) (InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost);
 	void		(*write_descs) (InvSegSource *src, InvSinkFn sink, void *arg);
 	void		(*write_data) (InvSegSource *src, InvSinkFn sink, void *arg);
+} InvSegSourceOps;
+struct InvSegSource
+{
+	const InvSegSourceOps *ops;
+	uint32		flags;
+	uint32		ndocs;
+	uint64		npost;
 };
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,

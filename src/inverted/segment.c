@@ -356,6 +356,15 @@ inv_accum_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
 	}
 }
 
+static const InvSegSourceOps inv_accum_ops = {
+	inv_accum_docs_rewind,
+	inv_accum_docs_next,
+	inv_accum_dims_rewind,
+	inv_accum_dim_next,
+	inv_accum_write_descs,
+	inv_accum_write_data,
+};
+
 /*
  * Write the accumulated documents as a new segment and return its
  * reference.  The accumulator's postings are sorted in place.
@@ -376,12 +385,7 @@ inv_segment_write(Relation index, InvAccum *acc, InvReserve *res)
 	as->src.flags = acc->flags;
 	as->src.ndocs = acc->ndocs;
 	as->src.npost = acc->npost;
-	as->src.docs_rewind = inv_accum_docs_rewind;
-	as->src.docs_next = inv_accum_docs_next;
-	as->src.dims_rewind = inv_accum_dims_rewind;
-	as->src.dim_next = inv_accum_dim_next;
-	as->src.write_descs = inv_accum_write_descs;
-	as->src.write_data = inv_accum_write_data;
+	as->src.ops = &inv_accum_ops;
 	as->acc = acc;
 	ref = inv_segment_write_source(index, &as->src, res);
 	pfree(as);
@@ -423,8 +427,8 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 	double		maxnorm = 0;
 
 	/* documents: the segment's dimension and largest norm */
-	src->docs_rewind(src);
-	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+	src->ops->docs_rewind(src);
+	while ((n = src->ops->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
 		for (i = 0; i < n; i++)
 		{
 			segdim = inv_combine_dim(segdim, dims[i]);
@@ -432,7 +436,7 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 		}
 
 	/* pass 1: the dimension directory, and the sizes */
-	src->dims_rewind(src);
+	src->ops->dims_rewind(src);
 	for (;;)
 	{
 		InvDimEntry *e;
@@ -448,7 +452,7 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 		}
 		e = &dir[ndims];
 		memset(e, 0, sizeof(*e));
-		if (!src->dim_next(src, e, &nbytes, &npost))
+		if (!src->ops->dim_next(src, e, &nbytes, &npost))
 			break;
 		if (ndims > 0 && e->dim <= dir[ndims - 1].dim)
 			elog(ERROR, "inverted segment source gave dims out of order");
@@ -488,11 +492,11 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
-	src->docs_rewind(src);
-	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+	src->ops->docs_rewind(src);
+	while ((n = src->ops->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
 		inv_write(&w, docs, sizeof(InvDoc) * n);
-	src->docs_rewind(src);
-	while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+	src->ops->docs_rewind(src);
+	while ((n = src->ops->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
 		for (i = 0; i < n; i++)
 		{
 			float4		nrm = inv_round_up(sqrt(docs[i].norm2));
@@ -501,17 +505,17 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 		}
 	if (segdim == INV_DIM_MIXED)
 	{
-		src->docs_rewind(src);
-		while ((n = src->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
+		src->ops->docs_rewind(src);
+		while ((n = src->ops->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
 			inv_write(&w, dims, sizeof(int32) * n);
 	}
 	for (i = 0; i < ndims; i += 4096)
 		inv_write(&w, &dir[i], sizeof(InvDimEntry) * Min((uint64) 4096, ndims - i));
 	/* pass 2: range descriptors; pass 3: postings */
-	src->write_descs(src, inv_writer_sink, &w);
+	src->ops->write_descs(src, inv_writer_sink, &w);
 	if (w.written != hdr.data_off)
 		elog(ERROR, "inverted segment source gave descriptors other than its directory's");
-	src->write_data(src, inv_writer_sink, &w);
+	src->ops->write_data(src, inv_writer_sink, &w);
 	if (w.written != hdr.total_bytes)
 		elog(ERROR, "inverted segment source gave postings other than its directory's");
 	inv_writer_end(&w);
@@ -582,10 +586,9 @@ inv_segment_load_map(InvReader *r, const InvSegHeader *hdr)
 	r->ext = 0;
 }
 
-/* Hand a segment's pages to meta's free list. */
+/* Call fn(arg, start, npages) for each extent of seg's pages, in map order. */
 void
-inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
-				 FullTransactionId safexid)
+inv_segment_extents(Relation index, const InvSegRef *seg, InvExtentFn fn, void *arg)
 {
 	InvReader	r;
 	InvSegHeader hdr;
@@ -594,9 +597,33 @@ inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
 	inv_reader_init(&r, index, seg->start, seg->npages);
 	inv_segment_read_header(&r, &hdr);
 	for (i = 0; i < r.map->n; i++)
-		inv_free_extent(index, meta, r.map->start[i],
-						r.map->base[i + 1] - r.map->base[i], safexid);
+		fn(arg, r.map->start[i], r.map->base[i + 1] - r.map->base[i]);
 	inv_reader_end(&r);
+}
+
+typedef struct InvFreeArg
+{
+	Relation	index;
+	InvMetaPageData *meta;
+	FullTransactionId safexid;
+} InvFreeArg;
+
+static void
+inv_free_one_extent(void *arg, BlockNumber start, BlockNumber npages)
+{
+	InvFreeArg *fa = arg;
+
+	inv_free_extent(fa->index, fa->meta, start, npages, fa->safexid);
+}
+
+/* Hand a segment's pages to meta's free list. */
+void
+inv_free_segment(Relation index, InvMetaPageData *meta, const InvSegRef *seg,
+				 FullTransactionId safexid)
+{
+	InvFreeArg	fa = {index, meta, safexid};
+
+	inv_segment_extents(index, seg, inv_free_one_extent, &fa);
 }
 
 /*

@@ -20,24 +20,24 @@
 
 #include "inverted.h"
 
+static void
+inv_bounds_extent(void *arg, BlockNumber start, BlockNumber npages)
+{
+	BlockNumber *b = arg;
+
+	b[0] = Min(b[0], start);
+	b[1] = Max(b[1], start + npages);
+}
+
 /* The lowest block and one past the highest of a segment's pages. */
 void
 inv_segment_bounds(Relation index, const InvSegRef *seg, BlockNumber *lo, BlockNumber *hi)
 {
-	InvReader	r;
-	InvSegHeader hdr;
-	uint32		i;
+	BlockNumber b[2] = {InvalidBlockNumber, 0};
 
-	inv_reader_init(&r, index, seg->start, seg->npages);
-	inv_segment_read_header(&r, &hdr);
-	*lo = InvalidBlockNumber;
-	*hi = 0;
-	for (i = 0; i < r.map->n; i++)
-	{
-		*lo = Min(*lo, r.map->start[i]);
-		*hi = Max(*hi, r.map->start[i] + (r.map->base[i + 1] - r.map->base[i]));
-	}
-	inv_reader_end(&r);
+	inv_segment_extents(index, seg, inv_bounds_extent, b);
+	*lo = b[0];
+	*hi = b[1];
 }
 
 /*
