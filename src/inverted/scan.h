@@ -223,7 +223,7 @@ extern void inv_complete_range(InvSegScan *ss, uint32 r);
 
 /* scan_prune.c */
 extern int	inv_range_bound_cmp(const void *a, const void *b);
-extern double inv_cos_gap(const InvScanOpaque *so, const InvSegScan *ss);
+extern double inv_cos_gap(const InvScanOpaque *so);
 extern void inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo);
 extern void inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr);
 

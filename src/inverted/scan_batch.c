@@ -212,7 +212,7 @@ static inline double
 inv_gap(const InvScanOpaque *so, const InvSegScan *ss)
 {
 	if (so->cosine)
-		return inv_cos_gap(so, ss) + 1e-9 * so->qnorm;
+		return inv_cos_gap(so) + 1e-9 * so->qnorm;
 	return so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 }
 

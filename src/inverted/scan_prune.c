@@ -27,9 +27,8 @@ inv_range_bound_cmp(const void *a, const void *b)
  * a unit vector, whose float and storage error is so->err |q| + so->abserr.
  */
 double
-inv_cos_gap(const InvScanOpaque *so, const InvSegScan *ss)
+inv_cos_gap(const InvScanOpaque *so)
 {
-	(void) ss;
 	return (so->err * so->qnorm + so->abserr) * (1 + 1e-9);
 }
 

@@ -182,7 +182,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 			(1 + ferr) * INV_BF16_ABS * qabs;
 		/* cosine: over |d|, the largest error of acc / n (see inv_cos_gap) */
 		if (so->cosine)
-			ss->slack = inv_cos_gap(so, ss);
+			ss->slack = inv_cos_gap(so);
 	}
 
 	ss->terms = terms;
