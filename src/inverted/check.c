@@ -400,7 +400,15 @@ inverted_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index \"%s\" is not valid", RelationGetRelationName(index))));
 
-	/* the pin keeps VACUUM from changing the structure while we read it */
+	/*
+	 * The snapshot comes first: a row it sees was indexed before its
+	 * insert committed, so before the metapage is copied below.  The pin
+	 * keeps VACUUM from marking documents dead while we read (it waits for
+	 * a cleanup lock); a merge may switch segments meanwhile, but the pages
+	 * of the copied ones are recycled only behind the transaction horizon,
+	 * which this snapshot holds back.
+	 */
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	metabuf = ReadBuffer(index, INV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	memcpy(&meta, InvPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
@@ -414,7 +422,6 @@ inverted_check(PG_FUNCTION_ARGS)
 	slot = table_slot_create(heap, NULL);
 	econtext->ecxt_scantuple = slot;
 	predicate = ExecPrepareQual(indexInfo->ii_Predicate, estate);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	tscan = table_beginscan(heap, snapshot, 0, NULL);
 	while (table_scan_getnextslot(tscan, ForwardScanDirection, slot))
 	{
