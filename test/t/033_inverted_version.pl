@@ -8,6 +8,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use PageBytes;
 
 my $node = PostgreSQL::Test::Cluster->new('inverted_version');
 $node->init;
@@ -22,15 +24,8 @@ my $path = $node->data_dir . '/' . $node->safe_psql('postgres', "SELECT pg_relat
 $node->stop;
 
 # block 0: page header (24 bytes), then magic (4 bytes) and version (4 bytes)
-open(my $fh, '+<', $path) or die "open $path: $!";
-binmode $fh;
-seek($fh, 28, 0) or die;
-my $buf;
-read($fh, $buf, 4) == 4 or die;
-my $version = unpack('L', $buf);
-seek($fh, 28, 0) or die;
-print $fh pack('L', $version - 1);
-close $fh;
+my $version = PageBytes::peek($path, 28);
+PageBytes::poke($path, 28, $version - 1);
 $node->start;
 
 my $old = $version - 1;

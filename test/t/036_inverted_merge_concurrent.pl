@@ -132,11 +132,29 @@ my %done;
 $done{ $1 } = $2 while $bout =~ /SQL script (\d+): \S+\n.*?- (\d+) transactions/sg;
 cmp_ok($done{2} // 0, '>', 0, 'searches ran (' . ($done{2} // 0) . ' transactions of 3 checks)');
 
+# the server log written since byte offset START
+sub log_since
+{
+	my ($start) = @_;
+	open(my $lf, '<', $node->logfile) or die;
+	seek($lf, $start, 0);
+	my $text = do { local $/; <$lf> };
+	close $lf;
+	return $text;
+}
+
+# every index of docs passes inverted_check, counting every row of docs
+sub check_all
+{
+	my ($when) = @_;
+	my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
+	is($node->safe_psql('postgres', "SELECT inverted_check('$_')"), $rows, "$_ passes inverted_check $when")
+	  for qw(docs_ip docs_cos docs_pos);
+	return $rows;
+}
+
 # what the index did meanwhile, from the log
-open(my $lf, '<', $node->logfile) or die;
-seek($lf, $logstart, 0);
-my $log = do { local $/; <$lf> };
-close $lf;
+my $log = log_since($logstart);
 my $by_insert = () = $log =~ /^churn: .*inverted: segment of/mg;
 my $by_vacuum = () = $log =~ /^vacuum_loop: .*inverted: segment of/mg;
 my $compactions = () = $log =~ /inverted: compacting a segment/g;
@@ -177,12 +195,8 @@ like($cerr, qr/differs from the sequential scan/, 'check_same catches a scan tha
 
 # after the churn: structure, and exact answers for many queries
 $node->safe_psql('postgres', 'VACUUM docs');
-my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
+my $rows = check_all('after the run');
 ok($rows > 8192, "rows remain ($rows)");
-for my $idx (qw(docs_ip docs_cos docs_pos))
-{
-	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows, "$idx passes inverted_check");
-}
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)
 FROM (SELECT inv_rand(500, 12) AS q FROM generate_series(1, 10)) qs,
@@ -218,33 +232,39 @@ sub gate_open
 	$hin .= "SELECT 'open', pg_advisory_unlock($gate);\n";
 	$holder->pump until $hout =~ /open\|t/;
 }
-# the backend waiting at the gate, if any
-sub at_gate
+# the backends waiting at the gate
+my $at_gate = q{SELECT count(*) FROM pg_stat_activity
+WHERE application_name = 'merger' AND wait_event_type = 'Lock' AND wait_event = 'advisory'};
+sub at_gate { return $node->safe_psql('postgres', $at_gate); }
+
+# close the gate, run SQL (which merges) in a session of its own, and wait
+# until its merge waits at the gate; returns its handle and stderr
+sub merge_at_gate
 {
-	return $node->safe_psql('postgres', qq{
-SELECT count(*) FROM pg_stat_activity
-WHERE application_name = 'merger' AND wait_event_type = 'Lock' AND wait_event = 'advisory'});
-}
-sub start_merger
-{
-	my ($sql, $opts) = @_;
+	my ($what, $sql, $opts) = @_;
 	my ($out, $err) = ('', '');
+	gate_close();
 	local $ENV{PGAPPNAME} = 'merger';
 	local $ENV{PGOPTIONS} = "-c sparseclip.inverted_merge_gate=$gate -c sparseclip.inverted_pending_limit=50 "
 	  . ($opts // '');
 	my $h = IPC::Run::start([ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-h', $node->host, '-p', $node->port,
 							  '-c', $sql, 'postgres' ], '>', \$out, '2>', \$err);
-	return ($h, \$out, \$err);
+	ok($node->poll_query_until('postgres', "SELECT ($at_gate) > 0"), "$what waits at the gate");
+	return ($h, \$err);
+}
+
+# after DURING ran, the merge still waits; then it finishes once the gate opens
+sub release_merge
+{
+	my ($what, $h, $err) = @_;
+	is(at_gate(), '1', "$what was still in progress after the inserts and scans");
+	gate_open();
+	ok($h->finish, "$what finished once the gate opened") or diag($$err);
 }
 my $insert_rows = q{INSERT INTO docs (emb, pemb) SELECT inv_rand(500, 1 + g % 30), topic_vec(g % 10, g, g * 3, g * 7, 0.5) FROM generate_series(1, %d) g};
 
 # (1) an insert that fills the pending list folds it, and waits at the gate
-gate_close();
-my ($merger, $mout, $merr) = start_merger(sprintf($insert_rows, 60));
-ok($node->poll_query_until('postgres', qq{
-SELECT count(*) > 0 FROM pg_stat_activity
-WHERE application_name = 'merger' AND wait_event_type = 'Lock' AND wait_event = 'advisory'}),
-   'an insert folding the pending list waits at the gate');
+my ($merger, $merr) = merge_at_gate('an insert folding the pending list', sprintf($insert_rows, 60));
 my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
 # these inserts pass the pending limit too: they find the merge running and go on
 $node->safe_psql('postgres', 'SET sparseclip.inverted_pending_limit = 50; ' . sprintf($insert_rows, 120));
@@ -253,15 +273,8 @@ is($node->safe_psql('postgres', q{
 SELECT sum(check_same('emb', op, inv_rand(500, 12), lim))
 FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 100000]) lim
 }) > 0 ? 'ok' : 'none', 'ok', 'exact index scans during the merge');
-is(at_gate(), '1', 'the merge was still in progress after those inserts and scans');
-gate_open();
-ok($merger->finish, 'the merge finished once the gate opened') or diag($$merr);
-$rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
-for my $idx (qw(docs_ip docs_cos docs_pos))
-{
-	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows,
-	   "$idx passes inverted_check after the merge (the rows inserted meanwhile included)");
-}
+release_merge('the merge', $merger, $merr);
+check_all('after the merge (the rows inserted meanwhile included)');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)
 FROM (SELECT inv_rand(500, 12) AS q FROM generate_series(1, 5)) qs,
@@ -271,62 +284,35 @@ FROM (SELECT inv_rand(500, 12) AS q FROM generate_series(1, 5)) qs,
 # (2) VACUUM held at the gate (folding the pending list, then compacting):
 # its merges do not block inserts and scans either
 $node->safe_psql('postgres', 'DELETE FROM docs WHERE id % 3 = 0');
-gate_close();
-($merger, $mout, $merr) = start_merger('VACUUM docs');
-ok($node->poll_query_until('postgres', qq{
-SELECT count(*) > 0 FROM pg_stat_activity
-WHERE application_name = 'merger' AND wait_event_type = 'Lock' AND wait_event = 'advisory'}),
-   'VACUUM waits at the gate');
+($merger, $merr) = merge_at_gate('VACUUM', 'VACUUM docs');
 $before = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
 $node->safe_psql('postgres', sprintf($insert_rows, 40));
 is($node->safe_psql('postgres', 'SELECT count(*) FROM docs'), $before + 40, 'rows inserted during VACUUM\'s merge');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE inv_same('<#>', inv_rand(500, 12), 100)) FROM generate_series(1, 3)
 }), '3', 'exact index scans during VACUUM\'s merge');
-is(at_gate(), '1', 'VACUUM\'s merge was still in progress after them');
-gate_open();
-ok($merger->finish, 'VACUUM finished once the gate opened') or diag($$merr);
-$rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
-for my $idx (qw(docs_ip docs_cos docs_pos))
-{
-	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows, "$idx passes inverted_check after VACUUM");
-}
+release_merge('VACUUM\'s merge', $merger, $merr);
+check_all('after VACUUM');
 
 # (3) a crash while a merge waits at the gate leaves the index as it was;
 # transaction ids move past VACUUM's frees first, so that the merge
 # reserves free pages for its segment
 $node->safe_psql('postgres', 'SELECT txid_current()') for 1 .. 2;
-gate_close();
 $logstart = -s $node->logfile;
-($merger, $mout, $merr) = start_merger(sprintf($insert_rows, 60), '-c log_min_messages=debug1');
-ok($node->poll_query_until('postgres', qq{
-SELECT count(*) > 0 FROM pg_stat_activity
-WHERE application_name = 'merger' AND wait_event_type = 'Lock' AND wait_event = 'advisory'}),
-   'a merge waits at the gate before the crash');
+($merger, $merr) = merge_at_gate('a merge before the crash', sprintf($insert_rows, 60), '-c log_min_messages=debug1');
 # a commit flushes the WAL, the merge's reservation included
 $node->safe_psql('postgres', 'SELECT txid_current()');
-open($lf, '<', $node->logfile) or die;
-seek($lf, $logstart, 0);
-$log = do { local $/; <$lf> };
-close $lf;
-my $reserved = $log =~ /^merger: .*inverted: segment of \d+ pages, [1-9]\d* of them reused/m;
+my $reserved = log_since($logstart) =~ /^merger: .*inverted: segment of \d+ pages, [1-9]\d* of them reused/m;
 $node->stop('immediate');
 $merger->finish;
 $holder->finish;
 $node->start;
-$rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
-for my $idx (qw(docs_ip docs_cos docs_pos))
-{
-	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows, "$idx passes inverted_check after the crash");
-}
+check_all('after the crash');
 # the next merges take over what the crashed one had reserved
 $logstart = -s $node->logfile;
 $node->safe_psql('postgres', 'SET log_min_messages = debug1; SET sparseclip.inverted_pending_limit = 50; '
 				 . sprintf($insert_rows, 200));
-open($lf, '<', $node->logfile) or die;
-seek($lf, $logstart, 0);
-$log = do { local $/; <$lf> };
-close $lf;
+$log = log_since($logstart);
 SKIP:
 {
 	# free pages are reserved only when some are recyclable (the horizon)
@@ -336,12 +322,7 @@ SKIP:
 }
 diag($reserved ? 'the crashed merge had reserved free pages' : 'the crashed merge had reserved nothing');
 $node->safe_psql('postgres', 'DELETE FROM docs WHERE id % 7 = 0; VACUUM docs');
-$rows = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
-for my $idx (qw(docs_ip docs_cos docs_pos))
-{
-	is($node->safe_psql('postgres', "SELECT inverted_check('$idx')"), $rows,
-	   "$idx passes inverted_check after merges and VACUUM that followed the crash");
-}
+check_all('after merges and VACUUM that followed the crash');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)
 FROM (SELECT inv_rand(500, 12) AS q FROM generate_series(1, 5)) qs,

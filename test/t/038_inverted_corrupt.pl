@@ -13,6 +13,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use PageBytes;
 
 my $node = PostgreSQL::Test::Cluster->new('inverted_corrupt');
 $node->init;
@@ -38,35 +40,13 @@ $node->stop;
 
 # metapage: page header (24 bytes), then InvMetaPageData: pend_head at 16,
 # pend_count at 28, nsegments at 40, segs[0].start at 48
-sub poke
-{
-	my ($file, $off, $value) = @_;
-	open(my $fh, '+<', $file) or die "open $file: $!";
-	binmode $fh;
-	seek($fh, $off, 0) or die;
-	print $fh pack('L', $value);
-	close $fh;
-}
-
-sub peek
-{
-	my ($file, $off) = @_;
-	open(my $fh, '<', $file) or die "open $file: $!";
-	binmode $fh;
-	seek($fh, $off, 0) or die;
-	my $buf;
-	read($fh, $buf, 4) == 4 or die;
-	close $fh;
-	return unpack('L', $buf);
-}
-
-poke($path{a}, 24 + 40, 201);
-poke($path{b}, 24 + 48, 0xFFFFFFFF);
-my $head = peek($path{c}, 24 + 16);
+PageBytes::poke($path{a}, 24 + 40, 201);
+PageBytes::poke($path{b}, 24 + 48, 0xFFFFFFFF);
+my $head = PageBytes::peek($path{c}, 24 + 16);
 ok($head > 0 && $head < 0xFFFFFFFF, 'c has a pending list');
 # the pending page's special area (its next link) is the page's last 8 bytes
-poke($path{c}, $head * 8192 + 8184, $head);
-poke($path{c}, 24 + 28, 0x7FFFFFFF);
+PageBytes::poke($path{c}, $head * 8192 + 8184, $head);
+PageBytes::poke($path{c}, 24 + 28, 0x7FFFFFFF);
 $node->start;
 
 for my $sql ('SET enable_seqscan = off; SELECT id FROM a ORDER BY emb <#> \'{1:1}/20\' LIMIT 3',
