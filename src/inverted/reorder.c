@@ -204,9 +204,17 @@ inv_build_sketches(InvSketches *sk, const InvAccum *acc)
 			if (nu == 0 || vals[i] != vals[nu - 1])
 				vals[nu++] = vals[i];
 	}
-	pfree(tmp);
 	df = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * Max(nu, 1));
 	memset(df, 0, sizeof(uint32) * Max(nu, 1));
+	/*
+	 * A dimension's dense id: from a table over the dimensions where it fits
+	 * in tmp (any 16k-dimension model's segment of more than 2k documents),
+	 * else by binary search, whose unpredictable branches took a quarter of
+	 * the reordering.
+	 */
+	if (nu > 0 && (uint64) vals[nu - 1] < nent)
+		for (i = 0; i < nu; i++)
+			tmp[vals[i]] = (uint32) i;
 	for (i = 0; i < ndocs; i++)
 	{
 		int			j;
@@ -219,19 +227,23 @@ inv_build_sketches(InvSketches *sk, const InvAccum *acc)
 			uint32		lo = 0,
 						hi = nu - 1;
 
-			while (lo < hi)
-			{
-				uint32		mid = lo + (hi - lo) / 2;
+			if ((uint64) vals[nu - 1] < nent)
+				lo = tmp[v];
+			else
+				while (lo < hi)
+				{
+					uint32		mid = lo + (hi - lo) / 2;
 
-				if (vals[mid] < v)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
+					if (vals[mid] < v)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
 			sk->dim[i * INV_SKETCH + j] = (int32) lo;
 			df[lo]++;
 		}
 	}
+	pfree(tmp);
 	pfree(vals);
 
 	/* rank by |w| * sqrt(df) */
