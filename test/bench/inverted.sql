@@ -33,7 +33,10 @@ DECLARE
 BEGIN
 	FOREACH kind IN ARRAY ARRAY['text', 'image'] LOOP
 		FOREACH k IN ARRAY ARRAY[10, 100] LOOP
-			PERFORM * FROM bench_time(kind, k, true, 1);		-- warm-up
+			-- warm-up: every query once through the index, so that its
+			-- pages are in shared buffers (at 10M rows, after a single
+			-- warm-up most were read from the OS cache: p50 1.8-3x)
+			PERFORM * FROM bench_time(kind, k, true, nq_index);
 			PERFORM * FROM bench_time(kind, k, false, 1);
 			CREATE TEMP TABLE ti AS SELECT * FROM bench_time(kind, k, true, nq_index);
 			CREATE TEMP TABLE ts AS SELECT * FROM bench_time(kind, k, false, nq_seq);

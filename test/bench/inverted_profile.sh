@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# A cluster that outlives the script, for profiling the inverted index at
+# scale (10M rows take ten minutes to load and build: keep them between
+# experiments).  Run as root after `make`; the build in the repository is
+# installed as the extension sparseclip_prof (`setup` and `install` copy it).
+#
+#   bash test/bench/inverted_profile.sh setup [ROWS]    load ROWS documents
+#        (test/bench/inverted_gen.c docs, seed 1; 100 text and 100 image
+#        queries, seeds 3 and 4, as inverted.sh) and build an svec_ip_ops
+#        index with 2 workers, once; later calls only start the server
+#   bash test/bench/inverted_profile.sh install         swap in the current build
+#   bash test/bench/inverted_profile.sh time KIND [K] [SQL]
+#        p50 and p90 of the 100 KIND queries' top-K (default 10) inside the
+#        server: each query runs twice and the second run is timed, so the
+#        pages it reads are in shared buffers; SQL (e.g. a SET) runs first
+#   bash test/bench/inverted_profile.sh perf KIND [SECONDS]
+#        perf record of one backend running the KIND queries; the top symbols
+#   bash test/bench/inverted_profile.sh stop | drop     stop it | delete it
+#
+# PROFILE_DIR (default /tmp/sparseclip-profile), PROFILE_PORT (5442) and
+# SHARED_BUFFERS (7GB: a 10M-row index is 5.4 GB) choose where and how.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+D=${PROFILE_DIR:-/tmp/sparseclip-profile}
+PORT=${PROFILE_PORT:-5442}
+NAME=sparseclip_prof
+
+P() { runuser -u postgres -- "$BIN/psql" -h "$D" -p "$PORT" -X -q -v ON_ERROR_STOP=1 postgres "$@"; }
+
+install_build() {
+	local lib ext sql
+	lib=$("$PG_CONFIG" --pkglibdir)
+	ext=$("$PG_CONFIG" --sharedir)/extension
+	sql=$(cd "$ROOT" && ls sparseclip--*.sql | head -n 1)
+	[ -f "$ROOT/sparseclip.so" ] || { echo "run make first" >&2; exit 2; }
+	install -m 755 "$ROOT/sparseclip.so" "$lib/$NAME.so"
+	sed "s|\\\$libdir/sparseclip'|\$libdir/$NAME'|" "$ROOT/sparseclip.control" > "$ext/$NAME.control"
+	install -m 644 "$ROOT/$sql" "$ext/${sql/sparseclip/$NAME}"
+}
+
+start() {
+	[ -f "$D/data/postmaster.pid" ] && return
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -o "-k $D -p $PORT \
+		-c listen_addresses='' -c shared_buffers=${SHARED_BUFFERS:-7GB} -c max_wal_size=8GB \
+		-c maintenance_work_mem=1GB -c fsync=off -c wal_level=minimal -c max_wal_senders=0 \
+		-c max_parallel_workers_per_gather=0 -c max_parallel_maintenance_workers=2 -c autovacuum=off \
+		-c log_line_prefix='%m [%p] '" start >/dev/null
+}
+
+# the queries' loop: each query twice, the second timed (or, with perf, all of them)
+query_loop() {
+	local kind=$1 k=$2 timed=$3
+	cat <<SQL
+SET enable_seqscan = off;
+CREATE TEMP TABLE tm (ms float8);
+DO \$\$ DECLARE r record; t0 timestamptz; BEGIN
+FOR r IN SELECT emb FROM queries WHERE kind = '$kind' ORDER BY id LOOP
+  PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT $k;
+  t0 := clock_timestamp();
+  PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT $k;
+  IF $timed THEN INSERT INTO tm VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000); END IF;
+END LOOP; END \$\$;
+SQL
+}
+
+cmd=${1:-}
+case $cmd in
+setup)
+	n=${2:-10000000}
+	install_build
+	if [ ! -d "$D/data" ]; then
+		mkdir -p "$D"
+		chown postgres: "$D"
+		chmod 755 "$D"
+		runuser -u postgres -- "$BIN/initdb" -D "$D/data" -A trust -E UTF8 --locale=C --no-sync >/dev/null
+	fi
+	start
+	gcc -O2 -o "$D/gen" "$ROOT/test/bench/inverted_gen.c" -lm
+	chown postgres: "$D/gen"
+	P -c "CREATE EXTENSION IF NOT EXISTS $NAME"
+	if [ "$(P -Atc "SELECT count(*) FROM pg_class WHERE relname = 'docs'")" = 0 ]; then
+		echo "loading $n rows: $(date)"
+		# created and filled in one transaction: no WAL at wal_level minimal
+		P -c "BEGIN" -c "CREATE TABLE docs (id int, emb svec)" -c "\\copy docs FROM PROGRAM '$D/gen docs $n 1'" -c "COMMIT"
+		P -c "CREATE TABLE queries (kind text, id int, emb svec)" -c "CREATE TEMP TABLE q (id int, emb svec)" \
+			-c "\\copy q FROM PROGRAM '$D/gen text 100 3'" -c "INSERT INTO queries SELECT 'text', id, emb FROM q" \
+			-c "TRUNCATE q" -c "\\copy q FROM PROGRAM '$D/gen image 100 4'" \
+			-c "INSERT INTO queries SELECT 'image', id, emb FROM q" -c "VACUUM ANALYZE docs"
+		echo "building: $(date)"
+		P -c "\\timing on" -c "CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops)"
+	fi
+	echo "ready: $(date)"
+	;;
+install)
+	install_build
+	;;
+time)
+	start
+	{ echo "${4:-}"; query_loop "$2" "${3:-10}" true
+	  echo "SELECT '$2 top-${3:-10} p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+	  || ' ms, p90 ' || round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) FROM tm;"; } > "$D/time.sql"
+	chown postgres: "$D/time.sql"
+	P -At -f "$D/time.sql"
+	;;
+perf)
+	start
+	{ echo "SELECT pg_backend_pid() AS pid \\gset"; echo "\\setenv BPID :pid"; echo "\\! echo \$BPID > $D/pid"
+	  echo "SELECT pg_sleep(1);"
+	  query_loop "$2" 10 false; } > "$D/perf.sql"
+	chown postgres: "$D/perf.sql"
+	rm -f "$D/pid"
+	P -f "$D/perf.sql" >/dev/null &
+	until [ -s "$D/pid" ]; do sleep 0.1; done
+	perf record -g -o "$D/perf.data" -p "$(cat "$D/pid")" -- sleep "${3:-10}" >/dev/null 2>&1
+	wait
+	perf report -i "$D/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%'
+	;;
+stop)
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -m fast stop >/dev/null
+	;;
+drop)
+	[ -f "$D/data/postmaster.pid" ] && runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -m fast stop >/dev/null
+	rm -rf "$D"
+	;;
+*)
+	sed -n '2,22p' "$0"
+	exit 2
+	;;
+esac
