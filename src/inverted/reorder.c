@@ -293,6 +293,49 @@ inv_sketch_cmp(const void *a, const void *b)
 
 /* ---- applying the order ---- */
 
+/*
+ * Sort post[0..n) stably by docno (< ndocs), tmp holding n more; the result
+ * ends in post.
+ */
+static void
+inv_radix_by_doc(InvPosting *post, InvPosting *tmp, uint64 n, uint32 ndocs)
+{
+	InvPosting *src = post,
+			   *dst = tmp,
+			   *sw;
+	int			shift;
+
+	for (shift = 0; shift < 32 && ((uint64) Max(ndocs, 1) - 1) >> shift != 0; shift += 11)
+	{
+		uint64		count[2048];
+		uint64		pos = 0,
+					i;
+		int			b;
+
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(src[i].docno >> shift) & 2047]++;
+		for (b = 0; b < 2048; b++)
+		{
+			uint64		c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		for (i = 0; i < n; i++)
+		{
+			if ((i & 0xFFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			dst[count[(src[i].docno >> shift) & 2047]++] = src[i];
+		}
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != post)
+		memcpy(post, src, sizeof(InvPosting) * n);
+}
+
 static void
 inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 {
@@ -300,10 +343,8 @@ inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 	uint32	   *newno = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * n);
 	InvDoc	   *docs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvDoc) * n);
 	int32	   *dims = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
-	uint64	   *start;
 	InvPosting *post = scratch;
-	uint64		i,
-				pos;
+	uint64		i;
 
 	/* in place, so that the arrays keep their capacity (a build's spool reuses them) */
 	for (i = 0; i < n; i++)
@@ -318,33 +359,19 @@ inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 	pfree(dims);
 
 	/*
-	 * The postings, renumbered and put in document order (a counting sort),
-	 * which the stable sort by dimension keeps inside each dimension.
+	 * The postings, renumbered and put in document order, which the stable
+	 * sort by dimension keeps inside each dimension: an LSD radix sort by
+	 * the new number, 11 bits a pass.  (A counting sort by document, one
+	 * pass of writes scattered over all the postings, missed the caches
+	 * and the TLB at every posting: most of the reordering of a 1M-row
+	 * build in memory.)
 	 */
-	start = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * (n + 1));
-	memset(start, 0, sizeof(uint64) * (n + 1));
 	for (i = 0; i < acc->npost; i++)
-	{
 		acc->post[i].docno = newno[acc->post[i].docno];
-		start[acc->post[i].docno + 1]++;
-	}
 	pfree(newno);
-	pos = 0;
-	for (i = 0; i <= n; i++)
-	{
-		pos += start[i];
-		start[i] = pos;
-	}
 	if (post == NULL)
 		post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * Max(acc->npost, 1));
-	for (i = 0; i < acc->npost; i++)
-	{
-		if ((i & 0xFFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		post[start[acc->post[i].docno]++] = acc->post[i];
-	}
-	pfree(start);
-	memcpy(acc->post, post, sizeof(InvPosting) * acc->npost);
+	inv_radix_by_doc(acc->post, post, acc->npost, n);
 	if (post != scratch)
 		pfree(post);
 }
