@@ -441,6 +441,8 @@ extern void inv_accum_add_segment(InvAccum *acc, Relation index, const InvSegRef
 extern void inv_accum_free(InvAccum *acc);
 extern void inv_sort_postings(InvPosting *post, uint64 n);
 extern void inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp);
+extern void inv_radix_postings(InvPosting *post, InvPosting *tmp, uint64 n, size_t keyoff, int bits,
+							   uint32 maxkey);
 
 /* Round a bound up to the next float4 so it stays an upper bound. */
 static inline float4

@@ -293,49 +293,6 @@ inv_sketch_cmp(const void *a, const void *b)
 
 /* ---- applying the order ---- */
 
-/*
- * Sort post[0..n) stably by docno (< ndocs), tmp holding n more; the result
- * ends in post.
- */
-static void
-inv_radix_by_doc(InvPosting *post, InvPosting *tmp, uint64 n, uint32 ndocs)
-{
-	InvPosting *src = post,
-			   *dst = tmp,
-			   *sw;
-	int			shift;
-
-	for (shift = 0; shift < 32 && ((uint64) Max(ndocs, 1) - 1) >> shift != 0; shift += 11)
-	{
-		uint64		count[2048];
-		uint64		pos = 0,
-					i;
-		int			b;
-
-		memset(count, 0, sizeof(count));
-		for (i = 0; i < n; i++)
-			count[(src[i].docno >> shift) & 2047]++;
-		for (b = 0; b < 2048; b++)
-		{
-			uint64		c = count[b];
-
-			count[b] = pos;
-			pos += c;
-		}
-		for (i = 0; i < n; i++)
-		{
-			if ((i & 0xFFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			dst[count[(src[i].docno >> shift) & 2047]++] = src[i];
-		}
-		sw = src;
-		src = dst;
-		dst = sw;
-	}
-	if (src != post)
-		memcpy(post, src, sizeof(InvPosting) * n);
-}
-
 static void
 inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 {
@@ -371,7 +328,7 @@ inv_apply_order(InvAccum *acc, const uint32 *order, InvPosting *scratch)
 	pfree(newno);
 	if (post == NULL)
 		post = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(InvPosting) * Max(acc->npost, 1));
-	inv_radix_by_doc(acc->post, post, acc->npost, n);
+	inv_radix_postings(acc->post, post, acc->npost, offsetof(InvPosting, docno), 11, n - 1);
 	if (post != scratch)
 		pfree(post);
 }

@@ -108,53 +108,67 @@ inv_sort_postings(InvPosting *post, uint64 n)
 	pfree(tmp);
 }
 
-/* The same, with the caller's second array of at least n postings. */
+/*
+ * An LSD radix sort of post[0..n), stable, by the uint32 at byte keyoff of
+ * each posting (its dim or its docno), bits bits a pass; passes stop once
+ * maxkey has no higher bits, and a pass whose digit all postings share is
+ * skipped.  tmp holds n more postings; the result ends in post.
+ */
 void
-inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp)
+inv_radix_postings(InvPosting *post, InvPosting *tmp, uint64 n, size_t keyoff, int bits, uint32 maxkey)
 {
 	InvPosting *src = post;
 	InvPosting *dst = tmp;
+	uint32		mask = (1U << bits) - 1;
+	uint64		count[1 << 11];
 	int			shift;
 
+	Assert(bits <= 11);
 	if (n < 2)
 		return;
-	for (shift = 0; shift < 32; shift += 8)
+#define INV_KEY(p) (*(const uint32 *) ((const char *) (p) + keyoff))
+	for (shift = 0; shift < 32 && (maxkey >> shift) != 0; shift += bits)
 	{
-		uint64		count[256];
 		uint64		pos;
 		uint64		i;
-		int			b;
+		uint32		b;
 		bool		trivial = false;
 		InvPosting *swap;
 
-		memset(count, 0, sizeof(count));
+		memset(count, 0, sizeof(uint64) * (mask + 1));
 		for (i = 0; i < n; i++)
-			count[((uint32) src[i].dim >> shift) & 0xFF]++;
-		for (b = 0; b < 256; b++)
-			if (count[b] == n)
-				trivial = true;
-		if (trivial)
-			continue;
+			count[(INV_KEY(&src[i]) >> shift) & mask]++;
 		pos = 0;
-		for (b = 0; b < 256; b++)
+		for (b = 0; b <= mask; b++)
 		{
 			uint64		c = count[b];
 
+			trivial |= (c == n);
 			count[b] = pos;
 			pos += c;
 		}
+		if (trivial)
+			continue;
 		for (i = 0; i < n; i++)
 		{
 			if ((i & 0xFFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			dst[count[((uint32) src[i].dim >> shift) & 0xFF]++] = src[i];
+			dst[count[(INV_KEY(&src[i]) >> shift) & mask]++] = src[i];
 		}
 		swap = src;
 		src = dst;
 		dst = swap;
 	}
+#undef INV_KEY
 	if (src != post)
 		memcpy(post, src, sizeof(InvPosting) * n);
+}
+
+/* By dim, with the caller's second array of at least n postings. */
+void
+inv_sort_postings_with(InvPosting *post, uint64 n, InvPosting *tmp)
+{
+	inv_radix_postings(post, tmp, n, offsetof(InvPosting, dim), 8, PG_UINT32_MAX);
 }
 
 /* ---- pieces of a sorted accumulator ---- */
