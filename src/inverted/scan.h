@@ -73,8 +73,13 @@ typedef struct InvSegScan
 	uint32	   *walked;
 	double	   *ub;
 	uint32		nincomplete;
-	/* at a checkpoint: the first batch's size best partial scores */
+	/*
+	 * at a checkpoint: the best partial scores (a min-heap) and their
+	 * documents; the first batch's size of them, or more when the segment
+	 * has dead documents (candidates, of which that many must be alive)
+	 */
 	float4	   *top;
+	uint32	   *topdoc;
 	uint32		ntop;
 	uint32		topcap;
 } InvSegScan;

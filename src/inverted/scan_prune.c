@@ -71,12 +71,36 @@ inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo)
 	}
 }
 
+/* Order ss->top (and topdoc with it) best first: a heap no longer. */
+static void
+inv_sort_top(InvSegScan *ss)
+{
+	uint32		i,
+				j;
+
+	/* insertion sort: at most a few dozen candidates */
+	for (i = 1; i < ss->ntop; i++)
+	{
+		float4		v = ss->top[i];
+		uint32		d = ss->topdoc[i];
+
+		for (j = i; j > 0 && ss->top[j - 1] < v; j--)
+		{
+			ss->top[j] = ss->top[j - 1];
+			ss->topdoc[j] = ss->topdoc[j - 1];
+		}
+		ss->top[j] = v;
+		ss->topdoc[j] = d;
+	}
+}
+
 /*
  * A checkpoint of the pruned walk, before term j.  A document's partial
  * score so far plus the least the terms j.. can add (rest_lo; 0 when all
  * contributions are non-negative) is a lower bound on its score, so the
- * batch-th best such value of distinct live documents (ss->top; or, when
- * the segment has dead documents, of the best live document of each range),
+ * batch-th best such value of distinct live documents (ss->top; when the
+ * segment has dead documents, of the candidates there that are alive, or,
+ * if too few are, of the best live document of each range),
  * less the error bound of partial scores, is a lower bound theta on the
  * score the first batch ends at.  A range whose best partial score (mr)
  * plus what terms j.. can still add to any of its documents stays below
@@ -100,13 +124,36 @@ inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, f
 			nalive++;
 	if (nalive < need)
 		;						/* too few ranges to witness: only an earlier segment's bar */
-	else if (ss->top != NULL)
+	else if (ref->ndead == 0)
 	{
 		/* the batch-th best lower bound of any (live) document */
 		have = ss->ntop == need;
 		theta = have ? ss->top[0] : 0;
 	}
 	else
+	{
+		/*
+		 * Dead documents keep their postings until a merge: the batch-th
+		 * best of the candidates that are alive (their doc-table entries
+		 * read, best first).
+		 */
+		uint32		k;
+		uint32		found = 0;
+
+		inv_sort_top(ss);
+		for (k = 0; k < ss->ntop && found < need; k++)
+		{
+			InvDoc		doc;
+
+			inv_read(&ss->r, ss->hdr.doc_off + (uint64) ss->topdoc[k] * sizeof(InvDoc), &doc, sizeof(doc));
+			if (doc.flags & INV_DOC_DEAD)
+				continue;
+			if (++found == need)
+				theta = ss->top[k];
+		}
+		have = (found == need);
+	}
+	if (!have && nalive >= need && ref->ndead > 0)
 	{
 		/*
 		 * Dead documents keep their postings until a merge: then only the

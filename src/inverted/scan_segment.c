@@ -191,6 +191,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	ss->ub = NULL;
 	ss->nincomplete = 0;
 	ss->top = NULL;
+	ss->topdoc = NULL;
 	ss->ntop = 0;
 	if (inv_prune && so->exact && !so->overflow && !so->qnull && so->qnorm2 > 0 &&
 		nterms > 1 && hdr->nranges > 1)
@@ -206,11 +207,16 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		/* mixed signs: a partial score is no lower bound by itself */
 		if (!nonneg)
 			ss->rest_lo = palloc(sizeof(double) * hdr->nranges);
-		if (ref->ndead == 0)
-		{
-			ss->topcap = (uint32) Max(so->batchsize, 1);
-			ss->top = palloc(sizeof(float4) * ss->topcap);
-		}
+		/*
+		 * With dead documents (their postings stay until a merge) the
+		 * candidates are twice the batch and some: about as many as are
+		 * dead may sit among the best.
+		 */
+		ss->topcap = (uint32) Max(so->batchsize, 1);
+		if (ref->ndead > 0)
+			ss->topcap = ss->topcap * 2 + 16;
+		ss->top = palloc(sizeof(float4) * ss->topcap);
+		ss->topdoc = palloc(sizeof(uint32) * ss->topcap);
 		/*
 		 * Terms that add most per posting first: they raise the partial
 		 * scores fastest for what they cost.

@@ -125,9 +125,12 @@ inv_cursor_unlock(InvCursor *c)
 	c->page = NULL;
 }
 
-/* min-heap of floats: the cap largest values pushed, the smallest at h[0] */
+/*
+ * min-heap of floats with a document each: the cap largest values pushed,
+ * the smallest at h[0]
+ */
 static void
-inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
+inv_fheap_push(float4 *h, uint32 *doc, uint32 *n, uint32 cap, float4 v, uint32 d)
 {
 	uint32		i;
 
@@ -137,9 +140,11 @@ inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
 		while (i > 0 && h[(i - 1) / 2] > v)
 		{
 			h[i] = h[(i - 1) / 2];
+			doc[i] = doc[(i - 1) / 2];
 			i = (i - 1) / 2;
 		}
 		h[i] = v;
+		doc[i] = d;
 		return;
 	}
 	if (!(v > h[0]))
@@ -157,9 +162,11 @@ inv_fheap_push(float4 *h, uint32 *n, uint32 cap, float4 v)
 		if (!(h[m] < v))
 			break;
 		h[i] = h[m];
+		doc[i] = doc[m];
 		i = m;
 	}
 	h[i] = v;
+	doc[i] = d;
 }
 
 /*
@@ -262,7 +269,7 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 							if (least != 0)
 								v = inv_float_below((double) v + least);
 							if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]))
-								inv_fheap_push(ss->top, &ss->ntop, ss->topcap, v);
+								inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, d);
 						}
 					}
 				}
