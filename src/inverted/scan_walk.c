@@ -126,6 +126,26 @@ inv_cursor_unlock(InvCursor *c)
 }
 
 /*
+ * The largest of a[0..16) (the accumulators of whole ranges, so always
+ * there to read).
+ */
+static inline float4
+inv_max16(const float4 *a)
+{
+	InvV4F		x0,
+				x1,
+				x2,
+				x3;
+
+	memcpy(&x0, a, sizeof(x0));
+	memcpy(&x1, a + 4, sizeof(x1));
+	memcpy(&x2, a + 8, sizeof(x2));
+	memcpy(&x3, a + 12, sizeof(x3));
+	x0 = inv_v4_max(inv_v4_max(x0, x1), inv_v4_max(x2, x3));
+	return Max(Max(x0[0], x0[1]), Max(x0[2], x0[3]));
+}
+
+/*
  * min-heap of floats with a document each: the cap largest values pushed,
  * the smallest at h[0]
  */
@@ -262,14 +282,24 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 									hi = Min(lo + INV_RANGE_DOCS, ss->hdr.ndocs),
 									d;
 
-						for (d = lo; d < hi; d++)
+						for (d = lo; d < hi; d += 16)
 						{
-							float4		v = inv_doc_val(ss, d);
+							uint32		x,
+										e = Min(d + 16, hi);
 
-							if (least != 0)
-								v = inv_float_below((double) v + least);
-							if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]))
-								inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, d);
+							/* 16 documents at once, once the heap is full */
+							if (least == 0 && ss->ntop == ss->topcap &&
+								!(inv_max16(ss->acc + d) > ss->top[0]))
+								continue;
+							for (x = d; x < e; x++)
+							{
+								float4		v = inv_doc_val(ss, x);
+
+								if (least != 0)
+									v = inv_float_below((double) v + least);
+								if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]))
+									inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, x);
+							}
 						}
 					}
 				}
