@@ -18,13 +18,41 @@
 
 #include "scan.h"
 
-/* Binary search of the dimension directory. */
+/*
+ * Find dim in the dimension directory.  Its dimensions are distinct and
+ * ascending, so entry i holds a dimension of at least i: dim sits at or
+ * below entry min(dim, ndims - 1), and only as far below as dimensions
+ * under it are missing (for a 16k-dimension model, few).  So gallop down
+ * from there (1, 2, 4, ... entries), then bisect what is left: a few
+ * reads instead of a bisection's fourteen, per term and segment.
+ */
 static bool
 inv_find_dim(InvReader *r, const InvSegHeader *hdr, int32 dim, InvDimEntry *e)
 {
-	int64		lo = 0,
-				hi = (int64) hdr->ndims - 1;
+	int64		hi = (int64) hdr->ndims - 1;
+	int64		lo = 0;
+	int64		p,
+				gap = 1;
 
+	if (hi < 0 || dim < 0)
+		return false;
+	p = hi = Min((int64) dim, hi);
+	for (;;)
+	{
+		inv_read(r, hdr->dir_off + (uint64) p * sizeof(InvDimEntry), e, sizeof(InvDimEntry));
+		if (e->dim == dim)
+			return true;
+		if (e->dim < dim)
+		{
+			lo = p + 1;
+			break;
+		}
+		hi = p - 1;
+		if (p == 0)
+			return false;
+		p = Max(p - gap, 0);
+		gap *= 2;
+	}
 	while (lo <= hi)
 	{
 		int64		mid = (lo + hi) / 2;
