@@ -7,7 +7,7 @@
 # index size, inverted_check, and whether NQ (default 5) text-like top-10
 # queries equal a sequential scan.  At the end: a fresh index on a copy of
 # the table, sizes and text top-10 p50 (100 queries, alternating tables,
-# two rounds) of both.
+# LAT_ROUNDS rounds, default 6) of both, and the ratio of their medians.
 #
 #   bash test/bench/inverted_churn.sh [ROWS]        default 200000
 #
@@ -114,7 +114,7 @@ fresh=$(psql -At -c "SELECT pg_relation_size('docs2_emb')")
 	printf 'size\t%.1f\t%.1f\t%.2f\n' "$(echo "$churned / 1048576" | bc -l)" "$(echo "$fresh / 1048576" | bc -l)" \
 		"$(echo "$churned / $fresh" | bc -l)"
 	# bench_time reads the table docs: the fresh copy takes its name in turn
-	for round in 1 2; do
+	for round in $(seq "${LAT_ROUNDS:-6}"); do
 		for t in churned fresh; do
 			if [ "$t" = fresh ]; then psql -c "ALTER TABLE docs RENAME TO churned" -c "ALTER TABLE docs2 RENAME TO docs"; fi
 			psql -At -F $'\t' -c "SELECT count(*) FROM bench_time('text', 10, true, 5)" \
@@ -124,4 +124,10 @@ fresh=$(psql -At -c "SELECT pg_relation_size('docs2_emb')")
 			if [ "$t" = fresh ]; then psql -c "ALTER TABLE docs RENAME TO docs2" -c "ALTER TABLE churned RENAME TO docs"; fi
 		done
 	done
-} | tee -a "$OUT/inverted-churn-$N.tsv"
+} | tee -a "$OUT/inverted-churn-$N.tsv" | tee "$BENCH_TMP/lat.tsv"
+# the median over the rounds of each index's p50, and their ratio
+awk -F'\t' '/^text top-10 p50 ms, churned/ { c[++nc] = $2 } /^text top-10 p50 ms, fresh/ { f[++nf] = $2 }
+	function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+	END { mc = med(c, nc); mf = med(f, nf); printf "text top-10 p50 ms, median of %d rounds\t%.2f\t%.2f\t%.2f\n", nc, mc, mf, mc / mf }' \
+	"$BENCH_TMP/lat.tsv" | tee -a "$OUT/inverted-churn-$N.tsv"
