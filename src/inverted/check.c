@@ -128,8 +128,9 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 	if (hdr.doc_off != INV_PAGE_PAYLOAD ||
 		hdr.norm_off != hdr.doc_off + (uint64) hdr.ndocs * sizeof(InvDoc) ||
 		hdr.dims_off != (hdr.dim == INV_DIM_MIXED ? hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) : 0) ||
-		hdr.dir_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) +
+		hdr.dead_off != hdr.norm_off + (uint64) hdr.ndocs * sizeof(float4) +
 		(hdr.dim == INV_DIM_MIXED ? (uint64) hdr.ndocs * sizeof(int32) : 0) ||
+		hdr.dir_off != hdr.dead_off + INV_DEAD_BYTES(hdr.ndocs) ||
 		hdr.desc_off != hdr.dir_off + (uint64) hdr.ndims * sizeof(InvDimEntry) ||
 		hdr.data_off != hdr.desc_off + hdr.ndesc * sizeof(InvRangeDesc) ||
 		hdr.total_bytes < hdr.data_off + hdr.npostings * sizeof(uint16))
@@ -147,6 +148,14 @@ check_segment(Relation index, const InvSegRef *ref, uint32 flags, HTAB *tab, uin
 			CORRUPT("document %u of segment at block %u has bad flags", d, ref->start);
 		ddim = inv_segment_doc_dim(&r, &hdr, d, doc.flags);
 		alldim = inv_combine_dim(alldim, ddim);
+		{
+			uint8		bits;
+
+			inv_read(&r, hdr.dead_off + d / 8, &bits, 1);
+			if (((bits >> (d % 8)) & 1) != ((doc.flags & INV_DOC_DEAD) != 0))
+				CORRUPT("document %u of segment at block %u: its dead bit disagrees with its flags",
+						d, ref->start);
+		}
 		if (doc.flags & INV_DOC_DEAD)
 		{
 			docs[d] = NULL;

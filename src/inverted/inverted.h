@@ -43,7 +43,7 @@
 #include "svec.h"
 
 #define INV_MAGIC			0x53564958	/* "SVIX" */
-#define INV_VERSION			7
+#define INV_VERSION			8
 #define INV_METAPAGE_BLKNO	0
 
 #define INV_RANGE_SHIFT		10
@@ -178,6 +178,8 @@ typedef struct InvSegHeader
 	uint64		doc_off;		/* InvDoc[ndocs] */
 	uint64		norm_off;		/* float4 |d|[ndocs], rounded up */
 	uint64		dims_off;		/* int32 dim[ndocs] when dim is MIXED, else 0 */
+	uint64		dead_off;		/* dead bitmap: bit d of byte d / 8 set once
+								 * document d is dead (INV_DEAD_BYTES) */
 	uint64		dir_off;		/* InvDimEntry[ndims], sorted by dim */
 	uint64		desc_off;		/* InvRangeDesc[ndesc] */
 	uint64		data_off;		/* posting bytes */
@@ -186,6 +188,13 @@ typedef struct InvSegHeader
 	uint32		nextents;		/* InvExtent[nextents] follow the header */
 	uint32		unused;
 } InvSegHeader;
+
+/*
+ * The dead bitmap mirrors the doc table's INV_DOC_DEAD flags (VACUUM sets
+ * both in one WAL record), so that a scan learns which documents are dead
+ * from ndocs / 8 bytes rather than 16 bytes a document; whole 8-byte words.
+ */
+#define INV_DEAD_BYTES(ndocs)	((((uint64) (ndocs) + 63) / 64) * 8)
 
 /* Doc flags */
 #define INV_DOC_DEAD		0x0001

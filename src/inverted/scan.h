@@ -74,14 +74,15 @@ typedef struct InvSegScan
 	double	   *ub;
 	uint32		nincomplete;
 	/*
-	 * at a checkpoint: the best partial scores (a min-heap) and their
-	 * documents; the first batch's size of them, or more when the segment
-	 * has dead documents (candidates, of which that many must be alive)
+	 * at a checkpoint: the best partial scores of live documents (a
+	 * min-heap) and their documents, the first batch's size of them
 	 */
 	float4	   *top;
 	uint32	   *topdoc;
 	uint32		ntop;
 	uint32		topcap;
+	/* the dead bitmap (INV_DEAD_BYTES), when the segment has dead documents */
+	uint8	   *dead;
 } InvSegScan;
 
 #define INV_RANGE_COMPLETE	PG_UINT32_MAX
@@ -191,6 +192,13 @@ inv_doc_val(const InvSegScan *ss, uint32 d)
 	return ss->acc[d];
 }
 
+/* whether document d of the segment is dead (its postings stay until a merge) */
+static inline bool
+inv_doc_dead(const InvSegScan *ss, uint32 d)
+{
+	return ss->dead != NULL && ((ss->dead[d >> 3] >> (d & 7)) & 1);
+}
+
 /* ---------------------------------------------------------------- small helpers */
 
 /* qsort comparators, largest first */
@@ -230,7 +238,7 @@ extern void inv_complete_range(InvSegScan *ss, uint32 r);
 extern int	inv_range_bound_cmp(const void *a, const void *b);
 extern double inv_cos_gap(const InvScanOpaque *so);
 extern void inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo);
-extern void inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr);
+extern void inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, int j, float4 *mr);
 
 /* scan_batch.c */
 extern void inv_next_batch(InvScanOpaque *so);

@@ -105,6 +105,8 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	double		a = ss->acc[d];
 	double		n;
 
+	if (inv_doc_dead(ss, d))
+		return;
 	inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
 	if (doc.flags & INV_DOC_DEAD)
 		return;

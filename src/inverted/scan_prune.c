@@ -71,130 +71,30 @@ inv_rest_bounds(const InvSegScan *ss, int j, double *hi, double *lo)
 	}
 }
 
-/* Order ss->top (and topdoc with it) best first: a heap no longer. */
-static void
-inv_sort_top(InvSegScan *ss)
-{
-	uint32		i,
-				j;
-
-	/* insertion sort: at most a few dozen candidates */
-	for (i = 1; i < ss->ntop; i++)
-	{
-		float4		v = ss->top[i];
-		uint32		d = ss->topdoc[i];
-
-		for (j = i; j > 0 && ss->top[j - 1] < v; j--)
-		{
-			ss->top[j] = ss->top[j - 1];
-			ss->topdoc[j] = ss->topdoc[j - 1];
-		}
-		ss->top[j] = v;
-		ss->topdoc[j] = d;
-	}
-}
-
 /*
  * A checkpoint of the pruned walk, before term j.  A document's partial
  * score so far plus the least the terms j.. can add (rest_lo; 0 when all
  * contributions are non-negative) is a lower bound on its score, so the
- * batch-th best such value of distinct live documents (ss->top; when the
- * segment has dead documents, of the candidates there that are alive, or,
- * if too few are, of the best live document of each range),
- * less the error bound of partial scores, is a lower bound theta on the
- * score the first batch ends at.  A range whose best partial score (mr)
+ * batch-th best such value of distinct live documents (ss->top, which
+ * skips the dead ones: their postings stay until a merge), less the error
+ * bound of partial scores, is a lower bound theta on the score the first
+ * batch ends at.  A range whose best partial score (mr)
  * plus what terms j.. can still add to any of its documents stays below
  * theta cannot reach the first batch: it is left incomplete, with that
  * upper bound, and later batches complete it if they come near.  For
  * cosine all of this is over acc / |d| (scores of w / |d|).
  */
 void
-inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, const InvSegRef *ref, int j, float4 *mr)
+inv_checkpoint(InvScanOpaque *so, InvSegScan *ss, int j, float4 *mr)
 {
 	uint32		nr = ss->hdr.nranges;
 	double	   *rest;
 	uint32		need = (uint32) Max(so->batchsize, 1);
-	uint32		nalive = 0;
-	double		theta = 0;
-	bool		have = false;
+	double		theta;
 	uint32		r;
 
-	for (r = 0; r < nr; r++)
-		if (ss->walked[r] == INV_RANGE_COMPLETE)
-			nalive++;
-	if (nalive < need)
-		;						/* too few ranges to witness: only an earlier segment's bar */
-	else if (ref->ndead == 0)
-	{
-		/* the batch-th best lower bound of any (live) document */
-		have = ss->ntop == need;
-		theta = have ? ss->top[0] : 0;
-	}
-	else
-	{
-		/*
-		 * Dead documents keep their postings until a merge: the batch-th
-		 * best of the candidates that are alive (their doc-table entries
-		 * read, best first).
-		 */
-		uint32		k;
-		uint32		found = 0;
-
-		inv_sort_top(ss);
-		for (k = 0; k < ss->ntop && found < need; k++)
-		{
-			InvDoc		doc;
-
-			inv_read(&ss->r, ss->hdr.doc_off + (uint64) ss->topdoc[k] * sizeof(InvDoc), &doc, sizeof(doc));
-			if (doc.flags & INV_DOC_DEAD)
-				continue;
-			if (++found == need)
-				theta = ss->top[k];
-		}
-		have = (found == need);
-	}
-	if (!have && nalive >= need && ref->ndead > 0)
-	{
-		/*
-		 * Dead documents keep their postings until a merge: then only the
-		 * best document of each range is a witness, and only if alive.
-		 */
-		InvRangeBound *top = palloc(sizeof(InvRangeBound) * nalive);
-		uint32		n = 0,
-					found = 0,
-					k;
-
-		for (r = 0; r < nr; r++)
-			if (ss->walked[r] == INV_RANGE_COMPLETE)
-			{
-				top[n].ub = (double) mr[r] + (ss->rest_lo != NULL ? ss->rest_lo[r] : 0);
-				top[n++].range = r;
-			}
-		qsort(top, n, sizeof(InvRangeBound), inv_range_bound_cmp);
-		for (k = 0; k < n && found < need; k++)
-		{
-			uint32		d = top[k].range << INV_RANGE_SHIFT;
-			uint32		end = Min(d + INV_RANGE_DOCS, ss->hdr.ndocs);
-			float4		m = mr[top[k].range];
-			InvDoc		doc;
-
-			if (!(top[k].ub > 0))
-				break;
-			while (d < end && inv_doc_val(ss, d) != m)
-				d++;
-			if (d >= end)
-				continue;
-			inv_read(&ss->r, ss->hdr.doc_off + (uint64) d * sizeof(InvDoc), &doc, sizeof(doc));
-			if (doc.flags & INV_DOC_DEAD)
-				continue;
-			found++;
-			theta = inv_float_below(top[k].ub);
-		}
-		have = (found == need);
-		pfree(top);
-	}
 	/* the bar of earlier segments holds here too */
-	theta = have ? Max(theta - ss->slack, so->theta) : so->theta;
+	theta = ss->ntop == need ? Max(ss->top[0] - ss->slack, so->theta) : so->theta;
 	if (!(theta > 0))
 		return;
 	so->theta = theta;

@@ -116,6 +116,12 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 							  sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
 	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
 	ss->rest_lo = NULL;
+	ss->dead = NULL;
+	if (ref->ndead > 0)
+	{
+		ss->dead = palloc(INV_DEAD_BYTES(hdr->ndocs));
+		inv_read(&ss->r, hdr->dead_off, ss->dead, INV_DEAD_BYTES(hdr->ndocs));
+	}
 
 	for (t = 0; t < nq; t++)
 	{
@@ -235,14 +241,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 		/* mixed signs: a partial score is no lower bound by itself */
 		if (!nonneg)
 			ss->rest_lo = palloc(sizeof(double) * hdr->nranges);
-		/*
-		 * With dead documents (their postings stay until a merge) the
-		 * candidates are twice the batch and some: about as many as are
-		 * dead may sit among the best.
-		 */
 		ss->topcap = (uint32) Max(so->batchsize, 1);
-		if (ref->ndead > 0)
-			ss->topcap = ss->topcap * 2 + 16;
 		ss->top = palloc(sizeof(float4) * ss->topcap);
 		ss->topdoc = palloc(sizeof(uint32) * ss->topcap);
 		/*
@@ -267,7 +266,7 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 				pfree(hi);
 			}
 			inv_walk_terms(ss, from, to, NULL, mr);
-			inv_checkpoint(so, ss, ref, to, mr);
+			inv_checkpoint(so, ss, to, mr);
 			from = to;
 		}
 		inv_walk_terms(ss, from, nterms, NULL, NULL);

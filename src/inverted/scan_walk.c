@@ -297,7 +297,8 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 
 								if (least != 0)
 									v = inv_float_below((double) v + least);
-								if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]))
+								if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]) &&
+									!inv_doc_dead(ss, x))
 									inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, x);
 							}
 						}

@@ -493,8 +493,9 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 	hdr.norm_off = hdr.doc_off + (uint64) src->ndocs * sizeof(InvDoc);
 	/* documents of several dimensions: each one's, so merges can tell which remain */
 	hdr.dims_off = (segdim == INV_DIM_MIXED) ? hdr.norm_off + (uint64) src->ndocs * sizeof(float4) : 0;
-	hdr.dir_off = hdr.norm_off + (uint64) src->ndocs * sizeof(float4) +
+	hdr.dead_off = hdr.norm_off + (uint64) src->ndocs * sizeof(float4) +
 		(segdim == INV_DIM_MIXED ? (uint64) src->ndocs * sizeof(int32) : 0);
+	hdr.dir_off = hdr.dead_off + INV_DEAD_BYTES(src->ndocs);
 	hdr.desc_off = hdr.dir_off + ndims * sizeof(InvDimEntry);
 	hdr.data_off = hdr.desc_off + ndesc * sizeof(InvRangeDesc);
 	hdr.total_bytes = hdr.data_off + databytes;
@@ -523,6 +524,8 @@ inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 		while ((n = src->ops->docs_next(src, docs, dims, INV_DOC_CHUNK)) > 0)
 			inv_write(&w, dims, sizeof(int32) * n);
 	}
+	/* the dead bitmap: a new segment's documents are all alive */
+	inv_write_pad_to(&w, hdr.dir_off);
 	for (i = 0; i < ndims; i += 4096)
 		inv_write(&w, &dir[i], sizeof(InvDimEntry) * Min((uint64) 4096, ndims - i));
 	/* pass 2: range descriptors; pass 3: postings */
@@ -554,7 +557,9 @@ inv_segment_read_header(InvReader *r, InvSegHeader *hdr)
 		hdr->nextents == 0 || hdr->nextents > INV_MAX_EXTENTS ||
 		hdr->total_bytes > (uint64) r->npages * INV_PAGE_PAYLOAD ||
 		hdr->nranges != (hdr->ndocs + INV_RANGE_DOCS - 1) / INV_RANGE_DOCS ||
-		(hdr->dim == INV_DIM_MIXED) != (hdr->dims_off != 0))
+		(hdr->dim == INV_DIM_MIXED) != (hdr->dims_off != 0) ||
+		hdr->dead_off < hdr->doc_off || hdr->dead_off > hdr->total_bytes ||
+		INV_DEAD_BYTES(hdr->ndocs) > hdr->total_bytes - hdr->dead_off)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("inverted index \"%s\": bad segment header at block %u",

@@ -647,17 +647,52 @@ inv_segment_mark_dead(Relation index, Buffer metabuf, int segno,
 		{
 			GenericXLogState *state;
 
+			/*
+			 * The dead bitmap's bytes for these documents (64 at most) lie
+			 * on one or two pages, which may be the doc page itself: all
+			 * change in one record.
+			 */
+			uint64		bit0 = shdr.dead_off * 8 + first;
+			BlockNumber bblk[2];
+			Buffer		bbuf[2] = {InvalidBuffer, InvalidBuffer};
+			char	   *bpay[2] = {NULL, NULL};
+			int			k;
+
+			bblk[0] = inv_reader_blkno(&sr, (BlockNumber) (bit0 / 8 / INV_PAGE_PAYLOAD));
+			bblk[1] = inv_reader_blkno(&sr, (BlockNumber) ((bit0 + n - 1) / 8 / INV_PAGE_PAYLOAD));
 			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+			for (k = 0; k < 2; k++)
+				if (bblk[k] != blk && (k == 0 || bblk[1] != bblk[0]))
+				{
+					bbuf[k] = ReadBuffer(index, bblk[k]);
+					LockBuffer(bbuf[k], BUFFER_LOCK_EXCLUSIVE);
+				}
 			state = GenericXLogStart(index);
 			page = GenericXLogRegisterBuffer(state, buffer, 0);
+			for (k = 0; k < 2; k++)
+			{
+				if (BufferIsValid(bbuf[k]))
+					bpay[k] = InvPagePayload(GenericXLogRegisterBuffer(state, bbuf[k], 0));
+				else if (bblk[k] == blk)
+					bpay[k] = InvPagePayload(page);
+				else
+					bpay[k] = bpay[0];	/* both ends on one page */
+			}
 			docs = (InvDoc *) InvPagePayload(page);
 			for (i = 0; i < n; i++)
 				if (!(docs[i].flags & INV_DOC_DEAD) && callback(&docs[i].tid, cb_state))
 				{
+					uint64		byte = (bit0 + i) / 8;
+					int			which = byte / INV_PAGE_PAYLOAD == (bit0 / 8) / INV_PAGE_PAYLOAD ? 0 : 1;
+
 					docs[i].flags |= INV_DOC_DEAD;
+					bpay[which][byte % INV_PAGE_PAYLOAD] |= (char) (1 << ((bit0 + i) % 8));
 					newdead++;
 				}
 			GenericXLogFinish(state);
+			for (k = 0; k < 2; k++)
+				if (BufferIsValid(bbuf[k]))
+					UnlockReleaseBuffer(bbuf[k]);
 			LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 		}
 		ReleaseBuffer(buffer);
