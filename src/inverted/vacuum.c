@@ -500,14 +500,29 @@ inv_compact(Relation index, Buffer metabuf, bool insert, IndexBulkDeleteCallback
 	return true;
 }
 
+/* for inv_relocate: the extent that reaches furthest, as {start, end} */
+static void
+inv_top_extent(void *arg, BlockNumber start, BlockNumber npages)
+{
+	BlockNumber *b = arg;
+
+	if (start + npages > b[1])
+	{
+		b[0] = start;
+		b[1] = start + npages;
+	}
+}
+
 /*
  * Relocation: when the segment that reaches furthest into the relation
- * fits in the recyclable free pages below its first block, rewrite it
- * there (dropping its dead documents), so that the end of the relation
- * empties for inv_truncate once the horizon passes.  The copy fits below
- * the old one (exactly, or within a margin when dead documents are
- * dropped), so a segment only moves down and this cannot go round in
- * circles.  Returns whether it moved one.
+ * fits in the recyclable free pages below the extent it reaches furthest
+ * with, rewrite it there (dropping its dead documents), so that the end of
+ * the relation empties for inv_truncate once the horizon passes.  (Below
+ * that extent, not below its first block: a compaction's copy often begins
+ * in reused runs low in the relation and ends in new pages at the end.)
+ * The copy fits below the old one's last extent (exactly, or within a
+ * margin when dead documents are dropped), so a segment only moves down
+ * and this cannot go round in circles.  Returns whether it moved one.
  */
 static bool
 inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
@@ -525,15 +540,14 @@ inv_relocate(Relation index, Buffer metabuf, IndexBulkDeleteCallback callback,
 	inv_meta_copy(metabuf, meta);
 	for (i = 0; i < meta->nsegments; i++)
 	{
-		BlockNumber lo,
-					hi;
+		BlockNumber b[2] = {InvalidBlockNumber, 0};
 
-		inv_segment_bounds(index, &meta->segs[i], &lo, &hi);
-		if (hi > tail_hi)
+		inv_segment_extents(index, &meta->segs[i], inv_top_extent, b);
+		if (b[1] > tail_hi)
 		{
 			tail = i;
-			tail_lo = lo;
-			tail_hi = hi;
+			tail_lo = b[0];
+			tail_hi = b[1];
 		}
 	}
 	/*
