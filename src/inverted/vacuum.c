@@ -317,7 +317,7 @@ inv_rewrite(Relation index, Buffer metabuf, const bool *sel, bool pending,
  * documents, tier t > 0 those of INV_TIER_BASE * 4^(t-1) up to 4 times
  * that.
  */
-#define INV_TIER_BASE	4096
+#define INV_TIER_BASE	32768
 
 static int
 inv_tier(uint64 live)
