@@ -100,7 +100,7 @@ invbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		if (src->ndocs > 0)
 		{
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, INV_BUILD_PHASE_MERGE);
-			ref = inv_parallel_write(pb, index, src);
+			ref = inv_segment_write_source(index, src, NULL);
 			have = true;
 		}
 		inv_runs_close(src);

@@ -84,7 +84,6 @@ extern InvParallelBuild *inv_parallel_begin(Relation heap, Relation index, Index
 											uint32 flags);
 extern void inv_parallel_scan(InvParallelBuild *pb, double *reltuples, double *indtuples);
 extern InvSegSource *inv_parallel_runs(InvParallelBuild *pb);
-extern InvSegRef inv_parallel_write(InvParallelBuild *pb, Relation index, InvSegSource *src);
 extern void inv_parallel_end(InvParallelBuild *pb);
 
 #endif

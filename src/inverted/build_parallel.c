@@ -50,23 +50,8 @@ typedef struct InvBuildShared
 	double		indtuples;
 	pg_atomic_uint64 tuples_done;
 	SharedFileSet fileset;
-	/*
-	 * The merge: the first worker to finish its share waits to write the
-	 * segment's posting pages (inv_segment_write_helped) while the leader
-	 * writes the rest.
-	 */
-	ConditionVariable helpcv;
-	bool		helper_taken;
-	int			help;			/* INV_HELP_* */
-	int			nmerged;		/* participants whose runs are merged */
-	InvDataPlan plan;
 	/* ParallelTableScanDescData follows */
 } InvBuildShared;
-
-#define INV_HELP_WAIT	0		/* no plan yet */
-#define INV_HELP_PLAN	1		/* plan posted: write */
-#define INV_HELP_NONE	2		/* no help wanted: exit */
-#define INV_HELP_DONE	3		/* written */
 
 #define ParallelTableScanFromShared(shared) \
 	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(InvBuildShared))))
@@ -165,57 +150,6 @@ inv_parallel_participate(InvBuildShared *shared, Relation heap, Relation index,
 	ConditionVariableSignal(&shared->donecv);
 }
 
-/* the state of the helper, read under the mutex */
-static int
-inv_help_state(InvBuildShared *shared)
-{
-	int			h;
-
-	SpinLockAcquire(&shared->mutex);
-	h = shared->help;
-	SpinLockRelease(&shared->mutex);
-	return h;
-}
-
-static void
-inv_help_set(InvBuildShared *shared, int h)
-{
-	SpinLockAcquire(&shared->mutex);
-	shared->help = h;
-	SpinLockRelease(&shared->mutex);
-	ConditionVariableBroadcast(&shared->helpcv);
-}
-
-/*
- * A worker done with its share: the first one becomes the leader's helper
- * in the merge and waits for its plan; the others are done.
- */
-static void
-inv_parallel_help(InvBuildShared *shared, Relation index)
-{
-	bool		mine;
-	int			h;
-
-	SpinLockAcquire(&shared->mutex);
-	mine = !shared->helper_taken;
-	shared->helper_taken = true;
-	SpinLockRelease(&shared->mutex);
-	if (!mine)
-		return;
-	while ((h = inv_help_state(shared)) == INV_HELP_WAIT)
-		ConditionVariableTimedSleep(&shared->helpcv, 100L, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
-	ConditionVariableCancelSleep();
-	if (h == INV_HELP_PLAN)
-	{
-		InvSegSource *src = inv_runs_open_shared(&shared->fileset, shared->nmerged, shared->flags,
-												 shared->budget);
-
-		inv_segment_write_data_pages(index, src, &shared->plan);
-		inv_runs_close(src);
-		inv_help_set(shared, INV_HELP_DONE);
-	}
-}
-
 void
 inv_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 {
@@ -245,7 +179,6 @@ inv_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	SharedFileSetAttach(&shared->fileset, seg);
 
 	inv_parallel_participate(shared, heap, index, false);
-	inv_parallel_help(shared, index);
 
 	index_close(index, indexmode);
 	table_close(heap, heapmode);
@@ -310,7 +243,6 @@ inv_parallel_begin(Relation heap, Relation index, IndexInfo *indexInfo, uint32 f
 	shared->nparticipants = request + 1;
 	shared->budget = inv_build_budget(request + 1);
 	ConditionVariableInit(&shared->donecv);
-	ConditionVariableInit(&shared->helpcv);
 	SpinLockInit(&shared->mutex);
 	pg_atomic_init_u64(&shared->tuples_done, 0);
 	SharedFileSetInit(&shared->fileset, pcxt->seg);
@@ -387,55 +319,9 @@ inv_parallel_runs(InvParallelBuild *pb)
 	return src;
 }
 
-static void
-inv_help_start(void *arg, const InvDataPlan *plan)
-{
-	InvParallelBuild *pb = (InvParallelBuild *) arg;
-
-	pb->shared->plan = *plan;
-	pb->shared->nmerged = pb->nparticipants;
-	inv_help_set(pb->shared, INV_HELP_PLAN);
-	ereport(DEBUG1,
-			(errmsg("inverted build: a worker writes pages %u-%u of the segment's %u, the leader the rest",
-					plan->first, plan->npages - 1, plan->npages)));
-}
-
-static void
-inv_help_wait(void *arg)
-{
-	InvParallelBuild *pb = (InvParallelBuild *) arg;
-
-	/* a helper that fails raises its error here, through the interrupts */
-	while (inv_help_state(pb->shared) != INV_HELP_DONE)
-		ConditionVariableTimedSleep(&pb->shared->helpcv, 100L, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
-	ConditionVariableCancelSleep();
-}
-
-/*
- * Merge everyone's runs into the segment, a worker writing its posting
- * pages while the leader writes the rest (the two halves of a build's
- * writing, WAL included, take about as long).
- */
-InvSegRef
-inv_parallel_write(InvParallelBuild *pb, Relation index, InvSegSource *src)
-{
-	InvDataHelper helper;
-
-	helper.start = inv_help_start;
-	helper.wait = inv_help_wait;
-	helper.arg = pb;
-	return inv_segment_write_helped(index, src, &helper);
-}
-
 void
 inv_parallel_end(InvParallelBuild *pb)
 {
-	/* a helper still waiting for a plan: none comes */
-	SpinLockAcquire(&pb->shared->mutex);
-	if (pb->shared->help == INV_HELP_WAIT)
-		pb->shared->help = INV_HELP_NONE;
-	SpinLockRelease(&pb->shared->mutex);
-	ConditionVariableBroadcast(&pb->shared->helpcv);
 	WaitForParallelWorkersToFinish(pb->pcxt);
 	if (IsMVCCSnapshot(pb->snapshot))
 		UnregisterSnapshot(pb->snapshot);

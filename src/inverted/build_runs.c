@@ -463,52 +463,15 @@ inv_runs_dim_next(InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npo
 	return true;
 }
 
-/* A sink that passes on only the bytes [from, to) of what it is given. */
-typedef struct InvWindowSink
-{
-	InvSinkFn	sink;
-	void	   *arg;
-	uint64		pos;
-	uint64		from;
-	uint64		to;
-} InvWindowSink;
-
+/* Descriptors (part INV_RUN_DESC) or posting bytes (INV_RUN_DATA), dim by dim. */
 static void
-inv_window_sink(void *arg, const void *data, size_t len)
-{
-	InvWindowSink *ws = (InvWindowSink *) arg;
-	uint64		lo = Max(ws->pos, ws->from);
-	uint64		hi = Min(ws->pos + len, ws->to);
-
-	if (lo < hi)
-		ws->sink(ws->arg, (const char *) data + (lo - ws->pos), (size_t) (hi - lo));
-	ws->pos += len;
-}
-
-/*
- * Descriptors (part INV_RUN_DESC) or posting bytes (INV_RUN_DATA), dim by
- * dim; of the posting bytes only [from, to), stopping after the dim that
- * reaches to.
- */
-static void
-inv_runs_write_window(InvRunSource *rs, int part, uint64 from, uint64 to, InvSinkFn sink, void *arg)
+inv_runs_write(InvRunSource *rs, int part, InvSinkFn sink, void *arg)
 {
 	int32		dim;
 	int32		d;
-	InvWindowSink ws;
 
-	ws.sink = sink;
-	ws.arg = arg;
-	ws.pos = 0;
-	ws.from = from;
-	ws.to = to;
-	if (from > 0 || to != PG_UINT64_MAX)
-	{
-		sink = inv_window_sink;
-		arg = &ws;
-	}
 	inv_runs_rewind(rs, part);
-	while (ws.pos < to && inv_runs_min_dim(rs, &dim))
+	while (inv_runs_min_dim(rs, &dim))
 	{
 		uint32		r;
 
@@ -558,19 +521,13 @@ inv_runs_write_window(InvRunSource *rs, int part, uint64 from, uint64 to, InvSin
 static void
 inv_runs_write_descs(InvSegSource *src, InvSinkFn sink, void *arg)
 {
-	inv_runs_write_window((InvRunSource *) src, INV_RUN_DESC, 0, PG_UINT64_MAX, sink, arg);
+	inv_runs_write((InvRunSource *) src, INV_RUN_DESC, sink, arg);
 }
 
 static void
 inv_runs_write_data(InvSegSource *src, InvSinkFn sink, void *arg)
 {
-	inv_runs_write_window((InvRunSource *) src, INV_RUN_DATA, 0, PG_UINT64_MAX, sink, arg);
-}
-
-static void
-inv_runs_write_data_part(InvSegSource *src, uint64 from, uint64 to, InvSinkFn sink, void *arg)
-{
-	inv_runs_write_window((InvRunSource *) src, INV_RUN_DATA, from, to, sink, arg);
+	inv_runs_write((InvRunSource *) src, INV_RUN_DATA, sink, arg);
 }
 
 static void
@@ -622,7 +579,6 @@ static const InvSegSourceOps inv_runs_ops = {
 	inv_runs_dim_next,
 	inv_runs_write_descs,
 	inv_runs_write_data,
-	inv_runs_write_data_part,
 };
 
 /*

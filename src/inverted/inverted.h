@@ -398,8 +398,6 @@ extern void inv_writer_begin(InvWriter *w, Relation index, BlockNumber npages, I
 extern void inv_write(InvWriter *w, const void *src, size_t len);
 extern void inv_write_pad_to(InvWriter *w, uint64 off);
 extern void inv_writer_end(InvWriter *w);
-extern void inv_writer_resume(InvWriter *w, Relation index, BlockNumber start,
-							  BlockNumber npages, BlockNumber from);
 
 /* ---- pending.c: the pending list ---- */
 extern void inv_pending_append(Relation index, Buffer metabuf, const InvPendRecord *hdr,
@@ -573,12 +571,6 @@ typedef struct InvSegSourceOps
 	bool		(*dim_next) (InvSegSource *src, InvDimEntry *e, uint64 *nbytes, uint64 *npost);
 	void		(*write_descs) (InvSegSource *src, InvSinkFn sink, void *arg);
 	void		(*write_data) (InvSegSource *src, InvSinkFn sink, void *arg);
-	/*
-	 * Optional: the posting bytes [from, to) of write_data's stream only
-	 * (a parallel build's leader and helper each write a part)
-	 */
-	void		(*write_data_part) (InvSegSource *src, uint64 from, uint64 to,
-									InvSinkFn sink, void *arg);
 } InvSegSourceOps;
 struct InvSegSource
 {
@@ -590,34 +582,6 @@ struct InvSegSource
 
 extern InvSegRef inv_segment_write_source(Relation index, InvSegSource *src,
 										  InvReserve *res);
-
-/*
- * A parallel build's second writer: while the leader writes a new segment's
- * header, documents, directory and descriptors, a helper writes the pages of
- * its postings from page `first` on (whole pages; the leader writes the one
- * the descriptors end in), which begin `skip` bytes into the posting bytes.
- * start hands it the plan; wait returns once it has written them.
- */
-typedef struct InvDataPlan
-{
-	BlockNumber start;			/* the segment's first block: one extent */
-	BlockNumber npages;
-	BlockNumber first;
-	uint64		skip;
-	uint64		databytes;
-} InvDataPlan;
-
-typedef struct InvDataHelper
-{
-	void		(*start) (void *arg, const InvDataPlan *plan);
-	void		(*wait) (void *arg);
-	void	   *arg;
-} InvDataHelper;
-
-extern InvSegRef inv_segment_write_helped(Relation index, InvSegSource *src,
-										  const InvDataHelper *helper);
-extern void inv_segment_write_data_pages(Relation index, InvSegSource *src,
-										 const InvDataPlan *plan);
 
 /* ---- check.c: inverted_check's structural part (HTAB of its entries) ---- */
 extern struct HTAB *inv_check_structure(Relation index, const InvMetaPageData *meta,

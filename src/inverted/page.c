@@ -807,27 +807,6 @@ inv_write_pad_to(InvWriter *w, uint64 off)
 		inv_write(w, zeros, Min((uint64) sizeof(zeros), off - w->written));
 }
 
-/*
- * Write pages from..npages-1 of a segment of one extent that another
- * writer began (inv_writer_begin placed it): a parallel build's helper.
- */
-void
-inv_writer_resume(InvWriter *w, Relation index, BlockNumber start, BlockNumber npages,
-				  BlockNumber from)
-{
-	w->index = index;
-	w->start = start;
-	w->npages = from;
-	w->total = npages;
-	w->nextents = 1;
-	w->ext[0].start = start;
-	w->ext[0].npages = npages;
-	w->page = palloc0(INV_PAGE_PAYLOAD);
-	w->used = 0;
-	w->written = (uint64) from * INV_PAGE_PAYLOAD;
-	w->locked = false;
-}
-
 void
 inv_writer_end(InvWriter *w)
 {

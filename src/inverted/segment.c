@@ -377,7 +377,6 @@ static const InvSegSourceOps inv_accum_ops = {
 	inv_accum_dim_next,
 	inv_accum_write_descs,
 	inv_accum_write_data,
-	NULL,
 };
 
 /*
@@ -422,44 +421,9 @@ inv_writer_sink(void *arg, const void *data, size_t len)
  * held in memory, so a build that merges sorted runs from temporary files
  * (build_runs.c) writes a segment of any size this way.
  */
-static InvSegRef inv_segment_write_impl(Relation index, InvSegSource *src, InvReserve *res,
-										const InvDataHelper *helper);
-
 InvSegRef
 inv_segment_write_source(Relation index, InvSegSource *src, InvReserve *res)
 {
-	return inv_segment_write_impl(index, src, res, NULL);
-}
-
-/*
- * The same with a helper writing the postings' pages (a build: its segment
- * is one extent of new pages), when src can give part of its posting bytes.
- */
-InvSegRef
-inv_segment_write_helped(Relation index, InvSegSource *src, const InvDataHelper *helper)
-{
-	return inv_segment_write_impl(index, src, NULL, helper);
-}
-
-/* The helper's part: posting pages plan->first.. of a segment being written. */
-void
-inv_segment_write_data_pages(Relation index, InvSegSource *src, const InvDataPlan *plan)
-{
-	InvWriter	w;
-
-	inv_writer_resume(&w, index, plan->start, plan->npages, plan->first);
-	src->ops->write_data_part(src, plan->skip, plan->databytes, inv_writer_sink, &w);
-	if (w.written != (uint64) plan->first * INV_PAGE_PAYLOAD + (plan->databytes - plan->skip))
-		elog(ERROR, "inverted segment source gave other postings to the helper");
-	inv_writer_end(&w);
-}
-
-static InvSegRef
-inv_segment_write_impl(Relation index, InvSegSource *src, InvReserve *res,
-					   const InvDataHelper *helper)
-{
-	InvDataPlan plan;
-	bool		helped = false;
 	InvSegHeader hdr;
 	InvWriter	w;
 	InvSegRef	ref;
@@ -540,23 +504,6 @@ inv_segment_write_impl(Relation index, InvSegSource *src, InvReserve *res,
 	inv_writer_begin(&w, index,
 					 (BlockNumber) ((hdr.total_bytes + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD), res);
 	hdr.nextents = w.nextents;
-	/*
-	 * A helper takes the postings from the first page that begins inside
-	 * them, and starts at once: it writes while this writes the rest.
-	 */
-	if (helper != NULL && w.nextents == 1 && src->ops->write_data_part != NULL)
-	{
-		plan.start = w.start;
-		plan.npages = w.total;
-		plan.first = (BlockNumber) ((hdr.data_off + INV_PAGE_PAYLOAD - 1) / INV_PAGE_PAYLOAD);
-		plan.skip = (uint64) plan.first * INV_PAGE_PAYLOAD - hdr.data_off;
-		plan.databytes = databytes;
-		if (plan.skip < databytes)
-		{
-			helper->start(helper->arg, &plan);
-			helped = true;
-		}
-	}
 	inv_write(&w, &hdr, sizeof(hdr));
 	inv_write(&w, w.ext, sizeof(InvExtent) * w.nextents);
 	inv_write_pad_to(&w, hdr.doc_off);
@@ -585,18 +532,7 @@ inv_segment_write_impl(Relation index, InvSegSource *src, InvReserve *res,
 	src->ops->write_descs(src, inv_writer_sink, &w);
 	if (w.written != hdr.data_off)
 		elog(ERROR, "inverted segment source gave descriptors other than its directory's");
-	if (helped)
-	{
-		/* the page the descriptors end in; the helper writes the rest */
-		src->ops->write_data_part(src, 0, plan.skip, inv_writer_sink, &w);
-		if (w.npages != plan.first || w.used != 0)
-			elog(ERROR, "inverted segment source gave other postings to the leader");
-		helper->wait(helper->arg);
-		w.npages = w.total;
-		w.written = hdr.total_bytes;
-	}
-	else
-		src->ops->write_data(src, inv_writer_sink, &w);
+	src->ops->write_data(src, inv_writer_sink, &w);
 	if (w.written != hdr.total_bytes)
 		elog(ERROR, "inverted segment source gave postings other than its directory's");
 	inv_writer_end(&w);
