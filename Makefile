@@ -31,7 +31,8 @@ PG_CPPFLAGS = -Isrc -Isrc/core
 PG_CFLAGS   = -std=gnu11 -MMD -MP $(if $(WERROR),-Werror)
 # -Bsymbolic: our own calls bind to our own symbols, even when another
 # extension loaded first (pgvector, say) exports a function of the same name.
-SHLIB_LINK  = -lopenblas -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread -Wl,-Bsymbolic
+# OpenBLAS is not linked: src/blas_loader.c opens it on first use.
+SHLIB_LINK  = -ldl -lturbojpeg -lpng16 -lwebp -lwebpdemux -lutf8proc -lm -lpthread -Wl,-Bsymbolic
 
 EXTRA_CLEAN = test/unit/bin test/tools/bin $(OBJS:.o=.d) $(DATA_built) results regression.diffs regression.out
 

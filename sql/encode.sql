@@ -158,7 +158,10 @@ DROP ROLE encode_user;
 SET sparseclip.threads = 0;
 SET sparseclip.threads = 65;
 
--- More OpenBLAS threads give the same vectors.
+-- More OpenBLAS threads give the same vectors.  OpenBLAS (opened on first
+-- use) runs no thread of its own while sparseclip.threads is 1, and one
+-- more at 2: the backend's threads, from /proc.
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'Threads:\s+(\d+)'))[1] AS threads_at_one;
 DO $$ BEGIN PERFORM set_config('sparseclip.model',
 	current_setting('sparseclip_test.fixtures') || '/encode/model.safetensors', false); END $$;
 SET sparseclip.threads = 2;
@@ -166,6 +169,7 @@ SELECT bool_and(pg_temp.max_diff(encode_image(jpeg), emb) <= 1e-4) AS two_thread
 FROM fx_images;
 SELECT bool_and(pg_temp.max_diff(encode_text(t), emb) <= 1e-4) AS two_threads_close
 FROM fx_texts;
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'Threads:\s+(\d+)'))[1] AS threads_at_two;
 RESET sparseclip.threads;
 
 -- Query cancel reaches a long batch quickly.

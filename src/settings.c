@@ -37,7 +37,15 @@ void		_PG_init(void);
 void
 sparseclip_apply_threads(void)
 {
-	/* OpenBLAS would otherwise start one thread per core in every backend. */
+	if (!sparseclip_blas_loaded())
+	{
+		char		msg[256];
+
+		sparseclip_blas_load();
+		/* before any BLAS call: on VMs OpenBLAS may pick generic kernels */
+		if (sc_blas_tune(msg, sizeof(msg)) < 0)
+			elog(DEBUG1, "sparseclip: %s", msg);
+	}
 	if (openblas_get_num_threads() != sparseclip_threads)
 		openblas_set_num_threads(sparseclip_threads);
 }
@@ -98,13 +106,5 @@ _PG_init(void)
 	inv_define_gucs();
 
 	MarkGUCPrefixReserved("sparseclip");
-
-	/* Before any BLAS call: on VMs OpenBLAS may pick generic kernels. */
-	{
-		char		msg[256];
-
-		if (sc_blas_tune(msg, sizeof(msg)) < 0)
-			elog(DEBUG1, "sparseclip: %s", msg);
-	}
-	sparseclip_apply_threads();
+	/* OpenBLAS is opened by the first encoding, not here (blas_loader.c) */
 }

@@ -11,7 +11,14 @@ extern int	sparseclip_batch_size;		/* sparseclip.batch_size */
 extern int	sparseclip_image_alpha;		/* sparseclip.image_alpha: a clip_alpha_mode or: */
 #define SPARSECLIP_ALPHA_MODEL (-1)	/* the model's own sparseclip.image_alpha, else drop */
 
-/* Set OpenBLAS to sparseclip.threads for the work about to run. */
+/*
+ * Open OpenBLAS if need be (blas_loader.c) and set it to sparseclip.threads
+ * for the work about to run: on the backend's main thread, before any BLAS.
+ */
 extern void sparseclip_apply_threads(void);
+
+/* blas_loader.c: OpenBLAS, opened on first use (ERROR if it cannot be) */
+extern void sparseclip_blas_load(void);
+extern bool sparseclip_blas_loaded(void);
 
 #endif

@@ -48,7 +48,9 @@ bench_start_cluster() {
 	runuser -u postgres -- "$BENCH_BINDIR/initdb" -D "$BENCH_TMP/data" -A trust -E UTF8 --locale=C --no-sync >/dev/null
 	local opts="-k $BENCH_TMP/sock -p ${BENCH_PORT:-5433} -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB -c maintenance_work_mem=1GB -c work_mem=64MB -c checkpoint_timeout=30min"
 	for o in "$@"; do opts="$opts -c $o"; done
-	runuser -u postgres -- env OPENBLAS_NUM_THREADS=1 "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" \
+	# BENCH_SERVER_ENV: the server's environment (OPENBLAS_NUM_THREADS=1
+	# unless set; empty: a server's own, as a service manager starts it)
+	runuser -u postgres -- env ${BENCH_SERVER_ENV-OPENBLAS_NUM_THREADS=1} "$BENCH_BINDIR/pg_ctl" -D "$BENCH_TMP/data" \
 		-l "$BENCH_TMP/server.log" -w -o "$opts" start >/dev/null
 	export PGHOST="$BENCH_TMP/sock" PGPORT=${BENCH_PORT:-5433} PGUSER=postgres PGDATABASE=postgres
 }
