@@ -13,18 +13,19 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BENCH_BINDIR=$("$PG_CONFIG" --bindir)
 export PATH="$BENCH_BINDIR:$PATH"
 
-# bench_install_build DIR NAME: the build in DIR (sparseclip.so,
+# bench_install_build DIR NAME [keep]: the build in DIR (sparseclip.so,
 # sparseclip.control, sparseclip--*.sql, as `make` leaves them) installed
 # as the extension NAME, so that other installs do not swap it during the
-# run; bench_stop_cluster removes it.
+# run; bench_stop_cluster removes it, unless keep (a cluster that outlives
+# the script: inverted_profile.sh).
 BENCH_INSTALLED=()
 bench_install_build() {
-	local dir=$1 name=$2 sql libdir extdir
+	local dir=$1 name=$2 keep=${3:-} sql libdir extdir
 	libdir=$("$PG_CONFIG" --pkglibdir)
 	extdir=$("$PG_CONFIG" --sharedir)/extension
 	sql=$(cd "$dir" && ls sparseclip--*.sql | head -n 1)
 	[ -f "$dir/sparseclip.so" ] && [ -n "$sql" ] || { echo "$dir: no built sparseclip.so and sparseclip--*.sql" >&2; exit 2; }
-	BENCH_INSTALLED+=("$libdir/$name.so" "$extdir/$name.control" "$extdir/${sql/sparseclip/$name}")
+	[ "$keep" = keep ] || BENCH_INSTALLED+=("$libdir/$name.so" "$extdir/$name.control" "$extdir/${sql/sparseclip/$name}")
 	install -m 755 "$dir/sparseclip.so" "$libdir/$name.so"
 	sed "s|\\\$libdir/sparseclip'|\$libdir/$name'|" "$dir/sparseclip.control" > "$extdir/$name.control"
 	install -m 644 "$dir/$sql" "$extdir/${sql/sparseclip/$name}"

@@ -30,16 +30,8 @@ NAME=sparseclip_prof
 
 P() { runuser -u postgres -- "$BIN/psql" -h "$D" -p "$PORT" -X -q -v ON_ERROR_STOP=1 postgres "$@"; }
 
-install_build() {
-	local lib ext sql
-	lib=$("$PG_CONFIG" --pkglibdir)
-	ext=$("$PG_CONFIG" --sharedir)/extension
-	sql=$(cd "$ROOT" && ls sparseclip--*.sql | head -n 1)
-	[ -f "$ROOT/sparseclip.so" ] || { echo "run make first" >&2; exit 2; }
-	install -m 755 "$ROOT/sparseclip.so" "$lib/$NAME.so"
-	sed "s|\\\$libdir/sparseclip'|\$libdir/$NAME'|" "$ROOT/sparseclip.control" > "$ext/$NAME.control"
-	install -m 644 "$ROOT/$sql" "$ext/${sql/sparseclip/$NAME}"
-}
+source "$ROOT/test/bench/cluster.sh"
+install_build() { bench_install_build "$ROOT" "$NAME" keep; }
 
 start() {
 	[ -f "$D/data/postmaster.pid" ] && return
