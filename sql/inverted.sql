@@ -346,6 +346,25 @@ FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, NULL]) lim GROUP BY 1;
 SELECT inverted_check('dims_ip') AS rows_ip, inverted_check('dims_cos') AS rows_cos;
 DROP TABLE dims;
 
+-- the helper thread (sparseclip.inverted_scan_threads = 2) adds the postings
+-- of one block of 32 ranges while the backend finds those of the next: the
+-- same answers, inner product and cosine, positive and mixed signs, pruned
+-- or not.  70,000 rows: 69 ranges, three blocks of a pipeline.
+CREATE TABLE wide (id int PRIMARY KEY, cat int, emb svec);
+INSERT INTO wide SELECT i, i % 7, inv_rand(1500, 20, CASE WHEN i % 5 = 0 THEN 0.3 ELSE 0.0 END)
+FROM generate_series(1, 70000) i;
+CREATE INDEX wide_ip ON wide USING inverted (emb svec_ip_ops);
+CREATE INDEX wide_cos ON wide USING inverted (emb svec_cosine_ops);
+SET sparseclip.inverted_scan_threads = 2;
+SELECT * FROM inv_sweep('wide', ARRAY['<#>', '<=>'], 3, 1500, 12, 0.0);
+SELECT * FROM inv_sweep('wide', ARRAY['<#>'], 2, 1500, 30, 0.5);
+SET sparseclip.inverted_prune = off;
+SELECT * FROM inv_sweep('wide', ARRAY['<#>'], 1, 1500, 12, 0.0);
+RESET sparseclip.inverted_prune;
+SET sparseclip.inverted_scan_threads = 3;
+RESET sparseclip.inverted_scan_threads;
+DROP TABLE wide;
+
 -- bad input
 CREATE INDEX ON docs USING inverted (emb svec_ip_ops) WITH (lists = 3);
 CREATE INDEX ON docs USING inverted (id);

@@ -65,6 +65,12 @@ inv_define_gucs(void)
 							 "Exact either way; off scores every posting of every query term (for comparison).",
 							 &inv_prune, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_scan_threads",
+							"Threads an inverted index scan scores with: 2 adds a helper thread.",
+							"With 2, a backend's helper thread adds the postings of one block of "
+							"ranges while the backend finds those of the next.  The answers are the same.",
+							&inv_scan_threads, 1, 1, 2,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("sparseclip.inverted_scan_cache",
 							"Memory a backend keeps between inverted index scans for their score arrays.",
 							"A scan needs 4 bytes per row of each segment; kept, they need not be "

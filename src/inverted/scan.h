@@ -13,6 +13,8 @@
  *                   choice among them
  *   scan_prune.c    pruning: what terms not yet walked can add, checkpoints
  *   scan_batch.c    the keys, the bounded heap and the batches of rows
+ *   scan_buffers.c  the score arrays a backend keeps between scans
+ *   scan_helper.c   the helper thread that adds postings beside the walk
  *
  * Not an interface for the rest of the index: inverted.h is that.
  */
@@ -83,6 +85,15 @@ typedef struct InvSegScan
 	uint32		topcap;
 	/* the dead bitmap (INV_DEAD_BYTES), when the segment has dead documents */
 	uint8	   *dead;
+	/*
+	 * With the helper thread: per block of INV_BLOCK_RANGES ranges, a bit
+	 * for each range the helper adds; the backend adds the others.  Fixed by
+	 * the first walk, which also zeroes the accumulators, each thread its
+	 * own, so that each accumulator stays in the cache of one core.  NULL
+	 * without the helper.
+	 */
+	uint32	   *helper_mask;
+	bool		zeroed;
 } InvSegScan;
 
 #define INV_RANGE_COMPLETE	PG_UINT32_MAX
@@ -245,5 +256,12 @@ extern void inv_next_batch(InvScanOpaque *so);
 
 /* scan_buffers.c */
 extern void *inv_scan_buffer(MemoryContext ctx, Size size);
+
+/* scan_helper.c: a helper thread per backend, for plain C work only */
+typedef void (*InvHelperFn) (void *arg);
+extern bool inv_helper_available(void);
+extern bool inv_helper_idle(void);
+extern void inv_helper_run(InvHelperFn fn, void *arg);
+extern bool inv_helper_wait(void);
 
 #endif							/* SPARSECLIP_INVERTED_SCAN_H */

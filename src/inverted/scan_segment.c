@@ -114,7 +114,6 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 	/* whole ranges: bitmap pieces write all INV_RANGE_DOCS lanes */
 	ss->acc = inv_scan_buffer(CurrentMemoryContext,
 							  sizeof(float4) * ((size_t) Max(hdr->nranges, 1) << INV_RANGE_SHIFT));
-	memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
 	ss->rest_lo = NULL;
 	ss->dead = NULL;
 	if (ref->ndead > 0)
@@ -221,6 +220,16 @@ inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *ss, const Inv
 
 	ss->terms = terms;
 	ss->nterms = nterms;
+	/* the helper thread zeroes its share of the accumulators as it walks */
+	ss->helper_mask = NULL;
+	ss->zeroed = false;
+	if (nterms > 0 && hdr->nranges > INV_BLOCK_RANGES && inv_helper_available())
+		ss->helper_mask = palloc(sizeof(uint32) * (((hdr->nranges - 1) / INV_BLOCK_RANGES) + 1));
+	else
+	{
+		memset(ss->acc, 0, sizeof(float4) * ((size_t) hdr->nranges << INV_RANGE_SHIFT));
+		ss->zeroed = true;
+	}
 	ss->walked = NULL;
 	ss->ub = NULL;
 	ss->nincomplete = 0;

@@ -15,55 +15,68 @@
 
 #include "scan.h"
 
+/*
+ * Add q * w of a piece's postings (its bytes at p) into the accumulators of
+ * its range (base).  False, touching nothing, for a bitmap that does not
+ * hold count documents (checked only with check).  Plain C: the helper
+ * thread runs it too.
+ */
+static inline bool
+inv_apply_piece(float4 *base, uint16 format, uint32 c, const char *p, float4 q, bool check)
+{
+	const char *offs = p;
+	const char *ws = p + sizeof(InvOffset) * c;
+	uint32		i;
+
+	if (format == INV_PIECE_BITMAP)
+		return inv_add_bitmap(base, p, c, q, check);
+
+	/*
+	 * Four postings at a time, all loaded before any accumulator is
+	 * written: the loads would otherwise have to wait for the stores they
+	 * might alias.  A piece's documents are distinct.  The mask keeps a
+	 * corrupt offset inside the range's accumulators.
+	 */
+	for (i = 0; i + 4 <= c; i += 4)
+	{
+		uint16		h[4];
+		InvOffset	o[4];
+
+		memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
+		memcpy(h, ws + sizeof(uint16) * i, sizeof(h));
+		base[o[0] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[0]);
+		base[o[1] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[1]);
+		base[o[2] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[2]);
+		base[o[3] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[3]);
+	}
+	for (; i < c; i++)
+	{
+		uint16		h1;
+		InvOffset	o1;
+
+		memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
+		memcpy(&h1, ws + sizeof(uint16) * i, sizeof(h1));
+		base[o1 & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h1);
+	}
+	return true;
+}
+
+static void
+inv_bad_bitmap(InvSegScan *ss)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("inverted index \"%s\": bad posting bitmap",
+					RelationGetRelationName(ss->r.index))));
+}
+
 /* Add q * w of a piece's postings (its bytes at p) into the accumulators. */
 static inline void
 inv_add_piece_bytes(InvSegScan *ss, const InvRangeDesc *desc, const char *p, float4 q, bool check)
 {
-	float4	   *base = ss->acc + ((uint32) desc->range << INV_RANGE_SHIFT);
-	uint32		c = desc->count;
-
-	if (desc->format == INV_PIECE_BITMAP)
-	{
-		if (!inv_add_bitmap(base, p, c, q, check))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("inverted index \"%s\": bad posting bitmap",
-							RelationGetRelationName(ss->r.index))));
-	}
-	else
-	{
-		const char *offs = p;
-		const char *ws = p + sizeof(InvOffset) * c;
-		uint32		i;
-
-		/*
-		 * Four postings at a time, all loaded before any accumulator is
-		 * written: the loads would otherwise have to wait for the stores
-		 * they might alias.  A piece's documents are distinct.  The mask
-		 * keeps a corrupt offset inside the range's accumulators.
-		 */
-		for (i = 0; i + 4 <= c; i += 4)
-		{
-			uint16		h[4];
-			InvOffset	o[4];
-
-			memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
-			memcpy(h, ws + sizeof(uint16) * i, sizeof(h));
-			base[o[0] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[0]);
-			base[o[1] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[1]);
-			base[o[2] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[2]);
-			base[o[3] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[3]);
-		}
-		for (; i < c; i++)
-		{
-			uint16		h1;
-			InvOffset	o1;
-
-			memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
-			memcpy(&h1, ws + sizeof(uint16) * i, sizeof(h1));
-			base[o1 & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h1);
-		}
-	}
+	if (!inv_apply_piece(ss->acc + ((uint32) desc->range << INV_RANGE_SHIFT),
+						 desc->format, desc->count, p, q, check))
+		inv_bad_bitmap(ss);
 }
 
 /*
@@ -81,20 +94,150 @@ typedef struct InvCursor
 /* the most a bitmap kernel can read from a piece's start: a full bitmap's weights */
 #define INV_PIECE_READ_MAX	(INV_BITMAP_BYTES + INV_RANGE_DOCS * sizeof(uint16))
 
-/* Add piece x of a term, read through cursor c. */
+/* whether range r of the block starting at r0 is the helper's */
+static inline bool
+inv_helper_owns(uint32 mask, uint32 r0, uint32 r)
+{
+	return (mask >> (r - r0)) & 1;
+}
+
+/*
+ * A block's mask for a share of k of its INV_BLOCK_RANGES ranges: its last
+ * k.  (Ranges spread evenly over the block, so that ranges pruned later
+ * would cost both threads alike, were slower: 1.09x the backend alone on
+ * 1M-row text queries.)
+ */
+static inline uint32
+inv_helper_spread(uint32 k)
+{
+	StaticAssertStmt(INV_BLOCK_RANGES == 32, "a block's mask is 32 bits");
+	if (k == 0)
+		return 0;
+	if (k >= INV_BLOCK_RANGES)
+		return PG_UINT32_MAX;
+	return (((uint32) 1 << k) - 1) << (INV_BLOCK_RANGES - k);
+}
+
+/* a piece the helper thread adds: where, its bytes in a pinned page, q */
+typedef struct InvPieceJob
+{
+	float4	   *base;
+	const char *p;				/* NULL: copied, at copies + off */
+	float4		q;
+	uint16		count;
+	uint8		format;
+	bool		check;
+	uint32		off;
+} InvPieceJob;
+
+/*
+ * One block's pieces for the helper, and the pages their bytes lie in:
+ * pinned until the helper is done with them (a cursor that moves on hands
+ * its page over here instead of releasing it).
+ */
+typedef struct InvJobList
+{
+	InvPieceJob *jobs;
+	uint32		n;
+	uint32		cap;
+	Buffer	   *pins;
+	uint32		npins;
+	uint32		pincap;
+	/* pieces that cross a page, copied (the list grows them while unread) */
+	char	   *copies;
+	uint32		ncopy;			/* bytes used */
+	uint32		copycap;		/* bytes, past which INV_PIECE_MAX_BYTES more lie */
+	/* the block: ranges [r0, r1); the helper's those of the mask's bits */
+	uint32		r0;
+	uint32		mask;
+	uint32		r1;
+	bool		zero;			/* zero the helper's accumulators first */
+	float4	   *acc;
+	const uint32 *walked;		/* with mr: the ranges to take maxima of */
+	float4	   *mr;				/* a checkpoint follows: the range maxima */
+	bool		bad;			/* set by the helper: a bitmap that lied */
+} __attribute__((aligned(64))) InvJobList;
+
+/*
+ * The helper's side: zero its accumulators on the first walk, add every
+ * piece of a list, and before a checkpoint take the maxima of its ranges
+ * (no PostgreSQL calls).
+ */
+static void
+inv_apply_jobs(void *arg)
+{
+	InvJobList *l = (InvJobList *) arg;
+	const InvPieceJob *jobs = l->jobs;
+	uint32		n = l->n;
+	uint32		i;
+	bool		bad = false;
+
+	if (l->zero)
+		for (i = l->r0; i < l->r1; i++)
+			if (inv_helper_owns(l->mask, l->r0, i))
+				memset(l->acc + ((size_t) i << INV_RANGE_SHIFT), 0, sizeof(float4) * INV_RANGE_DOCS);
+	/* locals: the backend writes the other list, which may share lines */
+	for (i = 0; i < n; i++)
+	{
+		const InvPieceJob *j = &jobs[i];
+		const char *p = j->p != NULL ? j->p : l->copies + j->off;
+
+		if (!inv_apply_piece(j->base, j->format, j->count, p, j->q, j->check))
+			bad = true;
+	}
+	if (l->mr != NULL)
+		for (i = l->r0; i < l->r1; i++)
+			if (inv_helper_owns(l->mask, l->r0, i) && l->walked[i] == INV_RANGE_COMPLETE)
+				l->mr[i] = inv_range_max_fn(l->acc + ((size_t) i << INV_RANGE_SHIFT));
+	l->bad = bad;
+}
+
+/*
+ * Before a cursor leaves its page while the helper may still read it: the
+ * pin goes to the block's list, released once the helper is done.
+ */
+static void
+inv_cursor_hand_over(InvCursor *c, InvJobList *l)
+{
+	inv_reader_unlock(&c->r);
+	c->page = NULL;
+	if (!BufferIsValid(c->r.buf))
+		return;
+	if (l->npins == l->pincap)
+	{
+		l->pincap *= 2;
+		l->pins = repalloc(l->pins, sizeof(Buffer) * l->pincap);
+	}
+	l->pins[l->npins++] = c->r.buf;
+	c->r.buf = InvalidBuffer;
+	c->r.cur = InvalidBlockNumber;
+}
+
+/*
+ * Add piece x of a term, read through cursor c; or, given a job list and a
+ * range of the helper's (its bit in mask), leave the adding to it (a piece that
+ * crosses a page goes to it as a copy).
+ */
 static inline void
-inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
+inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x,
+			  InvJobList *l, uint32 mask, uint32 r0)
 {
 	const InvRangeDesc *desc = &term->descs[x];
 	uint64		off = term->pos[x];
 	uint32		nbytes = (uint32) (term->pos[x + 1] - off);
 	const char *p;
 	char		piece[INV_PIECE_MAX_BYTES];
+	bool		check;
 
 	if (c->page != NULL && off >= c->lo && off + nbytes <= c->lo + INV_PAGE_PAYLOAD)
 		p = c->page + (off - c->lo);
 	else
 	{
+		/* the helper may still read the page the cursor holds */
+		if (l != NULL && BufferIsValid(c->r.buf) &&
+			(off % INV_PAGE_PAYLOAD + nbytes > INV_PAGE_PAYLOAD ||
+			 inv_reader_blkno(&c->r, (BlockNumber) (off / INV_PAGE_PAYLOAD)) != c->r.cur))
+			inv_cursor_hand_over(c, l);
 		p = inv_peek(&c->r, off, nbytes);
 		if (p != NULL)
 		{
@@ -114,8 +257,34 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x)
 	 * read up to INV_PIECE_READ_MAX bytes from p.  Check its count only if
 	 * that could leave the page (a copy has room for it).
 	 */
-	inv_add_piece_bytes(ss, desc, p, term->q,
-						p != piece && (off - c->lo) + INV_PIECE_READ_MAX > BLCKSZ - INV_PAGE_DATA_OFFSET);
+	check = p != piece && (off - c->lo) + INV_PIECE_READ_MAX > BLCKSZ - INV_PAGE_DATA_OFFSET;
+	if (l != NULL && inv_helper_owns(mask, r0, desc->range))
+	{
+		InvPieceJob *j = &l->jobs[l->n++];
+
+		Assert(l->n <= l->cap);
+		j->base = ss->acc + ((uint32) desc->range << INV_RANGE_SHIFT);
+		j->p = p;
+		if (p == piece)
+		{
+			/* slack of a whole piece past copycap: a kernel may read that far */
+			if (l->ncopy + nbytes > l->copycap)
+			{
+				l->copycap = Max(l->copycap * 2, l->ncopy + nbytes);
+				l->copies = repalloc(l->copies, l->copycap + INV_PIECE_MAX_BYTES);
+			}
+			memcpy(l->copies + l->ncopy, piece, nbytes);
+			j->p = NULL;
+			j->off = l->ncopy;
+			l->ncopy += nbytes;
+		}
+		j->q = term->q;
+		j->count = desc->count;
+		j->format = (uint8) desc->format;
+		j->check = check;
+		return;
+	}
+	inv_add_piece_bytes(ss, desc, p, term->q, check);
 }
 
 static inline void
@@ -190,14 +359,108 @@ inv_fheap_push(float4 *h, uint32 *doc, uint32 *n, uint32 cap, float4 v, uint32 d
 }
 
 /*
+ * A checkpoint follows: while block [r0, r1) is in cache, take its range
+ * maxima (of the ranges the mask leaves to the backend: the helper took
+ * the others') and keep
+ * the best partial scores (a range whose best cannot enter them is not
+ * looked at further).
+ */
+static void
+inv_block_checkpoint(InvSegScan *ss, uint32 r0, uint32 r1, uint32 mask, float4 *mr)
+{
+	uint32		r;
+
+	r1 = Min(r1, ss->hdr.nranges);
+	for (r = r0; r < r1; r++)
+	{
+		double		least;
+
+		if (ss->walked[r] != INV_RANGE_COMPLETE)
+			continue;
+		if (!inv_helper_owns(mask, r0, r))
+			mr[r] = inv_range_max(ss, r);
+		/*
+		 * A witness's value is a lower bound on its final score: its
+		 * partial one plus the least the terms not yet walked can add (0
+		 * unless signs are mixed).  Only positive ones are kept: the bar
+		 * must be positive.
+		 */
+		least = ss->rest_lo != NULL ? ss->rest_lo[r] : 0;
+		if (ss->top != NULL && (double) mr[r] + least > 0 &&
+			(ss->ntop < ss->topcap || (double) mr[r] + least > ss->top[0]))
+		{
+			uint32		lo = r << INV_RANGE_SHIFT,
+						hi = Min(lo + INV_RANGE_DOCS, ss->hdr.ndocs),
+						d;
+
+			for (d = lo; d < hi; d += 16)
+			{
+				uint32		x,
+							e = Min(d + 16, hi);
+
+				/* 16 documents at once, once the heap is full */
+				if (least == 0 && ss->ntop == ss->topcap &&
+					!(inv_max16(ss->acc + d) > ss->top[0]))
+					continue;
+				for (x = d; x < e; x++)
+				{
+					float4		v = inv_doc_val(ss, x);
+
+					if (least != 0)
+						v = inv_float_below((double) v + least);
+					if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]) &&
+						!inv_doc_dead(ss, x))
+						inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, x);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * With the helper, the first walk of a segment gives the ranges of each
+ * block from INV_BLOCK_RANGES - share on to it, the others the backend adds
+ * itself while it finds the pieces; later walks keep that split.  The share
+ * follows who waited last (kept between scans: a backend's queries are
+ * alike).
+ */
+static uint32 inv_helper_share = INV_BLOCK_RANGES / 2;
+
+/* Wait for the helper's list l, check it, release its pages, empty it. */
+static void
+inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt)
+{
+	uint32		i;
+	bool		busy = inv_helper_wait();
+
+	/* the helper still busy: give it less next time; idle: more */
+	if (adapt)
+	{
+		if (busy && inv_helper_share > 1)
+			inv_helper_share--;
+		else if (!busy && inv_helper_share < INV_BLOCK_RANGES)
+			inv_helper_share++;
+	}
+	for (i = 0; i < l->npins; i++)
+		ReleaseBuffer(l->pins[i]);
+	l->npins = 0;
+	l->n = 0;
+	l->ncopy = 0;
+	if (l->bad)
+		inv_bad_bitmap(ss);
+}
+
+/*
  * Walk terms [from, to) over every complete range, in blocks of
  * INV_BLOCK_RANGES ranges: in each block every term adds its pieces before
  * the next block starts, so the block's accumulators stay in cache instead
  * of every term sweeping all of them.  Each term reads through its own
- * reader, which keeps its page pinned between blocks.
+ * reader, which keeps its page pinned between blocks.  Given job lists
+ * (the helper thread), the helper adds its share of block b's pieces while
+ * the backend finds those of block b + 1 and adds its own share.
  */
-void
-inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
+static void
+inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, InvJobList *lists)
 {
 	uint32		nr = ss->hdr.nranges;
 	int			g;
@@ -206,8 +469,13 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 	{
 		int			gend = Min(to, g + INV_MAX_CURSORS);
 		InvCursor  *cur = palloc(sizeof(InvCursor) * (gend - g));
-		uint32		r0;
+		InvJobList *prev = NULL;
+		uint32		r0,
+					nblock = 0;
 		int			t;
+		bool		takemax = mr != NULL && gend == to;
+		/* the first walk zeroes the accumulators and splits the blocks */
+		bool		first = !ss->zeroed;
 
 		for (t = g; t < gend; t++)
 		{
@@ -216,11 +484,35 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 			cur[t - g].page = NULL;
 			ss->terms[t].cur = 0;
 		}
-		for (r0 = 0; r0 < nr; r0 += INV_BLOCK_RANGES)
+		for (r0 = 0; r0 < nr; r0 += INV_BLOCK_RANGES, nblock++)
 		{
-			uint32		r1 = r0 + INV_BLOCK_RANGES;
+			uint32		r1 = Min(r0 + INV_BLOCK_RANGES, nr);
+			InvJobList *l = lists != NULL ? &lists[nblock & 1] : NULL;
+			uint32		mask = 0;
 
 			CHECK_FOR_INTERRUPTS();
+			if (l != NULL)
+			{
+				if (first)
+					ss->helper_mask[nblock] = inv_helper_spread(inv_helper_share);
+				mask = ss->helper_mask[nblock];
+				l->r0 = r0;
+				l->mask = mask;
+				l->r1 = r1;
+				l->zero = first;
+				l->acc = ss->acc;
+				l->walked = ss->walked;
+				l->mr = takemax ? mr : NULL;
+				l->bad = false;
+			}
+			if (first)
+			{
+				uint32		r;
+
+				for (r = r0; r < r1; r++)
+					if (!inv_helper_owns(mask, r0, r))
+						memset(ss->acc + ((size_t) r << INV_RANGE_SHIFT), 0, sizeof(float4) * INV_RANGE_DOCS);
+			}
 			for (t = g; t < gend; t++)
 			{
 				InvTerm    *term = &ss->terms[t];
@@ -235,80 +527,108 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 						uint32		r = term->descs[x].range;
 
 						if (sel[r] && ss->walked[r] <= (uint32) t)
-							inv_add_piece(ss, c, term, x);
+							inv_add_piece(ss, c, term, x, l, mask, r0);
 					}
 				}
 				else if (ss->nincomplete == 0)
 				{
 					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
-						inv_add_piece(ss, c, term, x);
+						inv_add_piece(ss, c, term, x, l, mask, r0);
 				}
 				else
 				{
 					for (; x < term->e.ndesc && term->descs[x].range < r1; x++)
 						if (ss->walked[term->descs[x].range] == INV_RANGE_COMPLETE)
-							inv_add_piece(ss, c, term, x);
+							inv_add_piece(ss, c, term, x, l, mask, r0);
 				}
 				term->cur = x;
 				inv_cursor_unlock(c);
 			}
-			/*
-			 * A checkpoint follows: while the block is in cache, take its
-			 * range maxima and keep the best partial scores (a range whose
-			 * best cannot enter them is not looked at further).
-			 */
-			if (mr != NULL && gend == to)
+			if (l == NULL)
 			{
-				uint32		r;
-
-				for (r = r0; r < Min(r1, nr); r++)
-				{
-					double		least;
-
-					if (ss->walked[r] != INV_RANGE_COMPLETE)
-						continue;
-					mr[r] = inv_range_max(ss, r);
-					/*
-					 * A witness's value is a lower bound on its final
-					 * score: its partial one plus the least the terms not
-					 * yet walked can add (0 unless signs are mixed).  Only
-					 * positive ones are kept: the bar must be positive.
-					 */
-					least = ss->rest_lo != NULL ? ss->rest_lo[r] : 0;
-					if (ss->top != NULL && (double) mr[r] + least > 0 &&
-						(ss->ntop < ss->topcap || (double) mr[r] + least > ss->top[0]))
-					{
-						uint32		lo = r << INV_RANGE_SHIFT,
-									hi = Min(lo + INV_RANGE_DOCS, ss->hdr.ndocs),
-									d;
-
-						for (d = lo; d < hi; d += 16)
-						{
-							uint32		x,
-										e = Min(d + 16, hi);
-
-							/* 16 documents at once, once the heap is full */
-							if (least == 0 && ss->ntop == ss->topcap &&
-								!(inv_max16(ss->acc + d) > ss->top[0]))
-								continue;
-							for (x = d; x < e; x++)
-							{
-								float4		v = inv_doc_val(ss, x);
-
-								if (least != 0)
-									v = inv_float_below((double) v + least);
-								if (v > 0 && (ss->ntop < ss->topcap || v > ss->top[0]) &&
-									!inv_doc_dead(ss, x))
-									inv_fheap_push(ss->top, ss->topdoc, &ss->ntop, ss->topcap, v, x);
-							}
-						}
-					}
-				}
+				if (takemax)
+					inv_block_checkpoint(ss, r0, r1, 0, mr);
+				continue;
 			}
+			/* the helper's previous block done, it takes this one */
+			if (prev != NULL)
+				inv_finish_jobs(ss, prev, first);
+			inv_helper_run(inv_apply_jobs, l);
+			if (prev != NULL && takemax)
+				inv_block_checkpoint(ss, prev->r0, prev->r1, prev->mask, mr);
+			prev = l;
 		}
+		if (prev != NULL)
+		{
+			inv_finish_jobs(ss, prev, first);
+			if (takemax)
+				inv_block_checkpoint(ss, prev->r0, prev->r1, prev->mask, mr);
+		}
+		ss->zeroed = true;
 		for (t = g; t < gend; t++)
 			inv_reader_end(&cur[t - g].r);
 		pfree(cur);
+	}
+}
+
+static void
+inv_job_list_init(InvJobList *l, int nterms)
+{
+	l->cap = (uint32) Min(nterms, INV_MAX_CURSORS) * INV_BLOCK_RANGES;
+	l->jobs = palloc(sizeof(InvPieceJob) * l->cap);
+	l->n = 0;
+	l->pincap = 64;
+	l->pins = palloc(sizeof(Buffer) * l->pincap);
+	l->npins = 0;
+	l->copycap = 4 * INV_PIECE_MAX_BYTES;
+	l->copies = palloc(l->copycap + INV_PIECE_MAX_BYTES);
+	l->ncopy = 0;
+	l->bad = false;
+}
+
+/*
+ * Walk terms [from, to) (see inv_walk_blocks), with the helper thread when
+ * the setting asks for it and the segment has more than one block.
+ */
+void
+inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
+{
+	InvJobList *lists;
+
+	if (to <= from || ss->helper_mask == NULL || !inv_helper_available())
+	{
+		/* a scan that began with the helper (the setting changed since) */
+		if (!ss->zeroed)
+		{
+			memset(ss->acc, 0, sizeof(float4) * ((size_t) ss->hdr.nranges << INV_RANGE_SHIFT));
+			ss->zeroed = true;
+		}
+		inv_walk_blocks(ss, from, to, sel, mr, NULL);
+		return;
+	}
+	/* each list in its own cache lines: one thread writes one, the other reads the other */
+	lists = (InvJobList *) TYPEALIGN(64, palloc(sizeof(InvJobList) * 2 + 64));
+	inv_job_list_init(&lists[0], to - from);
+	inv_job_list_init(&lists[1], to - from);
+	PG_TRY();
+	{
+		inv_walk_blocks(ss, from, to, sel, mr, lists);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The helper may still be adding into the accumulators, from pages
+		 * the abort is about to release: let it finish first.
+		 */
+		inv_helper_wait();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	for (int i = 0; i < 2; i++)
+	{
+		pfree(lists[i].jobs);
+		pfree(lists[i].pins);
+		pfree(lists[i].copies);
 	}
 }
 
@@ -351,7 +671,7 @@ inv_complete_range(InvSegScan *ss, uint32 r)
 		int64		x = inv_find_piece(&ss->terms[j], r);
 
 		if (x >= 0)
-			inv_add_piece(ss, &c, &ss->terms[j], (uint32) x);
+			inv_add_piece(ss, &c, &ss->terms[j], (uint32) x, NULL, 0, 0);
 	}
 	inv_cursor_unlock(&c);
 	ss->r = c.r;

@@ -1,0 +1,61 @@
+# Inverted index scans with the helper thread (sparseclip.inverted_scan_threads
+# = 2), cancelled while the helper is adding postings.  An error in the walk
+# waits for the helper before the abort releases the pages it reads and the
+# accumulators it writes; the pages the cursors handed over to the helper
+# are released by the abort like any other pin.  Hundreds of scans
+# cancelled at random points (statement_timeout of 1 to 4 ms on unpruned
+# scans of many terms) must leave the backend sound: in the same session,
+# every later answer equals the sequential scan's, the server never
+# restarts, and no buffer pin leaks (a leak is a WARNING at the end of a
+# transaction).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('inverted_scan_threads');
+$node->init;
+$node->append_conf('postgresql.conf', "autovacuum = off\n");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION sparseclip;
+} . slurp_file('t/inverted_helpers.sql') . q{
+CREATE TABLE docs (id int PRIMARY KEY, emb svec);
+INSERT INTO docs SELECT i, inv_rand(1000, 40) FROM generate_series(1, 150000) i;
+CREATE INDEX docs_ip ON docs USING inverted (emb svec_ip_ops);
+CREATE TABLE queries (qid int, q svec);
+INSERT INTO queries SELECT i, inv_rand(1000, 150 + i) FROM generate_series(1, 10) i;
+});
+my $ranges = $node->safe_psql('postgres', "SELECT ceil(count(*) / 1024.0) FROM docs");
+cmp_ok($ranges, '>', 64, "the segment has more than two blocks of ranges ($ranges)");
+
+# 300 scans, unpruned (every block is walked), each cancelled by a timeout
+# of 1-4 ms or finishing; then, in the same backend, the answers
+my $script = "SET sparseclip.inverted_scan_threads = 2;\nSET sparseclip.inverted_prune = off;\n"
+  . "SET enable_seqscan = off;\n";
+for my $i (0 .. 299)
+{
+	my $ms = 1 + $i % 4;
+	my $q = 1 + $i % 10;
+	$script .= "SET statement_timeout = $ms;\n"
+	  . "SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <#> (SELECT q FROM queries WHERE qid = $q) LIMIT 10) s;\n";
+}
+$script .= "SET statement_timeout = 0;\nRESET sparseclip.inverted_prune;\nRESET enable_seqscan;\n"
+  . "SELECT 'same ' || count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)\n"
+  . "FROM queries, unnest(ARRAY['<#>']) op, unnest(ARRAY[10, 100]) lim;\n";
+my ($ret, $out, $err) = $node->psql('postgres', $script, on_error_stop => 0);
+my $cancelled = () = $err =~ /canceling statement due to statement timeout/g;
+my $finished = () = $out =~ /^10$/mg;
+note("$cancelled scans cancelled, $finished finished");
+cmp_ok($cancelled, '>=', 20, 'many scans were cancelled');
+cmp_ok($cancelled + $finished, '==', 300, 'every scan was cancelled or returned its 10 rows');
+like($out, qr/^same 20 of 20$/m, 'afterwards the same backend answers exactly');
+unlike($err, qr/WARNING|leak|TRAP|server closed/i, 'no warning, leak or lost connection');
+
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is up');
+my $log = slurp_file($node->logfile);
+unlike($log, qr/terminated by signal|was terminated|all server processes terminated/, 'no backend crashed');
+
+$node->stop;
+done_testing();
