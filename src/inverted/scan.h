@@ -259,9 +259,10 @@ extern void *inv_scan_buffer(MemoryContext ctx, Size size);
 
 /* scan_helper.c: a helper thread per backend, for plain C work only */
 typedef void (*InvHelperFn) (void *arg);
+#define INV_HELPER_RING	4		/* calls that may be pending at once */
 extern bool inv_helper_available(void);
-extern bool inv_helper_idle(void);
+extern uint32 inv_helper_pending(void);
 extern void inv_helper_run(InvHelperFn fn, void *arg);
-extern bool inv_helper_wait(void);
+extern bool inv_helper_wait(uint32 n);
 
 #endif							/* SPARSECLIP_INVERTED_SCAN_H */

@@ -12,9 +12,9 @@
  * keep running on the backend's thread.  Started on first use, it lives as
  * long as the backend.
  *
- * Handing work over: the backend publishes the function and bumps `posted`;
- * the helper spins a little, then sleeps on a condition variable; when it
- * is done it sets `done` to what it ran.  Waiting for it spins a little
+ * Handing work over: the backend puts a call in a small ring and bumps
+ * `posted`; the helper spins a little, then sleeps on a condition variable;
+ * it runs the calls in order and counts each in `done`.  Waiting for it spins a little
  * too, then sleeps (the pipeline's steps take tens of microseconds, a
  * wake-up about as long).
  */
@@ -46,11 +46,16 @@ typedef struct InvHelperWord
 	char		pad[64 - sizeof(uint32)];
 } __attribute__((aligned(64))) InvHelperWord;
 
-/* the work: written before posted is bumped, read after it is seen */
-static struct
+/* the work: a ring of calls, each written before posted counts it */
+typedef struct InvHelperCall
 {
 	InvHelperFn fn;
 	void	   *arg;
+} InvHelperCall;
+
+static struct
+{
+	InvHelperCall ring[INV_HELPER_RING];
 	bool		sleeping;		/* the helper, on inv_helper_cv */
 	bool		waiting;		/* the backend, on inv_helper_done_cv */
 } __attribute__((aligned(64))) inv_helper_task;
@@ -59,8 +64,6 @@ static InvHelperWord inv_helper_done_w;
 
 #define inv_helper_posted	(inv_helper_posted_w.v)
 #define inv_helper_done		(inv_helper_done_w.v)
-#define inv_helper_fn		(inv_helper_task.fn)
-#define inv_helper_arg		(inv_helper_task.arg)
 #define inv_helper_sleeping	(inv_helper_task.sleeping)
 #define inv_helper_waiting	(inv_helper_task.waiting)
 
@@ -84,7 +87,7 @@ inv_cpu_relax(void)
 static void *
 inv_helper_main(void *unused)
 {
-	uint32		seen = 0;
+	uint32		done = 0;
 
 	for (;;)
 	{
@@ -92,27 +95,33 @@ inv_helper_main(void *unused)
 
 		for (spin = 0; spin < INV_HELPER_SPIN; spin++)
 		{
-			if (__atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE) != seen)
+			if (__atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE) != done)
 				break;
 			inv_cpu_relax();
 		}
-		if (__atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE) == seen)
+		if (__atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE) == done)
 		{
 			pthread_mutex_lock(&inv_helper_mu);
 			__atomic_store_n(&inv_helper_sleeping, true, __ATOMIC_SEQ_CST);
-			while (__atomic_load_n(&inv_helper_posted, __ATOMIC_SEQ_CST) == seen)
+			while (__atomic_load_n(&inv_helper_posted, __ATOMIC_SEQ_CST) == done)
 				pthread_cond_wait(&inv_helper_cv, &inv_helper_mu);
 			__atomic_store_n(&inv_helper_sleeping, false, __ATOMIC_SEQ_CST);
 			pthread_mutex_unlock(&inv_helper_mu);
 		}
-		seen = __atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE);
-		inv_helper_fn(inv_helper_arg);
-		__atomic_store_n(&inv_helper_done, seen, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&inv_helper_waiting, __ATOMIC_SEQ_CST))
+		/* every call posted so far, in order */
+		while (__atomic_load_n(&inv_helper_posted, __ATOMIC_ACQUIRE) != done)
 		{
-			pthread_mutex_lock(&inv_helper_mu);
-			pthread_cond_signal(&inv_helper_done_cv);
-			pthread_mutex_unlock(&inv_helper_mu);
+			InvHelperCall *c = &inv_helper_task.ring[done % INV_HELPER_RING];
+
+			c->fn(c->arg);
+			done++;
+			__atomic_store_n(&inv_helper_done, done, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&inv_helper_waiting, __ATOMIC_SEQ_CST))
+			{
+				pthread_mutex_lock(&inv_helper_mu);
+				pthread_cond_signal(&inv_helper_done_cv);
+				pthread_mutex_unlock(&inv_helper_mu);
+			}
 		}
 	}
 	return NULL;
@@ -150,22 +159,28 @@ inv_helper_available(void)
 	return true;
 }
 
-/* Whether the helper has finished what it was given last. */
-bool
-inv_helper_idle(void)
+/* Calls posted that the helper has not finished. */
+uint32
+inv_helper_pending(void)
 {
-	return __atomic_load_n(&inv_helper_done, __ATOMIC_ACQUIRE) ==
-		__atomic_load_n(&inv_helper_posted, __ATOMIC_RELAXED);
+	return __atomic_load_n(&inv_helper_posted, __ATOMIC_RELAXED) -
+		__atomic_load_n(&inv_helper_done, __ATOMIC_ACQUIRE);
 }
 
-/* Have the helper run fn(arg); the helper must be idle. */
+/*
+ * Have the helper run fn(arg) after the calls before it; fewer than
+ * INV_HELPER_RING may be pending.
+ */
 void
 inv_helper_run(InvHelperFn fn, void *arg)
 {
-	Assert(inv_helper_started && inv_helper_idle());
-	inv_helper_fn = fn;
-	inv_helper_arg = arg;
-	__atomic_store_n(&inv_helper_posted, inv_helper_posted + 1, __ATOMIC_SEQ_CST);
+	uint32		posted = inv_helper_posted;
+	InvHelperCall *c = &inv_helper_task.ring[posted % INV_HELPER_RING];
+
+	Assert(inv_helper_started && inv_helper_pending() < INV_HELPER_RING);
+	c->fn = fn;
+	c->arg = arg;
+	__atomic_store_n(&inv_helper_posted, posted + 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&inv_helper_sleeping, __ATOMIC_SEQ_CST))
 	{
 		pthread_mutex_lock(&inv_helper_mu);
@@ -175,30 +190,28 @@ inv_helper_run(InvHelperFn fn, void *arg)
 }
 
 /*
- * Wait until the helper is idle.  Returns whether it was still busy when
- * called (the walk uses this to share the work better).
+ * Wait until at most n calls are pending (0: the helper is idle).  Returns
+ * whether it had to wait (the walk uses this to share the work better).
  */
 bool
-inv_helper_wait(void)
+inv_helper_wait(uint32 n)
 {
 	uint32		spin;
-	bool		busy;
 
-	if (!inv_helper_started)
+	if (!inv_helper_started || inv_helper_pending() <= n)
 		return false;
-	busy = !inv_helper_idle();
-	for (spin = 0; spin < INV_HELPER_SPIN && !inv_helper_idle(); spin++)
+	for (spin = 0; spin < INV_HELPER_SPIN && inv_helper_pending() > n; spin++)
 		inv_cpu_relax();
-	if (!inv_helper_idle())
+	if (inv_helper_pending() > n)
 	{
 		/* signals are handled meanwhile; their effects wait for the helper */
 		pthread_mutex_lock(&inv_helper_mu);
 		__atomic_store_n(&inv_helper_waiting, true, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&inv_helper_done, __ATOMIC_SEQ_CST) !=
-			   __atomic_load_n(&inv_helper_posted, __ATOMIC_RELAXED))
+		while (__atomic_load_n(&inv_helper_posted, __ATOMIC_RELAXED) -
+			   __atomic_load_n(&inv_helper_done, __ATOMIC_SEQ_CST) > n)
 			pthread_cond_wait(&inv_helper_done_cv, &inv_helper_mu);
 		__atomic_store_n(&inv_helper_waiting, false, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&inv_helper_mu);
 	}
-	return busy;
+	return true;
 }

@@ -4,6 +4,10 @@
  * term, in blocks of ranges (inv_walk_terms), or the pieces one range still
  * lacks (inv_complete_range).  While a block is in cache the walk also
  * takes what a pruning checkpoint needs (range maxima, best partial scores).
+ * With sparseclip.inverted_scan_threads = 2 the walk is a pipeline: the
+ * backend finds each block's pieces in the pages and adds some of its
+ * ranges, the helper thread (scan_helper.c) adds the rest a few blocks
+ * behind, from pages the backend keeps pinned for it.
  *
  * Apart from the kernels (scan_kernels.c), which it calls per piece, and
  * from the pruning decisions (scan_prune.c), which only read what it leaves.
@@ -156,6 +160,7 @@ typedef struct InvJobList
 	const uint32 *walked;		/* with mr: the ranges to take maxima of */
 	float4	   *mr;				/* a checkpoint follows: the range maxima */
 	bool		bad;			/* set by the helper: a bitmap that lied */
+	bool		inflight;		/* given to the helper, not finished */
 } __attribute__((aligned(64))) InvJobList;
 
 /*
@@ -426,14 +431,19 @@ inv_block_checkpoint(InvSegScan *ss, uint32 r0, uint32 r1, uint32 mask, float4 *
  */
 static uint32 inv_helper_share = INV_BLOCK_RANGES / 2;
 
-/* Wait for the helper's list l, check it, release its pages, empty it. */
+/* blocks the backend may find ahead of the helper: lists in flight */
+#define INV_WALK_DEPTH	3
+
+/*
+ * The helper is done with list l (busy: the backend had to wait for it):
+ * check it, release its pages, empty it.
+ */
 static void
-inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt)
+inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt, bool busy)
 {
 	uint32		i;
-	bool		busy = inv_helper_wait();
 
-	/* the helper still busy: give it less next time; idle: more */
+	/* the helper behind: give it less next time; keeping up: more */
 	if (adapt)
 	{
 		if (busy && inv_helper_share > 1)
@@ -446,6 +456,7 @@ inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt)
 	l->npins = 0;
 	l->n = 0;
 	l->ncopy = 0;
+	l->inflight = false;
 	if (l->bad)
 		inv_bad_bitmap(ss);
 }
@@ -456,8 +467,10 @@ inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt)
  * the next block starts, so the block's accumulators stay in cache instead
  * of every term sweeping all of them.  Each term reads through its own
  * reader, which keeps its page pinned between blocks.  Given job lists
- * (the helper thread), the helper adds its share of block b's pieces while
- * the backend finds those of block b + 1 and adds its own share.
+ * (the helper thread), the helper adds its share of each block's pieces
+ * while the backend finds those of the next blocks (up to INV_WALK_DEPTH
+ * blocks ahead, which evens out blocks of unequal cost) and adds its own
+ * share of them.
  */
 static void
 inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, InvJobList *lists)
@@ -469,7 +482,6 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 	{
 		int			gend = Min(to, g + INV_MAX_CURSORS);
 		InvCursor  *cur = palloc(sizeof(InvCursor) * (gend - g));
-		InvJobList *prev = NULL;
 		uint32		r0,
 					nblock = 0;
 		int			t;
@@ -487,10 +499,19 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 		for (r0 = 0; r0 < nr; r0 += INV_BLOCK_RANGES, nblock++)
 		{
 			uint32		r1 = Min(r0 + INV_BLOCK_RANGES, nr);
-			InvJobList *l = lists != NULL ? &lists[nblock & 1] : NULL;
+			InvJobList *l = lists != NULL ? &lists[nblock % INV_WALK_DEPTH] : NULL;
 			uint32		mask = 0;
 
 			CHECK_FOR_INTERRUPTS();
+			if (l != NULL && l->inflight)
+			{
+				/* the list's block, INV_WALK_DEPTH back, must be done */
+				bool		busy = inv_helper_wait(INV_WALK_DEPTH - 1);
+
+				inv_finish_jobs(ss, l, first, busy);
+				if (takemax)
+					inv_block_checkpoint(ss, l->r0, l->r1, l->mask, mr);
+			}
 			if (l != NULL)
 			{
 				if (first)
@@ -550,19 +571,21 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 					inv_block_checkpoint(ss, r0, r1, 0, mr);
 				continue;
 			}
-			/* the helper's previous block done, it takes this one */
-			if (prev != NULL)
-				inv_finish_jobs(ss, prev, first);
+			l->inflight = true;
 			inv_helper_run(inv_apply_jobs, l);
-			if (prev != NULL && takemax)
-				inv_block_checkpoint(ss, prev->r0, prev->r1, prev->mask, mr);
-			prev = l;
 		}
-		if (prev != NULL)
+		if (lists != NULL)
 		{
-			inv_finish_jobs(ss, prev, first);
-			if (takemax)
-				inv_block_checkpoint(ss, prev->r0, prev->r1, prev->mask, mr);
+			int			i;
+
+			inv_helper_wait(0);
+			for (i = 0; i < INV_WALK_DEPTH; i++)
+				if (lists[i].inflight)
+				{
+					inv_finish_jobs(ss, &lists[i], false, false);
+					if (takemax)
+						inv_block_checkpoint(ss, lists[i].r0, lists[i].r1, lists[i].mask, mr);
+				}
 		}
 		ss->zeroed = true;
 		for (t = g; t < gend; t++)
@@ -584,6 +607,7 @@ inv_job_list_init(InvJobList *l, int nterms)
 	l->copies = palloc(l->copycap + INV_PIECE_MAX_BYTES);
 	l->ncopy = 0;
 	l->bad = false;
+	l->inflight = false;
 }
 
 /*
@@ -607,9 +631,10 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 		return;
 	}
 	/* each list in its own cache lines: one thread writes one, the other reads the other */
-	lists = (InvJobList *) TYPEALIGN(64, palloc(sizeof(InvJobList) * 2 + 64));
-	inv_job_list_init(&lists[0], to - from);
-	inv_job_list_init(&lists[1], to - from);
+	StaticAssertStmt(INV_WALK_DEPTH <= INV_HELPER_RING, "every list in flight is a pending call");
+	lists = (InvJobList *) TYPEALIGN(64, palloc(sizeof(InvJobList) * INV_WALK_DEPTH + 64));
+	for (int i = 0; i < INV_WALK_DEPTH; i++)
+		inv_job_list_init(&lists[i], to - from);
 	PG_TRY();
 	{
 		inv_walk_blocks(ss, from, to, sel, mr, lists);
@@ -620,11 +645,11 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 		 * The helper may still be adding into the accumulators, from pages
 		 * the abort is about to release: let it finish first.
 		 */
-		inv_helper_wait();
+		inv_helper_wait(0);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < INV_WALK_DEPTH; i++)
 	{
 		pfree(lists[i].jobs);
 		pfree(lists[i].pins);
