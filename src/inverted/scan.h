@@ -262,6 +262,7 @@ typedef void (*InvHelperFn) (void *arg);
 #define INV_HELPER_RING	4		/* calls that may be pending at once */
 extern bool inv_helper_available(void);
 extern uint32 inv_helper_pending(void);
+extern uint32 inv_helper_posted_count(void);
 extern void inv_helper_run(InvHelperFn fn, void *arg);
 extern bool inv_helper_wait(uint32 n);
 

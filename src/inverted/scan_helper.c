@@ -159,6 +159,13 @@ inv_helper_available(void)
 	return true;
 }
 
+/* Calls posted so far. */
+uint32
+inv_helper_posted_count(void)
+{
+	return inv_helper_posted;
+}
+
 /* Calls posted that the helper has not finished. */
 uint32
 inv_helper_pending(void)

@@ -161,6 +161,8 @@ typedef struct InvJobList
 	float4	   *mr;				/* a checkpoint follows: the range maxima */
 	bool		bad;			/* set by the helper: a bitmap that lied */
 	bool		inflight;		/* given to the helper, not finished */
+	bool		local;			/* added by the backend, its pages still held */
+	uint32		before;			/* calls to be done before it is finished */
 } __attribute__((aligned(64))) InvJobList;
 
 /*
@@ -457,6 +459,7 @@ inv_finish_jobs(InvSegScan *ss, InvJobList *l, bool adapt, bool busy)
 	l->n = 0;
 	l->ncopy = 0;
 	l->inflight = false;
+	l->local = false;
 	if (l->bad)
 		inv_bad_bitmap(ss);
 }
@@ -505,11 +508,15 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 			CHECK_FOR_INTERRUPTS();
 			if (l != NULL && l->inflight)
 			{
-				/* the list's block, INV_WALK_DEPTH back, must be done */
-				bool		busy = inv_helper_wait(INV_WALK_DEPTH - 1);
+				/*
+				 * The list's block, INV_WALK_DEPTH back: the helper must be
+				 * done with it (or, added here, with the calls before it)
+				 */
+				bool		local = l->local;
+				bool		busy = inv_helper_wait(inv_helper_posted_count() - l->before);
 
 				inv_finish_jobs(ss, l, first, busy);
-				if (takemax)
+				if (takemax && !local)
 					inv_block_checkpoint(ss, l->r0, l->r1, l->mask, mr);
 			}
 			if (l != NULL)
@@ -571,8 +578,24 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 					inv_block_checkpoint(ss, r0, r1, 0, mr);
 				continue;
 			}
+			/*
+			 * Later walks keep the first walk's split, which may not fit
+			 * them: when the helper is that far behind, the backend adds
+			 * the block's other pieces itself rather than wait.
+			 */
 			l->inflight = true;
+			if (!first && inv_helper_pending() >= INV_WALK_DEPTH - 1)
+			{
+				/* its pages wait until the helper is done with older blocks */
+				inv_apply_jobs(l);
+				l->local = true;
+				l->before = inv_helper_posted_count();
+				if (takemax)
+					inv_block_checkpoint(ss, r0, r1, l->mask, mr);
+				continue;
+			}
 			inv_helper_run(inv_apply_jobs, l);
+			l->before = inv_helper_posted_count();
 		}
 		if (lists != NULL)
 		{
@@ -582,8 +605,10 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 			for (i = 0; i < INV_WALK_DEPTH; i++)
 				if (lists[i].inflight)
 				{
+					bool		local = lists[i].local;
+
 					inv_finish_jobs(ss, &lists[i], false, false);
-					if (takemax)
+					if (takemax && !local)
 						inv_block_checkpoint(ss, lists[i].r0, lists[i].r1, lists[i].mask, mr);
 				}
 		}
@@ -608,6 +633,7 @@ inv_job_list_init(InvJobList *l, int nterms)
 	l->ncopy = 0;
 	l->bad = false;
 	l->inflight = false;
+	l->local = false;
 }
 
 /*
