@@ -644,6 +644,7 @@ void
 inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 {
 	InvJobList *lists;
+	void	   *raw;
 
 	if (to <= from || ss->helper_mask == NULL || !inv_helper_available())
 	{
@@ -658,7 +659,8 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 	}
 	/* each list in its own cache lines: one thread writes one, the other reads the other */
 	StaticAssertStmt(INV_WALK_DEPTH <= INV_HELPER_RING, "every list in flight is a pending call");
-	lists = (InvJobList *) TYPEALIGN(64, palloc(sizeof(InvJobList) * INV_WALK_DEPTH + 64));
+	raw = palloc(sizeof(InvJobList) * INV_WALK_DEPTH + 64);
+	lists = (InvJobList *) TYPEALIGN(64, raw);
 	for (int i = 0; i < INV_WALK_DEPTH; i++)
 		inv_job_list_init(&lists[i], to - from);
 	PG_TRY();
@@ -681,6 +683,7 @@ inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr)
 		pfree(lists[i].pins);
 		pfree(lists[i].copies);
 	}
+	pfree(raw);
 }
 
 /* The piece of a term that covers range r, or -1. */
