@@ -361,6 +361,13 @@ SELECT * FROM inv_sweep('wide', ARRAY['<#>'], 2, 1500, 30, 0.5);
 SET sparseclip.inverted_prune = off;
 SELECT * FROM inv_sweep('wide', ARRAY['<#>'], 1, 1500, 12, 0.0);
 RESET sparseclip.inverted_prune;
+-- a helper that lags (a setting for tests) is two blocks behind whenever
+-- the backend could hand it another: in the walks after the first the
+-- backend adds those blocks itself, still holding their pages until the
+-- helper is done with the blocks before
+SET sparseclip.inverted_helper_lag = 300;
+SELECT * FROM inv_sweep('wide', ARRAY['<#>', '<=>'], 2, 1500, 12, 0.0);
+RESET sparseclip.inverted_helper_lag;
 SET sparseclip.inverted_scan_threads = 3;
 RESET sparseclip.inverted_scan_threads;
 DROP TABLE wide;

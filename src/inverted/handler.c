@@ -26,6 +26,7 @@ int			inv_initial_batch = 16;
 bool		inv_prune = true;
 int			inv_simd = INV_SIMD_AVX512;
 int			inv_merge_gate_key = 0;
+int			inv_helper_lag = 0;
 
 static const struct config_enum_entry inv_simd_options[] = {
 	{"avx512", INV_SIMD_AVX512, false},
@@ -81,6 +82,12 @@ inv_define_gucs(void)
 							"For tests: merges wait before their switch while this advisory lock key is held.",
 							"0 (the default) turns the gate off.",
 							&inv_merge_gate_key, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomIntVariable("sparseclip.inverted_helper_lag",
+							"For tests: microseconds the scan helper thread sleeps before each block it adds.",
+							"0 (the default) turns the lag off.  A lagging helper makes the backend add "
+							"blocks of later walks itself, a path timing alone reaches only sometimes.",
+							&inv_helper_lag, 0, 0, 100000,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	/* the index option `reorder` (reorder.c) */
 	inv_init_reloptions();

@@ -596,6 +596,7 @@ extern int	inv_pending_limit;
 extern int	inv_initial_batch;
 extern bool inv_prune;
 extern int	inv_scan_threads;
+extern int	inv_helper_lag;
 extern int	inv_scan_cache_kb;
 extern void inv_scan_cache_assign(int newval, void *extra);
 extern int	inv_simd;

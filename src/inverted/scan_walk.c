@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "miscadmin.h"
 #include "utils/rel.h"
 
@@ -160,6 +162,7 @@ typedef struct InvJobList
 	const uint32 *walked;		/* with mr: the ranges to take maxima of */
 	float4	   *mr;				/* a checkpoint follows: the range maxima */
 	bool		bad;			/* set by the helper: a bitmap that lied */
+	int			lag_us;			/* sparseclip.inverted_helper_lag, for tests */
 	bool		inflight;		/* given to the helper, not finished */
 	bool		local;			/* added by the backend, its pages still held */
 	uint32		before;			/* calls to be done before it is finished */
@@ -179,6 +182,8 @@ inv_apply_jobs(void *arg)
 	uint32		i;
 	bool		bad = false;
 
+	if (l->lag_us > 0)
+		usleep(l->lag_us);
 	if (l->zero)
 		for (i = l->r0; i < l->r1; i++)
 			if (inv_helper_owns(l->mask, l->r0, i))
@@ -531,6 +536,7 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 				l->acc = ss->acc;
 				l->walked = ss->walked;
 				l->mr = takemax ? mr : NULL;
+				l->lag_us = inv_helper_lag;
 				l->bad = false;
 			}
 			if (first)
