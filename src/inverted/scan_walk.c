@@ -182,8 +182,6 @@ inv_apply_jobs(void *arg)
 	uint32		i;
 	bool		bad = false;
 
-	if (l->lag_us > 0)
-		usleep(l->lag_us);
 	if (l->zero)
 		for (i = l->r0; i < l->r1; i++)
 			if (inv_helper_owns(l->mask, l->r0, i))
@@ -202,6 +200,17 @@ inv_apply_jobs(void *arg)
 			if (inv_helper_owns(l->mask, l->r0, i) && l->walked[i] == INV_RANGE_COMPLETE)
 				l->mr[i] = inv_range_max_fn(l->acc + ((size_t) i << INV_RANGE_SHIFT));
 	l->bad = bad;
+}
+
+/* The helper's call: a list, after the lag tests may ask for. */
+static void
+inv_helper_apply_jobs(void *arg)
+{
+	InvJobList *l = (InvJobList *) arg;
+
+	if (l->lag_us > 0)
+		usleep(l->lag_us);
+	inv_apply_jobs(l);
 }
 
 /*
@@ -600,7 +609,7 @@ inv_walk_blocks(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr, I
 					inv_block_checkpoint(ss, r0, r1, l->mask, mr);
 				continue;
 			}
-			inv_helper_run(inv_apply_jobs, l);
+			inv_helper_run(inv_helper_apply_jobs, l);
 			l->before = inv_helper_posted_count();
 		}
 		if (lists != NULL)
