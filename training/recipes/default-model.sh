@@ -19,7 +19,8 @@
 # Environment (optional): DATA=training/data/out (built when absent),
 # OUT=training/runs/default-model (-dense), THREADS=2, DENSE=1 for the
 # dense baseline of the same recipe and compute (--dense, logit scale from
-# 14.29, no FLOPS; no names, no conversion).  A rerun resumes each stage
+# 14.29, no FLOPS; no names, no conversion), STAGE1_ONLY=1 to stop once
+# stage 1's state is done (the branch point of the stage-2 ablations).  A rerun resumes each stage
 # from its state file; SIGINT/SIGTERM save the state.  With the same data
 # and thread count the steps are the same as the shipped model's (the data
 # order and augmentation are functions of seed and step).
@@ -71,6 +72,10 @@ if [ ! -s "$stage1.done.state" ]; then
 	step=$(tail -n 1 "${stage1%.safetensors}.csv" | cut -d, -f1)
 	[ "$step" -ge 1740 ] || { say "stage 1 stopped at step $step; rerun to resume"; exit 1; }
 	cp "$stage1.state" "$stage1.done.state"
+fi
+if [ "${STAGE1_ONLY:-0}" = 1 ]; then
+	say "stage 1 done: $stage1.done.state"
+	exit 0
 fi
 
 if [ ! -s "$stage2" ]; then
