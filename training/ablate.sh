@@ -264,12 +264,13 @@ if [ $do_eval -eq 1 ]; then
 		echo
 		echo "Common trainer options: \`${common[*]}\`; evaluation: \`sparseclip-eval ${eopts[*]}\`."
 		echo "L0 and never-active dimensions over the validation embeddings; clarity under the judge's image tower"
-		echo "(random groups of the same sizes in brackets); logit scale at the end; pairs/s the mean of the logged rates."
+		echo "(random groups of the same sizes in brackets); logit scale at the end; cosine of validation pairs, a caption"
+		echo "and its own image / any other, and the logit gap (scale x their difference); pairs/s the mean of the logged rates."
 		echo
-		echo "| run | options | steps | held-out top-1 | R@10 t→i | R@10 i→t | image L0 | image % | text L0 | text % | never active | clarity (random) | multimodal % | CIFAR-10 | F-MNIST | logit scale | pairs/s |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		echo "| run | options | steps | held-out top-1 | R@10 t→i | R@10 i→t | image L0 | image % | text L0 | text % | never active | clarity (random) | multimodal % | CIFAR-10 | F-MNIST | logit scale | cos matched / other | logit gap | pairs/s |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	} > "$md"
-	printf 'run\toptions\tsteps\theldout_top1\tt2i_r10\ti2t_r10\timage_l0\timage_l0_pct\ttext_l0\ttext_l0_pct\tdead\tdead_pct\tclarity\tclarity_baseline\tmultimodal_pct\tcifar10_top1\tfashion_top1\tlogit_scale\tpairs_per_s\n' > "$tsv"
+	printf 'run\toptions\tsteps\theldout_top1\tt2i_r10\ti2t_r10\timage_l0\timage_l0_pct\ttext_l0\ttext_l0_pct\tdead\tdead_pct\tclarity\tclarity_baseline\tmultimodal_pct\tcifar10_top1\tfashion_top1\tlogit_scale\tcos_matched\tcos_other\tlogit_gap\tpairs_per_s\n' > "$tsv"
 	for ((r = 0; r < ${#names[@]}; r++)); do
 		name=${names[$r]} dir=$outdir/${names[$r]} e=$outdir/${names[$r]}/eval.tsv
 		shown='-'	# the run's own options, as code
@@ -281,22 +282,25 @@ if [ $do_eval -eq 1 ]; then
 			v=()
 			for k in heldout.top1 val.t2i_r10 val.i2t_r10 sparsity.image_l0 sparsity.image_l0_pct sparsity.text_l0 \
 				sparsity.text_l0_pct sparsity.dead sparsity.dead_pct clarity.mean clarity.baseline \
-				modality.multimodal_pct cifar10.top1 fashion_mnist.top1 model.logit_scale; do
+				modality.multimodal_pct cifar10.top1 fashion_mnist.top1 model.logit_scale val.cos_matched \
+				val.cos_other val.logit_gap; do
 				v+=("$(get "$e" $k)")
 			done
 			f() { [ "$1" = - ] && echo - || printf "$2" "$1"; }
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s %%) | %s (%s) | %s | %s | %s | %s | %s |\n' \
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s %%) | %s (%s) | %s | %s | %s | %s | %s / %s | %s | %s |\n' \
 				"$name" "$shown" "$steps" "$(f "${v[0]}" %.2f)" "$(f "${v[1]}" %.2f)" "$(f "${v[2]}" %.2f)" \
 				"$(f "${v[3]}" %.1f)" "$(f "${v[4]}" %.2f)" "$(f "${v[5]}" %.1f)" "$(f "${v[6]}" %.2f)" \
 				"${v[7]}" "$(f "${v[8]}" %.1f)" "$(f "${v[9]}" %.3f)" "$(f "${v[10]}" %.3f)" "$(f "${v[11]}" %.1f)" \
-				"$(f "${v[12]}" %.2f)" "$(f "${v[13]}" %.2f)" "$(f "${v[14]}" %.2f)" "$pps" >> "$md"
+				"$(f "${v[12]}" %.2f)" "$(f "${v[13]}" %.2f)" "$(f "${v[14]}" %.2f)" "$(f "${v[15]}" %.3f)" \
+				"$(f "${v[16]}" %.3f)" "$(f "${v[17]}" %.2f)" "$pps" >> "$md"
 			printf '%s\t%s\t%s' "$name" "${opts[$r]}" "$steps" >> "$tsv"
 			printf '\t%s' "${v[@]:0:14}" >> "$tsv"
-			printf '\t%s\t%s\n' "${v[14]}" "$pps" >> "$tsv"
+			printf '\t%s' "${v[@]:14:4}" >> "$tsv"
+			printf '\t%s\n' "$pps" >> "$tsv"
 		else
 			state=unfinished
 			for n in "${failed[@]}"; do [ "$n" != "$name" ] || state=failed; done
-			printf '| %s | %s | %s | %s | | | | | | | | | | | | | %s |\n' "$name" "$shown" "$steps" "$state" "$pps" >> "$md"
+			printf '| %s | %s | %s | %s | | | | | | | | | | | | | | | %s |\n' "$name" "$shown" "$steps" "$state" "$pps" >> "$md"
 			printf '%s\t%s\t%s\t%s\n' "$name" "${opts[$r]}" "$steps" "$state" >> "$tsv"
 		fi
 	done

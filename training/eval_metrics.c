@@ -275,3 +275,33 @@ metrics_modality(const float *img, int ni, const float *txt, int nt, int D, doub
 	free(mt);
 	return 0;
 }
+
+void
+metrics_similarity(const float *s, const int *img_of, int nt, int ni, similarity_result *r)
+{
+	double		pos = 0.0, neg = 0.0, neg2 = 0.0, n_neg = 0.0;
+	int			i, j;
+
+	for (j = 0; j < nt; j++)
+	{
+		const float *row = s + (size_t) j * ni;
+		double		rs = 0.0, rs2 = 0.0;
+
+		for (i = 0; i < ni; i++)
+		{
+			rs += row[i];
+			rs2 += (double) row[i] * row[i];
+		}
+		pos += row[img_of[j]];
+		/* the own image out of the row's sums */
+		rs -= row[img_of[j]];
+		rs2 -= (double) row[img_of[j]] * row[img_of[j]];
+		neg += rs;
+		neg2 += rs2;
+		n_neg += ni - 1;
+	}
+	r->matched = nt > 0 ? pos / nt : NAN;
+	r->other = n_neg > 0 ? neg / n_neg : NAN;
+	r->other_sd = n_neg > 1 ? sqrt(fmax(0.0, (neg2 - neg * neg / n_neg) / (n_neg - 1))) : NAN;
+	r->separation = r->other_sd > 0 ? (r->matched - r->other) / r->other_sd : NAN;
+}

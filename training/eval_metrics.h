@@ -67,4 +67,23 @@ typedef struct modality_result
 extern int	metrics_modality(const float *img, int ni, const float *txt, int nt, int D, double lo,
 							 double hi, modality_result *r, double *share);
 
+typedef struct similarity_result
+{
+	double		matched;		/* mean cosine of a caption and its own image */
+	double		other;			/* mean cosine of a caption and any other image */
+	double		other_sd;		/* standard deviation of those */
+	double		separation;		/* (matched - other) / other_sd */
+} similarity_result;
+
+/*
+ * How far apart matched and unmatched pairs lie: s [nt, ni] holds the cosine
+ * of every caption and image, img_of [nt] each caption's own image.  Every
+ * caption counts once among the matched pairs and ni - 1 times among the
+ * others.  A ReLU head keeps cosines in [0, 1] where a dense one has
+ * [-1, 1]; the logit scale times (matched - other) is the span the
+ * contrastive loss sees, so this tells a narrow span from a weak encoder.
+ */
+extern void metrics_similarity(const float *s, const int *img_of, int nt, int ni,
+							   similarity_result *r);
+
 #endif

@@ -13,8 +13,26 @@
 #include "eval_report.h"
 #include "eval_metrics.h"
 
+/* matched against unmatched cosines, and the span the loss sees at the model's logit scale */
 static void
-recall_rows(const dataset *d, const float *ie, const float *te, int D)
+similarity_rows(const float *s, const int *img_of, int nt, int ni, double scale)
+{
+	similarity_result r;
+
+	metrics_similarity(s, img_of, nt, ni, &r);
+	printf("| %-28s | %-22s | %8.3f | %8.3f | mean cosine, a caption and its image / any other\n",
+		   "validation similarity", "matched / other", r.matched, r.other);
+	printf("| %-28s | %-22s | %8.2f | %8.2f | logit scale x (matched - other); (matched - other) / sd of other\n",
+		   "validation similarity", "logit gap / separation", scale * (r.matched - r.other), r.separation);
+	report_value("val.cos_matched", r.matched, "mean cosine of a caption and its own image");
+	report_value("val.cos_other", r.other, "mean cosine of a caption and another image");
+	report_value("val.cos_other_sd", r.other_sd, NULL);
+	report_value("val.logit_gap", scale * (r.matched - r.other), "logit scale x (matched - other)");
+	report_value("val.separation", r.separation, "(matched - other) / sd of other");
+}
+
+static void
+recall_rows(const dataset *d, const float *ie, const float *te, int D, double scale)
 {
 	static const int ks[3] = {1, 5, 10};
 	double		r_t2i[3] = {0}, r_i2t[3] = {0};
@@ -76,6 +94,7 @@ recall_rows(const dataset *d, const float *ie, const float *te, int D)
 	report_value("val.i2t_r1", r_i2t[0], NULL);
 	report_value("val.i2t_r5", r_i2t[1], NULL);
 	report_value("val.i2t_r10", r_i2t[2], NULL);
+	similarity_rows(s, img_of, d->ncaps, d->nimages, scale);
 	free(s);
 	free(img_of);
 }
@@ -198,7 +217,7 @@ eval_val(ctx *c, const char *val, const val_opts *o)
 		die(val, "out of memory");
 	encode_dataset_images(c->m, &c->ws, c->batch, &d, val, ie);
 	encode_texts(c, d.captions, d.ncaps, te);
-	recall_rows(&d, ie, te, c->D);
+	recall_rows(&d, ie, te, c->D, exp(c->m->p.logit_scale[0]));
 	sparsity_rows(&d, ie, te, c->D);
 	modality_rows(&d, ie, te, c->D, o->modality_lo);
 	if (o->judge)

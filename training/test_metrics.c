@@ -185,6 +185,53 @@ test_modality(void)
 	CHECK_NEAR(r.multimodal_mass, 0.4, 1e-6, "multimodal mass share");
 }
 
+/* against a direct two-pass computation on random cosines, and by hand on a 2 x 3 case */
+static void
+test_similarity(void)
+{
+	enum
+	{
+		NT = 37, NI = 11
+	};
+	float		s[NT * NI], hand[] = {0.9f, 0.1f, 0.3f, 0.2f, 0.8f, 0.0f};
+	int			img_of[NT], hand_of[] = {0, 1};
+	double		pos = 0, neg = 0, var = 0;
+	int			i, j, n = 0;
+	similarity_result r;
+
+	for (j = 0; j < NT; j++)
+	{
+		img_of[j] = j % NI;
+		for (i = 0; i < NI; i++)
+			s[j * NI + i] = (float) (i == img_of[j] ? 0.6 + 0.2 * urand() : 0.3 * urand());
+	}
+	for (j = 0; j < NT; j++)
+		for (i = 0; i < NI; i++)
+			if (i == img_of[j])
+				pos += s[j * NI + i];
+			else
+				neg += s[j * NI + i], n++;
+	pos /= NT;
+	neg /= n;
+	for (j = 0; j < NT; j++)
+		for (i = 0; i < NI; i++)
+			if (i != img_of[j])
+				var += (s[j * NI + i] - neg) * (s[j * NI + i] - neg);
+	var /= n - 1;
+	metrics_similarity(s, img_of, NT, NI, &r);
+	CHECK_NEAR(r.matched, pos, 1e-9, "matched mean");
+	CHECK_NEAR(r.other, neg, 1e-9, "other mean");
+	CHECK_NEAR(r.other_sd, sqrt(var), 1e-7, "other sd");
+	CHECK_NEAR(r.separation, (pos - neg) / sqrt(var), 1e-5, "separation");
+	CHECK(r.matched > 0.6 && r.other < 0.3, "matched %g other %g", r.matched, r.other);
+
+	/* captions 0 -> image 0, 1 -> image 1: matched 0.9, 0.8; others 0.1, 0.3, 0.2, 0.0 */
+	metrics_similarity(hand, hand_of, 2, 3, &r);
+	CHECK_NEAR(r.matched, 0.85, 1e-6, "hand matched");
+	CHECK_NEAR(r.other, 0.15, 1e-6, "hand other");
+	CHECK_NEAR(r.other_sd, sqrt(0.05 / 3), 1e-6, "hand sd");
+}
+
 int
 main(void)
 {
@@ -192,5 +239,6 @@ main(void)
 	test_clarity_designed();
 	test_clarity_bruteforce();
 	test_modality();
+	test_similarity();
 	return unit_done("test_metrics");
 }
