@@ -5,7 +5,8 @@
 # are released by the abort like any other pin.  Hundreds of scans
 # cancelled at random points (statement_timeout of 1 to 4 ms on unpruned
 # scans of many terms) must leave the backend sound: in the same session,
-# every later answer equals the sequential scan's, the server never
+# every scan that finishes between them and every later answer equal the
+# sequential scan's, the server never
 # restarts, and no buffer pin leaks (a leak is a WARNING at the end of a
 # transaction).
 use strict;
@@ -30,26 +31,47 @@ INSERT INTO queries SELECT i, inv_rand(1000, 150 + i) FROM generate_series(1, 10
 my $ranges = $node->safe_psql('postgres', "SELECT ceil(count(*) / 1024.0) FROM docs");
 cmp_ok($ranges, '>', 64, "the segment has more than two blocks of ranges ($ranges)");
 
-# 300 scans, unpruned (every block is walked), each cancelled by a timeout
-# of 1-4 ms or finishing; then, in the same backend, the answers
+# Each query's top-10 distances by sequential scan, to compare every scan
+# that finishes between cancelled ones with.
+my %want = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql('postgres', q{
+SET enable_indexscan = off; SET enable_bitmapscan = off;
+SELECT qid, (SELECT array_agg(d)::text FROM (SELECT emb <#> q AS d FROM docs ORDER BY emb <#> q LIMIT 10) s)
+FROM queries ORDER BY qid;
+});
+is(scalar(keys %want), 10, 'the sequential scan answered the 10 queries');
+
+# 300 scans, unpruned (every block is walked): four in five with a timeout
+# of 1-4 ms (cancelled, or finishing in time), every fifth without; each
+# that finishes returns its distances.  Then, in the same backend, the
+# answers with pruning on.
 my $script = "SET sparseclip.inverted_scan_threads = 2;\nSET sparseclip.inverted_prune = off;\n"
   . "SET enable_seqscan = off;\n";
 for my $i (0 .. 299)
 {
-	my $ms = 1 + $i % 4;
+	# every fifth scan runs to its end, between cancelled ones
+	my $ms = $i % 5 == 4 ? 0 : 1 + $i % 4;
 	my $q = 1 + $i % 10;
 	$script .= "SET statement_timeout = $ms;\n"
-	  . "SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <#> (SELECT q FROM queries WHERE qid = $q) LIMIT 10) s;\n";
+	  . "SELECT 'q$q ' || array_agg(d)::text FROM (SELECT emb <#> q AS d FROM docs, "
+	  . "(SELECT q FROM queries WHERE qid = $q) x ORDER BY emb <#> q LIMIT 10) s;\n";
 }
 $script .= "SET statement_timeout = 0;\nRESET sparseclip.inverted_prune;\nRESET enable_seqscan;\n"
   . "SELECT 'same ' || count(*) FILTER (WHERE inv_same(op, q, lim)) || ' of ' || count(*)\n"
   . "FROM queries, unnest(ARRAY['<#>']) op, unnest(ARRAY[10, 100]) lim;\n";
 my ($ret, $out, $err) = $node->psql('postgres', $script, on_error_stop => 0);
 my $cancelled = () = $err =~ /canceling statement due to statement timeout/g;
-my $finished = () = $out =~ /^10$/mg;
-note("$cancelled scans cancelled, $finished finished");
+my @finished = $out =~ /^q(\d+) (\S+)$/mg;
+my ($finished, $exact) = (0, 0);
+while (my ($q, $got) = splice(@finished, 0, 2))
+{
+	$finished++;
+	$exact++ if $got eq $want{$q};
+}
+note("$cancelled scans cancelled, $finished finished, $exact of them exact");
 cmp_ok($cancelled, '>=', 20, 'many scans were cancelled');
+cmp_ok($finished, '>=', 60, 'at least the scans without a timeout finished');
 cmp_ok($cancelled + $finished, '==', 300, 'every scan was cancelled or returned its 10 rows');
+is($exact, $finished, 'every scan that finished between cancelled ones returned the exact distances');
 like($out, qr/^same 20 of 20$/m, 'afterwards the same backend answers exactly');
 unlike($err, qr/WARNING|leak|TRAP|server closed/i, 'no warning, leak or lost connection');
 
