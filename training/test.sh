@@ -54,6 +54,14 @@ echo "15,stale row of a killed run" >> "$tmp/split.csv"
 check "resumed run is bit-identical to the straight one" 'cmp -s "$tmp/full.safetensors" "$tmp/split.safetensors"'
 check "resumed log drops stale rows, repeats none" '! grep -q stale "$tmp/split.csv" && [ $(wc -l < "$tmp/split.csv") -eq 9 ]'
 
+# --align: the penalty's weight is stored in the state, the log's pos_cos is the own pairs' cosine
+./sparseclip-train "${common[@]}" --out "$tmp/align.safetensors" --align 2 --steps 10 > "$tmp/align.log"
+check "align: weight stored in the state" 'grep -aqE "align[^a-z0-9]{1,4}2[,}]" "$tmp/align.safetensors.state"'
+check "align: pos_cos logged, a cosine" 'awk -F, "NR == 1 { for (i = 1; i <= NF; i++) if (\$i == \"pos_cos\") k = i; next } k && \$k + 0 > 0 && \$k + 0 <= 1 { n++ } END { exit !(k && n == 2) }" "$tmp/align.csv"'
+check "align: a negative weight refused" '! ./sparseclip-train "${common[@]}" --out "$tmp/x.safetensors" --align -1 > /dev/null 2>&1'
+./sparseclip-train "${common[@]}" --out "$tmp/noalign.safetensors" --steps 10 > /dev/null
+check "align: the penalty changes training" '! cmp -s "$tmp/align.safetensors" "$tmp/noalign.safetensors"'
+
 # a bare --resume (no --out, no logging options) writes where the run wrote and logs as it did
 ./sparseclip-train "${common[@]}" --out "$tmp/bare.safetensors" --stop-at 13 > /dev/null
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/bare.safetensors.state" > "$tmp/bare.log"
@@ -117,7 +125,7 @@ check "controller holds L0 within 1.2x of its target 38.4 ($(l0end "$tmp/fc.csv"
 check "fixed weight 0.1 (its start) stays above ($(l0end "$tmp/fc0.csv"))" 'awk -v x="$(l0end "$tmp/fc0.csv")" "BEGIN { exit !(x > 38.4 * 1.2) }"'
 check "fixed weight 5 overshoots below ($(l0end "$tmp/fc5.csv"))" 'awk -v x="$(l0end "$tmp/fc5.csv")" "BEGIN { exit !(x < 38.4 / 1.2) }"'
 check "flops_target column at the end: 0 before the start, then from the L0 at the start down to 38.4" \
-	'head -1 "$tmp/fc.csv" | grep -q ",patch_dropout,flops_target$" && awk -F, "NR == 2 && \$23 == 0 { z = 1 } NR == 3 { a = \$23 } NR > 3 && \$23 > p + 1e-9 { bad = 1 } NR > 2 { p = \$23 } END { exit !(z && a > 50 && p > 38.39 && p < 38.41 && !bad) }" "$tmp/fc.csv"'
+	'head -1 "$tmp/fc.csv" | grep -q ",patch_dropout,flops_target,pos_cos$" && awk -F, "NR == 2 && \$23 == 0 { z = 1 } NR == 3 { a = \$23 } NR > 3 && \$23 > p + 1e-9 { bad = 1 } NR > 2 { p = \$23 } END { exit !(z && a > 50 && p > 38.39 && p < 38.41 && !bad) }" "$tmp/fc.csv"'
 check "controller: weight moves, loss - contrastive = weight * (image + text)" \
 	'awk -F, "NR > 2 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3) bad = 1; if (\$18 != w) moved++; w = \$18 } END { exit bad || moved < 20 }" "$tmp/fc.csv"'
 ./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.5 --out "$tmp/fcs.safetensors" --stop-at 123 > /dev/null
@@ -264,6 +272,7 @@ check "ablate --from: each run branches from its state (a run's own --from wins)
 check "ablate --from: a branch with no options of its own equals the straight run" 'cmp -s "$tmp/abf/same/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: a branch with its own option differs" '! cmp -s "$tmp/abf/lr/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: the state branched from is left as it was" '[ "$(md5sum < "$tmp/s13.state")" = "$md5_13" ]'
+check "ablate --from: a branched run's own log starts with the header" 'head -1 "$tmp/abf/lr/model.csv" | grep -q "^step,epoch," && [ $(wc -l < "$tmp/abf/lr/model.csv") -eq 7 ]'
 bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
 check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'
 printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"

@@ -45,6 +45,7 @@ typedef struct args
 	double		logit_init, logit_lr_mult;
 	double		flops, flops_start, flops_ramp;
 	double		flops_target, flops_gain;	/* L0 controller: share of sparse_dim (0 = off), gain */
+	double		align;			/* weight of the alignment penalty (0 = off) */
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	int			multi_positive;
 	long		dead_every;
@@ -99,6 +100,9 @@ usage(void)
 		  "                           the factor kept in [1/1.05, 1.05]; --flops is the first\n"
 		  "                           weight (default 1)\n"
 		  "  --flops-gain GAIN        the controller's gain (default 0.05)\n"
+		  "  --align W                alignment penalty W * mean (1 - cos) of each pair's own\n"
+		  "                           image and caption embeddings, all steps (default 0; the\n"
+		  "                           log's pos_cos column is that cosine whatever W)\n"
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
 		  "                           negatives (UniCL targets); --no-multi-positive switches\n"
@@ -221,6 +225,7 @@ parse_args(int argc, char **argv, args *a)
 		NUM("--flops-ramp", flops_ramp, strtod);
 		NUM("--flops-target", flops_target, strtod);
 		NUM("--flops-gain", flops_gain, strtod);
+		NUM("--align", align, strtod);
 		NUM("--patch-dropout", patch_dropout, strtod);
 		NUM("--patch-dropout-off", patch_dropout_off, strtod);
 		if (strcmp(o, "--logit-schedule") == 0)
@@ -329,6 +334,11 @@ missing:
 	if ((a->flops > 0.0 || a->flops_target > 0.0) && a->dense)
 	{
 		fprintf(stderr, "sparseclip-train: --flops and --flops-target need a sparse head, not --dense\n");
+		return -1;
+	}
+	if (!(a->align >= 0.0 && a->align <= 1000.0))
+	{
+		fprintf(stderr, "sparseclip-train: need 0 <= --align <= 1000\n");
 		return -1;
 	}
 	if (!(a->flops_target >= 0.0 && a->flops_target < 1.0) || !(a->flops_gain > 0.0 && a->flops_gain <= 1.0))
@@ -574,12 +584,12 @@ args_json(const args *a, long total)
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
 			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
 			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
-			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g}",
+			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g,\"align\":%.9g}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
 			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
-			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain);
+			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain, a->align);
 	return s;
 }
 
@@ -781,6 +791,7 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops_ramp", flops_ramp, double);
 	GET("flops_target", flops_target, double);
 	GET("flops_gain", flops_gain, double);
+	GET("align", align, double);
 	GET("multi_positive", multi_positive, int);
 	GET("dead_every", dead_every, long);
 	GET("patch_dropout", patch_dropout, double);
@@ -938,6 +949,14 @@ file_exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
+static int
+file_nonempty(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && st.st_size > 0;
+}
+
 static void
 stem_of(const char *out, char *stem, size_t n)
 {
@@ -974,7 +993,7 @@ main(int argc, char **argv)
 	flops_ctl	fc = {-1, 0.0, 0.0};
 	sampler		smp;
 	FILE	   *logf_;
-	int			S, B, have_val = 0, i;
+	int			S, B, have_val = 0, i, fresh_log;
 	double		t0, tlast, pairs_since = 0;
 	sc_train_opts opts = {0};
 	sc_workspace ws = {0};
@@ -1184,6 +1203,7 @@ main(int argc, char **argv)
 	opts.sparsity = a.sparsity;
 	opts.topk = a.topk;
 	opts.l1 = (float) a.l1;
+	opts.align = (float) a.align;
 	S = cfg.image_size;
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
@@ -1207,16 +1227,18 @@ main(int argc, char **argv)
 	}
 	if (step > 0)
 		trim_log(logpath, step);
-	logf_ = fopen(logpath, step > 0 ? "a" : "w");
+	/* a run branched from another's state starts a log of its own: it needs the header too */
+	fresh_log = step == 0 || !file_nonempty(logpath);
+	logf_ = fopen(logpath, fresh_log ? "w" : "a");
 	if (!logf_)
 	{
 		fprintf(stderr, "sparseclip-train: cannot write %s\n", logpath);
 		return 1;
 	}
-	if (step == 0)
+	if (fresh_log)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
 				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
-				"extra_positives,reinit_image,reinit_text,patch_dropout,flops_target\n");
+				"extra_positives,reinit_image,reinit_text,patch_dropout,flops_target,pos_cos\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -1306,11 +1328,11 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g,%.2f\n",
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g,%.2f,%.4f\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
 					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1],
-					(double) opts.patch_dropout, flops_tgt);
+					(double) opts.patch_dropout, flops_tgt, st.pos_cos);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();

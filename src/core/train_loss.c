@@ -154,6 +154,33 @@ sc_flops_loss(const float *u, int B, int D, float weight, float *du, float *mean
 	return f;
 }
 
+double
+sc_align_loss(const float *img, const float *txt, int B, int D, float weight, float *dimg,
+			  float *dtxt)
+{
+	double		cos = 0.0;
+	float		c = -weight / (float) B;
+	int			b, j;
+
+	for (b = 0; b < B; b++)
+	{
+		const float *u = img + (size_t) b * D, *v = txt + (size_t) b * D;
+
+		cos += cblas_sdot(D, u, 1, v, 1);
+		if (weight != 0.0f && dimg && dtxt)
+		{
+			float	   *du = dimg + (size_t) b * D, *dv = dtxt + (size_t) b * D;
+
+			for (j = 0; j < D; j++)
+			{
+				du[j] += c * v[j];
+				dv[j] += c * u[j];
+			}
+		}
+	}
+	return B > 0 ? cos / B : 0.0;
+}
+
 static int
 uf_find(int *parent, int i)
 {

@@ -54,4 +54,17 @@ extern long sc_positive_groups(const int *image, const int *key, const int32_t *
  */
 extern double sc_flops_loss(const float *u, int B, int D, float weight, float *du, float *mean);
 
+/*
+ * Alignment of the batch's own pairs (Wang and Isola 2020): the mean over
+ * rows of 1 - img_b . txt_b for normalised embeddings img, txt [B, D], the
+ * own pair only (multi-positive groups do not enter).  Returns the mean
+ * matched cosine (1 minus the penalty); when weight != 0 adds
+ * weight * d(penalty)/d(img, txt) = -weight txt_b / B (and img_b / B) into
+ * dimg and dtxt.  The contrastive loss stops pulling a pair together once
+ * it outranks the batch; this keeps pulling, so that a sparsifier cannot
+ * move the two sides of a concept onto different dimensions for free.
+ */
+extern double sc_align_loss(const float *img, const float *txt, int B, int D, float weight,
+							float *dimg, float *dtxt);
+
 #endif

@@ -31,6 +31,8 @@ typedef struct sc_train_opts
 	float		l1;				/* coefficient for SC_SPARSITY_L1 */
 	float		flops;			/* weight of the FLOPS penalty on the normalised embeddings
 								 * (image and text each; train_loss.h), 0 = off */
+	float		align;			/* weight of the alignment penalty, mean 1 - cos of the own
+								 * pairs (sc_align_loss), 0 = off */
 	const int  *group;			/* [B] multi-positive groups of the batch's pairs
 								 * (sc_clip_loss_groups), NULL = each pair its own */
 	float		patch_dropout;	/* FLIP: share of each image's patch tokens dropped (the class
@@ -46,6 +48,7 @@ typedef struct sc_batch_stats
 	double		accuracy;		/* fraction of rows whose own pair has the top logit (both ways) */
 	double		flops_image, flops_text;	/* FLOPS of each side's embeddings (unweighted,
 											 * computed whatever the weight) */
+	double		pos_cos;		/* mean cosine of the batch's own pairs (whatever --align) */
 } sc_batch_stats;
 
 typedef struct sc_trainer sc_trainer;

@@ -461,7 +461,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
-	sc_train_opts relu_opts = {SC_SPARSITY_RELU, 0, 0.0f, 0.0f, NULL, 0.0f, 0};
+	sc_train_opts relu_opts = {.sparsity = SC_SPARSITY_RELU};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
 	(void) vstarts_buf;
@@ -602,6 +602,8 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	st->flops_image = sc_flops_loss(t->hv.out, B, D, o->flops, t->hv.dout, t->loss_scratch);
 	st->flops_text = sc_flops_loss(t->ht.out, B, D, o->flops, t->ht.dout, t->loss_scratch);
 	pen += o->flops * (st->flops_image + st->flops_text);
+	st->pos_cos = sc_align_loss(t->hv.out, t->ht.out, B, D, o->align, t->hv.dout, t->ht.dout);
+	pen += o->align * (1.0 - st->pos_cos);
 	st->loss = st->contrastive + pen;
 	st->accuracy = acc;
 	if (img_out)
