@@ -56,6 +56,18 @@ if ! make -C "$ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" >"$TMP/build.log" 2>&1 |
 	exit 1
 fi
 
+# The extension opens OpenBLAS itself on first use (src/blas_loader.c) and
+# defines the one BLAS function the shared core calls; any other would be an
+# undefined symbol that only shows when the library is loaded.
+echo "== the extension's BLAS symbols"
+if undefined=$(nm -D --undefined-only "$ROOT/sparseclip.so" | grep -E ' (cblas_|openblas_|gotoblas)'); then
+	echo "$undefined"
+	echo "run-all.sh: sparseclip.so needs BLAS symbols that src/blas_loader.c does not provide"
+	fail "build/blas-symbols"
+else
+	pass
+fi
+
 echo "== C unit tests"
 for src in "$ROOT"/test/unit/test_*.c; do
 	[ -e "$src" ] || continue

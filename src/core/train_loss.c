@@ -165,8 +165,12 @@ sc_align_loss(const float *img, const float *txt, int B, int D, float weight, fl
 	for (b = 0; b < B; b++)
 	{
 		const float *u = img + (size_t) b * D, *v = txt + (size_t) b * D;
+		double		dot = 0.0;
 
-		cos += cblas_sdot(D, u, 1, v, 1);
+		/* a plain loop: the extension links this file and provides only cblas_sgemm */
+		for (j = 0; j < D; j++)
+			dot += (double) u[j] * v[j];
+		cos += dot;
 		if (weight != 0.0f && dimg && dtxt)
 		{
 			float	   *du = dimg + (size_t) b * D, *dv = dtxt + (size_t) b * D;
