@@ -37,6 +37,9 @@
 #   --jobs N            train N runs at once (default 1; give each run
 #                       --threads so that N x threads fits the cores)
 #   --no-eval           train only
+#   --no-train          start and resume nothing: evaluate the finished runs
+#                       and write the table and curves (safe beside a running
+#                       ablate.sh of the same OUTDIR: it reads, never trains)
 #   --dry-run           print each run's trainer command and stop
 #   --nice N            niceness of training and evaluation (default 10)
 #   --from STATE        branch every run from this trainer state (copied, never
@@ -59,6 +62,7 @@ stop_at=
 dry=0
 jobs=1
 do_eval=1
+do_train=1
 niceness=10
 from=
 
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--stop-at) stop_at=${2:?--stop-at needs a step}; shift 2 ;;
 	--jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
 	--no-eval) do_eval=0; shift ;;
+	--no-train) do_train=0; shift ;;
 	--dry-run) dry=1; shift ;;
 	--nice) niceness=${2:?--nice needs a number}; shift 2 ;;
 	--from) from=${2:?--from needs a state file}; shift 2 ;;
@@ -188,6 +193,7 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		echo "== $name: finished, skipped"
 		continue
 	fi
+	[ $do_train -eq 1 ] || continue
 	while [ ${#running[@]} -ge "$jobs" ]; do reap; done
 	printf '%s\n' "${cmd[*]}" > "$dir/options"
 	resume=()

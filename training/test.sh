@@ -254,6 +254,9 @@ abl=(--jobs 2 --classes "$tmp/val.tsv" --eval-opts "--skip fashion --shared $tmp
 bash ./ablate.sh --stop-at 13 "${abl[@]}" > "$tmp/ab1.log" 2>&1
 check "ablate: stopped runs keep a state, no model, table says unfinished" '[ -s "$tmp/ab/sparse/model.safetensors.state" ] && [ ! -e "$tmp/ab/sparse/model.safetensors" ] && grep -q "^| sparse | - | 10 | unfinished" "$tmp/ab/ablation.md"'
 cp "$tmp/ab/sparse/model.safetensors.state" "$tmp/s13.state"
+md5_ab=$(cat "$tmp/ab/sparse/model.safetensors.state" "$tmp/ab/dense/model.safetensors.state" | md5sum)
+bash ./ablate.sh --no-train "${abl[@]}" > "$tmp/ab1n.log" 2>&1
+check "ablate --no-train: nothing resumed, states untouched, table written" '! grep -q "resuming\|branching\|training (" "$tmp/ab1n.log" && [ "$(cat "$tmp/ab/sparse/model.safetensors.state" "$tmp/ab/dense/model.safetensors.state" | md5sum)" = "$md5_ab" ] && [ ! -e "$tmp/ab/sparse/model.safetensors" ] && grep -q "^| dense | .* | unfinished" "$tmp/ab/ablation.md"'
 bash ./ablate.sh "${abl[@]}" > "$tmp/ab2.log" 2>&1
 check "ablate: both runs resumed and finished" '[ $(grep -c ": resuming from" "$tmp/ab2.log") -eq 2 ] && [ -s "$tmp/ab/dense/model.safetensors" ]'
 check "ablate: resumed run bit-identical to the straight one" 'cmp -s "$tmp/ab/sparse/model.safetensors" "$tmp/full.safetensors"'

@@ -9,7 +9,8 @@
 # Both states come from training/recipes/default-model.sh (DENSE=1 for the
 # dense one).  Each run takes about 20 minutes on two threads of the 2-core
 # development machine; a rerun resumes (ablate.sh), and --stop-at N spreads
-# the runs over sessions.  Results: OUT/ablation.md, OUT/ablation.tsv,
+# the runs over sessions; --no-train writes the table of the finished runs
+# beside a running one.  Results: OUT/ablation.md, OUT/ablation.tsv,
 # OUT/curves.png.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,5 +25,7 @@ for f in "$STAGE1" "$DENSE_STAGE1" "$DATA/train-colour.tsv"; do
 done
 mkdir -p "$OUT"
 sed "s#DENSE_STAGE1#$DENSE_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
-exec bash "$root/training/ablate.sh" --from "$STAGE1" "$@" "$OUT/runs.txt" "$OUT" \
+# the dense run branches from a dense state, so --dense is not among its
+# options: name it as the clarity judge
+exec bash "$root/training/ablate.sh" --from "$STAGE1" --judge dense "$@" "$OUT/runs.txt" "$OUT" \
 	--data "$DATA/train-colour.tsv" --val "$DATA/val.tsv" --steps 2500 --threads "$THREADS"
