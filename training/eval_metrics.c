@@ -305,3 +305,89 @@ metrics_similarity(const float *s, const int *img_of, int nt, int ni, similarity
 	r->other_sd = n_neg > 1 ? sqrt(fmax(0.0, (neg2 - neg * neg / n_neg) / (n_neg - 1))) : NAN;
 	r->separation = r->other_sd > 0 ? (r->matched - r->other) / r->other_sd : NAN;
 }
+
+int
+metrics_hubness(const float *s, int nt, int ni, int k, hubness_result *r)
+{
+	int		   *count = calloc(ni > 0 ? ni : 1, sizeof(int));
+	float	   *hv = malloc(sizeof(float) * (k > 0 ? k : 1));
+	int		   *hi = malloc(sizeof(int) * (k > 0 ? k : 1));
+	double	   *pop = calloc(ni > 0 ? ni : 1, sizeof(double));
+	double		m = 0.0, m2 = 0.0, m3 = 0.0, all = 0.0, all2 = 0.0, pm = 0.0, pv = 0.0, n;
+	int			i, j, top, never = 0;
+
+	if (!count || !hv || !hi || !pop)
+	{
+		free(count), free(hv), free(hi), free(pop);
+		return -1;
+	}
+	if (k > ni)
+		k = ni;
+	for (j = 0; j < nt; j++)
+	{
+		const float *row = s + (size_t) j * ni;
+		int			nh = 0;
+
+		for (i = 0; i < ni; i++)
+		{
+			heap_push(hv, hi, &nh, k, row[i], i);
+			pop[i] += row[i];
+			all += row[i];
+			all2 += (double) row[i] * row[i];
+		}
+		for (i = 0; i < nh; i++)
+			count[hi[i]]++;
+	}
+	/* N_k: its mean is k nt / ni, so its spread and skew say how unevenly images are found */
+	for (i = 0; i < ni; i++)
+		m += count[i];
+	m /= ni;
+	for (i = 0; i < ni; i++)
+	{
+		double		d = count[i] - m;
+
+		m2 += d * d;
+		m3 += d * d * d;
+		never += count[i] == 0;
+	}
+	m2 /= ni;
+	m3 /= ni;
+	r->skew = m2 > 0 ? m3 / pow(m2, 1.5) : 0.0;
+	r->never_pct = ni > 0 ? 100.0 * never / ni : NAN;
+	/* the share of all top-k slots held by the 1 % of images found most often */
+	top = (ni + 99) / 100;
+	for (i = 0; i < top; i++)	/* partial selection sort: top is small */
+	{
+		int			b = i, t;
+
+		for (j = i + 1; j < ni; j++)
+			if (count[j] > count[b])
+				b = j;
+		t = count[i], count[i] = count[b], count[b] = t;
+	}
+	{
+		double		held = 0.0;
+
+		for (i = 0; i < top; i++)
+			held += count[i];
+		r->top1pct_share = nt > 0 && k > 0 ? 100.0 * held / ((double) nt * k) : NAN;
+	}
+	/* how much of the cosines' variance is each image's mean over all captions */
+	n = (double) nt * ni;
+	for (i = 0; i < ni; i++)
+	{
+		pop[i] /= nt;
+		pm += pop[i];
+	}
+	pm /= ni;
+	for (i = 0; i < ni; i++)
+		pv += (pop[i] - pm) * (pop[i] - pm);
+	pv /= ni;
+	{
+		double		var = n > 0 ? all2 / n - (all / n) * (all / n) : 0.0;
+
+		r->image_var_share = var > 0 ? pv / var : NAN;
+	}
+	free(count), free(hv), free(hi), free(pop);
+	return 0;
+}

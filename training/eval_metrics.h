@@ -86,4 +86,25 @@ typedef struct similarity_result
 extern void metrics_similarity(const float *s, const int *img_of, int nt, int ni,
 							   similarity_result *r);
 
+typedef struct hubness_result
+{
+	double		skew;			/* skewness of N_k, the number of captions whose top k hold an image */
+	double		never_pct;		/* images in no caption's top k (anti-hubs), % */
+	double		top1pct_share;	/* % of all top-k slots held by the 1 % of images found most often */
+	double		image_var_share;	/* variance of each image's mean cosine over all captions, as a
+									 * share of the variance of all cosines */
+} hubness_result;
+
+/*
+ * Hubness of text-to-image retrieval (Radovanovic et al., 2010): s [nt, ni]
+ * the cosines of every caption and image.  N_k(i) counts the captions with
+ * image i among their k highest (ties broken arbitrarily); its mean is k nt / ni, and
+ * a right-skewed N_k means a few hub images crowd every caption's list.
+ * Non-negative embeddings share a common direction (all cosines >= 0); when
+ * that direction carries more of an image's cosine than its content does,
+ * the image's mean over all captions (image_var_share) and the hubs grow.
+ * Returns 0, or -1 when out of memory.
+ */
+extern int	metrics_hubness(const float *s, int nt, int ni, int k, hubness_result *r);
+
 #endif

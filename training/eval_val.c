@@ -31,22 +31,35 @@ similarity_rows(const float *s, const int *img_of, int nt, int ni, double scale)
 	report_value("val.separation", r.separation, "(matched - other) / sd of other");
 }
 
+/* hub images: how unevenly captions find the images (eval_metrics.h) */
 static void
-recall_rows(const dataset *d, const float *ie, const float *te, int D, double scale)
+hubness_rows(const float *s, int nt, int ni)
+{
+	hubness_result r;
+
+	if (metrics_hubness(s, nt, ni, 10, &r) < 0)
+		die("hubness", "out of memory");
+	printf("| %-28s | %-22s | %8.2f | %7.2f%% | skewness of N10 (captions whose top 10 hold an image); top-1%% images' share of the lists\n",
+		   "validation hubness", "N10 skew / top 1 %", r.skew, r.top1pct_share);
+	printf("| %-28s | %-22s | %7.2f%% | %7.2f%% | images in no caption's top 10; variance of an image's mean cosine / of all cosines\n",
+		   "validation hubness", "unfound / image var", r.never_pct, 100.0 * r.image_var_share);
+	report_value("val.hub_skew", r.skew, "skewness of N10 over the images (text -> image)");
+	report_value("val.hub_top1pct", r.top1pct_share, "% of all top-10 slots held by the 1 % of images found most");
+	report_value("val.hub_never_pct", r.never_pct, "% of images in no caption's top 10");
+	report_value("val.hub_image_var_pct", 100.0 * r.image_var_share,
+				 "variance of each image's mean cosine over all captions, % of all cosines' variance");
+}
+
+/* R@1/5/10 both ways from the caption x image cosines s (ties count against) */
+static void
+recall_from(const dataset *d, const float *s, const int *img_of, double r_t2i[3], double r_i2t[3])
 {
 	static const int ks[3] = {1, 5, 10};
-	double		r_t2i[3] = {0}, r_i2t[3] = {0};
-	float	   *s = malloc(sizeof(float) * (size_t) d->ncaps * d->nimages);
-	int		   *img_of = malloc(sizeof(int) * d->ncaps);
 	int			i, j, k;
-	char		note[128];
 
-	for (i = 0; i < d->nimages; i++)
-		for (j = 0; j < d->cap_count[i]; j++)
-			img_of[d->cap_first[i] + j] = i;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->ncaps, d->nimages, D, 1.0f, te, D, ie, D,
-				0.0f, s, d->nimages);
-	/* text -> image: rank of the caption's image (ties count against) */
+	for (k = 0; k < 3; k++)
+		r_t2i[k] = r_i2t[k] = 0.0;
+	/* text -> image: rank of the caption's image */
 	for (j = 0; j < d->ncaps; j++)
 	{
 		const float *r = s + (size_t) j * d->nimages;
@@ -79,6 +92,35 @@ recall_rows(const dataset *d, const float *ie, const float *te, int D, double sc
 		r_t2i[k] *= 100.0 / d->ncaps;
 		r_i2t[k] *= 100.0 / d->nimages;
 	}
+}
+
+static int *
+captions_image(const dataset *d)
+{
+	int		   *img_of = malloc(sizeof(int) * d->ncaps);
+	int			i, j;
+
+	if (!img_of)
+		die("validation", "out of memory");
+	for (i = 0; i < d->nimages; i++)
+		for (j = 0; j < d->cap_count[i]; j++)
+			img_of[d->cap_first[i] + j] = i;
+	return img_of;
+}
+
+static void
+recall_rows(const dataset *d, const float *ie, const float *te, int D, double scale)
+{
+	double		r_t2i[3], r_i2t[3];
+	float	   *s = malloc(sizeof(float) * (size_t) d->ncaps * d->nimages);
+	int		   *img_of = captions_image(d);
+	char		note[128];
+
+	if (!s)
+		die("validation", "out of memory");
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->ncaps, d->nimages, D, 1.0f, te, D, ie, D,
+				0.0f, s, d->nimages);
+	recall_from(d, s, img_of, r_t2i, r_i2t);
 	snprintf(note, sizeof note, "%d images, %d captions", d->nimages, d->ncaps);
 	printf("| %-28s | %-22s | %8.2f | %8.2f | %s\n", "validation retrieval", "text->image R@1 / R@5",
 		   r_t2i[0], r_t2i[1], note);
@@ -95,6 +137,64 @@ recall_rows(const dataset *d, const float *ie, const float *te, int D, double sc
 	report_value("val.i2t_r5", r_i2t[1], NULL);
 	report_value("val.i2t_r10", r_i2t[2], NULL);
 	similarity_rows(s, img_of, d->ncaps, d->nimages, scale);
+	hubness_rows(s, d->ncaps, d->nimages);
+	free(s);
+	free(img_of);
+}
+
+/*
+ * A diagnostic, not a way to search: retrieval again after taking each
+ * modality's mean embedding out of its embeddings (then renormalising).
+ * What it gains is what the direction all embeddings share costs the
+ * ranking.  Overwrites ie and te.
+ */
+static void
+centred_rows(const dataset *d, float *ie, float *te, int D)
+{
+	double		r_t2i[3], r_i2t[3];
+	double	   *mean = malloc(sizeof(double) * D);
+	float	   *s = malloc(sizeof(float) * (size_t) d->ncaps * d->nimages);
+	int		   *img_of = captions_image(d);
+	float	   *sets[2] = {ie, te};
+	int			counts[2] = {d->nimages, d->ncaps};
+	int			m, i, j;
+
+	if (!mean || !s)
+		die("validation", "out of memory");
+	for (m = 0; m < 2; m++)
+	{
+		float	   *e = sets[m];
+
+		for (j = 0; j < D; j++)
+			mean[j] = 0.0;
+		for (i = 0; i < counts[m]; i++)
+			for (j = 0; j < D; j++)
+				mean[j] += e[(size_t) i * D + j];
+		for (j = 0; j < D; j++)
+			mean[j] /= counts[m] > 0 ? counts[m] : 1;
+		for (i = 0; i < counts[m]; i++)
+		{
+			float	   *v = e + (size_t) i * D;
+			double		nn = 0.0;
+
+			for (j = 0; j < D; j++)
+			{
+				v[j] -= (float) mean[j];
+				nn += (double) v[j] * v[j];
+			}
+			nn = nn > 0 ? 1.0 / sqrt(nn) : 0.0;
+			for (j = 0; j < D; j++)
+				v[j] *= (float) nn;
+		}
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->ncaps, d->nimages, D, 1.0f, te, D, ie, D,
+				0.0f, s, d->nimages);
+	recall_from(d, s, img_of, r_t2i, r_i2t);
+	printf("| %-28s | %-22s | %8.2f | %8.2f | each modality's mean embedding taken out (a diagnostic)\n",
+		   "validation, centred", "R@10 t->i / i->t", r_t2i[2], r_i2t[2]);
+	report_value("val.centred_t2i_r10", r_t2i[2], "R@10 after taking out each modality's mean embedding");
+	report_value("val.centred_i2t_r10", r_i2t[2], NULL);
+	free(mean);
 	free(s);
 	free(img_of);
 }
@@ -224,6 +324,7 @@ eval_val(ctx *c, const char *val, const val_opts *o)
 		clarity_rows(c, &d, ie, o->judge, o->clarity_top, o->seed);
 	else
 		printf("| %-28s | skipped: no --judge DENSE_MODEL given\n", "clarity (validation images)");
+	centred_rows(&d, ie, te, c->D);	/* last: it overwrites the embeddings */
 	free(ie);
 	free(te);
 	dataset_free(&d);

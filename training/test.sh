@@ -223,6 +223,10 @@ check "modality classes add up" 'awk -v a="$(key "$tmp/m.tsv" modality.multimoda
 check "logit scale recorded" 'inrange "$tmp/m.tsv" model.logit_scale 1 50'
 check "a ReLU head's cosines lie in [0, 1]" 'inrange "$tmp/m.tsv" val.cos_matched 0 1 && inrange "$tmp/m.tsv" val.cos_other 0 1 && inrange "$tmp/m.tsv" val.cos_other_sd 0 1'
 check "logit gap is scale x (matched - other)" 'awk -v g="$(key "$tmp/m.tsv" val.logit_gap)" -v s="$(key "$tmp/m.tsv" model.logit_scale)" -v m="$(key "$tmp/m.tsv" val.cos_matched)" -v o="$(key "$tmp/m.tsv" val.cos_other)" "BEGIN { d = g - s * (m - o); exit !(g != \"\" && d < 1e-3 && d > -1e-3) }"'
+for k in val.hub_top1pct val.hub_never_pct val.hub_image_var_pct val.centred_t2i_r10 val.centred_i2t_r10; do
+	check "metric $k in [0, 100]" 'inrange "$tmp/m.tsv" $k 0 100'
+done
+check "the table shows the hubness and centred rows" 'grep -q "N10 skew / top 1 %" "$tmp/eval_m.txt" && grep -q "validation, centred" "$tmp/eval_m.txt"'
 check "the table shows the similarity rows" 'grep -q "matched / other" "$tmp/eval_m.txt" && grep -q "logit gap / separation" "$tmp/eval_m.txt"'
 check "the judge is named in the table" 'grep -q "judge: image tower of $tmp/dense.safetensors (dense" "$tmp/eval_m.txt"'
 check "JSON has the same figures" 'grep -q "\"clarity.baseline\": " "$tmp/m.json" && grep -q "\"modality.cut_low\": 0.1" "$tmp/m.json" && [ $(grep -c "^  \"" "$tmp/m.json") -eq $(($(wc -l < "$tmp/m.tsv"))) ]'

@@ -232,6 +232,79 @@ test_similarity(void)
 	CHECK_NEAR(r.other_sd, sqrt(0.05 / 3), 1e-6, "hand sd");
 }
 
+/* N_k by sorting each row, against the heap; a circulant case with no hubs; one planted hub */
+static int
+cmp_desc_idx(const void *a, const void *b)
+{
+	const float *x = *(const float *const *) a, *y = *(const float *const *) b;
+
+	return *x < *y ? 1 : *x > *y ? -1 : 0;
+}
+
+static void
+test_hubness(void)
+{
+	enum
+	{
+		NT = 50, NI = 100, K = 5
+	};
+	static float s[NI * NI];	/* NT <= NI */
+	const float *ord[NI];
+	int			count[NI] = {0}, i, j, never = 0, best = 0;
+	double		m = 0, m2 = 0, m3 = 0, pop[NI] = {0}, pm = 0, pv = 0, all = 0, all2 = 0;
+	hubness_result r;
+
+	for (j = 0; j < NT; j++)
+		for (i = 0; i < NI; i++)
+			s[j * NI + i] = (float) urand() + (i == 7 ? 2.0f : 0.0f);	/* image 7: a hub */
+	for (j = 0; j < NT; j++)
+	{
+		for (i = 0; i < NI; i++)
+			ord[i] = s + j * NI + i;
+		qsort(ord, NI, sizeof ord[0], cmp_desc_idx);
+		for (i = 0; i < K; i++)
+			count[ord[i] - (s + j * NI)]++;
+		for (i = 0; i < NI; i++)
+		{
+			pop[i] += s[j * NI + i] / NT;
+			all += s[j * NI + i];
+			all2 += (double) s[j * NI + i] * s[j * NI + i];
+		}
+	}
+	for (i = 0; i < NI; i++)
+	{
+		m += count[i] / (double) NI;
+		never += count[i] == 0;
+		best = count[i] > best ? count[i] : best;
+		pm += pop[i] / NI;
+	}
+	for (i = 0; i < NI; i++)
+	{
+		m2 += (count[i] - m) * (count[i] - m) / NI;
+		m3 += (count[i] - m) * (count[i] - m) * (count[i] - m) / NI;
+		pv += (pop[i] - pm) * (pop[i] - pm) / NI;
+	}
+	CHECK(metrics_hubness(s, NT, NI, K, &r) == 0, "hubness runs");
+	CHECK_NEAR(m, (double) K * NT / NI, 1e-9, "mean N_k is k nt / ni");
+	CHECK(count[7] == NT && best == NT, "the planted hub is in every list");
+	CHECK_NEAR(r.skew, m3 / pow(m2, 1.5), 1e-9, "N_k skewness");
+	CHECK(r.skew > 3.0, "a hub skews N_k (%g)", r.skew);
+	CHECK_NEAR(r.never_pct, 100.0 * never / NI, 1e-9, "anti-hubs");
+	CHECK_NEAR(r.top1pct_share, 100.0 * NT / (NT * K), 1e-9, "the top 1 %% (one image) holds a fifth");
+	CHECK_NEAR(r.image_var_share, pv / (all2 / (NT * NI) - (all / (NT * NI)) * (all / (NT * NI))), 1e-6,
+			   "image variance share");
+
+	/* circulant: caption j ranks images j, j+1, j+2 first, each image found exactly 3 times */
+	for (j = 0; j < NI; j++)
+		for (i = 0; i < NI; i++)
+			s[j * NI + i] = 1.0f - 0.01f * ((i - j + NI) % NI);
+	CHECK(metrics_hubness(s, NI, NI, 3, &r) == 0, "circulant runs");
+	CHECK_NEAR(r.skew, 0.0, 1e-12, "no hubs: skew 0");
+	CHECK_NEAR(r.never_pct, 0.0, 1e-12, "no anti-hubs");
+	CHECK_NEAR(r.top1pct_share, 100.0 * 3 / (NI * 3), 1e-9, "top image holds its even share");
+	CHECK_NEAR(r.image_var_share, 0.0, 1e-9, "every image the same mean");
+}
+
 int
 main(void)
 {
@@ -240,5 +313,6 @@ main(void)
 	test_clarity_bruteforce();
 	test_modality();
 	test_similarity();
+	test_hubness();
 	return unit_done("test_metrics");
 }
