@@ -47,6 +47,9 @@ static const char usage[] =
 "  --fashion DIR          Fashion-MNIST IDX files (default " FASHION_DIR ",\n"
 "                         installed from Debian on first use when run as root)\n"
 "  --no-install           do not install Fashion-MNIST\n"
+"  --pre-head             a sparse model's embedding before its sparse head\n"
+"                         (the E-wide projection, L2-normalised): a diagnostic\n"
+"                         of its towers apart from the ReLU head\n"
 "  --limit N              quick run: N images per class of CIFAR-10 and\n"
 "                         Fashion-MNIST (default: all 10,000 of each)\n"
 "  --max-templates N      the first N prompt templates of CIFAR-10 and ImageNet\n"
@@ -92,7 +95,7 @@ main(int argc, char **argv)
 {
 	const char *model = NULL, *val = NULL, *classes = NULL, *shared = "../shared/data";
 	const char *fashion = FASHION_DIR, *json_out = NULL, *tsv_out = NULL, *skip = "";
-	int			limit = 0, maxt = 0, threads = 1, install = 1, i;
+	int			limit = 0, maxt = 0, threads = 1, install = 1, pre_head = 0, i;
 	val_opts	vo = {NULL, 16, 0.1, 1};
 	ctx			c;
 	char		err[1024];
@@ -113,6 +116,8 @@ main(int argc, char **argv)
 		}
 		else if (strcmp(o, "--no-install") == 0)
 			install = 0;
+		else if (strcmp(o, "--pre-head") == 0)
+			pre_head = 1;
 		else if (o[0] != '-' && !model)
 			model = o;
 		else if (o[0] != '-')
@@ -194,6 +199,14 @@ main(int argc, char **argv)
 	c.m = sc_model_load(model, 0, err, sizeof err);
 	if (!c.m)
 		die(model, err);
+	if (pre_head && c.m->cfg.sparse_dim > 0)
+	{
+		/* without the sparse head the encoder normalises y = pooled @ proj, as a dense model's */
+		c.m->cfg.sparse_dim = 0;
+		c.m->p.sparse_visual = c.m->p.sparse_text = NULL;
+	}
+	else if (pre_head)
+		die(model, "--pre-head wants a sparse model");
 	c.D = sc_model_output_dim(c.m);
 	c.tok = clip_tokenizer_new(c.m->bpe, strlen(c.m->bpe), c.m->cfg.vocab_size, err, sizeof err);
 	if (!c.tok)
@@ -215,11 +228,13 @@ main(int argc, char **argv)
 	}
 	report_string("model", model);
 	report_value("model.sparse_dim", c.m->cfg.sparse_dim, "0 for a dense model");
+	report_value("model.pre_head", pre_head, "1: a sparse model's embedding before its sparse head");
 	report_value("model.output_dim", c.D, NULL);
 	report_value("model.logit_scale", exp(c.m->p.logit_scale[0]), "exp of the learned logit scale");
 	report_value("limit", limit, "images per class of CIFAR-10 and Fashion-MNIST; 0 = all");
 	printf("model %s: %s, output dim %d, logit scale %.2f\n\n", model,
-		   c.m->cfg.sparse_dim ? "sparse" : "dense", c.D, exp(c.m->p.logit_scale[0]));
+		   pre_head ? "sparse, before its sparse head (--pre-head)" : c.m->cfg.sparse_dim ? "sparse" : "dense",
+		   c.D, exp(c.m->p.logit_scale[0]));
 	printf("| %-28s | %-22s | %8s | %8s | %s\n", "task", "metric", "value", "value", "notes");
 	printf("|------------------------------|------------------------|----------|----------|------\n");
 	fflush(stdout);

@@ -38,6 +38,22 @@ common=(--data "$tmp/train.tsv" --val "$tmp/val.tsv" --config "$tmp/small.json" 
 
 ./sparseclip-train "${common[@]}" --out "$tmp/full.safetensors" --checkpoint-every 20 > "$tmp/full.log"
 check "final model written" '[ -s "$tmp/full.safetensors" ]'
+
+# --tied-head-init: the two sparse heads start equal (an lr far below a float's
+# resolution keeps them at their initial values), and apart without it
+tensor() {	# tensor FILE NAME: the tensor's bytes on stdout
+	local n hdr off
+	n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+	hdr=$(head -c $((8 + n)) "$1" | tail -c "$n")
+	off=$(grep -o "\"$2\":{[^}]*}" <<< "$hdr" | grep -o 'data_offsets":\[[0-9]*,[0-9]*' | grep -o '[0-9]*,[0-9]*')
+	tail -c +$((8 + n + ${off%,*} + 1)) "$1" | head -c $((${off#*,} - ${off%,*}))
+}
+for t in tied untied; do
+	./sparseclip-train "${common[@]}" --steps 1 --lr 1e-30 $([ $t = tied ] && echo --tied-head-init) --out "$tmp/$t.safetensors" > "$tmp/$t.log"
+done
+check "tied head init: the text head equals the image head" '[ $(tensor "$tmp/tied.safetensors" sparse.text.weight | wc -c) -eq $((128 * 16 * 4)) ] && cmp -s <(tensor "$tmp/tied.safetensors" sparse.text.weight) <(tensor "$tmp/tied.safetensors" sparse.visual.weight) && grep -q "starts as a copy" "$tmp/tied.log"'
+check "without it the heads differ, the image head the same" '! cmp -s <(tensor "$tmp/untied.safetensors" sparse.text.weight) <(tensor "$tmp/untied.safetensors" sparse.visual.weight) && cmp -s <(tensor "$tmp/tied.safetensors" sparse.visual.weight) <(tensor "$tmp/untied.safetensors" sparse.visual.weight)'
+check "tied head init refused for a dense model" '! ./sparseclip-train "${common[@]}" --dense --tied-head-init --out "$tmp/x.safetensors" > /dev/null 2>&1'
 check "numbered checkpoint written" '[ -s "$tmp/full.step000020.safetensors" ]'
 check "state written" '[ -s "$tmp/full.safetensors.state" ]'
 check "CSV has a header and 8 rows" '[ $(wc -l < "$tmp/full.csv") -eq 9 ]'
@@ -231,6 +247,9 @@ check "the table shows the similarity rows" 'grep -q "matched / other" "$tmp/eva
 check "the judge is named in the table" 'grep -q "judge: image tower of $tmp/dense.safetensors (dense" "$tmp/eval_m.txt"'
 check "JSON has the same figures" 'grep -q "\"clarity.baseline\": " "$tmp/m.json" && grep -q "\"modality.cut_low\": 0.1" "$tmp/m.json" && [ $(grep -c "^  \"" "$tmp/m.json") -eq $(($(wc -l < "$tmp/m.tsv"))) ]'
 check "skipped sets say so" 'grep -q "CIFAR-10 test.*skipped" "$tmp/eval_m.txt" && ! grep -q "Fashion" "$tmp/eval_m.txt"'
+./sparseclip-eval "$tmp/full.safetensors" --pre-head --val "$tmp/val.tsv" --shared "$tmp/none" --skip fashion --tsv "$tmp/pre.tsv" > "$tmp/eval_pre.txt"
+check "--pre-head: the sparse model's 16-wide embedding, every dimension used" 'grep -q "before its sparse head (--pre-head), output dim 16" "$tmp/eval_pre.txt" && inrange "$tmp/pre.tsv" sparsity.image_l0 16 16 && inrange "$tmp/pre.tsv" model.pre_head 1 1'
+check "--pre-head refused for a dense model" '! ./sparseclip-eval "$tmp/dense.safetensors" --pre-head --val "$tmp/val.tsv" > /dev/null 2>&1'
 
 # Designed data: two images, eight identical copies each.  Every dimension's top 8
 # images are copies of one image (clarity 1); random groups of 8 mix the two.

@@ -48,6 +48,7 @@ typedef struct args
 	double		align;			/* weight of the alignment penalty (0 = off) */
 	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
 	int			multi_positive;
+	int			head_tied;		/* the text head starts as a copy of the image head */
 	long		dead_every;
 	double		patch_dropout, patch_dropout_off;
 	sc_sparsity sparsity;
@@ -103,6 +104,10 @@ usage(void)
 		  "  --align W                alignment penalty W * mean (1 - cos) of each pair's own\n"
 		  "                           image and caption embeddings, all steps (default 0; the\n"
 		  "                           log's pos_cos column is that cosine whatever W)\n"
+		  "  --tied-head-init         the text tower's sparse head starts as a copy of the image\n"
+		  "                           tower's (then both train apart), so the towers' first\n"
+		  "                           gradients point at each other through one shared frame,\n"
+		  "                           as a dense model's do; a fresh run's choice only\n"
 		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
 		  "                           identical captions) are positives of each other, not\n"
 		  "                           negatives (UniCL targets); --no-multi-positive switches\n"
@@ -249,6 +254,11 @@ parse_args(int argc, char **argv, args *a)
 			a->dense = 1;
 			continue;
 		}
+		if (strcmp(o, "--tied-head-init") == 0)
+		{
+			a->head_tied = 1;
+			continue;
+		}
 		if (strcmp(o, "--multi-positive") == 0)
 		{
 			a->multi_positive = 1;
@@ -307,6 +317,11 @@ missing:
 	{
 		fprintf(stderr, "sparseclip-train: need --batch >= 2, --threads >= 1, --lr > 0, --logit-cap > 1, "
 				"non-negative --steps/--epochs/--warmup\n");
+		return -1;
+	}
+	if (a->head_tied && a->dense)
+	{
+		fprintf(stderr, "sparseclip-train: --tied-head-init needs a sparse head (not --dense)\n");
 		return -1;
 	}
 	if (!(a->logit_init >= 1.0 && a->logit_init <= a->logit_cap) || !(a->logit_lr_mult >= 0.0))
@@ -584,12 +599,14 @@ args_json(const args *a, long total)
 			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
 			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
 			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
-			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g,\"align\":%.9g}",
+			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g,\"align\":%.9g,"
+			 "\"head_tied\":%d}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
 			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
-			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain, a->align);
+			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain, a->align,
+			 a->head_tied);
 	return s;
 }
 
@@ -793,6 +810,8 @@ load_state(const char *path, args *a, long *total, long *step, char **bpe, float
 	GET("flops_gain", flops_gain, double);
 	GET("align", align, double);
 	GET("multi_positive", multi_positive, int);
+	a->head_tied = 0;			/* states from before the option: independent heads */
+	GET("head_tied", head_tied, int);
 	GET("dead_every", dead_every, long);
 	GET("patch_dropout", patch_dropout, double);
 	GET("patch_dropout_off", patch_dropout_off, double);
@@ -1054,6 +1073,7 @@ main(int argc, char **argv)
 	{
 		char	   *sj, *nj;
 		double		init;
+		int			tied;
 
 		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, &fc, err, sizeof err);
 		if (!m)
@@ -1065,8 +1085,12 @@ main(int argc, char **argv)
 		/* the stored run's settings, then whatever the command line gives */
 		sj = args_json(&a, total);
 		init = a.logit_init;
+		tied = a.head_tied;
 		if (parse_args(argc, argv, &a) < 0)
 			return 2;
+		if (a.head_tied != tied)
+			printf("resume: --tied-head-init ignored: it sets how a fresh run starts\n");
+		a.head_tied = tied;
 		if (a.dense != (cfg.sparse_dim == 0))
 		{
 			fprintf(stderr, "sparseclip-train: resume: --dense does not match the state's model\n");
@@ -1147,6 +1171,11 @@ main(int argc, char **argv)
 			return 1;
 		}
 		m->p.logit_scale[0] = (float) log(a.logit_init);
+		if (a.head_tied && cfg.sparse_dim > 0)
+		{
+			memcpy(m->p.sparse_text, m->p.sparse_visual, sizeof(float) * (size_t) cfg.sparse_dim * cfg.embed_dim);
+			printf("head: the text head starts as a copy of the image head (--tied-head-init)\n");
+		}
 		B = a.batch;
 		total = a.steps > 0 ? a.steps : (a.epochs > 0 ? a.epochs : 1) * (long) (d.nimages / B);
 	}
