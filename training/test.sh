@@ -305,6 +305,12 @@ printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
 check "ablate: changed options refused" '! bash ./ablate.sh --no-eval "$tmp/runs2.txt" "$tmp/ab" "${common[@]}" > "$tmp/ab4.log" 2>&1 && grep -q "options differ" "$tmp/ab4.log"'
 check "ablate: --out in the options refused" 'printf "x --out y\n" > "$tmp/runs4.txt"; ! bash ./ablate.sh "$tmp/runs4.txt" "$tmp/ab6" "${common[@]}" > /dev/null 2>&1'
 check "ablate: the ablation list of issue 9 parses" '[ $(bash ./ablate.sh --dry-run recipes/ablations.txt "$tmp/ab7" "${common[@]}" | grep -c "sparseclip-train --out") -ge 5 ] && [ ! -e "$tmp/ab7" ]'
+mkdir -p "$tmp/abs2/data"; : > "$tmp/abs2/data/train-colour.tsv"
+for s in sparse dense tied; do : > "$tmp/abs2/$s.state"; done
+DATA="$tmp/abs2/data" STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" \
+	OUT="$tmp/abs2/out" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs2.log" 2>&1
+check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best-tied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state"'
+check "default-model.sh: DENSE=1 with TIED=1 refused" '! DENSE=1 TIED=1 bash recipes/default-model.sh > /dev/null 2>&1'
 check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'
 
 DATA="$tmp" OUT="$tmp/recipe" STEPS=20 EVAL_OPTS="--skip fashion,cifar10,imagenet" bash recipes/default.sh \

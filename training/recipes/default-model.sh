@@ -19,7 +19,9 @@
 # Environment (optional): DATA=training/data/out (built when absent),
 # OUT=training/runs/default-model (-dense), THREADS=2, DENSE=1 for the
 # dense baseline of the same recipe and compute (--dense, logit scale from
-# 14.29, no FLOPS; no names, no conversion), STAGE1_ONLY=1 to stop once
+# 14.29, no FLOPS; no names, no conversion), TIED=1 for a sparse stage 1
+# whose text head starts as a copy of the image head (--tied-head-init,
+# doc/training.md; OUT=training/runs/default-model-tied), STAGE1_ONLY=1 to stop once
 # stage 1's state is done (the branch point of the stage-2 ablations).  A rerun resumes each stage
 # from its state file; SIGINT/SIGTERM save the state.  With the same data
 # and thread count the steps are the same as the shipped model's (the data
@@ -28,14 +30,24 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
 DENSE=${DENSE:-0}
+TIED=${TIED:-0}
+if [ "$DENSE" = 1 ] && [ "$TIED" = 1 ]; then
+	echo "default-model.sh: TIED=1 ties the sparse heads; the dense baseline has none" >&2
+	exit 2
+fi
 if [ "$DENSE" = 1 ]; then
 	OUT=${OUT:-$root/training/runs/default-model-dense}
 	kind=(--dense --logit-init 14.29)
 	sparsify=()
 else
-	OUT=${OUT:-$root/training/runs/default-model}
+	name=default-model
+	[ "$TIED" = 1 ] && name=default-model-tied
+	OUT=${OUT:-$root/training/runs/$name}
 	kind=(--logit-init 30 --flops 5 --flops-start 0.6 --flops-ramp 0.85)
 	sparsify=(--flops-target 0.013 --flops 2 --flops-start 0.5 --flops-ramp 0.8)
+	if [ "$TIED" = 1 ]; then
+		kind+=(--tied-head-init)
+	fi
 fi
 THREADS=${THREADS:-2}
 T=$root/training/sparseclip-train

@@ -4,12 +4,13 @@
 #   DATA=training/data/out \
 #   STAGE1=training/runs/default-model/stage1.safetensors.done.state \
 #   DENSE_STAGE1=training/runs/default-model-dense/stage1.safetensors.done.state \
+#   TIED_STAGE1=training/runs/default-model-tied/stage1.safetensors.done.state \
 #   OUT=training/runs/ablation-stage2 bash training/results/ablation-stage2/run.sh [ablate.sh options]
 #
-# Both states come from training/recipes/default-model.sh (DENSE=1 for the
-# dense one).  Each run takes about 20 minutes on two threads of the 2-core
-# development machine; a rerun resumes (ablate.sh), and --stop-at N spreads
-# the runs over sessions; --no-train writes the table of the finished runs
+# The states come from training/recipes/default-model.sh with STAGE1_ONLY=1
+# (DENSE=1 for the dense one, TIED=1 for the tied heads).  Each run takes
+# about 20 minutes on two threads of the 2-core development machine; a
+# rerun resumes (ablate.sh), and --stop-at N spreads the runs over sessions; --no-train writes the table of the finished runs
 # beside a running one.  Results: OUT/ablation.md, OUT/ablation.tsv,
 # OUT/curves.png.
 set -euo pipefail
@@ -18,13 +19,14 @@ root=$(cd "$here/../../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
 STAGE1=${STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
 DENSE_STAGE1=${DENSE_STAGE1:-$root/training/runs/default-model-dense/stage1.safetensors.done.state}
+TIED_STAGE1=${TIED_STAGE1:-$root/training/runs/default-model-tied/stage1.safetensors.done.state}
 OUT=${OUT:-$root/training/runs/ablation-stage2}
 THREADS=${THREADS:-2}
-for f in "$STAGE1" "$DENSE_STAGE1" "$DATA/train-colour.tsv"; do
-	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh (and DENSE=1) first" >&2; exit 2; }
+for f in "$STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1" "$DATA/train-colour.tsv"; do
+	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (plain, DENSE=1 and TIED=1) first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
-sed "s#DENSE_STAGE1#$DENSE_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
+sed -e "s#DENSE_STAGE1#$DENSE_STAGE1#" -e "s#TIED_STAGE1#$TIED_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
 # the dense run branches from a dense state, so --dense is not among its
 # options: name it as the clarity judge
 exec bash "$root/training/ablate.sh" --from "$STAGE1" --judge dense "$@" "$OUT/runs.txt" "$OUT" \
