@@ -40,6 +40,9 @@
 #   --no-train          start and resume nothing: evaluate the finished runs
 #                       and write the table and curves (safe beside a running
 #                       ablate.sh of the same OUTDIR: it reads, never trains)
+#   --only A,B,...      train only the named runs (the table still has every
+#                       finished run): the most telling runs first, the rest
+#                       in a later session
 #   --dry-run           print each run's trainer command and stop
 #   --nice N            niceness of training and evaluation (default 10)
 #   --from STATE        branch every run from this trainer state (copied, never
@@ -65,6 +68,7 @@ do_eval=1
 do_train=1
 niceness=10
 from=
+only=
 
 die() { echo "ablate.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -80,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--dry-run) dry=1; shift ;;
 	--nice) niceness=${2:?--nice needs a number}; shift 2 ;;
 	--from) from=${2:?--from needs a state file}; shift 2 ;;
+	--only) only=${2:?--only needs run names}; shift 2 ;;
 	-h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (try --help)" ;;
@@ -120,6 +125,14 @@ while IFS= read -r line || [ -n "$line" ]; do
 	opts+=("$(echo $rest)")	# white space squeezed, for the table
 done < "$configs"
 [ ${#names[@]} -gt 0 ] || die "$configs names no run"
+# wanted NAME: whether --only lets NAME train
+wanted() { [ -z "$only" ] || [[ ,$only, == *,$1,* ]]; }
+if [ -n "$only" ]; then
+	IFS=, read -ra want <<< "$only"
+	for w in "${want[@]}"; do
+		[[ " ${names[*]} " == *" $w "* ]] || die "--only: $configs names no run \"$w\""
+	done
+fi
 # the script owns where each run writes and when it stops
 for o in "${common[@]}" ${opts[@]+${opts[@]}}; do
 	case $o in --out|--log|--resume|--stop-at) die "$o is set by ablate.sh, not in the options" ;; esac
@@ -144,6 +157,7 @@ own_options() {
 
 if [ $dry -eq 1 ]; then
 	for ((r = 0; r < ${#names[@]}; r++)); do
+		wanted "${names[$r]}" || continue
 		own_options "${opts[$r]}"
 		echo "${names[$r]}: sparseclip-train --out $outdir/${names[$r]}/model.safetensors ${common[*]} ${own[*]}${run_from:+ --resume $run_from}"
 	done
@@ -183,6 +197,7 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 	dir=$outdir/$name
 	own_options "${opts[$r]}"
 	cmd=("${common[@]}" ${own[@]+"${own[@]}"})
+	wanted "$name" || continue
 	mkdir -p "$dir"
 	if [ -s "$dir/options" ] && [ "$(cat "$dir/options")" != "${cmd[*]}" ]; then
 		echo "ablate.sh: $name: options differ from those it was started with (in $dir/options); delete $dir to start it over" >&2

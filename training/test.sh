@@ -298,6 +298,9 @@ check "ablate --from: each run branches from its state (a run's own --from wins)
 check "ablate --from: a branch with no options of its own equals the straight run" 'cmp -s "$tmp/abf/same/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: a branch with its own option differs" '! cmp -s "$tmp/abf/lr/model.safetensors" "$tmp/full.safetensors"'
 check "ablate --from: the state branched from is left as it was" '[ "$(md5sum < "$tmp/s13.state")" = "$md5_13" ]'
+bash ./ablate.sh --no-eval --only lr --from "$tmp/s13.state" "$tmp/runs-from.txt" "$tmp/abo" "${common[@]}" > "$tmp/abo.log" 2>&1
+check "ablate --only: the named run trains, the other is not touched" 'cmp -s "$tmp/abo/lr/model.safetensors" "$tmp/abf/lr/model.safetensors" && [ ! -e "$tmp/abo/same" ] && ! grep -q "^== same" "$tmp/abo.log"'
+check "ablate --only: a name not in the list refused" '! bash ./ablate.sh --only lr,nosuch "$tmp/runs-from.txt" "$tmp/abo2" "${common[@]}" > "$tmp/abo2.log" 2>&1 && grep -q "names no run \"nosuch\"" "$tmp/abo2.log" && [ ! -e "$tmp/abo2" ]'
 check "ablate --from: a branched run's own log starts with the header" 'head -1 "$tmp/abf/lr/model.csv" | grep -q "^step,epoch," && [ $(wc -l < "$tmp/abf/lr/model.csv") -eq 7 ]'
 bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
 check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'

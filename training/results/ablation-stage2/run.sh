@@ -10,8 +10,9 @@
 # The states come from training/recipes/default-model.sh with STAGE1_ONLY=1
 # (DENSE=1 for the dense one, TIED=1 for the tied heads).  Each run takes
 # about 20 minutes on two threads of the 2-core development machine; a
-# rerun resumes (ablate.sh), and --stop-at N spreads the runs over sessions; --no-train writes the table of the finished runs
-# beside a running one.  Results: OUT/ablation.md, OUT/ablation.tsv,
+# rerun resumes (ablate.sh); --stop-at N and --only A,B spread the runs
+# over sessions; --no-train writes the table of the finished runs beside a
+# running one.  Results: OUT/ablation.md, OUT/ablation.tsv,
 # OUT/curves.png.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
