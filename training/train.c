@@ -31,31 +31,9 @@
 #include "train_loss.h"
 #include "train_model.h"
 #include "train_optim.h"
-
-/* where Debian's wordnet-base puts the dictionary: the fallback general text for BPE */
-#define SC_WORDNET_DIR "/usr/share/wordnet"
-
-typedef struct args
-{
-	const char *data, *val, *preset, *config, *out, *resume, *bpe, *wordnet, *log;
-	long		steps, epochs, stop_at;
-	int			batch, warmup, threads, dense, topk, seed, log_every, val_every, augment;
-	long		checkpoint_every;
-	double		lr, wd, logit_cap, clip, l1;
-	double		logit_init, logit_lr_mult;
-	double		flops, flops_start, flops_ramp;
-	double		flops_target, flops_gain;	/* L0 controller: share of sparse_dim (0 = off), gain */
-	double		align;			/* weight of the alignment penalty (0 = off) */
-	int			logit_cosine;	/* the logit scale follows the cosine too (old runs) */
-	int			multi_positive;
-	int			head_tied;		/* the text head starts as a copy of the image head */
-	long		dead_every;
-	double		patch_dropout, patch_dropout_off;
-	sc_sparsity sparsity;
-	/* given on the command line (on resume these override the stored run) */
-	int			steps_given, epochs_given, model_given;
-	batch_opts	bo;				/* augmentation, composites, caption augmentation (batch.h) */
-} args;
+#include "train_args.h"
+#include "train_flops.h"
+#include "train_state.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -64,322 +42,6 @@ on_signal(int sig)
 {
 	(void) sig;
 	stop_requested = 1;
-}
-
-static void
-usage(void)
-{
-	fputs("usage: sparseclip-train --data train.tsv [options]\n"
-		  "  --val val.tsv            validation pairs (loss logged every --val-every steps)\n"
-		  "  --preset tiny|ViT-B/32   model size (default tiny)\n"
-		  "  --config model.json      model config (the model file's config keys) instead\n"
-		  "  --dense                  dense CLIP baseline: no sparse head\n"
-		  "  --sparsity relu|topk|l1  sparse head variant (default relu); --topk K, --l1 COEF\n"
-		  "  --steps N | --epochs N   length of training (default 1 epoch)\n"
-		  "  --batch N                pairs per step (default 128)\n"
-		  "  --lr X --warmup N        peak learning rate (default 5e-4), warm-up steps (default 500)\n"
-		  "  --wd X                   weight decay on matrices (default 0.2)\n"
-		  "  --clip X                 gradient-norm clip (default 1.0; 0 = off)\n"
-		  "  --logit-cap X            logit scale cap (default 50)\n"
-		  "  --logit-init S           initial logit scale (exp; default 1/0.07 = 14.29; 30 suits\n"
-		  "                           the sparse head, whose cosines lie in [0, 1])\n"
-		  "  --logit-lr-mult X        the logit scale's learning rate = X * --lr (default 1)\n"
-		  "  --logit-schedule constant|cosine\n"
-		  "                           the logit scale's schedule: warm-up then constant (default),\n"
-		  "                           or the cosine decay of the other parameters\n"
-		  "  --flops LAMBDA           FLOPS sparsity penalty on the normalised embeddings, image\n"
-		  "                           and text each: LAMBDA * sum_j (batch mean of u_j)^2 (default 0)\n"
-		  "  --flops-start FRAC       no penalty before this fraction of the steps (default 0.25)\n"
-		  "  --flops-ramp FRAC        quadratic ramp from --flops-start to full LAMBDA at this\n"
-		  "                           fraction, then held (default 0.6)\n"
-		  "  --flops-target SHARE     instead of the ramp, steer the FLOPS weight to an L0 target:\n"
-		  "                           SHARE of sparse_dim (0 < SHARE < 1, e.g. 0.015). From\n"
-		  "                           --flops-start to --flops-ramp the target falls geometrically\n"
-		  "                           from the L0 measured at the start to SHARE, then holds; each\n"
-		  "                           step the weight is multiplied by (L0 / target)^(GAIN lr /\n"
-		  "                           peak lr), L0 the larger of the batch's image and text L0,\n"
-		  "                           the factor kept in [1/1.05, 1.05]; --flops is the first\n"
-		  "                           weight (default 1)\n"
-		  "  --flops-gain GAIN        the controller's gain (default 0.05)\n"
-		  "  --align W                alignment penalty W * mean (1 - cos) of each pair's own\n"
-		  "                           image and caption embeddings, all steps (default 0; the\n"
-		  "                           log's pos_cos column is that cosine whatever W)\n"
-		  "  --tied-head-init         the text tower's sparse head starts as a copy of the image\n"
-		  "                           tower's (then both train apart), so the towers' first\n"
-		  "                           gradients point at each other through one shared frame,\n"
-		  "                           as a dense model's do; a fresh run's choice only\n"
-		  "  --multi-positive         pairs of the batch that show the same thing (the same image,\n"
-		  "                           identical captions) are positives of each other, not\n"
-		  "                           negatives (UniCL targets); --no-multi-positive switches\n"
-		  "                           it off on resume\n"
-		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
-		  "                           that never fired in those N steps (default 0 = never)\n"
-		  "  --patch-dropout P        drop this share of each image's patch tokens in training\n"
-		  "                           (FLIP; the class token stays; default 0)\n"
-		  "  --patch-dropout-off FRAC no patch dropout in this last share of the steps (default 0.1)\n"
-		  "  --seed N                 initialisation and sampling seed (default 1)\n"
-		  "  --no-augment             no image augmentation (crops nor any --aug-* option)\n"
-		  "  --bpe merges.txt         tokenizer merges (default: learn them from the captions\n"
-		  "                           and --wordnet FILE, default wordnet.txt beside --data,\n"
-		  "                           else the glosses of the installed WordNet, " SC_WORDNET_DIR ")\n"
-		  "  --wordnet FILE|DIR       general English text, one text per line, or a WordNet\n"
-		  "                           dictionary directory (data.noun, data.verb, ...)\n"
-		  "  --out model.safetensors  model file (default model.safetensors); state in OUT.state\n"
-		  "  --log file.csv           training curve (default OUT.csv)\n"
-		  "  --checkpoint-every N     numbered model files OUT.stepN.safetensors + state\n"
-		  "  --resume STATE           continue from a state file (and write where it wrote: OUT is\n"
-		  "                           STATE less .state unless --out): its hyper-parameters, except\n"
-		  "                           those given on the command line (a larger --steps\n"
-		  "                           extends the schedule)\n"
-		  "  --threads N              OpenBLAS threads (default 1)\n"
-		  "  --stop-at N              stop after step N, state saved (to split a run)\n"
-		  "  --log-every N --val-every N\n", stderr);
-	batch_opts_usage(stderr);
-}
-
-static void
-default_args(args *a)
-{
-	memset(a, 0, sizeof *a);
-	a->preset = "tiny";
-	a->out = "model.safetensors";
-	a->batch = 128;
-	a->warmup = 500;
-	a->threads = 1;
-	a->seed = 1;
-	a->log_every = 10;
-	a->val_every = 500;
-	a->lr = 5e-4;
-	a->wd = 0.2;
-	a->logit_cap = 50.0;
-	a->logit_init = 1.0 / 0.07;
-	a->logit_lr_mult = 1.0;
-	a->flops_start = 0.25;
-	a->flops_ramp = 0.6;
-	a->flops_gain = 0.05;
-	a->patch_dropout_off = 0.1;
-	a->clip = 1.0;
-	a->augment = 1;
-	a->sparsity = SC_SPARSITY_RELU;
-	batch_opts_default(&a->bo);
-}
-
-/*
- * Apply the command line over a (the defaults, or on resume the stored
- * run's settings), then check the result.
- */
-static int
-parse_args(int argc, char **argv, args *a)
-{
-	int			i;
-
-	for (i = 1; i < argc; i++)
-	{
-		const char *o = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int			used = batch_opts_parse(&a->bo, argc, argv, i);
-
-		if (used < 0)
-			return -1;
-		if (used > 0)
-		{
-			i += used - 1;
-			continue;
-		}
-
-#define STR(name, field) if (strcmp(o, name) == 0) { if (!v) goto missing; a->field = v; i++; continue; }
-#define NUM(name, field, conv) if (strcmp(o, name) == 0) { char *e; if (!v) goto missing; \
-		errno = 0; a->field = conv(v, &e); if (*e || errno) { fprintf(stderr, "sparseclip-train: bad value for %s: %s\n", o, v); return -1; } i++; continue; }
-#define LNG(s, e) strtol(s, e, 10)
-		STR("--data", data);
-		STR("--val", val);
-		if (strcmp(o, "--preset") == 0 || strcmp(o, "--config") == 0)
-			a->model_given = 1;
-		if (strcmp(o, "--steps") == 0)
-			a->steps_given = 1;
-		if (strcmp(o, "--epochs") == 0)
-			a->epochs_given = 1;
-		STR("--preset", preset);
-		STR("--config", config);
-		STR("--out", out);
-		STR("--resume", resume);
-		STR("--bpe", bpe);
-		STR("--wordnet", wordnet);
-		STR("--log", log);
-		NUM("--steps", steps, LNG);
-		NUM("--epochs", epochs, LNG);
-		NUM("--stop-at", stop_at, LNG);
-		NUM("--batch", batch, (int) LNG);
-		NUM("--warmup", warmup, (int) LNG);
-		NUM("--threads", threads, (int) LNG);
-		NUM("--topk", topk, (int) LNG);
-		NUM("--seed", seed, (int) LNG);
-		NUM("--log-every", log_every, (int) LNG);
-		NUM("--val-every", val_every, (int) LNG);
-		NUM("--checkpoint-every", checkpoint_every, LNG);
-		NUM("--dead-every", dead_every, LNG);
-		NUM("--lr", lr, strtod);
-		NUM("--wd", wd, strtod);
-		NUM("--logit-cap", logit_cap, strtod);
-		NUM("--clip", clip, strtod);
-		NUM("--l1", l1, strtod);
-		NUM("--logit-init", logit_init, strtod);
-		NUM("--logit-lr-mult", logit_lr_mult, strtod);
-		NUM("--flops", flops, strtod);
-		NUM("--flops-start", flops_start, strtod);
-		NUM("--flops-ramp", flops_ramp, strtod);
-		NUM("--flops-target", flops_target, strtod);
-		NUM("--flops-gain", flops_gain, strtod);
-		NUM("--align", align, strtod);
-		NUM("--patch-dropout", patch_dropout, strtod);
-		NUM("--patch-dropout-off", patch_dropout_off, strtod);
-		if (strcmp(o, "--logit-schedule") == 0)
-		{
-			if (!v)
-				goto missing;
-			if (strcmp(v, "constant") == 0)
-				a->logit_cosine = 0;
-			else if (strcmp(v, "cosine") == 0)
-				a->logit_cosine = 1;
-			else
-			{
-				fprintf(stderr, "sparseclip-train: --logit-schedule must be constant or cosine\n");
-				return -1;
-			}
-			i++;
-			continue;
-		}
-		if (strcmp(o, "--dense") == 0)
-		{
-			a->dense = 1;
-			continue;
-		}
-		if (strcmp(o, "--tied-head-init") == 0)
-		{
-			a->head_tied = 1;
-			continue;
-		}
-		if (strcmp(o, "--multi-positive") == 0)
-		{
-			a->multi_positive = 1;
-			continue;
-		}
-		if (strcmp(o, "--no-multi-positive") == 0)
-		{
-			a->multi_positive = 0;	/* a resumed run's stored choice, switched off */
-			continue;
-		}
-		if (strcmp(o, "--no-augment") == 0)
-		{
-			a->augment = 0;
-			continue;
-		}
-		if (strcmp(o, "--sparsity") == 0)
-		{
-			if (!v)
-				goto missing;
-			if (strcmp(v, "relu") == 0)
-				a->sparsity = SC_SPARSITY_RELU;
-			else if (strcmp(v, "topk") == 0)
-				a->sparsity = SC_SPARSITY_TOPK;
-			else if (strcmp(v, "l1") == 0)
-				a->sparsity = SC_SPARSITY_L1;
-			else
-			{
-				fprintf(stderr, "sparseclip-train: --sparsity must be relu, topk or l1\n");
-				return -1;
-			}
-			i++;
-			continue;
-		}
-		if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0)
-		{
-			usage();
-			exit(0);
-		}
-		fprintf(stderr, "sparseclip-train: unknown option %s\n", o);
-		usage();
-		return -1;
-missing:
-		fprintf(stderr, "sparseclip-train: %s needs a value\n", o);
-		return -1;
-	}
-#undef STR
-#undef NUM
-	if (!a->data)
-	{
-		fprintf(stderr, "sparseclip-train: --data is required\n");
-		usage();
-		return -1;
-	}
-	if (a->batch < 2 || a->threads < 1 || a->warmup < 0 || !(a->lr > 0) || a->logit_cap <= 1.0 ||
-		a->steps < 0 || a->epochs < 0 || a->log_every < 1 || a->val_every < 1)
-	{
-		fprintf(stderr, "sparseclip-train: need --batch >= 2, --threads >= 1, --lr > 0, --logit-cap > 1, "
-				"non-negative --steps/--epochs/--warmup\n");
-		return -1;
-	}
-	if (a->head_tied && a->dense)
-	{
-		fprintf(stderr, "sparseclip-train: --tied-head-init needs a sparse head (not --dense)\n");
-		return -1;
-	}
-	if (!(a->logit_init >= 1.0 && a->logit_init <= a->logit_cap) || !(a->logit_lr_mult >= 0.0))
-	{
-		fprintf(stderr, "sparseclip-train: need 1 <= --logit-init <= --logit-cap, --logit-lr-mult >= 0\n");
-		return -1;
-	}
-	if (!(a->flops >= 0.0) || !(a->flops_start >= 0.0 && a->flops_start <= 1.0) ||
-		!(a->flops_ramp >= 0.0 && a->flops_ramp <= 1.0))
-	{
-		fprintf(stderr, "sparseclip-train: need --flops >= 0, --flops-start and --flops-ramp in [0, 1]\n");
-		return -1;
-	}
-	if (!(a->patch_dropout >= 0.0 && a->patch_dropout < 1.0) ||
-		!(a->patch_dropout_off >= 0.0 && a->patch_dropout_off <= 1.0))
-	{
-		fprintf(stderr, "sparseclip-train: need 0 <= --patch-dropout < 1, --patch-dropout-off in [0, 1]\n");
-		return -1;
-	}
-	if (a->dead_every < 0 || (a->dead_every > 0 && a->dense))
-	{
-		fprintf(stderr, "sparseclip-train: --dead-every needs N >= 0 and a sparse head\n");
-		return -1;
-	}
-	if ((a->flops > 0.0 || a->flops_target > 0.0) && a->dense)
-	{
-		fprintf(stderr, "sparseclip-train: --flops and --flops-target need a sparse head, not --dense\n");
-		return -1;
-	}
-	if (!(a->align >= 0.0 && a->align <= 1000.0))
-	{
-		fprintf(stderr, "sparseclip-train: need 0 <= --align <= 1000\n");
-		return -1;
-	}
-	if (!(a->flops_target >= 0.0 && a->flops_target < 1.0) || !(a->flops_gain > 0.0 && a->flops_gain <= 1.0))
-	{
-		fprintf(stderr, "sparseclip-train: need --flops-target a share of sparse_dim in (0, 1) "
-				"(e.g. 0.015; 0 = off) and 0 < --flops-gain <= 1\n");
-		return -1;
-	}
-	if (a->flops_target > 0.0 && a->flops_ramp < a->flops_start)
-	{
-		fprintf(stderr, "sparseclip-train: --flops-target needs --flops-ramp >= --flops-start\n");
-		return -1;
-	}
-	if (batch_opts_check(&a->bo) < 0)
-		return -1;
-	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
-	{
-		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
-		return -1;
-	}
-	if (a->sparsity == SC_SPARSITY_L1 && !(a->l1 > 0))
-	{
-		fprintf(stderr, "sparseclip-train: --sparsity l1 needs --l1 COEF (> 0)\n");
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -520,312 +182,6 @@ fail:
 	return NULL;
 }
 
-/* ---------- FLOPS weight controller (--flops-target) ---------- */
-
-/*
- * L0 answers the FLOPS weight very nonlinearly (a fixed ramp holds L0 at
- * half of sparse_dim, then drops it tenfold in a hundred steps), so the
- * weight is steered to an L0 target instead of scheduled.  One weight for
- * both sides, driven by the larger of the two L0s: the goal is "each side
- * at most the target", which the larger one binds, and a shared weight keeps
- * the loss symmetric, so it does not itself push images and texts onto
- * different dimensions.  The control is integral in log space,
- * w *= (L0 / target)^gain: equal steps for "twice too many" and "half too
- * few", and w stays positive.  Its state is in the state file.
- */
-#define SC_FLOPS_CTL_MAX_STEP 1.05	/* per-step factor bound: 10x in ~47 steps */
-#define SC_FLOPS_CTL_MIN_W 1e-6
-#define SC_FLOPS_CTL_MAX_W 1e6
-
-typedef struct flops_ctl
-{
-	long		step0;			/* step the controller started (-1: not yet) */
-	double		l0_start;		/* L0 measured then, where the target's descent begins */
-	double		weight;			/* the weight for the next step */
-} flops_ctl;
-
-/* the L0 target at step: geometric from l0_start at step0 to the final target at --flops-ramp */
-static double
-flops_ctl_target(const flops_ctl *c, const args *a, long step, long total, int D)
-{
-	double		goal = a->flops_target * D, s1 = a->flops_ramp * (double) total, x;
-
-	if (c->step0 < 0)
-		return 0.0;
-	if (s1 <= (double) c->step0 || (double) step >= s1)
-		return goal;
-	x = ((double) step - (double) c->step0) / (s1 - (double) c->step0);
-	return c->l0_start * pow(goal / c->l0_start, x);
-}
-
-/*
- * After the batch of step: start the controller if due, then adjust the
- * weight; returns the target.  The gain is scaled by lr / peak lr: L0 moves
- * only as fast as the optimiser moves the weights, so this keeps the loop's
- * gain the same along the schedule instead of winding the weight up while
- * the cosine's tail can no longer follow it.
- */
-static double
-flops_ctl_update(flops_ctl *c, const args *a, long step, long total, int D, double l0, double lr)
-{
-	double		tgt, f;
-
-	if (c->step0 < 0)
-	{
-		c->step0 = step;
-		/* already below the goal (or all dead): the target is the goal throughout */
-		c->l0_start = fmax(l0, a->flops_target * D);
-	}
-	tgt = flops_ctl_target(c, a, step, total, D);
-	f = pow(fmax(l0, 0.5) / tgt, a->flops_gain * lr / a->lr);
-	f = fmin(fmax(f, 1.0 / SC_FLOPS_CTL_MAX_STEP), SC_FLOPS_CTL_MAX_STEP);
-	c->weight = fmin(fmax(c->weight * f, SC_FLOPS_CTL_MIN_W), SC_FLOPS_CTL_MAX_W);
-	return tgt;
-}
-
-/* ---------- state file ---------- */
-
-static char *
-args_json(const args *a, long total)
-{
-	char	   *s = malloc(4096);
-
-	if (!s)
-		return NULL;
-	snprintf(s, 4096,
-			 "{\"total_steps\":%ld,\"batch\":%d,\"lr\":%.9g,\"warmup\":%d,\"wd\":%.9g,"
-			 "\"logit_cap\":%.9g,\"clip\":%.9g,\"seed\":%d,\"sparsity\":%d,\"topk\":%d,"
-			 "\"l1\":%.9g,\"augment\":%d,\"logit_init\":%.9g,\"logit_lr_mult\":%.9g,"
-			 "\"logit_cosine\":%d,\"flops\":%.9g,\"flops_start\":%.9g,\"flops_ramp\":%.9g,"
-			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
-			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
-			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g,\"align\":%.9g,"
-			 "\"head_tied\":%d}",
-			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
-			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
-			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
-			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
-			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain, a->align,
-			 a->head_tied);
-	return s;
-}
-
-static int
-save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
-		   long total, const long reinit[2], const flops_ctl *fc, char *err, size_t errlen)
-{
-	float	   *am, *av, *fi, *ft;
-	long	   *stepp;
-	st_write_tensor wt[5];
-	const char *keys[7], *vals[7];
-	char		stepbuf[32], reinitbuf[64], fcbuf[128];
-	char	   *cfg = sc_config_to_json(&m->cfg), *aj = args_json(a, total), *bj = batch_opts_json(&a->bo);
-	int			rc, i, nt = 3;
-
-	sc_trainer_adam_state(t, &am, &av, &stepp);
-	sc_trainer_fire_counts(t, &fi, &ft);
-	memset(wt, 0, sizeof wt);
-	if (fi)
-	{
-		/* the dead-dimension window in progress, so that a resumed run continues it */
-		wt[3].name = "fire_image";
-		wt[3].data = fi;
-		wt[4].name = "fire_text";
-		wt[4].data = ft;
-		wt[3].ndim = wt[4].ndim = 1;
-		wt[3].shape[0] = wt[4].shape[0] = m->cfg.sparse_dim;
-		nt = 5;
-	}
-	wt[0].name = "params";
-	wt[0].data = m->owned;
-	wt[1].name = "adam_m";
-	wt[1].data = am;
-	wt[2].name = "adam_v";
-	wt[2].data = av;
-	for (i = 0; i < 3; i++)
-	{
-		wt[i].ndim = 1;
-		wt[i].shape[0] = (int64_t) m->owned_count;
-	}
-	snprintf(stepbuf, sizeof stepbuf, "%ld", *stepp);
-	keys[0] = "sparseclip.config";
-	vals[0] = cfg;
-	keys[1] = "sparseclip.bpe";
-	vals[1] = bpe;
-	keys[2] = "train.step";
-	vals[2] = stepbuf;
-	keys[3] = "train.args";
-	vals[3] = aj;
-	snprintf(reinitbuf, sizeof reinitbuf, "%ld %ld", reinit[0], reinit[1]);
-	keys[4] = "train.reinit";
-	vals[4] = reinitbuf;
-	keys[5] = "train.batch";
-	vals[5] = bj;
-	/* exact (%.17g round-trips a double), so that a resumed run steers as a straight one */
-	snprintf(fcbuf, sizeof fcbuf, "%ld %.17g %.17g", fc->step0, fc->l0_start, fc->weight);
-	keys[6] = "train.flops_ctl";
-	vals[6] = fcbuf;
-	rc = (cfg && aj && bj) ? st_write(path, wt, nt, keys, vals, 7, err, errlen) : -1;
-	free(cfg);
-	free(aj);
-	free(bj);
-	return rc;
-}
-
-/* the number stored under "key" in a flat JSON object of numbers */
-static int
-json_num(const char *json, const char *key, double *out)
-{
-	char		pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	p = strstr(json, pat);
-	if (!p)
-		return -1;
-	*out = strtod(p + strlen(pat), NULL);
-	return 0;
-}
-
-/* On resume: say which stored hyper-parameters the command line changed. */
-static void
-print_overrides(const char *stored, const char *now)
-{
-	const char *p = now;
-
-	while ((p = strchr(p, '"')) != NULL)
-	{
-		const char *e = strchr(p + 1, '"');
-		char		key[64];
-		double		was, is;
-
-		if (!e || e - p - 1 >= (long) sizeof key)
-			break;
-		snprintf(key, sizeof key, "%.*s", (int) (e - p - 1), p + 1);
-		if (json_num(now, key, &is) == 0)
-		{
-			if (json_num(stored, key, &was) < 0)
-				printf("resume: %s %.9g (not in the state; from the command line or the default)\n", key, is);
-			else if (was != is)
-				printf("resume: %s %.9g -> %.9g (from the command line)\n", key, was, is);
-		}
-		p = strchr(e, ',');
-		if (!p)
-			break;
-	}
-}
-
-/* Load a state file: model, moments, step, tokenizer and hyper-parameters. */
-static sc_model *
-load_state(const char *path, args *a, long *total, long *step, char **bpe, float **am_out,
-		   float **av_out, float **fire_out, long reinit[2], flops_ctl *fc, char *err, size_t errlen)
-{
-	st_file    *f = st_open(path, err, errlen);
-	const char *cfgj, *aj, *st, *b;
-	sc_config	cfg;
-	sc_model   *m;
-	const st_tensor *tp, *tm, *tv;
-	double		v;
-
-	if (!f)
-		return NULL;
-	cfgj = st_metadata(f, "sparseclip.config");
-	aj = st_metadata(f, "train.args");
-	st = st_metadata(f, "train.step");
-	b = st_metadata(f, "sparseclip.bpe");
-	if (!cfgj || !aj || !st || !b || sc_config_from_json(cfgj, &cfg, err, errlen) < 0)
-	{
-		if (!cfgj || !aj || !st || !b)
-			snprintf(err, errlen, "%s: not a sparseclip-train state file", path);
-		st_close(f);
-		return NULL;
-	}
-	m = sc_model_random(&cfg, 1, err, errlen);
-	tp = st_find(f, "params");
-	tm = st_find(f, "adam_m");
-	tv = st_find(f, "adam_v");
-	if (!m || !tp || !tm || !tv || (size_t) tp->numel != m->owned_count ||
-		tm->numel != tp->numel || tv->numel != tp->numel || tp->dtype != ST_F32)
-	{
-		if (m)
-			snprintf(err, errlen, "%s: state tensors do not match the config", path);
-		sc_model_free(m);
-		st_close(f);
-		return NULL;
-	}
-	st_to_float(tp, m->owned);
-	*am_out = malloc(m->owned_count * sizeof(float));
-	*av_out = malloc(m->owned_count * sizeof(float));
-	if (!*am_out || !*av_out)
-	{
-		snprintf(err, errlen, "out of memory");
-		sc_model_free(m);
-		st_close(f);
-		return NULL;
-	}
-	st_to_float(tm, *am_out);
-	st_to_float(tv, *av_out);
-	{
-		const st_tensor *fi = st_find(f, "fire_image"), *ft = st_find(f, "fire_text");
-		const char *ri = st_metadata(f, "train.reinit");
-
-		*fire_out = NULL;
-		if (fi && ft && fi->numel == cfg.sparse_dim && ft->numel == cfg.sparse_dim &&
-			fi->dtype == ST_F32 && ft->dtype == ST_F32 &&
-			(*fire_out = malloc(2 * sizeof(float) * (size_t) cfg.sparse_dim)) != NULL)
-		{
-			st_to_float(fi, *fire_out);
-			st_to_float(ft, *fire_out + cfg.sparse_dim);
-		}
-		if (ri)
-			sscanf(ri, "%ld %ld", &reinit[0], &reinit[1]);
-		ri = st_metadata(f, "train.flops_ctl");
-		if (ri)
-			sscanf(ri, "%ld %lf %lf", &fc->step0, &fc->l0_start, &fc->weight);
-	}
-	*step = strtol(st, NULL, 10);
-	*bpe = strdup(b);
-#define GET(k, field, type) if (json_num(aj, k, &v) == 0) a->field = (type) v
-	GET("total_steps", steps, long);
-	GET("batch", batch, int);
-	GET("lr", lr, double);
-	GET("warmup", warmup, int);
-	GET("wd", wd, double);
-	GET("logit_cap", logit_cap, double);
-	GET("clip", clip, double);
-	GET("seed", seed, int);
-	GET("sparsity", sparsity, sc_sparsity);
-	GET("topk", topk, int);
-	GET("l1", l1, double);
-	GET("augment", augment, int);
-	GET("logit_init", logit_init, double);
-	GET("logit_lr_mult", logit_lr_mult, double);
-	/* state files from before the logit scale had its own schedule: it followed the cosine */
-	a->logit_cosine = 1;
-	GET("logit_cosine", logit_cosine, int);
-	GET("flops", flops, double);
-	GET("flops_start", flops_start, double);
-	GET("flops_ramp", flops_ramp, double);
-	GET("flops_target", flops_target, double);
-	GET("flops_gain", flops_gain, double);
-	GET("align", align, double);
-	GET("multi_positive", multi_positive, int);
-	a->head_tied = 0;			/* states from before the option: independent heads */
-	GET("head_tied", head_tied, int);
-	GET("dead_every", dead_every, long);
-	GET("patch_dropout", patch_dropout, double);
-	GET("patch_dropout_off", patch_dropout_off, double);
-	/* the run's bookkeeping too, so that a bare --resume logs and checkpoints as before */
-	GET("log_every", log_every, int);
-	GET("val_every", val_every, int);
-	GET("checkpoint_every", checkpoint_every, long);
-#undef GET
-	batch_opts_from_json(&a->bo, st_metadata(f, "train.batch"));
-	*total = a->steps;
-	a->dense = cfg.sparse_dim == 0;
-	st_close(f);
-	return m;
-}
 
 /* ---------- sampling ---------- */
 
@@ -1022,8 +378,8 @@ main(int argc, char **argv)
 	batch_ctx  *bc;
 	long	   *groups;			/* equal: the same thing shown (batch_fill); fed to the multi-positive groups */
 
-	default_args(&a);
-	if (parse_args(argc, argv, &a) < 0)
+	train_default_args(&a);
+	if (train_parse_args(argc, argv, &a) < 0)
 		return 2;
 	{
 		char		msg[256];
@@ -1075,7 +431,7 @@ main(int argc, char **argv)
 		double		init;
 		int			tied;
 
-		m = load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, &fc, err, sizeof err);
+		m = train_load_state(a.resume, &a, &total, &step, &bpe, &am, &av, &fire, reinit, &fc, err, sizeof err);
 		if (!m)
 		{
 			fprintf(stderr, "sparseclip-train: resume: %s\n", err);
@@ -1083,10 +439,10 @@ main(int argc, char **argv)
 		}
 		cfg = m->cfg;
 		/* the stored run's settings, then whatever the command line gives */
-		sj = args_json(&a, total);
+		sj = train_args_json(&a, total);
 		init = a.logit_init;
 		tied = a.head_tied;
-		if (parse_args(argc, argv, &a) < 0)
+		if (train_parse_args(argc, argv, &a) < 0)
 			return 2;
 		if (a.head_tied != tied)
 			printf("resume: --tied-head-init ignored: it sets how a fresh run starts\n");
@@ -1106,9 +462,9 @@ main(int argc, char **argv)
 			total = a.steps;
 		else if (a.epochs_given)
 			total = a.epochs * (long) (d.nimages / a.batch);
-		nj = args_json(&a, total);
+		nj = train_args_json(&a, total);
 		if (sj && nj)
-			print_overrides(sj, nj);
+			train_print_overrides(sj, nj);
 		free(sj);
 		free(nj);
 		printf("resumed from %s at step %ld of %ld\n", a.resume, step, total);
@@ -1371,13 +727,13 @@ main(int argc, char **argv)
 		{
 			snprintf(path, sizeof path, "%s.step%06ld.safetensors", stem, step);
 			if (sc_model_save(m, path, bpe, NULL, err, sizeof err) < 0 ||
-				save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
+				train_save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
 				fprintf(stderr, "sparseclip-train: checkpoint: %s\n", err);
 			else
 				printf("checkpoint: %s and %s\n", path, statepath);
 		}
 	}
-	if (save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
+	if (train_save_state(statepath, m, t, bpe, &a, total, reinit, &fc, err, sizeof err) < 0)
 		fprintf(stderr, "sparseclip-train: state: %s\n", err);
 	if (step >= total)
 	{
