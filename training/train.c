@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE				/* memmem */
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,9 +24,7 @@
 #include "bpe.h"
 #include "bpe_train.h"
 #include "data.h"
-#include "json.h"
 #include "model.h"
-#include "safetensors.h"
 #include "train_loss.h"
 #include "train_model.h"
 #include "train_optim.h"

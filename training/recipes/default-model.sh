@@ -21,9 +21,9 @@
 # dense baseline of the same recipe and compute (--dense, logit scale from
 # 14.29, no FLOPS; no names, no conversion), TIED=1 for a sparse stage 1
 # whose text head starts as a copy of the image head (--tied-head-init,
-# doc/training.md; OUT=training/runs/default-model-tied), STAGE1_ONLY=1 to stop once
-# stage 1's state is done (the branch point of the stage-2 ablations).  A rerun resumes each stage
-# from its state file; SIGINT/SIGTERM save the state.  With the same data
+# doc/training.md; OUT=training/runs/default-model-tied), STAGE1_ONLY=1 to
+# stop once stage 1's state is done (the branch point of the stage-2
+# ablations).  A rerun resumes each stage from its state file; SIGINT/SIGTERM save the state.  With the same data
 # and thread count the steps are the same as the shipped model's (the data
 # order and augmentation are functions of seed and step).
 set -euo pipefail
@@ -41,13 +41,13 @@ if [ "$DENSE" = 1 ]; then
 	sparsify=()
 else
 	name=default-model
-	[ "$TIED" = 1 ] && name=default-model-tied
-	OUT=${OUT:-$root/training/runs/$name}
 	kind=(--logit-init 30 --flops 5 --flops-start 0.6 --flops-ramp 0.85)
 	sparsify=(--flops-target 0.013 --flops 2 --flops-start 0.5 --flops-ramp 0.8)
 	if [ "$TIED" = 1 ]; then
+		name=default-model-tied
 		kind+=(--tied-head-init)
 	fi
+	OUT=${OUT:-$root/training/runs/$name}
 fi
 THREADS=${THREADS:-2}
 T=$root/training/sparseclip-train
