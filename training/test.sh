@@ -310,9 +310,9 @@ check "ablate: --out in the options refused" 'printf "x --out y\n" > "$tmp/runs4
 check "ablate: the ablation list of issue 9 parses" '[ $(bash ./ablate.sh --dry-run recipes/ablations.txt "$tmp/ab7" "${common[@]}" | grep -c "sparseclip-train --out") -ge 5 ] && [ ! -e "$tmp/ab7" ]'
 mkdir -p "$tmp/abs2/data"; : > "$tmp/abs2/data/train-colour.tsv"
 for s in sparse dense tied; do : > "$tmp/abs2/$s.state"; done
-DATA="$tmp/abs2/data" STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" \
+DATA="$tmp/abs2/data" UNTIED_STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" \
 	OUT="$tmp/abs2/out" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs2.log" 2>&1
-check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best-tied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state"'
+check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best-untied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state" && grep "out $tmp/abs2/out/topk80/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state"'
 check "default-model.sh: DENSE=1 with TIED=1 refused" '! DENSE=1 TIED=1 bash recipes/default-model.sh > /dev/null 2>&1'
 check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'
 

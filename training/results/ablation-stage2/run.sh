@@ -2,13 +2,14 @@
 # The stage-2 ablation table of issue 9 (runs.txt says what each run is).
 #
 #   DATA=training/data/out \
-#   STAGE1=training/runs/default-model/stage1.safetensors.done.state \
+#   UNTIED_STAGE1=training/runs/default-model/stage1.safetensors.done.state \
 #   DENSE_STAGE1=training/runs/default-model-dense/stage1.safetensors.done.state \
 #   TIED_STAGE1=training/runs/default-model-tied/stage1.safetensors.done.state \
 #   OUT=training/runs/ablation-stage2 bash training/results/ablation-stage2/run.sh [ablate.sh options]
 #
 # The states come from training/recipes/default-model.sh with STAGE1_ONLY=1
-# (DENSE=1 for the dense one, TIED=1 for the tied heads).  Each run takes
+# (TIED=1 for the tied heads the sparse runs branch from, TIED=0 for
+# best-untied, DENSE=1 for the dense one).  Each run takes
 # about 20 minutes on two threads of the 2-core development machine; a
 # rerun resumes (ablate.sh); --stop-at N and --only A,B spread the runs
 # over sessions; --no-train writes the table of the finished runs beside a
@@ -18,17 +19,18 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
-STAGE1=${STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
+UNTIED_STAGE1=${UNTIED_STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
 DENSE_STAGE1=${DENSE_STAGE1:-$root/training/runs/default-model-dense/stage1.safetensors.done.state}
 TIED_STAGE1=${TIED_STAGE1:-$root/training/runs/default-model-tied/stage1.safetensors.done.state}
 OUT=${OUT:-$root/training/runs/ablation-stage2}
 THREADS=${THREADS:-2}
-for f in "$STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1" "$DATA/train-colour.tsv"; do
-	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (plain, DENSE=1 and TIED=1) first" >&2; exit 2; }
+for f in "$UNTIED_STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1" "$DATA/train-colour.tsv"; do
+	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (TIED=1, TIED=0 and DENSE=1) first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
-sed -e "s#DENSE_STAGE1#$DENSE_STAGE1#" -e "s#TIED_STAGE1#$TIED_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
+# whole words: UNTIED_STAGE1 holds TIED_STAGE1
+sed -e "s#\\bUNTIED_STAGE1\\b#$UNTIED_STAGE1#" -e "s#\\bDENSE_STAGE1\\b#$DENSE_STAGE1#" -e "s#\\bTIED_STAGE1\\b#$TIED_STAGE1#" "$here/runs.txt" > "$OUT/runs.txt"
 # the dense run branches from a dense state, so --dense is not among its
 # options: name it as the clarity judge
-exec bash "$root/training/ablate.sh" --from "$STAGE1" --judge dense "$@" "$OUT/runs.txt" "$OUT" \
+exec bash "$root/training/ablate.sh" --from "$TIED_STAGE1" --judge dense "$@" "$OUT/runs.txt" "$OUT" \
 	--data "$DATA/train-colour.tsv" --val "$DATA/val.tsv" --steps 2500 --threads "$THREADS"
