@@ -3,8 +3,9 @@
 # step for step, so that anyone can rebuild it from packages alone:
 #
 #   1. 1,748 steps on the whole data set of training/data/build.sh (44,472
-#      images), the light recipe on a 6,000-step schedule, no FLOPS yet
-#      (the run of training/results/session-2026-12-03/long6k.sh);
+#      images), the light recipe on a 6,000-step schedule, no FLOPS yet,
+#      the text head starting as a copy of the image head
+#      (--tied-head-init, doc/training.md);
 #   2. resumed on the colour subset (emoji in eleven styles, flags, colour
 #      icons, openclipart and furniture: the monochrome icon sets out, since
 #      their terse names taught the held-out emoji style little), the
@@ -17,24 +18,24 @@
 #   bash training/recipes/default-model.sh
 #
 # Environment (optional): DATA=training/data/out (built when absent),
-# OUT=training/runs/default-model (-dense), THREADS=2, DENSE=1 for the
-# dense baseline of the same recipe and compute (--dense, logit scale from
-# 14.29, no FLOPS; no names, no conversion), TIED=1 for a sparse stage 1
-# whose text head starts as a copy of the image head (--tied-head-init,
-# doc/training.md; OUT=training/runs/default-model-tied), STAGE1_ONLY=1 to
-# stop once stage 1's state is done (the branch point of the stage-2
-# ablations).  A rerun resumes each stage from its state file; SIGINT/SIGTERM save the state.  With the same data
+# OUT=training/runs/default-model (-dense, -untied), THREADS=2, DENSE=1 for
+# the dense baseline of the same recipe and compute (--dense, logit scale
+# from 14.29, no FLOPS; no names, no conversion), TIED=0 for the two heads
+# started apart, as the previous default (2026.12.1) was trained
+# (OUT=training/runs/default-model-untied), STAGE1_ONLY=1 to stop once
+# stage 1's state is done (the branch point of the stage-2 ablations).  A rerun resumes each stage from its state file; SIGINT/SIGTERM save the state.  With the same data
 # and thread count the steps are the same as the shipped model's (the data
 # order and augmentation are functions of seed and step).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
 DENSE=${DENSE:-0}
-TIED=${TIED:-0}
-if [ "$DENSE" = 1 ] && [ "$TIED" = 1 ]; then
+if [ "$DENSE" = 1 ] && [ "${TIED:-}" = 1 ]; then
 	echo "default-model.sh: TIED=1 ties the sparse heads; the dense baseline has none" >&2
 	exit 2
 fi
+TIED=${TIED:-1}
+case $TIED in 0|1) ;; *) echo "default-model.sh: TIED is 0 or 1, not \"$TIED\"" >&2; exit 2 ;; esac
 if [ "$DENSE" = 1 ]; then
 	OUT=${OUT:-$root/training/runs/default-model-dense}
 	kind=(--dense --logit-init 14.29)
@@ -43,9 +44,12 @@ else
 	name=default-model
 	kind=(--logit-init 30 --flops 5 --flops-start 0.6 --flops-ramp 0.85)
 	sparsify=(--flops-target 0.013 --flops 2 --flops-start 0.5 --flops-ramp 0.8)
+	# the version and date of the model each variant made
+	version=2026.12.2 trained=2026-12-04
 	if [ "$TIED" = 1 ]; then
-		name=default-model-tied
 		kind+=(--tied-head-init)
+	else
+		name=default-model-untied version=2026.12.1 trained=2026-12-03
 	fi
 	OUT=${OUT:-$root/training/runs/$name}
 fi
@@ -116,8 +120,8 @@ if [ ! -s "$named" ]; then
 fi
 "$root/training/sparseclip-convert" "$named" "$OUT/default.safetensors" --dtype f16 \
 	--meta sparseclip.model_name=sparseclip-tiny-emoji \
-	--meta sparseclip.model_version=2026.12.1 \
-	--meta sparseclip.trained=2026-12-03 \
+	--meta sparseclip.model_version=$version \
+	--meta sparseclip.trained=$trained \
 	--meta sparseclip.card=doc/default-model.md \
 	--meta sparseclip.license=CC-BY-SA-4.0 \
 	--meta "sparseclip.description=tiny Sparse-CLIP (18M parameters, 64-pixel images, 8,192 named concepts) trained on emoji, icons and clip art from Debian and npm packages" \

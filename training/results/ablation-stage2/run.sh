@@ -2,13 +2,13 @@
 # The stage-2 ablation table of issue 9 (runs.txt says what each run is).
 #
 #   DATA=training/data/out \
-#   UNTIED_STAGE1=training/runs/default-model/stage1.safetensors.done.state \
+#   UNTIED_STAGE1=training/runs/default-model-untied/stage1.safetensors.done.state \
 #   DENSE_STAGE1=training/runs/default-model-dense/stage1.safetensors.done.state \
-#   TIED_STAGE1=training/runs/default-model-tied/stage1.safetensors.done.state \
+#   TIED_STAGE1=training/runs/default-model/stage1.safetensors.done.state \
 #   OUT=training/runs/ablation-stage2 bash training/results/ablation-stage2/run.sh [ablate.sh options]
 #
 # The states come from training/recipes/default-model.sh with STAGE1_ONLY=1
-# (TIED=1 for the tied heads the sparse runs branch from, TIED=0 for
+# (plain for the tied heads the sparse runs branch from, TIED=0 for
 # best-untied, DENSE=1 for the dense one).  Each run takes
 # about 20 minutes on two threads of the 2-core development machine; a
 # rerun resumes (ablate.sh); --stop-at N and --only A,B spread the runs
@@ -19,13 +19,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
-UNTIED_STAGE1=${UNTIED_STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
+UNTIED_STAGE1=${UNTIED_STAGE1:-$root/training/runs/default-model-untied/stage1.safetensors.done.state}
 DENSE_STAGE1=${DENSE_STAGE1:-$root/training/runs/default-model-dense/stage1.safetensors.done.state}
-TIED_STAGE1=${TIED_STAGE1:-$root/training/runs/default-model-tied/stage1.safetensors.done.state}
+TIED_STAGE1=${TIED_STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
 OUT=${OUT:-$root/training/runs/ablation-stage2}
 THREADS=${THREADS:-2}
 for f in "$UNTIED_STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1" "$DATA/train-colour.tsv"; do
-	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (TIED=1, TIED=0 and DENSE=1) first" >&2; exit 2; }
+	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (plain, TIED=0 and DENSE=1) first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
 # whole words: UNTIED_STAGE1 holds TIED_STAGE1
