@@ -3,8 +3,9 @@
 # training) and their emoji names.  It runs on the installation `make
 # install` made from this checkout, with no setting at all, as a new user
 # would.  Chance is 1 in 16 for a top-1 answer and 3 in 16 for the top 3;
-# the bars below are far above chance and a little under what the shipped
-# model does (doc/default-model.md), so that a broken model, a wrong
+# the bars below are far above chance and under what the shipped model
+# does (2026.12.2: 15 and 16 of 16 top-1, 16 of 16 top-3 both ways;
+# 2026.12.1 passed them too with 13 and 13, 16 and 16), so that a broken model, a wrong
 # preprocessing (transparency, colour order, resize) or a tokenizer
 # mismatch fails here.
 use strict;
@@ -70,10 +71,10 @@ note("image -> its name: top-1 $i2t1 / 16, top-3 $i2t3 / 16; name -> its image: 
 note('misses (image: its name\'s rank): ' . $node->safe_psql('postgres', $ranks . q{
 SELECT string_agg(t.name || ' ' || r.i2t, ', ' ORDER BY t.name) FROM r JOIN tw t USING (file)
 WHERE r.file = r.other AND r.i2t > 1}));
-cmp_ok($i2t1, '>=', 8, 'image -> name: at least 8 of 16 images rank their own name first (chance: 1)');
-cmp_ok($i2t3, '>=', 11, 'image -> name: at least 11 of 16 in the top 3 (chance: 3)');
-cmp_ok($t2i1, '>=', 8, 'name -> image: at least 8 of 16 names rank their own image first');
-cmp_ok($t2i3, '>=', 11, 'name -> image: at least 11 of 16 in the top 3');
+cmp_ok($i2t1, '>=', 11, 'image -> name: at least 11 of 16 images rank their own name first (chance: 1)');
+cmp_ok($i2t3, '>=', 14, 'image -> name: at least 14 of 16 in the top 3 (chance: 3)');
+cmp_ok($t2i1, '>=', 11, 'name -> image: at least 11 of 16 names rank their own image first');
+cmp_ok($t2i3, '>=', 14, 'name -> image: at least 14 of 16 in the top 3');
 
 # Concepts: the model carries names; a match is explained by shared ones.
 is($node->safe_psql('postgres', q{
