@@ -5,9 +5,9 @@
 # would.  Chance is 1 in 16 for a top-1 answer and 3 in 16 for the top 3;
 # the bars below are far above chance and under what the shipped model
 # does (2026.12.2: 15 and 16 of 16 top-1, 16 of 16 top-3 both ways;
-# 2026.12.1 passed them too with 13 and 13, 16 and 16), so that a broken model, a wrong
-# preprocessing (transparency, colour order, resize) or a tokenizer
-# mismatch fails here.
+# 2026.12.1 passed them too with 13 and 13, 16 and 16), so that a broken
+# model, a wrong preprocessing (transparency, colour order, resize) or a
+# tokenizer mismatch fails here.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;

@@ -23,9 +23,11 @@
 # from 14.29, no FLOPS; no names, no conversion), TIED=0 for the two heads
 # started apart, as the previous default (2026.12.1) was trained
 # (OUT=training/runs/default-model-untied), STAGE1_ONLY=1 to stop once
-# stage 1's state is done (the branch point of the stage-2 ablations).  A rerun resumes each stage from its state file; SIGINT/SIGTERM save the state.  With the same data
-# and thread count the steps are the same as the shipped model's (the data
-# order and augmentation are functions of seed and step).
+# stage 1's state is done (the branch point of the stage-2 ablations).
+# A rerun resumes each stage from its state file; SIGINT/SIGTERM save the
+# state.  With the same data and thread count the steps are the same as
+# the shipped model's (the data order and augmentation are functions of
+# seed and step).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DATA=${DATA:-$root/training/data/out}
