@@ -167,6 +167,9 @@ check "multi-positive stored in the state" 'head -c 4096 "$tmp/mp.safetensors.st
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/mp.safetensors.state" \
 	--out "$tmp/mpoff.safetensors" --steps 15 --no-multi-positive > "$tmp/mpoff.log"
 check "--no-multi-positive switches it off on resume" 'grep -q "multi_positive 1 -> 0" "$tmp/mpoff.log" && awk -F, "NR > 1 && \$1 > 10 && \$19 != 0 { bad = 1 } END { exit bad }" "$tmp/mpoff.csv"'
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/mp.safetensors.state" \
+	--out "$tmp/mpflip.safetensors" --steps 15 --aug-flip 0.5 --crop-scale 0.6 > "$tmp/mpflip.log"
+check "batch options given on resume are said to override the state's" 'grep -q "p_flip 0 -> 0.5 (from the command line)" "$tmp/mpflip.log" && grep -q "crop_min 0.8 -> 0.6" "$tmp/mpflip.log" && [ $(grep -c "resume: p_" "$tmp/mpflip.log") -eq 1 ]'
 
 # dead dimensions: top-2 of 128 leaves most dimensions unused in 5 steps of 16 pairs
 dead=(--sparsity topk --topk 2 --dead-every 5 --steps 20)

@@ -424,7 +424,7 @@ main(int argc, char **argv)
 
 	if (a.resume)
 	{
-		char	   *sj, *nj;
+		char	   *sj, *nj, *bsj, *bnj;
 		double		init;
 		int			tied;
 
@@ -437,6 +437,7 @@ main(int argc, char **argv)
 		cfg = m->cfg;
 		/* the stored run's settings, then whatever the command line gives */
 		sj = train_args_json(&a, total);
+		bsj = batch_opts_json(&a.bo);
 		init = a.logit_init;
 		tied = a.head_tied;
 		if (train_parse_args(argc, argv, &a) < 0)
@@ -462,8 +463,14 @@ main(int argc, char **argv)
 		nj = train_args_json(&a, total);
 		if (sj && nj)
 			train_print_overrides(sj, nj);
+		/* the batch options too (augmentation, captions, composites) */
+		bnj = batch_opts_json(&a.bo);
+		if (bsj && bnj)
+			train_print_overrides(bsj, bnj);
 		free(sj);
 		free(nj);
+		free(bsj);
+		free(bnj);
 		printf("resumed from %s at step %ld of %ld\n", a.resume, step, total);
 	}
 	else

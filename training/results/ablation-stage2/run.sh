@@ -9,12 +9,12 @@
 #
 # The states come from training/recipes/default-model.sh with STAGE1_ONLY=1
 # (plain for the tied heads the sparse runs branch from, TIED=0 for
-# best-untied, DENSE=1 for the dense one).  Each run takes
-# about 20 minutes on two threads of the 2-core development machine; a
-# rerun resumes (ablate.sh); --stop-at N and --only A,B spread the runs
-# over sessions; --no-train writes the table of the finished runs beside a
-# running one.  Results: OUT/ablation.md, OUT/ablation.tsv,
-# OUT/curves.png.
+# best-untied, DENSE=1 for the dense one).  A pair of runs side by side
+# (--jobs 2, THREADS=1) took about 70 minutes (4,155-4,195 s) on the 2-core
+# development machine (2026-12-04); a rerun resumes (ablate.sh);
+# --stop-at N and --only A,B spread the runs over sessions; --no-train
+# writes the table of the finished runs beside a running one.  Results:
+# OUT/ablation.md, OUT/ablation.tsv, OUT/curves.png.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
