@@ -236,6 +236,11 @@ done
 for k in sparsity.image_l0 sparsity.text_l0 sparsity.dead_image sparsity.dead_text sparsity.dead modality.active clarity.dims; do
 	check "metric $k in [0, 128]" 'inrange "$tmp/m.tsv" $k 0 128'
 done
+# the TopK head travels in the model file, so every encoder keeps the same k
+./sparseclip-eval "$tmp/topk.safetensors" --val "$tmp/val.tsv" --shared "$tmp/none" --skip fashion --tsv "$tmp/topk.tsv" > /dev/null
+check "a TopK model file records k, and its embeddings keep at most k (L0 <= 8)" \
+	'head -c 4096 "$tmp/topk.safetensors" | grep -aqE "sparse_topk[^:]*: 8," && inrange "$tmp/topk.tsv" sparsity.image_l0 1 8 && inrange "$tmp/topk.tsv" sparsity.text_l0 1 8'
+check "a ReLU model file has no sparse_topk" '! head -c 4096 "$tmp/full.safetensors" | grep -aq sparse_topk'
 check "clarity and its baseline are cosines" 'inrange "$tmp/m.tsv" clarity.mean -1 1 && inrange "$tmp/m.tsv" clarity.baseline -1 1'
 check "some dimensions are counted for clarity" 'inrange "$tmp/m.tsv" clarity.dims 1 128'
 check "modality classes add up" 'awk -v a="$(key "$tmp/m.tsv" modality.multimodal_pct)" -v b="$(key "$tmp/m.tsv" modality.image_only_pct)" -v c="$(key "$tmp/m.tsv" modality.text_only_pct)" "BEGIN { exit !(a + b + c > 99.99 && a + b + c < 100.01) }"'

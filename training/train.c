@@ -539,6 +539,9 @@ main(int argc, char **argv)
 		B = a.batch;
 		total = a.steps > 0 ? a.steps : (a.epochs > 0 ? a.epochs : 1) * (long) (d.nimages / B);
 	}
+	/* the model file records a TopK head, so that every encoder keeps the same k */
+	cfg.sparse_topk = a.sparsity == SC_SPARSITY_TOPK && a.topk < cfg.sparse_dim ? a.topk : 0;
+	m->cfg.sparse_topk = cfg.sparse_topk;
 	B = a.batch;
 	if (d.nimages < B)
 	{

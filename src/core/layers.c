@@ -380,6 +380,66 @@ sc_relu_forward(float *out, const float *inp, int N)
 		out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
+/* entries of r[C] whose bit pattern is at least t (the values' order, for non-negative floats) */
+static int
+count_at_least(const float *r, int C, uint32_t t)
+{
+	int			i, n = 0;
+
+	for (i = 0; i < C; i++)
+	{
+		uint32_t	b;
+
+		memcpy(&b, &r[i], sizeof b);
+		n += b >= t;
+	}
+	return n;
+}
+
+void
+sc_topk_forward(float *x, int N, int C, int k)
+{
+	int			row, i;
+
+	if (k >= C)
+		return;
+	for (row = 0; row < N; row++)
+	{
+		float	   *r = x + (size_t) row * C;
+		uint32_t	lo = 0, hi = 0x7f800000u;	/* +0 .. +inf */
+		float		thr;
+		int			kept = 0;
+
+		/*
+		 * The k-th largest value is the largest t with k entries >= t: a
+		 * binary search over bit patterns needs no scratch and no sort.
+		 */
+		while (lo < hi)
+		{
+			uint32_t	mid = lo + (hi - lo + 1) / 2;
+
+			if (count_at_least(r, C, mid) >= k)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		memcpy(&thr, &lo, sizeof thr);
+		for (i = 0; i < C; i++)
+			kept += r[i] > thr;
+		for (i = 0; i < C; i++)
+		{
+			if (r[i] > thr)
+				continue;
+			if (r[i] == thr && kept < k && thr > 0.0f)
+			{
+				kept++;
+				continue;
+			}
+			r[i] = 0.0f;
+		}
+	}
+}
+
 SC_VECTOR_SUM void
 sc_l2norm_forward(float *x, int N, int C)
 {

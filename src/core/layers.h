@@ -47,6 +47,14 @@ extern void sc_residual_forward(float *out, const float *a, const float *b, int 
 /* out = max(inp, 0). */
 extern void sc_relu_forward(float *out, const float *inp, int N);
 
+/*
+ * The TopK head: keep the k largest entries of each row of x[N,C]
+ * (non-negative, as after ReLU) and zero the rest; at the k-th value ties go
+ * to the lower columns, so exactly k survive when k are positive.  k >= C
+ * keeps everything.
+ */
+extern void sc_topk_forward(float *x, int N, int C, int k);
+
 /* Divide each row of x[N,C] by its L2 norm; an all-zero row stays zero. */
 extern void sc_l2norm_forward(float *x, int N, int C);
 

@@ -108,6 +108,12 @@ sc_config_check(const sc_config *c, char *err, size_t errlen)
 		sc_seterr(err, errlen, "model config: sparse_dim must be between 0 and %d, not %d", big, c->sparse_dim);
 		return -1;
 	}
+	if (c->sparse_topk < 0 || (c->sparse_topk > 0 && c->sparse_topk >= c->sparse_dim))
+	{
+		sc_seterr(err, errlen, "model config: sparse_topk must be 0 or between 1 and sparse_dim - 1 (%d), not %d",
+				  c->sparse_dim - 1, c->sparse_topk);
+		return -1;
+	}
 	/* bounds that keep every row count and activation size within int */
 	if ((c->image_size / c->patch_size) > 64 || c->context_length > 4096 ||
 		c->vision_width > 16384 || c->text_width > 16384 || c->embed_dim > 65536 ||
@@ -184,7 +190,7 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 	{
 		const char *key = v->keys[i];
 		int			known = strcmp(key, "activation") == 0 || strcmp(key, "image_mean") == 0 ||
-			strcmp(key, "image_std") == 0;
+			strcmp(key, "image_std") == 0 || strcmp(key, "sparse_topk") == 0;
 
 		for (k = 0; k < N_INT_KEYS && !known; k++)
 			known = strcmp(key, int_keys[k]) == 0;
@@ -210,6 +216,19 @@ sc_config_from_json(const char *text, sc_config *cfg, char *err, size_t errlen)
 			goto bad;
 		}
 		*int_field(cfg, k) = (int) n;
+	}
+	/* optional: files from before the TopK head was recorded, and ReLU heads, omit it */
+	x = json_get(v, "sparse_topk");
+	if (x)
+	{
+		int64_t		n;
+
+		if (json_get_int64(x, &n) < 0 || n < 0 || n > (1 << 30))
+		{
+			sc_seterr(err, errlen, "model config: \"sparse_topk\" must be a non-negative integer");
+			goto bad;
+		}
+		cfg->sparse_topk = (int) n;
 	}
 	x = json_get(v, "activation");
 	if (!x || x->type != JSON_STRING)
@@ -270,6 +289,8 @@ sc_config_to_json(const sc_config *cfg)
 	fputc('{', f);
 	for (k = 0; k < N_INT_KEYS; k++)
 		fprintf(f, "\"%s\": %d, ", int_keys[k], *int_field((sc_config *) cfg, k));
+	if (cfg->sparse_topk > 0)
+		fprintf(f, "\"sparse_topk\": %d, ", cfg->sparse_topk);
 	fprintf(f, "\"activation\": \"%s\", ", cfg->activation == SC_GELU ? "gelu" : "quick_gelu");
 	fprintf(f, "\"image_mean\": [%.9g, %.9g, %.9g], ", cfg->image_mean[0], cfg->image_mean[1], cfg->image_mean[2]);
 	fprintf(f, "\"image_std\": [%.9g, %.9g, %.9g]}", cfg->image_std[0], cfg->image_std[1], cfg->image_std[2]);

@@ -42,6 +42,8 @@ typedef struct sc_config
 	int			context_length, vocab_size, text_width, text_layers, text_heads;
 	int			embed_dim;
 	int			sparse_dim;		/* 0: dense model */
+	int			sparse_topk;	/* TopK head: the k largest of the ReLU's outputs are
+								 * kept; 0 keeps every positive one (JSON key optional) */
 	sc_activation activation;
 	float		image_mean[3], image_std[3];
 } sc_config;

@@ -117,12 +117,13 @@ run_blocks(const sc_block *blocks, int L, const acts *a, int R, int C, int NH, i
 
 /*
  * Head: pooled [nb, C] (already final-layer-normed) -> out [nb, D]:
- * y = pooled @ proj; sparse: z = ReLU(y @ W^T); then L2 normalisation.
+ * y = pooled @ proj; sparse: z = ReLU(y @ W^T), its topk largest kept when
+ * the config says so (TopK head); then L2 normalisation.
  * y goes through scratch (nb * E floats).
  */
 static void
 run_head(float *out, float *y, const float *pooled, const float *proj, const float *sparse_w,
-		 int nb, int C, int E, int S)
+		 int nb, int C, int E, int S, int topk)
 {
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, E, C,
 				1.0f, pooled, C, proj, E, 0.0f, y, E);
@@ -133,6 +134,8 @@ run_head(float *out, float *y, const float *pooled, const float *proj, const flo
 		sc_matmul_forward(out, y, sparse_w, NULL, nb, E, S);
 		for (i = 0; i < nb; i++)
 			sc_relu_forward(out + (size_t) i * S, out + (size_t) i * S, S);
+		if (topk > 0)
+			sc_topk_forward(out, nb, S, topk);
 		sc_l2norm_forward(out, nb, S);
 	}
 	else
@@ -216,7 +219,7 @@ sc_encode_images(const sc_model *m, sc_workspace *ws, const float *images, int n
 		for (b = 0; b < nb; b++)
 			sc_layernorm_forward(pooled + (size_t) b * C, NULL, NULL, a.x + (size_t) b * T * C,
 								 p->v_ln_post_w, p->v_ln_post_b, 1, C);
-		run_head(out + (size_t) b0 * D, y, pooled, p->v_proj, p->sparse_visual, nb, C, E, D);
+		run_head(out + (size_t) b0 * D, y, pooled, p->v_proj, p->sparse_visual, nb, C, E, D, c->sparse_topk);
 	}
 	return 0;
 }
@@ -327,7 +330,7 @@ sc_encode_texts(const sc_model *m, sc_workspace *ws, const int32_t *const *ids,
 			sc_layernorm_forward(pooled + (size_t) b * C, NULL, NULL,
 								 a.x + (size_t) (starts[b0 + b] + eff[b0 + b] - 1) * C,
 								 p->ln_final_w, p->ln_final_b, 1, C);
-		run_head(out + (size_t) b0 * D, y, pooled, p->text_projection, p->sparse_text, nb, C, E, D);
+		run_head(out + (size_t) b0 * D, y, pooled, p->text_projection, p->sparse_text, nb, C, E, D, c->sparse_topk);
 		b0 += nb;
 	}
 	return 0;

@@ -219,7 +219,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) (S > E ? S : E) + 2 * (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) E + 2 * (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -249,7 +249,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->datt = carve(&p, mx_att * SC_MAX_THREADS);
 	t->att_stride = mx_att;
 	t->loss_scratch = carve(&p, loss_n);
-	t->topk_scratch = carve(&p, (size_t) (S > E ? S : E));	/* top-k rows; the mean projection */
+	t->mean_y = carve(&p, (size_t) E);
 	t->fire_img = carve(&p, (size_t) (S > 0 ? S : 1));
 	t->fire_txt = carve(&p, (size_t) (S > 0 ? S : 1));
 	memset(t->fire_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
@@ -430,11 +430,11 @@ reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
 
 			for (b = 0; b < t->lastB; b++)
 				m += y[(size_t) b * E + k];
-			t->topk_scratch[k] = (float) (m / t->lastB);
-			mn += (double) t->topk_scratch[k] * t->topk_scratch[k];
+			t->mean_y[k] = (float) (m / t->lastB);
+			mn += (double) t->mean_y[k] * t->mean_y[k];
 		}
 		for (k = 0; k < E; k++)
-			t->topk_scratch[k] = mn > 0.0 ? (float) (t->topk_scratch[k] / sqrt(mn)) : 0.0f;
+			t->mean_y[k] = mn > 0.0 ? (float) (t->mean_y[k] / sqrt(mn)) : 0.0f;
 	}
 	for (j = 0; j < S; j++)
 	{
@@ -443,7 +443,7 @@ reinit_side(sc_trainer *t, float *w, float *fire, const float *y, uint64_t seed)
 		float	   *row = w + (size_t) j * E;
 		size_t		off = (size_t) (row - t->m->owned);
 		double		yn = 0.0, along = 0.0;
-		const float *mu = t->topk_scratch;
+		const float *mu = t->mean_y;
 
 		if (fire[j] > 0.0f)
 			continue;

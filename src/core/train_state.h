@@ -81,7 +81,7 @@ struct sc_trainer
 	float	   *dx, *dln, *dqkv, *dao, *dfcg, *dfch, *datt;	/* datt: one T*T per thread */
 	size_t		att_stride;
 	float	   *loss_scratch;	/* 2 B^2, and at least D for the FLOPS batch means */
-	float	   *topk_scratch;	/* S */
+	float	   *mean_y;		/* E: the batch's mean projection (dead rows) */
 	float	   *fire_img, *fire_txt;	/* S each: rows that had the dimension non-zero */
 	int			lastB;			/* pairs in the last batch (their projections are in hv.y, ht.y) */
 	void	   *mem;			/* one allocation holding all floats */

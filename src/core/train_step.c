@@ -237,76 +237,10 @@ fold_grads(sc_trainer *t)
 
 /* ---------- heads ---------- */
 
-/* keep the k largest entries of each row of z (non-negative after ReLU) */
-static void
-topk_rows(float *z, float *scratch, int B, int S, int k)
-{
-	int			b, i;
-
-	if (k >= S)
-		return;
-	for (b = 0; b < B; b++)
-	{
-		float	   *r = z + (size_t) b * S;
-		int			lo = 0, hi = S - 1, want = k - 1;
-		float		thr;
-		int			kept = 0;
-
-		memcpy(scratch, r, (size_t) S * sizeof(float));
-		/* quickselect for the k-th largest */
-		while (lo < hi)
-		{
-			float		pivot = scratch[(lo + hi) / 2];
-			int			a = lo, c = hi;
-
-			while (a <= c)
-			{
-				while (scratch[a] > pivot)
-					a++;
-				while (scratch[c] < pivot)
-					c--;
-				if (a <= c)
-				{
-					float		tmp = scratch[a];
-
-					scratch[a] = scratch[c];
-					scratch[c] = tmp;
-					a++;
-					c--;
-				}
-			}
-			if (want <= c)
-				hi = c;
-			else if (want >= a)
-				lo = a;
-			else
-				break;
-		}
-		thr = scratch[want];
-		/* ties at the threshold: the lower dimensions win, exactly k survive */
-		for (i = 0; i < S; i++)
-		{
-			if (r[i] > thr)
-				kept++;
-		}
-		for (i = 0; i < S; i++)
-		{
-			if (r[i] > thr)
-				continue;
-			if (r[i] == thr && kept < k && thr > 0.0f)
-			{
-				kept++;
-				continue;
-			}
-			r[i] = 0.0f;
-		}
-	}
-}
-
 /* pooled rows -> normalised embedding; returns the penalty added to the loss */
 static double
 head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
-			 const sc_train_opts *o, float *topk_scratch, float *fire, double *l0)
+			 const sc_train_opts *o, float *fire, double *l0)
 {
 	int			D = S > 0 ? S : E, i;
 	double		pen = 0.0;
@@ -319,7 +253,7 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 		sc_matmul_forward(h->z, h->y, sparse_w, NULL, B, E, S);
 		sc_relu_forward(h->z, h->z, B * S);
 		if (o->sparsity == SC_SPARSITY_TOPK)
-			topk_rows(h->z, topk_scratch, B, S, o->topk);
+			sc_topk_forward(h->z, B, S, o->topk);
 		if (o->sparsity == SC_SPARSITY_L1)
 		{
 			for (i = 0; i < B * S; i++)
@@ -552,7 +486,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->hv.pooled, t->hv.pool_m, t->hv.pool_r, t->hv.pool_in,
 							 p->v_ln_post_w, p->v_ln_post_b, B, VC);
 		pen += head_forward(&t->hv, p->v_proj, p->sparse_visual, B, VC, E, SD, o,
-							t->topk_scratch, t->fire_img, &st->image_l0);
+							t->fire_img, &st->image_l0);
 	}
 
 	/* ---- text forward (packed rows) ---- */
@@ -589,7 +523,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->ht.pooled, t->ht.pool_m, t->ht.pool_r, t->ht.pool_in,
 							 p->ln_final_w, p->ln_final_b, B, TC);
 		pen += head_forward(&t->ht, p->text_projection, p->sparse_text, B, TC, E, SD, o,
-							t->topk_scratch, t->fire_txt, &st->text_l0);
+							t->fire_txt, &st->text_l0);
 		t->lastB = B;
 	}
 

@@ -2,7 +2,7 @@
  * test_layers.c - the forward kernels against naive double-precision
  * versions: matmul (both the sgemm and the small-row paths, every tail),
  * layer norm, GELU and QuickGELU, softmax attention with and without the
- * causal mask, fast exp, L2 normalisation, patch extraction.
+ * causal mask, fast exp, L2 normalisation, the TopK head, patch extraction.
  */
 #include "unit.h"
 #include "layers.h"
@@ -199,6 +199,68 @@ main(void)
 		CHECK_NEAR(x[0], 0.6, 1e-7, "3/5");
 		CHECK_NEAR(x[1], 0.8, 1e-7, "4/5");
 		CHECK(x[4] == 0.0f && x[7] == 0.0f && !isnan(x[5]), "zero row stays zero");
+	}
+
+	/* TopK: the k largest of each row against a sort, ties to the lower columns */
+	{
+		enum
+		{
+			R = 40, C = 97
+		};
+		float	   *t = malloc(sizeof(float) * R * C), *orig = malloc(sizeof(float) * R * C);
+		int			r, k, bad = 0;
+
+		for (r = 0; r < R; r++)
+			for (j = 0; j < C; j++)
+			{
+				float		v = frand();
+
+				/* few distinct values in some rows (ties), zeros from the ReLU */
+				if (r % 4 == 1)
+					v = (float) ((int) (v * 4.0f)) / 4.0f;
+				orig[r * C + j] = v > 0.0f ? v : 0.0f;
+			}
+		for (k = 1; k <= C; k += (k < 8 ? 1 : 13))
+		{
+			memcpy(t, orig, sizeof(float) * R * C);
+			sc_topk_forward(t, R, C, k);
+			for (r = 0; r < R; r++)
+			{
+				const float *o = orig + r * C, *x = t + r * C;
+				int			pos = 0, kept = 0;
+
+				for (j = 0; j < C; j++)
+					pos += o[j] > 0.0f;
+				for (j = 0; j < C; j++)
+				{
+					int			above = 0, tie_before = 0, m, want;
+
+					/* kept iff fewer than k entries outrank it (larger, or equal and earlier) */
+					for (m = 0; m < C; m++)
+					{
+						above += o[m] > o[j];
+						tie_before += m < j && o[m] == o[j];
+					}
+					want = o[j] > 0.0f && above + tie_before < k;
+					if (x[j] != (want ? o[j] : 0.0f))
+						bad++;
+					kept += x[j] != 0.0f;
+				}
+				if (kept != (pos < k ? pos : k))
+					bad++;
+			}
+		}
+		CHECK(bad == 0, "topk against a sort: %d wrong entries or counts", bad);
+		memcpy(t, orig, sizeof(float) * C);
+		sc_topk_forward(t, 1, C, C);
+		CHECK(memcmp(t, orig, sizeof(float) * C) == 0, "topk with k = C keeps the row");
+		for (j = 0; j < C; j++)
+			t[j] = 0.5f;
+		sc_topk_forward(t, 1, C, 3);
+		CHECK(t[0] == 0.5f && t[1] == 0.5f && t[2] == 0.5f && t[3] == 0.0f && t[C - 1] == 0.0f,
+			  "topk of equal values keeps the first k");
+		free(t);
+		free(orig);
 	}
 
 	/* patches: row (gy, gx), column (c, py, px) */

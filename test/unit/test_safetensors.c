@@ -265,6 +265,20 @@ main(void)
 		}
 		sc_model_free(m2);
 
+		/* a TopK head's k travels in the config; a ReLU head's config omits the key */
+		{
+			char	   *js = sc_config_to_json(&m->cfg);
+
+			CHECK(js && !strstr(js, "sparse_topk"), "no sparse_topk key for a ReLU head");
+			free(js);
+			m->cfg.sparse_topk = 5;
+			CHECK(sc_model_save(m, path, "#version: 0.2\na b\n", "[]", err, sizeof err) == 0, "save topk: %s", err);
+			m2 = sc_model_load(path, 0, err, sizeof err);
+			CHECK(m2 && m2->cfg.sparse_topk == 5, "sparse_topk round trip");
+			sc_model_free(m2);
+			m->cfg.sparse_topk = 0;
+		}
+
 		/* no bpe */
 		sc_model_save(m, path, NULL, NULL, err, sizeof err);
 		expect_model_bad(path, "sparseclip.bpe", "no bpe");
@@ -320,6 +334,14 @@ main(void)
 			vals[0] = j;
 			st_write(path, wt, n, keys, vals, 2, err, sizeof err);
 			expect_model_bad(path, "sparse_dim is 0", "sparse tensors in a dense config");
+			free(j);
+
+			cfg = m->cfg;
+			cfg.sparse_topk = cfg.sparse_dim;
+			j = sc_config_to_json(&cfg);
+			vals[0] = j;
+			st_write(path, wt, n, keys, vals, 2, err, sizeof err);
+			expect_model_bad(path, "sparse_topk must be 0 or between 1 and sparse_dim - 1", "topk = sparse_dim");
 			free(j);
 
 			cfg = m->cfg;
