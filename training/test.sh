@@ -320,7 +320,7 @@ mkdir -p "$tmp/abs2/data"; : > "$tmp/abs2/data/train-colour.tsv"
 for s in sparse dense tied; do : > "$tmp/abs2/$s.state"; done
 DATA="$tmp/abs2/data" UNTIED_STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" \
 	OUT="$tmp/abs2/out" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs2.log" 2>&1
-check "ablation-stage2: all 20 runs listed" '[ $(grep -c "sparseclip-train --out" "$tmp/abs2.log") -eq 20 ]'
+check "ablation-stage2: all 21 runs listed" '[ $(grep -c "sparseclip-train --out" "$tmp/abs2.log") -eq 21 ]'
 check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best-untied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state" && grep "out $tmp/abs2/out/topk80/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state"'
 check "default-model.sh: DENSE=1 with TIED=1 refused" '! DENSE=1 TIED=1 bash recipes/default-model.sh > /dev/null 2>&1'
 check "default-model.sh: TIED other than 0 or 1 refused" '! TIED=yes bash recipes/default-model.sh > "$tmp/tiedyes.log" 2>&1 && grep -q "TIED is 0 or 1" "$tmp/tiedyes.log"'
