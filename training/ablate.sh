@@ -357,7 +357,7 @@ if command -v gnuplot > /dev/null; then
 	if [ $have -eq 1 ]; then
 		gp=$outdir/curves.gp
 		{
-			echo "set terminal pngcairo size 1500,900 font ',10' noenhanced"
+			echo "set terminal pngcairo size 1500,$((${#names[@]} > 8 ? 1200 : 900)) font ',10' noenhanced"
 			echo "set output '$outdir/curves.png'"
 			echo "set multiplot layout 2,3 title 'ablation: $(basename "$outdir")'"
 			echo "set xlabel 'step'"
@@ -371,8 +371,10 @@ if command -v gnuplot > /dev/null; then
 				for ((r = 0; r < ${#names[@]}; r++)); do
 					d=$outdir/${names[$r]}/curve.$c.dat
 					[ -s "$d" ] || continue
-					style="lines lw 1.5 lc $((r + 1))"
-					[ "$c" = val_loss ] && style="linespoints pt 7 ps 0.5 lc $((r + 1))"
+					# eight colours, then the same colours dashed, so that a long table stays legible
+					lc="lc $((r % 8 + 1)) dt $((r / 8 + 1))"
+					style="lines lw 1.5 $lc"
+					[ "$c" = val_loss ] && style="linespoints pt 7 ps 0.5 $lc"
 					line+="$sep'$d' using 1:2 with $style title '${names[$r]}'"
 					sep=", "
 				done
