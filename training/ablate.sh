@@ -43,6 +43,10 @@
 #   --only A,B,...      train only the named runs (the table still has every
 #                       finished run): the most telling runs first, the rest
 #                       in a later session
+#   --results TSV       an earlier ablation.tsv: a run with no model here but a
+#                       row there with the same options takes that row into
+#                       the table (runs trained on a machine whose files are
+#                       gone; their curves need OUTDIR/NAME/model.csv)
 #   --dry-run           print each run's trainer command and stop
 #   --nice N            niceness of training and evaluation (default 10)
 #   --from STATE        branch every run from this trainer state (copied, never
@@ -69,6 +73,7 @@ do_train=1
 niceness=10
 from=
 only=
+results=
 
 die() { echo "ablate.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -85,6 +90,7 @@ while [ $# -gt 0 ]; do
 	--nice) niceness=${2:?--nice needs a number}; shift 2 ;;
 	--from) from=${2:?--from needs a state file}; shift 2 ;;
 	--only) only=${2:?--only needs run names}; shift 2 ;;
+	--results) results=${2:?--results needs a table}; shift 2 ;;
 	-h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (try --help)" ;;
@@ -97,6 +103,10 @@ shift 2
 common=("$@")
 [ -r "$configs" ] || die "cannot read $configs"
 [ -z "$from" ] || [ -r "$from" ] || die "cannot read the state $from"
+if [ -n "$results" ]; then
+	[ -r "$results" ] || die "cannot read the table $results"
+	[ "$(head -1 "$results" | cut -f1-3)" = "$(printf 'run\toptions\tsteps')" ] || die "$results is not an ablation.tsv"
+fi
 case $stop_at in ''|[0-9]*) ;; *) die "--stop-at wants a step number" ;; esac
 case $niceness in ''|*[!0-9-]*) die "--nice wants a number" ;; esac
 case $jobs in ''|0|*[!0-9]*) die "--jobs wants a positive number" ;; esac
@@ -299,15 +309,27 @@ if [ $do_eval -eq 1 ]; then
 		steps=$(csvcol "$dir/model.csv" step last)
 		pps=$(csvcol "$dir/model.csv" pairs_per_s mean)
 		[ "$pps" = - ] || pps=$(printf '%.1f' "$pps")
+		v=() from_results=0
 		if [ -s "$dir/model.safetensors" ] && [ -s "$e" ]; then
-			v=()
 			for k in heldout.top1 val.t2i_r10 val.i2t_r10 sparsity.image_l0 sparsity.image_l0_pct sparsity.text_l0 \
 				sparsity.text_l0_pct sparsity.dead sparsity.dead_pct clarity.mean clarity.baseline \
 				modality.multimodal_pct cifar10.top1 fashion_mnist.top1 model.logit_scale val.cos_matched \
 				val.cos_other val.logit_gap; do
 				v+=("$(get "$e" $k)")
 			done
+		elif [ -n "$results" ] && [ ! -e "$dir/model.safetensors" ]; then
+			# the earlier table's row, when its options are this run's and it has numbers
+			row=$(awk -F'\t' -v n="$name" -v o="${opts[$r]}" '$1 == n && $2 == o && NF == 22 && $4 ~ /^-?[0-9]/' "$results" | tail -1)
+			if [ -n "$row" ]; then
+				mapfile -t cols < <(printf '%s\n' "$row" | tr '\t' '\n')	# empty fields kept
+				steps=${cols[2]} pps=${cols[21]}
+				v=("${cols[@]:3:18}")
+				from_results=1
+			fi
+		fi
+		if [ ${#v[@]} -eq 18 ]; then
 			f() { [ "$1" = - ] && echo - || printf "$2" "$1"; }
+			[ $from_results -eq 1 ] && shown+=" (earlier table)"
 			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s %%) | %s (%s) | %s | %s | %s | %s | %s / %s | %s | %s |\n' \
 				"$name" "$shown" "$steps" "$(f "${v[0]}" %.2f)" "$(f "${v[1]}" %.2f)" "$(f "${v[2]}" %.2f)" \
 				"$(f "${v[3]}" %.1f)" "$(f "${v[4]}" %.2f)" "$(f "${v[5]}" %.1f)" "$(f "${v[6]}" %.2f)" \
@@ -315,8 +337,7 @@ if [ $do_eval -eq 1 ]; then
 				"$(f "${v[12]}" %.2f)" "$(f "${v[13]}" %.2f)" "$(f "${v[14]}" %.2f)" "$(f "${v[15]}" %.3f)" \
 				"$(f "${v[16]}" %.3f)" "$(f "${v[17]}" %.2f)" "$pps" >> "$md"
 			printf '%s\t%s\t%s' "$name" "${opts[$r]}" "$steps" >> "$tsv"
-			printf '\t%s' "${v[@]:0:14}" >> "$tsv"
-			printf '\t%s' "${v[@]:14:4}" >> "$tsv"
+			printf '\t%s' "${v[@]}" >> "$tsv"
 			printf '\t%s\n' "$pps" >> "$tsv"
 		else
 			state=unfinished

@@ -315,6 +315,17 @@ bash ./ablate.sh "${abl[@]}" > "$tmp/ab3.log" 2>&1
 check "ablate: a rerun skips finished runs and evaluations" '[ $(grep -c "finished, skipped" "$tmp/ab3.log") -eq 2 ] && ! grep -q evaluating "$tmp/ab3.log"'
 printf 'sparse --lr 1e-3\n' > "$tmp/runs2.txt"
 check "ablate: changed options refused" '! bash ./ablate.sh --no-eval "$tmp/runs2.txt" "$tmp/ab" "${common[@]}" > "$tmp/ab4.log" 2>&1 && grep -q "options differ" "$tmp/ab4.log"'
+# a table rebuilt where the models are gone: rows from the earlier table,
+# only for the same options
+mkdir -p "$tmp/abr/sparse"; cp "$tmp/ab/sparse/model.csv" "$tmp/abr/sparse/model.csv"
+bash ./ablate.sh --no-train --results "$tmp/ab/ablation.tsv" --classes "$tmp/val.tsv" --eval-opts "--skip fashion --shared $tmp/none" \
+	"$tmp/runs.txt" "$tmp/abr" "${common[@]}" > "$tmp/abr.log" 2>&1
+check "ablate --results: rows without models come from the earlier table" 'cmp -s "$tmp/ab/ablation.tsv" "$tmp/abr/ablation.tsv" && [ $(grep -c "(earlier table)" "$tmp/abr/ablation.md") -eq 2 ] && grep -q "^| sparse | - (earlier table) | 40 | [0-9]" "$tmp/abr/ablation.md"'
+check "ablate --results: curves from the kept log" '[ "$(head -c 4 "$tmp/abr/curves.png" | tail -c 3)" = PNG ]'
+printf 'sparse --lr 1e-3\ndense --dense\n' > "$tmp/runs5.txt"
+bash ./ablate.sh --no-train --results "$tmp/ab/ablation.tsv" "$tmp/runs5.txt" "$tmp/abr5" "${common[@]}" > /dev/null 2>&1
+check "ablate --results: other options, no row taken" 'grep -q "^sparse	--lr 1e-3	-	unfinished" "$tmp/abr5/ablation.tsv" && grep -q "^dense	--dense	40	[0-9]" "$tmp/abr5/ablation.tsv"'
+check "ablate --results: a file that is no table refused" '! bash ./ablate.sh --no-train --results "$tmp/runs.txt" "$tmp/runs.txt" "$tmp/abr6" "${common[@]}" > "$tmp/abr6.log" 2>&1 && grep -q "is not an ablation.tsv" "$tmp/abr6.log"'
 check "ablate: --out in the options refused" 'printf "x --out y\n" > "$tmp/runs4.txt"; ! bash ./ablate.sh "$tmp/runs4.txt" "$tmp/ab6" "${common[@]}" > /dev/null 2>&1'
 mkdir -p "$tmp/abs2/data"; : > "$tmp/abs2/data/train-colour.tsv"
 for s in sparse dense tied; do : > "$tmp/abs2/$s.state"; done
