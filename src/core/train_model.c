@@ -72,7 +72,7 @@ tower_carve(tower *t, float **p)
 static size_t
 head_floats(int B, int C, int E, int D, int S)
 {
-	return (size_t) B * (C + 2 + C + E + S + D + D + S + E + C);
+	return (size_t) B * (C + 2 + C + E + S + D + D + S + E + C + 3 * S);
 }
 
 static void
@@ -89,6 +89,9 @@ head_carve(head *h, float **p, int B, int C, int E, int D, int S)
 	h->dz = carve(p, (size_t) B * S);
 	h->dy = carve(p, (size_t) B * E);
 	h->dpooled = carve(p, (size_t) B * C);
+	h->aux = carve(p, (size_t) B * S);
+	h->auxout = carve(p, (size_t) B * S);
+	h->auxd = carve(p, (size_t) B * S);
 }
 
 /*
@@ -219,7 +222,7 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 		head_floats(B, c->vision_width, E, D, S) + head_floats(B, c->text_width, E, D, S) +
 		(size_t) B * G * G * 3 * c->patch_size * c->patch_size +
 		(size_t) B * G * G * c->vision_width + vR * c->vision_width + 2 * vR +
-		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) E + 2 * (size_t) (S > 0 ? S : 1);
+		scratch_rc * (1 + 1 + 3 + 1 + 4 + 4) + mx_att * SC_MAX_THREADS + loss_n + (size_t) E + 4 * (size_t) (S > 0 ? S : 1);
 	t->mem = malloc(total * sizeof(float));
 	t->starts = malloc((size_t) B * 3 * sizeof(int));
 	t->tok = malloc(tR * sizeof(int));
@@ -254,6 +257,10 @@ sc_trainer_new(sc_model *m, int max_batch, char *err, size_t errlen)
 	t->fire_txt = carve(&p, (size_t) (S > 0 ? S : 1));
 	memset(t->fire_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
 	memset(t->fire_txt, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
+	t->dead_img = carve(&p, (size_t) (S > 0 ? S : 1));
+	t->dead_txt = carve(&p, (size_t) (S > 0 ? S : 1));
+	memset(t->dead_img, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
+	memset(t->dead_txt, 0, (size_t) (S > 0 ? S : 1) * sizeof(float));
 	return t;
 
 oom:
@@ -494,6 +501,41 @@ sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text)
 		return;
 	*n_image = reinit_side(t, t->m->p.sparse_visual, t->fire_img, t->hv.y, seed * 2);
 	*n_text = reinit_side(t, t->m->p.sparse_text, t->fire_txt, t->ht.y, seed * 2 + 1);
+}
+
+static int
+mark_dead(float *dead, float *fire, int S)
+{
+	int			j, n = 0;
+
+	for (j = 0; j < S; j++)
+	{
+		dead[j] = fire[j] > 0.0f ? 0.0f : 1.0f;
+		n += fire[j] <= 0.0f;
+	}
+	memset(fire, 0, (size_t) S * sizeof(float));
+	return n;
+}
+
+void
+sc_trainer_aux_window(sc_trainer *t, int *n_image, int *n_text)
+{
+	int			S = t->m->cfg.sparse_dim;
+
+	*n_image = *n_text = 0;
+	if (S <= 0)
+		return;
+	*n_image = mark_dead(t->dead_img, t->fire_img, S);
+	*n_text = mark_dead(t->dead_txt, t->fire_txt, S);
+}
+
+void
+sc_trainer_aux_dead(sc_trainer *t, float **image, float **text)
+{
+	int			S = t->m->cfg.sparse_dim;
+
+	*image = S > 0 ? t->dead_img : NULL;
+	*text = S > 0 ? t->dead_txt : NULL;
 }
 
 void

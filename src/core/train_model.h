@@ -38,6 +38,16 @@ typedef struct sc_train_opts
 	float		patch_dropout;	/* FLIP: share of each image's patch tokens dropped (the class
 								 * token always stays); max(1, floor(n (1 - p))) are kept */
 	uint64_t	dropout_seed;	/* which patches: a function of this seed and the row */
+	/*
+	 * AuxK, with SC_SPARSITY_TOPK: weight of an auxiliary InfoNCE loss on
+	 * each side's aux_k largest ReLU outputs among its dead dimensions
+	 * (sc_trainer_aux_window), L2-normalised, at the same logit scale (no
+	 * gradient to the scale); 0 = off.  A TopK head gives dimensions that
+	 * lose every contest no gradient at all; this gives them one, towards
+	 * what the pairs share.
+	 */
+	float		aux;
+	int			aux_k;
 } sc_train_opts;
 
 typedef struct sc_batch_stats
@@ -49,6 +59,8 @@ typedef struct sc_batch_stats
 	double		flops_image, flops_text;	/* FLOPS of each side's embeddings (unweighted,
 											 * computed whatever the weight) */
 	double		pos_cos;		/* mean cosine of the batch's own pairs (whatever --align) */
+	double		aux;			/* the AuxK loss (unweighted; 0 when off or nothing is dead) */
+	double		aux_l0;			/* mean non-zero entries of the aux rows, image and text summed */
 } sc_batch_stats;
 
 typedef struct sc_trainer sc_trainer;
@@ -117,6 +129,19 @@ extern void sc_trainer_fire_counts(sc_trainer *t, float **image, float **text);
  * or before any batch.
  */
 extern void sc_trainer_reinit_dead(sc_trainer *t, uint64_t seed, int *n_image, int *n_text);
+
+/*
+ * AuxK (Gao et al. 2024, for TopK heads): end a window of batches.  The
+ * dimensions whose firing count on a side is zero become that side's dead
+ * set, which the auxiliary loss of the next batches trains (opts aux > 0);
+ * then all counts are reset.  Their numbers go to *n_image, *n_text.
+ * Until the first window ends the dead sets are empty.  No-op for a dense
+ * model.
+ */
+extern void sc_trainer_aux_window(sc_trainer *t, int *n_image, int *n_text);
+
+/* The dead sets (sparse_dim floats each, 1 = dead), writable for checkpoints; NULL when dense. */
+extern void sc_trainer_aux_dead(sc_trainer *t, float **image, float **text);
 
 /* AdamW moments (m->owned_count floats each) and the number of steps done, for checkpoints. */
 extern void sc_trainer_adam_state(sc_trainer *t, float **m, float **v, long **step);

@@ -42,6 +42,8 @@ typedef struct head
 	float	   *z;				/* [B, S] sparse code before normalisation (sparse models) */
 	float	   *out;			/* [B, D] normalised embedding */
 	float	   *dout, *dz, *dy, *dpooled;
+	/* AuxK (sparse models): the dead dimensions' top entries, normalised, gradient */
+	float	   *aux, *auxout, *auxd;	/* [B, S] each */
 } head;
 
 #define SC_MAX_THREADS 64
@@ -83,6 +85,8 @@ struct sc_trainer
 	float	   *loss_scratch;	/* 2 B^2, and at least D for the FLOPS batch means */
 	float	   *mean_y;		/* E: the batch's mean projection (dead rows) */
 	float	   *fire_img, *fire_txt;	/* S each: rows that had the dimension non-zero */
+	float	   *dead_img, *dead_txt;	/* S each: 1 for the dimensions AuxK trains (dead in the
+										 * last window, sc_trainer_aux_window), else 0 */
 	int			lastB;			/* pairs in the last batch (their projections are in hv.y, ht.y) */
 	void	   *mem;			/* one allocation holding all floats */
 };

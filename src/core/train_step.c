@@ -237,10 +237,33 @@ fold_grads(sc_trainer *t)
 
 /* ---------- heads ---------- */
 
-/* pooled rows -> normalised embedding; returns the penalty added to the loss */
+static int
+any_set(const float *mask, int n)
+{
+	int			j;
+
+	for (j = 0; j < n; j++)
+		if (mask[j] > 0.0f)
+			return 1;
+	return 0;
+}
+
+/* whether the batch trains AuxK: a TopK head with a weight */
+static int
+aux_on(const sc_train_opts *o, int S)
+{
+	return S > 0 && o->sparsity == SC_SPARSITY_TOPK && o->aux > 0.0f && o->aux_k > 0;
+}
+
+/*
+ * pooled rows -> normalised embedding; returns the penalty added to the
+ * loss.  With AuxK, h->aux gets each row's aux_k largest ReLU outputs among
+ * the dead dimensions (before TopK drops them) and h->auxout those rows
+ * normalised.
+ */
 static double
 head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
-			 const sc_train_opts *o, float *fire, double *l0)
+			 const sc_train_opts *o, float *fire, const float *dead, double *l0)
 {
 	int			D = S > 0 ? S : E, i;
 	double		pen = 0.0;
@@ -252,6 +275,14 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 	{
 		sc_matmul_forward(h->z, h->y, sparse_w, NULL, B, E, S);
 		sc_relu_forward(h->z, h->z, B * S);
+		if (aux_on(o, S))
+		{
+			for (i = 0; i < B * S; i++)
+				h->aux[i] = dead[i % S] > 0.0f ? h->z[i] : 0.0f;
+			sc_topk_forward(h->aux, B, S, o->aux_k);
+			memcpy(h->auxout, h->aux, (size_t) B * S * sizeof(float));
+			sc_l2norm_forward(h->auxout, B, S);
+		}
 		if (o->sparsity == SC_SPARSITY_TOPK)
 			sc_topk_forward(h->z, B, S, o->topk);
 		if (o->sparsity == SC_SPARSITY_L1)
@@ -274,10 +305,13 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 	return pen;
 }
 
-/* h->dout set; fills h->dpooled and the head's parameter gradients */
+/*
+ * h->dout set (and h->auxd when aux_used); fills h->dpooled and the head's
+ * parameter gradients
+ */
 static void
 head_backward(head *h, const float *proj, const float *sparse_w, float *gproj, float *gsparse,
-			  int B, int C, int E, int S, const sc_train_opts *o)
+			  int B, int C, int E, int S, const sc_train_opts *o, int aux_used)
 {
 	int			i;
 
@@ -297,6 +331,15 @@ head_backward(head *h, const float *proj, const float *sparse_w, float *gproj, f
 		for (i = 0; i < B * S; i++)
 			if (!(h->z[i] > 0.0f))
 				h->dz[i] = 0.0f;
+		if (aux_used)
+		{
+			/* through the aux rows' normalisation (auxout is free now), then their selection */
+			memset(h->auxout, 0, (size_t) B * S * sizeof(float));
+			sc_l2norm_backward(h->auxout, h->aux, h->auxd, B, S);
+			for (i = 0; i < B * S; i++)
+				if (h->aux[i] > 0.0f)
+					h->dz[i] += o->aux * h->auxout[i];
+		}
 		sc_matmul_backward(h->dy, gsparse, NULL, h->dz, h->y, sparse_w, B, E, S);
 	}
 	else
@@ -395,6 +438,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	int			vstarts_buf[1];
 	seqs		sq;
 	double		pen = 0.0, acc = 0.0;
+	int			aux_used;
 	sc_train_opts relu_opts = {.sparsity = SC_SPARSITY_RELU};
 	const sc_train_opts *o = opts ? opts : &relu_opts;
 
@@ -486,7 +530,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->hv.pooled, t->hv.pool_m, t->hv.pool_r, t->hv.pool_in,
 							 p->v_ln_post_w, p->v_ln_post_b, B, VC);
 		pen += head_forward(&t->hv, p->v_proj, p->sparse_visual, B, VC, E, SD, o,
-							t->fire_img, &st->image_l0);
+							t->fire_img, t->dead_img, &st->image_l0);
 	}
 
 	/* ---- text forward (packed rows) ---- */
@@ -523,7 +567,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		sc_layernorm_forward(t->ht.pooled, t->ht.pool_m, t->ht.pool_r, t->ht.pool_in,
 							 p->ln_final_w, p->ln_final_b, B, TC);
 		pen += head_forward(&t->ht, p->text_projection, p->sparse_text, B, TC, E, SD, o,
-							t->fire_txt, &st->text_l0);
+							t->fire_txt, t->dead_txt, &st->text_l0);
 		t->lastB = B;
 	}
 
@@ -538,6 +582,21 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 	pen += o->flops * (st->flops_image + st->flops_text);
 	st->pos_cos = sc_align_loss(t->hv.out, t->ht.out, B, D, o->align, t->hv.dout, t->ht.dout);
 	pen += o->align * (1.0 - st->pos_cos);
+	/* AuxK: the dead dimensions' own InfoNCE, once both sides have some */
+	st->aux = st->aux_l0 = 0.0;
+	aux_used = 0;
+	if (aux_on(o, SD) && any_set(t->dead_img, SD) && any_set(t->dead_txt, SD))
+	{
+		memset(t->hv.auxd, 0, (size_t) B * SD * sizeof(float));
+		memset(t->ht.auxd, 0, (size_t) B * SD * sizeof(float));
+		st->aux = sc_clip_loss_groups(t->hv.auxout, t->ht.auxout, B, SD, p->logit_scale[0], o->group,
+									  t->hv.auxd, t->ht.auxd, NULL, t->loss_scratch, NULL);
+		for (i = 0; i < B * SD; i++)
+			st->aux_l0 += (t->hv.aux[i] > 0.0f) + (t->ht.aux[i] > 0.0f);
+		st->aux_l0 /= B;
+		pen += o->aux * st->aux;
+		aux_used = 1;
+	}
 	st->loss = st->contrastive + pen;
 	st->accuracy = acc;
 	if (img_out)
@@ -550,7 +609,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 		const int  *tst = t->starts;
 
 		head_backward(&t->ht, p->text_projection, p->sparse_text, g->text_projection, g->sparse_text,
-					  B, TC, E, SD, o);
+					  B, TC, E, SD, o, aux_used);
 		memset(t->dx, 0, (size_t) R * TC * sizeof(float));
 		/* final layer norm of the pooled rows: gradient lands on those rows only */
 		memset(t->dln, 0, (size_t) B * TC * sizeof(float));
@@ -587,7 +646,7 @@ sc_trainer_batch(sc_trainer *t, const float *images, const int32_t *const *ids,
 			t->att_off[b] = (size_t) b * c->vision_heads * T * T;
 		}
 		head_backward(&t->hv, p->v_proj, p->sparse_visual, g->v_proj, g->sparse_visual,
-					  B, VC, E, SD, o);
+					  B, VC, E, SD, o, aux_used);
 		memset(t->dx, 0, (size_t) R * VC * sizeof(float));
 		memset(t->dln, 0, (size_t) B * VC * sizeof(float));
 		sc_layernorm_backward(t->dln, g->v_ln_post_w, g->v_ln_post_b, t->hv.dpooled, t->hv.pool_in,

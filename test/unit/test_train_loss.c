@@ -311,7 +311,8 @@ test_align_loss(void)
 }
 
 static void
-test_head_variant(sc_sparsity kind, float flops, float align, const int *group, const char *what)
+test_head_variant(sc_sparsity kind, float flops, float align, const int *group, float aux,
+				  const char *what)
 {
 	sc_config	c;
 	sc_model   *m;
@@ -323,10 +324,11 @@ test_head_variant(sc_sparsity kind, float flops, float align, const int *group, 
 	const int32_t *ids[NB];
 	int			lens[NB] = {3, 6, 4, 5};
 	sc_train_opts o = {.sparsity = kind, .topk = 5, .l1 = 0.05f, .flops = flops, .align = align,
-	.group = group};
+	.group = group, .aux = aux, .aux_k = 3};
 	sc_batch_stats st;
-	int			i, k, bad = 0, checked = 0;
+	int			i, k, bad = 0, checked = 0, nx, dead_checked = 0;
 	float	   *params[2];
+	float	   *xs[40 + 2 * 8];
 
 	sc_config_preset("tiny", &c);
 	c.image_size = 16;
@@ -354,6 +356,46 @@ test_head_variant(sc_sparsity kind, float flops, float align, const int *group, 
 	}
 	CHECK(sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err) == 0,
 		  "%s batch: %s", what, err);
+	CHECK(st.aux == 0.0, "%s: no AuxK loss before a window has ended (%g)", what, st.aux);
+	if (aux > 0.0f)
+	{
+		int			ni, nt;
+		float	   *di, *dt, *fi, *ft;
+
+		/* 4 rows of top-5 fire at most 20 of 24 dimensions: some are dead */
+		sc_trainer_aux_window(t, &ni, &nt);
+		sc_trainer_aux_dead(t, &di, &dt);
+		sc_trainer_fire_counts(t, &fi, &ft);
+		CHECK(ni >= 4 && nt >= 4, "%s: dead after one batch: %d image, %d text", what, ni, nt);
+		{
+			int			j;
+			float		sum = 0.0f;
+
+			for (j = 0; j < c.sparse_dim; j++)
+				sum += di[j];
+			CHECK(sum == (float) ni, "%s: the image dead set has %d entries (%g)", what, ni, sum);
+		}
+		CHECK(fi[0] == 0.0f && ft[23] == 0.0f, "%s: a window resets the firing counts", what);
+		CHECK(sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err) == 0,
+			  "%s batch: %s", what, err);
+		CHECK(st.aux > 0.0 && isfinite(st.aux), "%s: AuxK loss %g", what, st.aux);
+		CHECK(fabs(st.loss - st.contrastive - aux * st.aux) < 1e-6, "%s: the penalty is weight * AuxK loss", what);
+		/* a dead image row gets a gradient from AuxK alone (TopK gives it none) */
+		{
+			int			j, E8 = c.embed_dim, got = 0;
+			const float *gs = sc_trainer_grads(t) + (m->p.sparse_visual - m->owned);
+
+			for (j = 0; j < c.sparse_dim; j++)
+				if (di[j] > 0.0f)
+				{
+					int			e;
+
+					for (e = 0; e < E8; e++)
+						got += gs[j * E8 + e] != 0.0f;
+				}
+			CHECK(got > 0, "%s: dead image rows have %d non-zero gradients", what, got);
+		}
+	}
 	if (kind == SC_SPARSITY_TOPK)
 		CHECK(st.image_l0 <= 5.0 && st.text_l0 <= 5.0, "top-5 keeps at most 5 (%g, %g)",
 			  st.image_l0, st.text_l0);
@@ -366,13 +408,34 @@ test_head_variant(sc_sparsity kind, float flops, float align, const int *group, 
 		CHECK_NEAR(st.loss - st.contrastive,
 				   flops * (st.flops_image + st.flops_text) + align * (1.0 - st.pos_cos), 1e-6,
 				   "penalties = FLOPS weight * (image + text) + align weight * (1 - own cosine)");
-	/* finite differences on the sparse weights and the projections */
+	/*
+	 * finite differences on the sparse weights and the projections, and
+	 * with AuxK on the rows of two dead image dimensions (only AuxK moves
+	 * them)
+	 */
 	params[0] = m->p.sparse_visual;
 	params[1] = m->p.text_projection;
+	nx = 0;
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < 60; i += 3)
+			xs[nx++] = params[k] + i;
+	if (aux > 0.0f)
+	{
+		float	   *di, *dt;
+		int			j, rows = 0;
+
+		sc_trainer_aux_dead(t, &di, &dt);
+		for (j = 0; j < c.sparse_dim && rows < 2; j++)
+			if (di[j] > 0.0f)
+			{
+				for (k = 0; k < c.embed_dim; k++)
+					xs[nx++] = m->p.sparse_visual + (size_t) j * c.embed_dim + k;
+				rows++;
+			}
+	}
+	for (i = 0; i < nx; i++)
 		{
-			float	   *x = params[k] + i;
+			float	   *x = xs[i];
 			float		keep = *x, h = 2e-3f;
 			float		g = sc_trainer_grads(t)[x - m->owned];
 			sc_batch_stats sp, sm;
@@ -384,19 +447,29 @@ test_head_variant(sc_sparsity kind, float flops, float align, const int *group, 
 			sc_trainer_batch(t, images, ids, lens, NB, &o, &sm, NULL, NULL, err, sizeof err);
 			*x = keep;
 			num = (sp.loss - sm.loss) / (2 * h);
-			/* a top-k boundary crossing makes the loss kinked: skip big jumps */
-			if (fabs(sp.image_l0 - sm.image_l0) > 0 || fabs(sp.text_l0 - sm.text_l0) > 0)
-				continue;
-			checked++;
 			sc_trainer_batch(t, images, ids, lens, NB, &o, &st, NULL, NULL, err, sizeof err);
 			g = sc_trainer_grads(t)[x - m->owned];
+			/*
+			 * A top-k boundary crossing makes the loss jump (two dimensions
+			 * trade places): skip where the support changes or the second
+			 * difference shows a step rather than a curve.
+			 */
+			if (fabs(sp.image_l0 - sm.image_l0) > 0 || fabs(sp.text_l0 - sm.text_l0) > 0 ||
+				sp.aux_l0 != sm.aux_l0 ||
+				fabs(sp.loss + sm.loss - 2 * st.loss) > 0.2 * fabs(sp.loss - sm.loss) + 1e-4)
+				continue;
+			checked++;
 			if (fabs(num - g) > 2e-3 + 2e-2 * fabs(num))
 			{
 				if (bad < 3)
-					fprintf(stderr, "  %s param %d/%d: analytic %g numeric %g\n", what, k, i, g, num);
+					fprintf(stderr, "  %s parameter %d: analytic %g numeric %g\n", what, i, g, num);
 				bad++;
 			}
+			if (i >= 40 && g != 0.0f)
+				dead_checked++;
 		}
+	if (aux > 0.0f)
+		CHECK(dead_checked >= 8, "%s: %d non-zero gradients of dead rows checked", what, dead_checked);
 	CHECK(checked >= 20, "%s: %d gradients checked", what, checked);
 	CHECK(bad == 0, "%s: %d gradients off", what, bad);
 	printf("%s head: %d gradients checked against finite differences\n", what, checked);
@@ -778,16 +851,17 @@ main(void)
 	test_flops();
 	test_align_loss();
 	test_multi_positive();
-	test_head_variant(SC_SPARSITY_RELU, 0.0f, 0.0f, NULL, "relu");
-	test_head_variant(SC_SPARSITY_TOPK, 0.0f, 0.0f, NULL, "topk");
-	test_head_variant(SC_SPARSITY_L1, 0.0f, 0.0f, NULL, "l1");
-	test_head_variant(SC_SPARSITY_RELU, 2.0f, 0.0f, NULL, "relu + FLOPS 2");
-	test_head_variant(SC_SPARSITY_RELU, 2.0f, 3.0f, NULL, "relu + FLOPS 2 + align 3");
-	test_head_variant(SC_SPARSITY_RELU, 0.0f, 3.0f, NULL, "relu + align 3");
+	test_head_variant(SC_SPARSITY_RELU, 0.0f, 0.0f, NULL, 0.0f, "relu");
+	test_head_variant(SC_SPARSITY_TOPK, 0.0f, 0.0f, NULL, 0.0f, "topk");
+	test_head_variant(SC_SPARSITY_TOPK, 0.0f, 0.0f, NULL, 0.5f, "topk + AuxK 0.5");
+	test_head_variant(SC_SPARSITY_L1, 0.0f, 0.0f, NULL, 0.0f, "l1");
+	test_head_variant(SC_SPARSITY_RELU, 2.0f, 0.0f, NULL, 0.0f, "relu + FLOPS 2");
+	test_head_variant(SC_SPARSITY_RELU, 2.0f, 3.0f, NULL, 0.0f, "relu + FLOPS 2 + align 3");
+	test_head_variant(SC_SPARSITY_RELU, 0.0f, 3.0f, NULL, 0.0f, "relu + align 3");
 	{
 		static const int grp[4] = {3, -1, 3, 0};
 
-		test_head_variant(SC_SPARSITY_RELU, 0.0f, 0.0f, grp, "relu + multi-positive");
+		test_head_variant(SC_SPARSITY_RELU, 0.0f, 0.0f, grp, 0.0f, "relu + multi-positive");
 	}
 	test_optim();
 	test_logit_clamp();
