@@ -141,7 +141,7 @@ check "controller holds L0 within 1.2x of its target 38.4 ($(l0end "$tmp/fc.csv"
 check "fixed weight 0.1 (its start) stays above ($(l0end "$tmp/fc0.csv"))" 'awk -v x="$(l0end "$tmp/fc0.csv")" "BEGIN { exit !(x > 38.4 * 1.2) }"'
 check "fixed weight 5 overshoots below ($(l0end "$tmp/fc5.csv"))" 'awk -v x="$(l0end "$tmp/fc5.csv")" "BEGIN { exit !(x < 38.4 / 1.2) }"'
 check "flops_target column at the end: 0 before the start, then from the L0 at the start down to 38.4" \
-	'head -1 "$tmp/fc.csv" | grep -q ",patch_dropout,flops_target,pos_cos$" && awk -F, "NR == 2 && \$23 == 0 { z = 1 } NR == 3 { a = \$23 } NR > 3 && \$23 > p + 1e-9 { bad = 1 } NR > 2 { p = \$23 } END { exit !(z && a > 50 && p > 38.39 && p < 38.41 && !bad) }" "$tmp/fc.csv"'
+	'head -1 "$tmp/fc.csv" | grep -q ",patch_dropout,flops_target,pos_cos,aux_loss,aux_dead_image,aux_dead_text$" && awk -F, "NR == 2 && \$23 == 0 { z = 1 } NR == 3 { a = \$23 } NR > 3 && \$23 > p + 1e-9 { bad = 1 } NR > 2 { p = \$23 } END { exit !(z && a > 50 && p > 38.39 && p < 38.41 && !bad) }" "$tmp/fc.csv"'
 check "controller: weight moves, loss - contrastive = weight * (image + text)" \
 	'awk -F, "NR > 2 { d = \$3 - \$4 - \$18 * (\$16 + \$17); if (d < -1e-3 || d > 1e-3) bad = 1; if (\$18 != w) moved++; w = \$18 } END { exit bad || moved < 20 }" "$tmp/fc.csv"'
 ./sparseclip-train "${common[@]}" "${ctl[@]}" --flops 0.1 --flops-target 0.3 --flops-gain 0.5 --out "$tmp/fcs.safetensors" --stop-at 123 > /dev/null
@@ -183,6 +183,28 @@ check "CSV counts the re-initialised rows" 'awk -F, "END { exit !(\$20 > 0 && \$
 check "split inside a dead-dimension window: bit-identical" 'cmp -s "$tmp/dd.safetensors" "$tmp/dds.safetensors"'
 check "re-initialisation counts survive the resume" '[ "$(tail -1 "$tmp/dd.csv" | cut -d, -f20-21)" = "$(tail -1 "$tmp/dds.csv" | cut -d, -f20-21)" ]'
 check "--dead-every with --dense refused" '! ./sparseclip-train --data "$tmp/train.tsv" --dense --dead-every 5 > /dev/null 2>&1'
+
+# AuxK: the same top-2 head, its dead dimensions trained by the auxiliary loss
+aux=(--sparsity topk --topk 2 --aux 0.5 --aux-k 4 --aux-window 5 --steps 20 --log-every 1)
+./sparseclip-train "${common[@]}" "${aux[@]}" --out "$tmp/aux.safetensors" > "$tmp/aux.log"
+col() { awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { print $k }' "$1"; }
+check "--aux-window 5: a window every 5 steps, logged" \
+	'[ $(grep -c "AuxK: [1-9][0-9]* image and [1-9][0-9]* text dimensions did not fire in the last window" "$tmp/aux.log") -eq 4 ]'
+check "AuxK loss 0 in the first window, then positive (logged)" \
+	'[ "$(col "$tmp/aux.csv" aux_loss | sed -n 5p)" = 0.00000 ] && col "$tmp/aux.csv" aux_loss | sed -n "6,20p" | awk "\$1 <= 0 { bad = 1 } END { exit bad }"'
+check "the CSV counts the dead dimensions" 'col "$tmp/aux.csv" aux_dead_image | tail -1 | grep -q "^[1-9]" && col "$tmp/aux.csv" aux_dead_text | tail -1 | grep -q "^[1-9]"'
+check "AuxK changes the run (dead rows learn)" '! cmp -s "$tmp/aux.safetensors" "$tmp/dd.safetensors" && ./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --steps 20 --out "$tmp/noaux.safetensors" > /dev/null && ! cmp -s "$tmp/aux.safetensors" "$tmp/noaux.safetensors"'
+./sparseclip-train "${common[@]}" "${aux[@]}" --out "$tmp/auxs.safetensors" --stop-at 13 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/auxs.safetensors.state" \
+	--out "$tmp/auxs.safetensors" > /dev/null
+check "split inside an AuxK window: bit-identical" 'cmp -s "$tmp/aux.safetensors" "$tmp/auxs.safetensors"'
+./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --steps 20 --out "$tmp/auxj.safetensors" --stop-at 12 > /dev/null
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/auxj.safetensors.state" \
+	--out "$tmp/auxj.safetensors" --aux 0.5 --aux-window 5 > "$tmp/auxj.log"
+check "AuxK joining a run starts its first window there (default --aux-k 2 x topk)" 'grep -q "first window of firing counts starts at step 12" "$tmp/auxj.log" && grep -q "aux_k 0 -> 4" "$tmp/auxj.log" && [ $(grep -c "did not fire in the last window" "$tmp/auxj.log") -eq 2 ]'
+check "--aux without --sparsity topk refused" '! ./sparseclip-train "${common[@]}" --aux 0.5 > "$tmp/auxr.log" 2>&1 && grep -q "needs 0 < W <= 100 and --sparsity topk" "$tmp/auxr.log"'
+check "--aux with --dead-every refused" '! ./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --aux 0.5 --dead-every 5 > "$tmp/auxr2.log" 2>&1 && grep -q "choose one" "$tmp/auxr2.log"'
+check "--aux-k not below sparse_dim refused" '! ./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --aux 0.5 --aux-k 100000 > "$tmp/auxr3.log" 2>&1 && grep -q "must be below sparse_dim" "$tmp/auxr3.log"'
 
 # patch dropout: half the patches for the first 75 % of the steps, then whole images
 pd=(--steps 20 --log-every 1 --patch-dropout 0.5 --patch-dropout-off 0.25)
@@ -331,7 +353,7 @@ mkdir -p "$tmp/abs2/data"; : > "$tmp/abs2/data/train-colour.tsv"
 for s in sparse dense tied; do : > "$tmp/abs2/$s.state"; done
 DATA="$tmp/abs2/data" UNTIED_STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" \
 	OUT="$tmp/abs2/out" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs2.log" 2>&1
-check "ablation-stage2: all 21 runs listed" '[ $(grep -c "sparseclip-train --out" "$tmp/abs2.log") -eq 21 ]'
+check "ablation-stage2: all 22 runs listed" '[ $(grep -c "sparseclip-train --out" "$tmp/abs2.log") -eq 22 ]'
 check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best-untied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state" && grep "out $tmp/abs2/out/topk80/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state"'
 check "default-model.sh: DENSE=1 with TIED=1 refused" '! DENSE=1 TIED=1 bash recipes/default-model.sh > /dev/null 2>&1'
 check "default-model.sh: TIED other than 0 or 1 refused" '! TIED=yes bash recipes/default-model.sh > "$tmp/tiedyes.log" 2>&1 && grep -q "TIED is 0 or 1" "$tmp/tiedyes.log"'

@@ -361,6 +361,8 @@ main(int argc, char **argv)
 	ClipTokenizer *tok;
 	long		total, step = 0, start_step;
 	float	   *am = NULL, *av = NULL, *fire = NULL, *images, *ie = NULL, *te = NULL, *scratch;
+	double		aux_stored = 0.0;	/* the AuxK weight of the state resumed from */
+	int			aux_dead[2] = {0, 0};	/* dead dimensions of the last AuxK window */
 	long		reinit[2] = {0, 0};	/* head rows re-initialised so far, image and text */
 	flops_ctl	fc = {-1, 0.0, 0.0};
 	sampler		smp;
@@ -440,6 +442,7 @@ main(int argc, char **argv)
 		bsj = batch_opts_json(&a.bo);
 		init = a.logit_init;
 		tied = a.head_tied;
+		aux_stored = a.aux;
 		if (train_parse_args(argc, argv, &a) < 0)
 			return 2;
 		if (a.head_tied != tied)
@@ -590,12 +593,42 @@ main(int argc, char **argv)
 		sc_trainer_fire_counts(t, &fi, &ft);
 		memcpy(fi, fire, sizeof(float) * cfg.sparse_dim);
 		memcpy(ft, fire + cfg.sparse_dim, sizeof(float) * cfg.sparse_dim);
+		sc_trainer_aux_dead(t, &fi, &ft);
+		memcpy(fi, fire + 2 * (size_t) cfg.sparse_dim, sizeof(float) * cfg.sparse_dim);
+		memcpy(ft, fire + 3 * (size_t) cfg.sparse_dim, sizeof(float) * cfg.sparse_dim);
+		for (i = 0; i < cfg.sparse_dim; i++)
+		{
+			aux_dead[0] += fi[i] > 0.0f;
+			aux_dead[1] += ft[i] > 0.0f;
+		}
 		free(fire);
+	}
+	if (a.aux > 0.0 && a.sparsity != SC_SPARSITY_TOPK)
+	{
+		fprintf(stderr, "sparseclip-train: --aux W needs 0 < W <= 100 and --sparsity topk\n");
+		return 2;
+	}
+	if (a.aux > 0.0 && a.aux_k >= cfg.sparse_dim)
+	{
+		fprintf(stderr, "sparseclip-train: --aux-k %d must be below sparse_dim %d\n", a.aux_k, cfg.sparse_dim);
+		return 2;
+	}
+	if (a.aux > 0.0 && aux_stored == 0.0 && step > 0)
+	{
+		/* AuxK joins a run: its first window counts from here, not from the run's start */
+		float	   *fi, *ft;
+
+		sc_trainer_fire_counts(t, &fi, &ft);
+		memset(fi, 0, sizeof(float) * cfg.sparse_dim);
+		memset(ft, 0, sizeof(float) * cfg.sparse_dim);
+		printf("AuxK: the first window of firing counts starts at step %ld\n", step);
 	}
 	opts.sparsity = a.sparsity;
 	opts.topk = a.topk;
 	opts.l1 = (float) a.l1;
 	opts.align = (float) a.align;
+	opts.aux = (float) a.aux;
+	opts.aux_k = a.aux_k;
 	S = cfg.image_size;
 	images = malloc(sizeof(float) * (size_t) B * 3 * S * S);
 	ids = malloc(sizeof(*ids) * B);
@@ -630,7 +663,8 @@ main(int argc, char **argv)
 	if (fresh_log)
 		fprintf(logf_, "step,epoch,loss,contrastive,batch_acc,logit_scale,lr,grad_norm,pairs_per_s,"
 				"image_l0,text_l0,val_loss,val_acc,elapsed_s,logit_lr,flops_image,flops_text,flops_weight,"
-				"extra_positives,reinit_image,reinit_text,patch_dropout,flops_target,pos_cos\n");
+				"extra_positives,reinit_image,reinit_text,patch_dropout,flops_target,pos_cos,aux_loss,"
+				"aux_dead_image,aux_dead_text\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	printf("model: %s, %zu parameters, sparse_dim %d; %ld steps of %d pairs (%.2f epochs), %d thread(s)\n",
@@ -710,6 +744,12 @@ main(int argc, char **argv)
 			printf("step %ld: re-initialised %d image and %d text dimensions that never fired in %ld steps\n",
 				   step, ni, nt, a.dead_every);
 		}
+		if (a.aux > 0.0 && step % a.aux_window == 0)
+		{
+			sc_trainer_aux_window(t, &aux_dead[0], &aux_dead[1]);
+			printf("step %ld: AuxK: %d image and %d text dimensions did not fire in the last window\n",
+				   step, aux_dead[0], aux_dead[1]);
+		}
 		if (step % a.log_every == 0 || step == total || (have_val && step % a.val_every == 0))
 		{
 			double		now = now_s(), vl = NAN, va = NAN;
@@ -720,11 +760,11 @@ main(int argc, char **argv)
 			printf("%8ld %7.4f %8.3f %7.2g %9.1f %8.1f %8.1f %8.4f\n", step, st.loss,
 				   exp(m->p.logit_scale[0]), lr, pps, st.image_l0, st.text_l0, vl);
 			fprintf(logf_, "%ld,%.4f,%.6f,%.6f,%.4f,%.5f,%.6g,%.5g,%.2f,%.2f,%.2f,%.6f,%.4f,%.1f,%.6g,"
-					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g,%.2f,%.4f\n",
+					"%.6g,%.6g,%.6g,%.4f,%ld,%ld,%.4g,%.2f,%.4f,%.5f,%d,%d\n",
 					step, (double) step / per, st.loss, st.contrastive, st.accuracy,
 					exp(m->p.logit_scale[0]), lr, gn, pps, st.image_l0, st.text_l0, vl, va, now - t0,
 					logit_lr, st.flops_image, st.flops_text, flops_w, extra_pos, reinit[0], reinit[1],
-					(double) opts.patch_dropout, flops_tgt, st.pos_cos);
+					(double) opts.patch_dropout, flops_tgt, st.pos_cos, st.aux, aux_dead[0], aux_dead[1]);
 			fflush(logf_);
 			fflush(stdout);
 			tlast = now_s();

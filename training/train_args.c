@@ -57,6 +57,12 @@ train_usage(void)
 		  "                           it off on resume\n"
 		  "  --dead-every N           every N steps, re-initialise the head rows of dimensions\n"
 		  "                           that never fired in those N steps (default 0 = never)\n"
+		  "  --aux W                  AuxK, with --sparsity topk: add W times an InfoNCE loss on\n"
+		  "                           each side's --aux-k largest ReLU outputs among its dead\n"
+		  "                           dimensions (those that never fired in the last window), so\n"
+		  "                           that dimensions TopK leaves out still learn (default 0)\n"
+		  "  --aux-k K                dead dimensions per row in that loss (default 2 x --topk)\n"
+		  "  --aux-window N           steps per window of firing counts (default 100)\n"
 		  "  --patch-dropout P        drop this share of each image's patch tokens in training\n"
 		  "                           (FLIP; the class token stays; default 0)\n"
 		  "  --patch-dropout-off FRAC no patch dropout in this last share of the steps (default 0.1)\n"
@@ -101,6 +107,7 @@ train_default_args(args *a)
 	a->flops_ramp = 0.6;
 	a->flops_gain = 0.05;
 	a->patch_dropout_off = 0.1;
+	a->aux_window = 100;
 	a->clip = 1.0;
 	a->augment = 1;
 	a->sparsity = SC_SPARSITY_RELU;
@@ -161,6 +168,9 @@ train_parse_args(int argc, char **argv, args *a)
 		NUM("--val-every", val_every, (int) LNG);
 		NUM("--checkpoint-every", checkpoint_every, LNG);
 		NUM("--dead-every", dead_every, LNG);
+		NUM("--aux", aux, strtod);
+		NUM("--aux-k", aux_k, (int) LNG);
+		NUM("--aux-window", aux_window, LNG);
 		NUM("--lr", lr, strtod);
 		NUM("--wd", wd, strtod);
 		NUM("--logit-cap", logit_cap, strtod);
@@ -315,6 +325,28 @@ missing:
 	if (a->sparsity == SC_SPARSITY_TOPK && a->topk < 1)
 	{
 		fprintf(stderr, "sparseclip-train: --sparsity topk needs --topk K (K >= 1)\n");
+		return -1;
+	}
+	if (a->aux != 0.0)
+	{
+		/* on resume the head is the state's: train.c checks it once loaded */
+		if (!(a->aux > 0.0 && a->aux <= 100.0) || (a->sparsity != SC_SPARSITY_TOPK && !a->resume) || a->dense)
+		{
+			fprintf(stderr, "sparseclip-train: --aux W needs 0 < W <= 100 and --sparsity topk\n");
+			return -1;
+		}
+		if (a->dead_every > 0)
+		{
+			fprintf(stderr, "sparseclip-train: --aux and --dead-every both handle dead dimensions: "
+					"choose one\n");
+			return -1;
+		}
+		if (a->aux_k == 0)
+			a->aux_k = 2 * a->topk;
+	}
+	if (a->aux_k < 0 || a->aux_window < 1)
+	{
+		fprintf(stderr, "sparseclip-train: need --aux-k K >= 1 and --aux-window N >= 1\n");
 		return -1;
 	}
 	if (a->sparsity == SC_SPARSITY_L1 && !(a->l1 > 0))

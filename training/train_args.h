@@ -27,6 +27,9 @@ typedef struct args
 	int			multi_positive;
 	int			head_tied;		/* the text head starts as a copy of the image head */
 	long		dead_every;
+	double		aux;			/* AuxK weight (0 = off), TopK heads only */
+	int			aux_k;			/* dead dimensions per row in the AuxK loss */
+	long		aux_window;		/* steps after which a dimension that never fired is dead */
 	double		patch_dropout, patch_dropout_off;
 	sc_sparsity sparsity;
 	/* given on the command line (on resume these override the stored run) */

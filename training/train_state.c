@@ -25,13 +25,13 @@ train_args_json(const args *a, long total)
 			 "\"multi_positive\":%d,\"dead_every\":%ld,\"patch_dropout\":%.9g,"
 			 "\"patch_dropout_off\":%.9g,\"log_every\":%d,\"val_every\":%d,"
 			 "\"checkpoint_every\":%ld,\"flops_target\":%.9g,\"flops_gain\":%.9g,\"align\":%.9g,"
-			 "\"head_tied\":%d}",
+			 "\"head_tied\":%d,\"aux\":%.9g,\"aux_k\":%d,\"aux_window\":%ld}",
 			 total, a->batch, a->lr, a->warmup, a->wd, a->logit_cap, a->clip, a->seed,
 			 (int) a->sparsity, a->topk, a->l1, a->augment, a->logit_init, a->logit_lr_mult,
 			 a->logit_cosine, a->flops, a->flops_start, a->flops_ramp, a->multi_positive,
 			 a->dead_every, a->patch_dropout, a->patch_dropout_off, a->log_every,
 			 a->val_every, (long) a->checkpoint_every, a->flops_target, a->flops_gain, a->align,
-			 a->head_tied);
+			 a->head_tied, a->aux, a->aux_k, a->aux_window);
 	return s;
 }
 
@@ -39,9 +39,9 @@ int
 train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
 		   long total, const long reinit[2], const flops_ctl *fc, char *err, size_t errlen)
 {
-	float	   *am, *av, *fi, *ft;
+	float	   *am, *av, *fi, *ft, *di, *dt;
 	long	   *stepp;
-	st_write_tensor wt[5];
+	st_write_tensor wt[7];
 	const char *keys[7], *vals[7];
 	char		stepbuf[32], reinitbuf[64], fcbuf[128];
 	char	   *cfg = sc_config_to_json(&m->cfg), *aj = train_args_json(a, total), *bj = batch_opts_json(&a->bo);
@@ -49,6 +49,7 @@ train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, 
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
 	sc_trainer_fire_counts(t, &fi, &ft);
+	sc_trainer_aux_dead(t, &di, &dt);
 	memset(wt, 0, sizeof wt);
 	if (fi)
 	{
@@ -60,6 +61,17 @@ train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, 
 		wt[3].ndim = wt[4].ndim = 1;
 		wt[3].shape[0] = wt[4].shape[0] = m->cfg.sparse_dim;
 		nt = 5;
+		if (a->aux > 0.0)
+		{
+			/* AuxK's dead sets of the window before */
+			wt[5].name = "aux_dead_image";
+			wt[5].data = di;
+			wt[6].name = "aux_dead_text";
+			wt[6].data = dt;
+			wt[5].ndim = wt[6].ndim = 1;
+			wt[5].shape[0] = wt[6].shape[0] = m->cfg.sparse_dim;
+			nt = 7;
+		}
 	}
 	wt[0].name = "params";
 	wt[0].data = m->owned;
@@ -194,13 +206,21 @@ train_load_state(const char *path, args *a, long *total, long *step, char **bpe,
 		const st_tensor *fi = st_find(f, "fire_image"), *ft = st_find(f, "fire_text");
 		const char *ri = st_metadata(f, "train.reinit");
 
+		const st_tensor *di = st_find(f, "aux_dead_image"), *dt = st_find(f, "aux_dead_text");
+
 		*fire_out = NULL;
 		if (fi && ft && fi->numel == cfg.sparse_dim && ft->numel == cfg.sparse_dim &&
 			fi->dtype == ST_F32 && ft->dtype == ST_F32 &&
-			(*fire_out = malloc(2 * sizeof(float) * (size_t) cfg.sparse_dim)) != NULL)
+			(*fire_out = calloc(4 * (size_t) cfg.sparse_dim, sizeof(float))) != NULL)
 		{
 			st_to_float(fi, *fire_out);
 			st_to_float(ft, *fire_out + cfg.sparse_dim);
+			if (di && dt && di->numel == cfg.sparse_dim && dt->numel == cfg.sparse_dim &&
+				di->dtype == ST_F32 && dt->dtype == ST_F32)
+			{
+				st_to_float(di, *fire_out + 2 * (size_t) cfg.sparse_dim);
+				st_to_float(dt, *fire_out + 3 * (size_t) cfg.sparse_dim);
+			}
 		}
 		if (ri)
 			sscanf(ri, "%ld %ld", &reinit[0], &reinit[1]);
@@ -238,6 +258,9 @@ train_load_state(const char *path, args *a, long *total, long *step, char **bpe,
 	a->head_tied = 0;			/* states from before the option: independent heads */
 	GET("head_tied", head_tied, int);
 	GET("dead_every", dead_every, long);
+	GET("aux", aux, double);
+	GET("aux_k", aux_k, int);
+	GET("aux_window", aux_window, long);
 	GET("patch_dropout", patch_dropout, double);
 	GET("patch_dropout_off", patch_dropout_off, double);
 	/* the run's bookkeeping too, so that a bare --resume logs and checkpoints as before */

@@ -20,7 +20,11 @@ void		train_print_overrides(const char *stored, const char *now);
 /* Write the state file (atomically): 0, or -1 with err. */
 int			train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
 							 long total, const long reinit[2], const flops_ctl *fc, char *err, size_t errlen);
-/* Load a state file: model, moments, step, tokenizer and settings; NULL with err. */
+/*
+ * Load a state file: model, moments, step, tokenizer and settings; NULL with
+ * err.  *fire_out (sparse models): 4 x sparse_dim floats, the image and text
+ * firing counts, then AuxK's image and text dead sets (zeros when absent).
+ */
 sc_model   *train_load_state(const char *path, args *a, long *total, long *step, char **bpe, float **am_out,
 							 float **av_out, float **fire_out, long reinit[2], flops_ctl *fc, char *err, size_t errlen);
 
