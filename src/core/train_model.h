@@ -40,11 +40,12 @@ typedef struct sc_train_opts
 	uint64_t	dropout_seed;	/* which patches: a function of this seed and the row */
 	/*
 	 * AuxK, with SC_SPARSITY_TOPK: weight of an auxiliary InfoNCE loss on
-	 * each side's aux_k largest ReLU outputs among its dead dimensions
-	 * (sc_trainer_aux_window), L2-normalised, at the same logit scale (no
-	 * gradient to the scale); 0 = off.  A TopK head gives dimensions that
-	 * lose every contest no gradient at all; this gives them one, towards
-	 * what the pairs share.
+	 * each row's TopK outputs together with its aux_k largest ReLU outputs
+	 * among the side's dead dimensions (sc_trainer_aux_window),
+	 * L2-normalised, at the same logit scale (no gradient to the scale);
+	 * 0 = off.  A TopK head gives dimensions that lose every contest no
+	 * gradient at all; this gives them one, towards what the pairs share,
+	 * and weight against the live dimensions, so that they can win again.
 	 */
 	float		aux;
 	int			aux_k;
@@ -60,7 +61,8 @@ typedef struct sc_batch_stats
 											 * computed whatever the weight) */
 	double		pos_cos;		/* mean cosine of the batch's own pairs (whatever --align) */
 	double		aux;			/* the AuxK loss (unweighted; 0 when off or nothing is dead) */
-	double		aux_l0;			/* mean non-zero entries of the aux rows, image and text summed */
+	double		aux_l0;			/* mean non-zero entries of the aux rows (TopK's and the dead
+								 * dimensions'), image and text summed */
 } sc_batch_stats;
 
 typedef struct sc_trainer sc_trainer;

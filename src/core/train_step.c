@@ -280,11 +280,22 @@ head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, in
 			for (i = 0; i < B * S; i++)
 				h->aux[i] = dead[i % S] > 0.0f ? h->z[i] : 0.0f;
 			sc_topk_forward(h->aux, B, S, o->aux_k);
-			memcpy(h->auxout, h->aux, (size_t) B * S * sizeof(float));
-			sc_l2norm_forward(h->auxout, B, S);
 		}
 		if (o->sparsity == SC_SPARSITY_TOPK)
 			sc_topk_forward(h->z, B, S, o->topk);
+		if (aux_on(o, S))
+		{
+			/*
+			 * with the row's own TopK outputs, normalised together: a dead
+			 * dimension gains weight against the live ones where it helps
+			 * tell the pairs apart (AuxK's residual, for a contrastive loss)
+			 */
+			for (i = 0; i < B * S; i++)
+				if (h->z[i] > 0.0f)
+					h->aux[i] = h->z[i];
+			memcpy(h->auxout, h->aux, (size_t) B * S * sizeof(float));
+			sc_l2norm_forward(h->auxout, B, S);
+		}
 		if (o->sparsity == SC_SPARSITY_L1)
 		{
 			for (i = 0; i < B * S; i++)
