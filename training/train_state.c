@@ -35,6 +35,16 @@ train_args_json(const args *a, long total)
 	return s;
 }
 
+/* a 1-D F32 tensor to write */
+static void
+vec_tensor(st_write_tensor *w, const char *name, const float *data, int64_t n)
+{
+	w->name = name;
+	w->data = data;
+	w->ndim = 1;
+	w->shape[0] = n;
+}
+
 int
 train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, const args *a,
 		   long total, const long reinit[2], const flops_ctl *fc, char *err, size_t errlen)
@@ -45,7 +55,7 @@ train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, 
 	const char *keys[7], *vals[7];
 	char		stepbuf[32], reinitbuf[64], fcbuf[128];
 	char	   *cfg = sc_config_to_json(&m->cfg), *aj = train_args_json(a, total), *bj = batch_opts_json(&a->bo);
-	int			rc, i, nt = 3;
+	int			rc, nt = 3;
 
 	sc_trainer_adam_state(t, &am, &av, &stepp);
 	sc_trainer_fire_counts(t, &fi, &ft);
@@ -54,36 +64,20 @@ train_save_state(const char *path, sc_model *m, sc_trainer *t, const char *bpe, 
 	if (fi)
 	{
 		/* the dead-dimension window in progress, so that a resumed run continues it */
-		wt[3].name = "fire_image";
-		wt[3].data = fi;
-		wt[4].name = "fire_text";
-		wt[4].data = ft;
-		wt[3].ndim = wt[4].ndim = 1;
-		wt[3].shape[0] = wt[4].shape[0] = m->cfg.sparse_dim;
+		vec_tensor(&wt[3], "fire_image", fi, m->cfg.sparse_dim);
+		vec_tensor(&wt[4], "fire_text", ft, m->cfg.sparse_dim);
 		nt = 5;
 		if (a->aux > 0.0)
 		{
 			/* AuxK's dead sets of the window before */
-			wt[5].name = "aux_dead_image";
-			wt[5].data = di;
-			wt[6].name = "aux_dead_text";
-			wt[6].data = dt;
-			wt[5].ndim = wt[6].ndim = 1;
-			wt[5].shape[0] = wt[6].shape[0] = m->cfg.sparse_dim;
+			vec_tensor(&wt[5], "aux_dead_image", di, m->cfg.sparse_dim);
+			vec_tensor(&wt[6], "aux_dead_text", dt, m->cfg.sparse_dim);
 			nt = 7;
 		}
 	}
-	wt[0].name = "params";
-	wt[0].data = m->owned;
-	wt[1].name = "adam_m";
-	wt[1].data = am;
-	wt[2].name = "adam_v";
-	wt[2].data = av;
-	for (i = 0; i < 3; i++)
-	{
-		wt[i].ndim = 1;
-		wt[i].shape[0] = (int64_t) m->owned_count;
-	}
+	vec_tensor(&wt[0], "params", m->owned, (int64_t) m->owned_count);
+	vec_tensor(&wt[1], "adam_m", am, (int64_t) m->owned_count);
+	vec_tensor(&wt[2], "adam_v", av, (int64_t) m->owned_count);
 	snprintf(stepbuf, sizeof stepbuf, "%ld", *stepp);
 	keys[0] = "sparseclip.config";
 	vals[0] = cfg;

@@ -36,6 +36,7 @@
 #include "utils/rel.h"
 
 #include "inverted.h"
+#include "sketch.h"
 
 /* dimensions per sketch: 3 to 12 skipped about as much, 32 less (tdocs) */
 #define INV_SKETCH		8
@@ -129,30 +130,6 @@ inv_radix_u32(uint32 *a, uint32 *tmp, uint64 n)
 		memcpy(a, src, sizeof(uint32) * n);
 }
 
-/* insert (dim, a) into a sketch sorted by a descending, ties by dim; false if not kept */
-static inline void
-inv_sketch_insert(int32 *s, float4 *sw, uint8 *cnt, int32 dim, float4 a)
-{
-	int			c = *cnt;
-	int			j;
-
-	if (c == INV_SKETCH)
-	{
-		if (!(a > sw[c - 1] || (a == sw[c - 1] && dim < s[c - 1])))
-			return;
-		c--;
-	}
-	else
-		(*cnt)++;
-	for (j = c; j > 0 && (sw[j - 1] < a || (sw[j - 1] == a && s[j - 1] > dim)); j--)
-	{
-		sw[j] = sw[j - 1];
-		s[j] = s[j - 1];
-	}
-	sw[j] = a;
-	s[j] = dim;
-}
-
 /*
  * Each document's INV_SKETCH heaviest dimensions, renumbered densely (in
  * dimension order: dimensions go up to SVEC_MAX_DIM) and ranked by
@@ -181,7 +158,7 @@ inv_build_sketches(InvSketches *sk, const InvAccum *acc)
 
 		if ((i & 0xFFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		inv_sketch_insert(sk->dim + o, sk->w + o, &sk->cnt[p->docno], p->dim, fabsf(p->w));
+		inv_sketch_insert(sk->dim + o, sk->w + o, &sk->cnt[p->docno], INV_SKETCH, p->dim, fabsf(p->w));
 	}
 
 	/* dense ids: the sorted distinct dimensions of all sketches */
@@ -258,7 +235,7 @@ inv_build_sketches(InvSketches *sk, const InvAccum *acc)
 		{
 			int32		x = sk->dim[i * INV_SKETCH + j];
 
-			inv_sketch_insert(s, sw, &c, x, sk->w[i * INV_SKETCH + j] * sqrtf((float4) df[x]));
+			inv_sketch_insert(s, sw, &c, INV_SKETCH, x, sk->w[i * INV_SKETCH + j] * sqrtf((float4) df[x]));
 		}
 		memcpy(sk->dim + i * INV_SKETCH, s, sizeof(int32) * c);
 	}

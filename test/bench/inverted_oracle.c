@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/inverted/sketch.h"
+
 #define SKETCH 8
 
 typedef struct
@@ -135,31 +137,8 @@ read_set(const char *path, int *maxdim)
 
 /* ---- the reorder option's order ---- */
 
-static void
-sketch_insert(int32_t *s, float *sw, int *cnt, int32_t dim, float a)
-{
-	int			c = *cnt,
-				j;
-
-	if (c == SKETCH)
-	{
-		if (!(a > sw[c - 1] || (a == sw[c - 1] && dim < s[c - 1])))
-			return;
-		c--;
-	}
-	else
-		(*cnt)++;
-	for (j = c; j > 0 && (sw[j - 1] < a || (sw[j - 1] == a && s[j - 1] > dim)); j--)
-	{
-		sw[j] = sw[j - 1];
-		s[j] = s[j - 1];
-	}
-	sw[j] = a;
-	s[j] = dim;
-}
-
 static int32_t *sk_dim;
-static int *sk_cnt;
+static uint8_t *sk_cnt;
 
 static int
 sketch_cmp(const void *a, const void *b)
@@ -191,7 +170,7 @@ reorder(const Set *docs, int ndim)
 	long	   *df = calloc(ndim + 1, sizeof(long));
 
 	sk_dim = xmalloc(sizeof(int32_t) * n * SKETCH);
-	sk_cnt = calloc(n, sizeof(int));
+	sk_cnt = calloc(n, 1);
 	if (!df || !sk_cnt)
 		die("out of memory");
 	for (i = 0; i < n; i++)
@@ -200,7 +179,7 @@ reorder(const Set *docs, int ndim)
 		int			j;
 
 		for (j = 0; j < v->n; j++)
-			sketch_insert(sk_dim + i * SKETCH, sw + i * SKETCH, &sk_cnt[i], v->dim[j], fabsf(v->w[j]));
+			inv_sketch_insert(sk_dim + i * SKETCH, sw + i * SKETCH, &sk_cnt[i], SKETCH, v->dim[j], fabsf(v->w[j]));
 		for (j = 0; j < sk_cnt[i]; j++)
 			df[sk_dim[i * SKETCH + j]]++;
 	}
@@ -208,14 +187,14 @@ reorder(const Set *docs, int ndim)
 	{
 		int32_t		s[SKETCH];
 		float		r[SKETCH];
-		int			c = 0,
-					j;
+		uint8_t		c = 0;
+		int			j;
 
 		for (j = 0; j < sk_cnt[i]; j++)
 		{
 			int32_t		d = sk_dim[i * SKETCH + j];
 
-			sketch_insert(s, r, &c, d, sw[i * SKETCH + j] * sqrtf((float) df[d]));
+			inv_sketch_insert(s, r, &c, SKETCH, d, sw[i * SKETCH + j] * sqrtf((float) df[d]));
 		}
 		memcpy(sk_dim + i * SKETCH, s, sizeof(int32_t) * c);
 		order[i] = i;
@@ -367,6 +346,99 @@ kth_largest(const float *v, long n, int k, float *tmp)
 	return tmp[want];
 }
 
+/* one query over one order and range size, for walk() */
+typedef struct
+{
+	const Post *p;
+	const Vec  *q;
+	const TermOrd *ord;
+	long		ndocs;
+	int			R;
+	long		nr;
+	int			k;
+	long		total;			/* the query terms' postings */
+	const float *rmax;			/* [range][rank]: the term's largest weight there */
+	const float *maxnorm;		/* [range]: the largest |d| */
+	const double *qrest;		/* [rank]: |q| of the terms from that rank on */
+	float	   *acc,
+			   *best,
+			   *tmp;
+	unsigned char *alive;
+	double	   *rest;
+} Walk;
+
+/* what the terms from rank r on can add to range g */
+static double
+bound(const Walk *w, long g, int r)
+{
+	double		cs = w->qrest[r] * w->maxnorm[g];
+
+	return use_cs && cs < w->rest[g] ? cs : w->rest[g];
+}
+
+/*
+ * Walk the terms in order, reading the postings of ranges still alive.
+ * ideal: knowing theta, drop ranges after every term (and those whose whole
+ * bound misses it before the first); else drop them only at the
+ * checkpoints, against the k-th best partial score then.  Returns the
+ * postings read.
+ */
+static long
+walk(Walk *w, int ideal, float theta)
+{
+	const Vec  *q = w->q;
+	long		done = 0,
+				rd = 0;
+	int			cp = 0;
+
+	memset(w->acc, 0, sizeof(float) * w->ndocs);
+	memset(w->best, 0, sizeof(float) * w->nr);
+	for (long g = 0; g < w->nr; g++)
+	{
+		double		b = 0;
+
+		for (int r = 0; r < q->n; r++)
+			b += (double) q->w[w->ord[r].t] * w->rmax[g * q->n + r];
+		w->rest[g] = b;
+		w->alive[g] = !ideal || b >= theta;
+	}
+	for (int r = 0; r < q->n; r++)
+	{
+		int			d = q->dim[w->ord[r].t];
+		float		qw = q->w[w->ord[r].t];
+		float		bar = theta;
+
+		for (long i = w->p->start[d]; i < w->p->start[d + 1]; i++)
+		{
+			uint32_t	doc = w->p->doc[i];
+			long		g = doc / w->R;
+
+			if (!w->alive[g])
+				continue;
+			rd++;
+			w->acc[doc] += qw * w->p->w[i];
+			if (w->acc[doc] > w->best[g])
+				w->best[g] = w->acc[doc];
+		}
+		done += w->p->start[d + 1] - w->p->start[d];
+		for (long g = 0; g < w->nr; g++)
+			if (w->alive[g])
+				w->rest[g] -= (double) qw * w->rmax[g * q->n + r];
+		if (!ideal)
+		{
+			if (!(cp < ncps && done >= cps[cp] * w->total))
+				continue;
+			bar = kth_largest(w->acc, w->ndocs, w->k, w->tmp);
+			while (cp < ncps && done >= cps[cp] * w->total)
+				cp++;
+		}
+		for (long g = 0; g < w->nr; g++)
+			if (w->alive[g] && w->best[g] + bound(w, g, r + 1) < bar * (1 - 1e-6))
+				w->alive[g] = 0;
+	}
+	return rd;
+}
+
 static void
 oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 	   double *walk_frac, double *static_frac, double *real_frac, double *theta_out)
@@ -406,6 +478,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 		double	   *qrest = xmalloc(sizeof(double) * (q->n + 1));	/* |q| of the terms from r on */
 		long		read = 0,
 					stat = 0;
+		Walk		w;
 
 		for (long i = 0; i < ndocs; i++)
 			if (p->norm[i] > maxnorm[i / R])
@@ -415,7 +488,6 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			qrest[r] = qrest[r + 1] + (double) q->w[ord[r].t] * q->w[ord[r].t];
 		for (int r = 0; r <= q->n; r++)
 			qrest[r] = sqrt(qrest[r]) * (1 + 1e-9);
-#define BOUND(g, r) (use_cs && qrest[r] * maxnorm[g] < rest[g] ? qrest[r] * maxnorm[g] : rest[g])
 
 		if (!rmax || !best)
 			die("out of memory");
@@ -448,88 +520,15 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			for (long i = p->start[d]; i < p->start[d + 1]; i++)
 				stat += alive[p->doc[i] / R];
 		}
-		/* the ideal walk: a check after every term */
-		memset(acc, 0, sizeof(float) * ndocs);
-		for (int r = 0; r < q->n; r++)
-		{
-			int			d = q->dim[ord[r].t];
-			float		qw = q->w[ord[r].t];
-
-			for (long i = p->start[d]; i < p->start[d + 1]; i++)
-			{
-				uint32_t	doc = p->doc[i];
-				long		g = doc / R;
-
-				if (!alive[g])
-					continue;
-				read++;
-				acc[doc] += qw * p->w[i];
-				if (acc[doc] > best[g])
-					best[g] = acc[doc];
-			}
-			for (long g = 0; g < nr; g++)
-			{
-				if (!alive[g])
-					continue;
-				rest[g] -= (double) qw * rmax[g * q->n + r];
-				if (best[g] + BOUND(g, r + 1) < theta * (1 - 1e-6))
-					alive[g] = 0;
-			}
-		}
+		w = (Walk) {.p = p, .q = q, .ord = ord, .ndocs = ndocs, .R = R, .nr = nr, .k = k, .total = total,
+			.rmax = rmax, .maxnorm = maxnorm, .qrest = qrest, .acc = acc, .best = best, .tmp = top,
+			.alive = alive, .rest = rest};
+		/* the ideal walk (a check after every term), then the scan's own way */
+		read = walk(&w, 1, theta);
 		walk_frac[s] = total ? (double) read / total : 0;
-
-		/*
-		 * The scan's own way: checks only at 30 and 55 % of the postings,
-		 * against the bar it has then (the k-th best partial score).
-		 */
 		{
-			long		done = 0,
-						rd = 0;
-			int			cp = 0;
+			long		rd = walk(&w, 0, theta);
 
-			memset(acc, 0, sizeof(float) * ndocs);
-			memset(best, 0, sizeof(float) * nr);
-			memset(alive, 1, nr);
-			for (long g = 0; g < nr; g++)
-			{
-				double		b = 0;
-
-				for (int r = 0; r < q->n; r++)
-					b += (double) q->w[ord[r].t] * rmax[g * q->n + r];
-				rest[g] = b;
-			}
-			for (int r = 0; r < q->n; r++)
-			{
-				int			d = q->dim[ord[r].t];
-				float		qw = q->w[ord[r].t];
-
-				for (long i = p->start[d]; i < p->start[d + 1]; i++)
-				{
-					uint32_t	doc = p->doc[i];
-					long		g = doc / R;
-
-					if (!alive[g])
-						continue;
-					rd++;
-					acc[doc] += qw * p->w[i];
-					if (acc[doc] > best[g])
-						best[g] = acc[doc];
-				}
-				done += p->start[d + 1] - p->start[d];
-				for (long g = 0; g < nr; g++)
-					if (alive[g])
-						rest[g] -= (double) qw * rmax[g * q->n + r];
-				if (cp < ncps && done >= cps[cp] * total)
-				{
-					float		bar = kth_largest(acc, ndocs, k, top);
-
-					for (long g = 0; g < nr; g++)
-						if (alive[g] && best[g] + BOUND(g, r + 1) < bar * (1 - 1e-6))
-							alive[g] = 0;
-					while (cp < ncps && done >= cps[cp] * total)
-						cp++;
-				}
-			}
 			real_frac[s] = total ? (double) rd / total : 0;
 			/* the ideal walk reads a subset of both: a check of the tool */
 			if (rd < read || stat < read)
