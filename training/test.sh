@@ -202,6 +202,13 @@ check "split inside an AuxK window: bit-identical" 'cmp -s "$tmp/aux.safetensors
 ./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/auxj.safetensors.state" \
 	--out "$tmp/auxj.safetensors" --aux 0.5 --aux-window 5 > "$tmp/auxj.log"
 check "AuxK joining a run starts its first window there (default --aux-k 2 x topk)" 'grep -q "first window of firing counts starts at step 12" "$tmp/auxj.log" && grep -q "aux_k 0 -> 4" "$tmp/auxj.log" && [ $(grep -c "did not fire in the last window" "$tmp/auxj.log") -eq 2 ]'
+# a state from before AuxK (its settings without the aux keys, blanked in place)
+./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --steps 20 --out "$tmp/auxo.safetensors" --stop-at 12 > /dev/null
+cp "$tmp/auxo.safetensors.state" "$tmp/old.state"
+perl -pi -e 's/,\\"aux\\":0,\\"aux_k\\":0,\\"aux_window\\":100/" " x length($&)/e' "$tmp/old.state"
+./sparseclip-train --data "$tmp/train.tsv" --val "$tmp/val.tsv" --resume "$tmp/old.state" \
+	--out "$tmp/auxo2.safetensors" --aux 0.5 --aux-window 5 > "$tmp/auxo.log"
+check "a state from before AuxK: the option joins there too" '! grep -q "aux_window" "$tmp/old.state" && grep -q "first window of firing counts starts at step 12" "$tmp/auxo.log" && grep -q "resume: aux 0 -> 0.5" "$tmp/auxo.log"'
 check "--aux without --sparsity topk refused" '! ./sparseclip-train "${common[@]}" --aux 0.5 > "$tmp/auxr.log" 2>&1 && grep -q "needs 0 < W <= 100 and --sparsity topk" "$tmp/auxr.log"'
 check "--aux with --dead-every refused" '! ./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --aux 0.5 --dead-every 5 > "$tmp/auxr2.log" 2>&1 && grep -q "choose one" "$tmp/auxr2.log"'
 check "--aux-k not below sparse_dim refused" '! ./sparseclip-train "${common[@]}" --sparsity topk --topk 2 --aux 0.5 --aux-k 100000 > "$tmp/auxr3.log" 2>&1 && grep -q "must be below sparse_dim" "$tmp/auxr3.log"'

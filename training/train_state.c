@@ -252,6 +252,10 @@ train_load_state(const char *path, args *a, long *total, long *step, char **bpe,
 	a->head_tied = 0;			/* states from before the option: independent heads */
 	GET("head_tied", head_tied, int);
 	GET("dead_every", dead_every, long);
+	/* states from before AuxK: none */
+	a->aux = 0.0;
+	a->aux_k = 0;
+	a->aux_window = 100;
 	GET("aux", aux, double);
 	GET("aux_k", aux_k, int);
 	GET("aux_window", aux_window, long);
