@@ -257,9 +257,9 @@ aux_on(const sc_train_opts *o, int S)
 
 /*
  * pooled rows -> normalised embedding; returns the penalty added to the
- * loss.  With AuxK, h->aux gets each row's aux_k largest ReLU outputs among
- * the dead dimensions (before TopK drops them) and h->auxout those rows
- * normalised.
+ * loss.  With AuxK, h->aux gets each row's TopK outputs plus its aux_k
+ * largest ReLU outputs among the dead dimensions (taken before TopK drops
+ * them), and h->auxout those rows normalised.
  */
 static double
 head_forward(head *h, const float *proj, const float *sparse_w, int B, int C, int E, int S,
