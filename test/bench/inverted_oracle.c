@@ -22,6 +22,18 @@
  * Scanning time is about proportional to the postings read (doc/
  * inverted-design.md), so the fractions bound what pruning can gain: a
  * floor under any exact scan of this design on the data given.
+ *
+ * It also models a scan of another design, range at a time with block-max
+ * MaxScore inside each range (as BMP does; range_at_a_time below), which
+ * learns its bar as it goes: ranges by decreasing bound ("rat_") or, after
+ * the SEEDS (default 8) of the largest bounds, in document order
+ * ("sweep_"); postings read, lookups (a candidate document looking a
+ * non-essential term up), ranges visited and pieces touched.  And the
+ * bytes each design reads, as shares of the query terms' pieces
+ * ("*_bytes": bitmaps, offsets, and a cache line per weight looked up).
+ * The real scan built from this model (doc/inverted-design.md, "Range by
+ * range") read half the postings of today's and was slower: the model
+ * counts work, not its cost per item.
  */
 #include <math.h>
 #include <stdint.h>
@@ -290,6 +302,23 @@ cmp_term(const void *a, const void *b)
 }
 
 #define NSIZES 4
+
+/*
+ * The bytes of a piece of c postings in a range of R documents, as the index
+ * stores it: a bitmap and bfloat16 weights from R / 16 postings on (64 of
+ * 1,024), else uint16 offsets and weights.
+ */
+static long
+piece_bytes(int R, int c)
+{
+	if (c == 0)
+		return 0;
+	return c >= R / 16 ? R / 8 + 2L * c : 4L * c;
+}
+#define NB 12					/* range-at-a-time figures per size */
+
+/* the sweep's seeds: ranges taken by bound before the rest in order (SEEDS) */
+static long sweep_seed = 8;
 static const int sizes[NSIZES] = {1024, 256, 64, 16};
 
 /* the scan's checkpoints, as shares of the postings (CHECKPOINTS="0.3,0.55") */
@@ -358,6 +387,8 @@ typedef struct
 	int			k;
 	long		total;			/* the query terms' postings */
 	const float *rmax;			/* [range][rank]: the term's largest weight there */
+	const int  *cnt;			/* [range][rank]: the term's postings there */
+	long		bytes;			/* set by a walk: the bytes of the pieces it read */
 	const float *maxnorm;		/* [range]: the largest |d| */
 	const double *qrest;		/* [rank]: |q| of the terms from that rank on */
 	float	   *acc,
@@ -393,6 +424,7 @@ walk(Walk *w, int ideal, float theta)
 
 	memset(w->acc, 0, sizeof(float) * w->ndocs);
 	memset(w->best, 0, sizeof(float) * w->nr);
+	w->bytes = 0;
 	for (long g = 0; g < w->nr; g++)
 	{
 		double		b = 0;
@@ -423,6 +455,9 @@ walk(Walk *w, int ideal, float theta)
 		done += w->p->start[d + 1] - w->p->start[d];
 		for (long g = 0; g < w->nr; g++)
 			if (w->alive[g])
+				w->bytes += piece_bytes(w->R, w->cnt[g * q->n + r]);
+		for (long g = 0; g < w->nr; g++)
+			if (w->alive[g])
 				w->rest[g] -= (double) qw * w->rmax[g * q->n + r];
 		if (!ideal)
 		{
@@ -439,9 +474,241 @@ walk(Walk *w, int ideal, float theta)
 	return rd;
 }
 
+/* the first posting of dimension d at or after document doc */
+static long
+first_at(const Post *p, int d, uint32_t doc)
+{
+	long		lo = p->start[d],
+				hi = p->start[d + 1];
+
+	while (lo < hi)
+	{
+		long		m = lo + (hi - lo) / 2;
+
+		if (p->doc[m] < doc)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+typedef struct
+{
+	long		g;
+	double		ub;
+} RangeOrd;
+
+static int
+cmp_range(const void *a, const void *b)
+{
+	double		x = ((const RangeOrd *) a)->ub,
+				y = ((const RangeOrd *) b)->ub;
+
+	return (x < y) - (x > y);
+}
+
+/* a min-heap of the k best complete scores: h[0] is the bar */
+static void
+heap_offer(float *h, int *n, int k, float v)
+{
+	int			i;
+
+	if (*n < k)
+	{
+		i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2] > v)
+		{
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = v;
+		return;
+	}
+	if (v <= h[0])
+		return;
+	i = 0;
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= k)
+			break;
+		if (c + 1 < k && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= v)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+}
+
+/*
+ * Range at a time (block-max MaxScore, as BMP does with its blocks): ranges
+ * in decreasing order of their bound (sum of q * range maxima), stopping
+ * when the bound falls below the bar, the k-th best complete score so far.
+ * Inside a range the terms keep the scan's order; the longest tail of terms
+ * whose range maxima together stay below the bar is non-essential: only
+ * the essential terms' postings are read, and a document whose partial
+ * score plus the tail's maxima reaches the bar looks the tail's terms up
+ * one by one (a bit test and a popcount in a dense piece), dropping out as
+ * soon as its bound falls below.  Nothing is known in advance: the bar is
+ * learnt as ranges complete.  Counts postings read, lookups, ranges
+ * visited; checks that the bar it ends with is theta.
+ */
+static void
+range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups, long *visited, long *pieces)
+{
+	const Vec  *q = w->q;
+	int			n = q->n,
+				hn = 0;
+	RangeOrd   *ro = xmalloc(sizeof(RangeOrd) * w->nr);
+	double	   *suf = xmalloc(sizeof(double) * (n + 1));
+	float	   *heap = xmalloc(sizeof(float) * w->k);
+	long	   *pos = xmalloc(sizeof(long) * n),
+			   *end = xmalloc(sizeof(long) * n);
+	float		theta = 0;
+	unsigned char *seen = calloc(w->nr, 1),
+			   *used = xmalloc(n);
+
+	if (!seen)
+		die("out of memory");
+	long	   *line = xmalloc(sizeof(long) * n);	/* the weight line a lookup last read */
+
+	*read = *lookups = *visited = *pieces = 0;
+	w->bytes = 0;
+	for (long g = 0; g < w->nr; g++)
+	{
+		double		b = 0;
+
+		for (int r = 0; r < n; r++)
+			b += (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
+		ro[g] = (RangeOrd) {g, b};
+	}
+	qsort(ro, w->nr, sizeof(RangeOrd), cmp_range);
+	for (long i = 0; i < (seed < 0 ? w->nr : seed + w->nr); i++)
+	{
+		long		g,
+					lo,
+					hi;
+		double		bar = hn == w->k ? theta * (1 - 1e-6) : -1,
+					ub;
+		int			s;
+
+		if (seed < 0 || i < seed)
+		{
+			if (i >= w->nr)
+				break;
+			g = ro[i].g;
+			ub = ro[i].ub;
+			if (ub < bar && seed < 0)
+				break;
+			if (ub < bar)
+				continue;
+		}
+		else
+		{
+			/* the sweep in document order, after the seeds */
+			g = i - seed;
+			if (seen[g])
+				continue;
+			ub = 0;
+			for (int r = 0; r < n; r++)
+				ub += (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
+			if (ub < bar)
+				continue;
+		}
+		seen[g] = 1;
+		lo = g * w->R;
+		hi = lo + w->R < w->ndocs ? lo + w->R : w->ndocs;
+		(*visited)++;
+		memset(used, 0, n);
+		for (int r = 0; r < n; r++)
+			line[r] = -1;
+		suf[n] = 0;
+		for (int r = n - 1; r >= 0; r--)
+			suf[r] = suf[r + 1] + (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
+		for (s = n; s > 0 && suf[s - 1] < bar; s--)
+			;
+		for (int r = 0; r < n; r++)
+		{
+			int			d = q->dim[w->ord[r].t];
+
+			pos[r] = first_at(w->p, d, (uint32_t) lo);
+			end[r] = first_at(w->p, d, (uint32_t) hi);
+		}
+		memset(w->acc + lo, 0, sizeof(float) * (hi - lo));
+		for (int r = 0; r < s; r++)
+		{
+			float		qw = q->w[w->ord[r].t];
+
+			for (long j = pos[r]; j < end[r]; j++)
+				w->acc[w->p->doc[j]] += qw * w->p->w[j];
+			*read += end[r] - pos[r];
+			*pieces += end[r] > pos[r];
+			w->bytes += piece_bytes(w->R, (int) (end[r] - pos[r]));
+		}
+		for (long doc = lo; doc < hi; doc++)
+		{
+			float		a = w->acc[doc];
+			int			r;
+
+			if (a == 0 && s == n)
+				continue;
+			for (r = s; r < n; r++)
+			{
+				int			d = q->dim[w->ord[r].t];
+				long		j;
+
+				bar = hn == w->k ? theta * (1 - 1e-6) : -1;
+				if (a + suf[r] < bar)
+					break;
+				(*lookups)++;
+				if (!used[r] && end[r] > pos[r])
+				{
+					int			c = (int) (end[r] - pos[r]);
+
+					used[r] = 1;
+					(*pieces)++;
+					/* a bitmap, or the offsets, to find documents in */
+					w->bytes += c >= w->R / 16 ? w->R / 8 : 2L * c;
+				}
+				j = first_at(w->p, d, (uint32_t) doc);
+				if (j < end[r] && w->p->doc[j] == (uint32_t) doc)
+				{
+					a += q->w[w->ord[r].t] * w->p->w[j];
+					/* and the cache line of its weight */
+					if ((j - pos[r]) / 32 != line[r])
+					{
+						line[r] = (j - pos[r]) / 32;
+						w->bytes += 64;
+					}
+				}
+			}
+			if (r == n)
+			{
+				heap_offer(heap, &hn, w->k, a);
+				if (hn == w->k)
+					theta = heap[0];
+			}
+		}
+	}
+	if (hn < w->k || fabsf(theta - theta_true) > 1e-5f * theta_true)
+		die("range at a time ended with a bar other than theta: a bug here");
+	free(ro);
+	free(suf);
+	free(heap);
+	free(pos);
+	free(end);
+	free(seen);
+	free(used);
+	free(line);
+}
+
 static void
 oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
-	   double *walk_frac, double *static_frac, double *real_frac, double *theta_out)
+	   double *walk_frac, double *static_frac, double *real_frac, double *bmp, double *theta_out)
 {
 	long		total = 0;
 	float	   *top;
@@ -471,6 +738,8 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 		int			R = sizes[s];
 		long		nr = (ndocs + R - 1) / R;
 		float	   *rmax = calloc((size_t) nr * q->n, sizeof(float));	/* [range][rank] */
+		int		   *cnt = calloc((size_t) nr * q->n, sizeof(int));
+		long		allbytes = 0;
 		double	   *rest = xmalloc(sizeof(double) * nr);
 		float	   *best = calloc(nr, sizeof(float));
 		unsigned char *alive = xmalloc(nr);
@@ -499,6 +768,8 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			{
 				float	   *m = &rmax[(p->doc[i] / R) * q->n + r];
 
+				cnt[(p->doc[i] / R) * q->n + r]++;
+
 				if (p->w[i] > *m)
 					*m = p->w[i];
 			}
@@ -521,7 +792,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 				stat += alive[p->doc[i] / R];
 		}
 		w = (Walk) {.p = p, .q = q, .ord = ord, .ndocs = ndocs, .R = R, .nr = nr, .k = k, .total = total,
-			.rmax = rmax, .maxnorm = maxnorm, .qrest = qrest, .acc = acc, .best = best, .tmp = top,
+.rmax = rmax, .cnt = cnt, .maxnorm = maxnorm, .qrest = qrest, .acc = acc, .best = best, .tmp = top,
 			.alive = alive, .rest = rest};
 		/* the ideal walk (a check after every term), then the scan's own way */
 		read = walk(&w, 1, theta);
@@ -529,13 +800,46 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 		{
 			long		rd = walk(&w, 0, theta);
 
+			for (long x = 0; x < nr * q->n; x++)
+				allbytes += piece_bytes(R, cnt[x]);
+			bmp[s * NB + 9] = allbytes ? (double) w.bytes / allbytes : 0;
+
 			real_frac[s] = total ? (double) rd / total : 0;
 			/* the ideal walk reads a subset of both: a check of the tool */
 			if (rd < read || stat < read)
 				die("the ideal walk read more than a real one: a bug here");
 		}
 		static_frac[s] = total ? (double) stat / total : 0;
+		{
+			long		rd,
+						lk,
+						vis,
+						pc;
+
+			range_at_a_time(&w, theta, -1, &rd, &lk, &vis, &pc);
+			bmp[s * NB] = total ? (double) rd / total : 0;
+			bmp[s * NB + 1] = total ? (double) lk / total : 0;
+			bmp[s * NB + 2] = (double) vis / nr;
+			bmp[s * NB + 3] = (double) pc;
+			bmp[s * NB + 10] = allbytes ? (double) w.bytes / allbytes : 0;
+			range_at_a_time(&w, theta, sweep_seed, &rd, &lk, &vis, &pc);
+			bmp[s * NB + 4] = total ? (double) rd / total : 0;
+			bmp[s * NB + 5] = total ? (double) lk / total : 0;
+			bmp[s * NB + 6] = (double) vis / nr;
+			bmp[s * NB + 7] = (double) pc;
+			bmp[s * NB + 11] = allbytes ? (double) w.bytes / allbytes : 0;
+		}
+		/* all the query terms' pieces, for comparison */
+		{
+			long		pc = 0;
+
+			for (long g = 0; g < nr; g++)
+				for (int r = 0; r < q->n; r++)
+					pc += rmax[g * q->n + r] > 0;
+			bmp[s * NB + 8] = (double) pc;
+		}
 		free(rmax);
+		free(cnt);
 		free(rest);
 		free(best);
 		free(alive);
@@ -566,6 +870,8 @@ main(int argc, char **argv)
 	if (argc == 4 && (k = atoi(argv[3])) < 1)
 		die("K must be positive");
 	use_cs = getenv("CS") && strcmp(getenv("CS"), "1") == 0;
+	if (getenv("SEEDS") && (sweep_seed = atol(getenv("SEEDS"))) < 0)
+		die("SEEDS must be 0 or more");
 	if (getenv("CHECKPOINTS"))
 	{
 		char	   *e,
@@ -593,24 +899,26 @@ main(int argc, char **argv)
 	for (int c = 0; c < ncps; c++)
 		printf(" %.0f%%", cps[c] * 100);
 	printf("\n");
-	printf("order\trange\tideal_walk_mean\tideal_walk_p50\tstatic_mean\tstatic_p50\tcheckpoints_mean\tcheckpoints_p50\n");
+	printf("order\trange\tideal_walk_mean\tideal_walk_p50\tstatic_mean\tstatic_p50\tcheckpoints_mean\tcheckpoints_p50\trat_read_mean\trat_lookups_mean\trat_ranges_mean\trat_pieces_mean\tsweep_read_mean\tsweep_lookups_mean\tsweep_ranges_mean\tsweep_pieces_mean\tall_pieces_mean\tcheckpoints_bytes_mean\trat_bytes_mean\tsweep_bytes_mean\n");
 	for (int o = 0; o < 2; o++)
 	{
 		double	   *wf = xmalloc(sizeof(double) * qs.n * NSIZES),
 				   *sf = xmalloc(sizeof(double) * qs.n * NSIZES),
-				   *cf = xmalloc(sizeof(double) * qs.n * NSIZES);
+				   *cf = xmalloc(sizeof(double) * qs.n * NSIZES),
+				   *bf = xmalloc(sizeof(double) * qs.n * NSIZES * NB);
 
 		for (long i = 0; i < qs.n; i++)
 		{
 			double		theta;
 
-			oracle(&post[o], docs.n, &qs.v[i], k, acc, wf + i * NSIZES, sf + i * NSIZES, cf + i * NSIZES, &theta);
+			oracle(&post[o], docs.n, &qs.v[i], k, acc, wf + i * NSIZES, sf + i * NSIZES, cf + i * NSIZES, bf + i * NSIZES * NB, &theta);
 		}
 		for (int s = 0; s < NSIZES; s++)
 		{
 			double		wm = 0,
 						sm = 0,
-						cm = 0;
+						cm = 0,
+						bm[NB] = {0};
 			float	   *wv = xmalloc(sizeof(float) * qs.n),
 					   *sv = xmalloc(sizeof(float) * qs.n),
 					   *cv = xmalloc(sizeof(float) * qs.n);
@@ -620,12 +928,16 @@ main(int argc, char **argv)
 				wm += wv[i] = (float) wf[i * NSIZES + s];
 				sm += sv[i] = (float) sf[i * NSIZES + s];
 				cm += cv[i] = (float) cf[i * NSIZES + s];
+				for (int c = 0; c < NB; c++)
+					bm[c] += bf[(i * NSIZES + s) * NB + c];
 			}
 			qsort(wv, qs.n, sizeof(float), cmp_desc);
 			qsort(sv, qs.n, sizeof(float), cmp_desc);
 			qsort(cv, qs.n, sizeof(float), cmp_desc);
-			printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", oname[o], sizes[s], wm / qs.n, wv[qs.n / 2],
-				   sm / qs.n, sv[qs.n / 2], cm / qs.n, cv[qs.n / 2]);
+			printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.0f\t%.4f\t%.4f\t%.4f\t%.0f\t%.0f\t%.4f\t%.4f\t%.4f\n", oname[o], sizes[s], wm / qs.n, wv[qs.n / 2],
+				   sm / qs.n, sv[qs.n / 2], cm / qs.n, cv[qs.n / 2], bm[0] / qs.n, bm[1] / qs.n, bm[2] / qs.n,
+				   bm[3] / qs.n, bm[4] / qs.n, bm[5] / qs.n, bm[6] / qs.n, bm[7] / qs.n, bm[8] / qs.n,
+				   bm[9] / qs.n, bm[10] / qs.n, bm[11] / qs.n);
 			free(wv);
 			free(sv);
 			free(cv);
@@ -633,6 +945,7 @@ main(int argc, char **argv)
 		free(wf);
 		free(sf);
 		free(cf);
+		free(bf);
 	}
 	return 0;
 }
