@@ -13,6 +13,10 @@
 #        p50 and p90 of the 100 KIND queries' top-K (default 10) inside the
 #        server: each query runs twice and the second run is timed, so the
 #        pages it reads are in shared buffers; SQL (e.g. a SET) runs first
+#   bash test/bench/inverted_profile.sh compare KIND N SETTING_A SETTING_B
+#        two values of a setting ("name=value") side by side on the first N
+#        KIND queries' top-10: per query A, B, B, A, each run twice and the
+#        second timed, so that drifting load falls on both; mean and p50
 #   bash test/bench/inverted_profile.sh perf KIND [SECONDS]
 #        perf record of one backend running the KIND queries; the top symbols
 #   bash test/bench/inverted_profile.sh stop | drop     stop it | delete it
@@ -96,6 +100,26 @@ time)
 	  || ' ms, p90 ' || round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) FROM tm;"; } > "$D/time.sql"
 	chown postgres: "$D/time.sql"
 	P -At -f "$D/time.sql"
+	;;
+compare)
+	start
+	[ $# -eq 5 ] || { echo "usage: $0 compare KIND N SETTING_A SETTING_B" >&2; exit 2; }
+	{ echo "SET enable_seqscan = off;"
+	  echo "CREATE TEMP TABLE tm (s text, ms float8);"
+	  echo "DO \$\$ DECLARE r record; t0 timestamptz; s text; BEGIN"
+	  echo "FOR r IN SELECT emb FROM queries WHERE kind = '$2' ORDER BY id LIMIT $3 LOOP"
+	  echo "  FOREACH s IN ARRAY ARRAY['$4', '$5', '$5', '$4'] LOOP"
+	  echo "    PERFORM set_config(split_part(s, '=', 1), split_part(s, '=', 2), false);"
+	  echo "    PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT 10;"
+	  echo "    t0 := clock_timestamp();"
+	  echo "    PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT 10;"
+	  echo "    INSERT INTO tm VALUES (s, extract(epoch FROM clock_timestamp() - t0) * 1000);"
+	  echo "  END LOOP;"
+	  echo "END LOOP; END \$\$;"
+	  echo "SELECT '$2 ' || s || ': mean ' || round(avg(ms)::numeric, 3) || ' ms, p50 '"
+	  echo "  || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3) FROM tm GROUP BY s ORDER BY s;"; } > "$D/compare.sql"
+	chown postgres: "$D/compare.sql"
+	P -At -f "$D/compare.sql"
 	;;
 perf)
 	start
