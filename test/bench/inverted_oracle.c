@@ -286,17 +286,19 @@ cmp_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
+/* something numbered (a query term, a range) with a key to sort it by */
 typedef struct
 {
-	int			t;
+	long		id;
 	double		key;
-} TermOrd;
+} Ranked;
 
+/* largest key first */
 static int
-cmp_term(const void *a, const void *b)
+cmp_ranked(const void *a, const void *b)
 {
-	double		x = ((const TermOrd *) a)->key,
-				y = ((const TermOrd *) b)->key;
+	double		x = ((const Ranked *) a)->key,
+				y = ((const Ranked *) b)->key;
 
 	return (x < y) - (x > y);
 }
@@ -380,7 +382,7 @@ typedef struct
 {
 	const Post *p;
 	const Vec  *q;
-	const TermOrd *ord;
+	const Ranked *ord;
 	long		ndocs;
 	int			R;
 	long		nr;
@@ -430,14 +432,14 @@ walk(Walk *w, int ideal, float theta)
 		double		b = 0;
 
 		for (int r = 0; r < q->n; r++)
-			b += (double) q->w[w->ord[r].t] * w->rmax[g * q->n + r];
+			b += (double) q->w[w->ord[r].id] * w->rmax[g * q->n + r];
 		w->rest[g] = b;
 		w->alive[g] = !ideal || b >= theta;
 	}
 	for (int r = 0; r < q->n; r++)
 	{
-		int			d = q->dim[w->ord[r].t];
-		float		qw = q->w[w->ord[r].t];
+		int			d = q->dim[w->ord[r].id];
+		float		qw = q->w[w->ord[r].id];
 		float		bar = theta;
 
 		for (long i = w->p->start[d]; i < w->p->start[d + 1]; i++)
@@ -491,21 +493,6 @@ first_at(const Post *p, int d, uint32_t doc)
 			hi = m;
 	}
 	return lo;
-}
-
-typedef struct
-{
-	long		g;
-	double		ub;
-} RangeOrd;
-
-static int
-cmp_range(const void *a, const void *b)
-{
-	double		x = ((const RangeOrd *) a)->ub,
-				y = ((const RangeOrd *) b)->ub;
-
-	return (x < y) - (x > y);
 }
 
 /* a min-heap of the k best complete scores: h[0] is the bar */
@@ -563,7 +550,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 	const Vec  *q = w->q;
 	int			n = q->n,
 				hn = 0;
-	RangeOrd   *ro = xmalloc(sizeof(RangeOrd) * w->nr);
+	Ranked   *ro = xmalloc(sizeof(Ranked) * w->nr);
 	double	   *suf = xmalloc(sizeof(double) * (n + 1));
 	float	   *heap = xmalloc(sizeof(float) * w->k);
 	long	   *pos = xmalloc(sizeof(long) * n),
@@ -583,10 +570,10 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 		double		b = 0;
 
 		for (int r = 0; r < n; r++)
-			b += (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
-		ro[g] = (RangeOrd) {g, b};
+			b += (double) q->w[w->ord[r].id] * w->rmax[g * n + r];
+		ro[g] = (Ranked) {g, b};
 	}
-	qsort(ro, w->nr, sizeof(RangeOrd), cmp_range);
+	qsort(ro, w->nr, sizeof(Ranked), cmp_ranked);
 	for (long i = 0; i < (seed < 0 ? w->nr : seed + w->nr); i++)
 	{
 		long		g,
@@ -600,8 +587,8 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 		{
 			if (i >= w->nr)
 				break;
-			g = ro[i].g;
-			ub = ro[i].ub;
+			g = ro[i].id;
+			ub = ro[i].key;
 			if (ub < bar && seed < 0)
 				break;
 			if (ub < bar)
@@ -615,7 +602,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 				continue;
 			ub = 0;
 			for (int r = 0; r < n; r++)
-				ub += (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
+				ub += (double) q->w[w->ord[r].id] * w->rmax[g * n + r];
 			if (ub < bar)
 				continue;
 		}
@@ -628,12 +615,12 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 			line[r] = -1;
 		suf[n] = 0;
 		for (int r = n - 1; r >= 0; r--)
-			suf[r] = suf[r + 1] + (double) q->w[w->ord[r].t] * w->rmax[g * n + r];
+			suf[r] = suf[r + 1] + (double) q->w[w->ord[r].id] * w->rmax[g * n + r];
 		for (s = n; s > 0 && suf[s - 1] < bar; s--)
 			;
 		for (int r = 0; r < n; r++)
 		{
-			int			d = q->dim[w->ord[r].t];
+			int			d = q->dim[w->ord[r].id];
 
 			pos[r] = first_at(w->p, d, (uint32_t) lo);
 			end[r] = first_at(w->p, d, (uint32_t) hi);
@@ -641,7 +628,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 		memset(w->acc + lo, 0, sizeof(float) * (hi - lo));
 		for (int r = 0; r < s; r++)
 		{
-			float		qw = q->w[w->ord[r].t];
+			float		qw = q->w[w->ord[r].id];
 
 			for (long j = pos[r]; j < end[r]; j++)
 				w->acc[w->p->doc[j]] += qw * w->p->w[j];
@@ -658,7 +645,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 				continue;
 			for (r = s; r < n; r++)
 			{
-				int			d = q->dim[w->ord[r].t];
+				int			d = q->dim[w->ord[r].id];
 				long		j;
 
 				bar = hn == w->k ? theta * (1 - 1e-6) : -1;
@@ -677,7 +664,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 				j = first_at(w->p, d, (uint32_t) doc);
 				if (j < end[r] && w->p->doc[j] == (uint32_t) doc)
 				{
-					a += q->w[w->ord[r].t] * w->p->w[j];
+					a += q->w[w->ord[r].id] * w->p->w[j];
 					/* and the cache line of its weight */
 					if ((j - pos[r]) / 32 != line[r])
 					{
@@ -713,7 +700,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 	long		total = 0;
 	float	   *top;
 	float		theta;
-	TermOrd    *ord = xmalloc(sizeof(TermOrd) * q->n);
+	Ranked    *ord = xmalloc(sizeof(Ranked) * q->n);
 
 	/* exact scores, and theta */
 	memset(acc, 0, sizeof(float) * ndocs);
@@ -724,14 +711,14 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 		for (long i = p->start[d]; i < p->start[d + 1]; i++)
 			acc[p->doc[i]] += q->w[j] * p->w[i];
 		total += p->start[d + 1] - p->start[d];
-		ord[j].t = j;
+		ord[j].id = j;
 		ord[j].key = p->start[d + 1] > p->start[d] ?
 			(double) q->w[j] * p->maxw[d] / (double) (p->start[d + 1] - p->start[d]) : 0;
 	}
 	top = xmalloc(sizeof(float) * ndocs);
 	theta = kth_largest(acc, ndocs, k, top);
 	*theta_out = theta;
-	qsort(ord, q->n, sizeof(TermOrd), cmp_term);
+	qsort(ord, q->n, sizeof(Ranked), cmp_ranked);
 
 	for (int s = 0; s < NSIZES; s++)
 	{
@@ -754,7 +741,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 				maxnorm[i / R] = p->norm[i];
 		qrest[q->n] = 0;
 		for (int r = q->n - 1; r >= 0; r--)
-			qrest[r] = qrest[r + 1] + (double) q->w[ord[r].t] * q->w[ord[r].t];
+			qrest[r] = qrest[r + 1] + (double) q->w[ord[r].id] * q->w[ord[r].id];
 		for (int r = 0; r <= q->n; r++)
 			qrest[r] = sqrt(qrest[r]) * (1 + 1e-9);
 
@@ -762,7 +749,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			die("out of memory");
 		for (int r = 0; r < q->n; r++)
 		{
-			int			d = q->dim[ord[r].t];
+			int			d = q->dim[ord[r].id];
 
 			for (long i = p->start[d]; i < p->start[d + 1]; i++)
 			{
@@ -779,14 +766,14 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			double		b = 0;
 
 			for (int r = 0; r < q->n; r++)
-				b += (double) q->w[ord[r].t] * rmax[g * q->n + r];
+				b += (double) q->w[ord[r].id] * rmax[g * q->n + r];
 			rest[g] = b;
 			alive[g] = b >= theta;
 		}
 		/* static: every posting of a range whose bound reaches theta */
 		for (int r = 0; r < q->n; r++)
 		{
-			int			d = q->dim[ord[r].t];
+			int			d = q->dim[ord[r].id];
 
 			for (long i = p->start[d]; i < p->start[d + 1]; i++)
 				stat += alive[p->doc[i] / R];
