@@ -102,7 +102,8 @@ configs=$1 outdir=$2
 shift 2
 common=("$@")
 [ -r "$configs" ] || die "cannot read $configs"
-[ -z "$from" ] || [ -r "$from" ] || die "cannot read the state $from"
+# a state is only branched from: --no-train needs none
+[ -z "$from" ] || [ $do_train -eq 0 ] || [ -r "$from" ] || die "cannot read the state $from"
 if [ -n "$results" ]; then
 	[ -r "$results" ] || die "cannot read the table $results"
 	[ "$(head -1 "$results" | cut -f1-3)" = "$(printf 'run\toptions\tsteps')" ] || die "$results is not an ablation.tsv"
@@ -157,7 +158,7 @@ own_options() {
 	for ((i = 0; i < ${#words[@]}; i++)); do
 		if [ "${words[$i]}" = --from ]; then
 			run_from=${words[$((i + 1))]:-}
-			[ -r "$run_from" ] || die "cannot read the state $run_from"
+			[ $do_train -eq 0 ] || [ -r "$run_from" ] || die "cannot read the state $run_from"
 			i=$((i + 1))
 		else
 			own+=("${words[$i]}")

@@ -362,6 +362,15 @@ DATA="$tmp/abs2/data" UNTIED_STAGE1="$tmp/abs2/sparse.state" DENSE_STAGE1="$tmp/
 	OUT="$tmp/abs2/out" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs2.log" 2>&1
 check "ablation-stage2: all 22 runs listed" '[ $(grep -c "sparseclip-train --out" "$tmp/abs2.log") -eq 22 ]'
 check "ablation-stage2: each run branches from its own stage 1" 'grep "out $tmp/abs2/out/best/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state" && grep "out $tmp/abs2/out/dense/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/dense.state" && grep "out $tmp/abs2/out/best-untied/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/sparse.state" && grep "out $tmp/abs2/out/topk80/" "$tmp/abs2.log" | grep -q -- "--resume $tmp/abs2/tied.state"'
+check "ablation-stage2: a missing stage 1 refused" '! DATA="$tmp/abs2/data" UNTIED_STAGE1="$tmp/abs2/gone.state" DENSE_STAGE1="$tmp/abs2/dense.state" TIED_STAGE1="$tmp/abs2/tied.state" OUT="$tmp/abs2/out3" bash results/ablation-stage2/run.sh --dry-run > "$tmp/abs3.log" 2>&1 && grep -q "no $tmp/abs2/gone.state" "$tmp/abs3.log"'
+# --no-train rebuilds the table from the committed one without the states
+# (the machine that trained them may be gone): the rows whose own --from
+# names a state match when given the same path, there or not
+from_of() { awk -F'\t' -v n="$1" '$1 == n { print $2 }' results/ablation-stage2/ablation.tsv | grep -o -- '--from [^ ]*' | cut -d' ' -f2; }
+if DATA="$tmp/abs2/data" UNTIED_STAGE1="$(from_of best-untied)" DENSE_STAGE1="$(from_of dense)" TIED_STAGE1=/nonexistent/tied.state \
+	OUT="$tmp/abs2/out4" bash results/ablation-stage2/run.sh --no-train \
+	--results results/ablation-stage2/ablation.tsv > "$tmp/abs4.log" 2>&1; then :; fi
+check "ablation-stage2: --no-train needs no stage 1, and takes every committed row" '[ -s "$tmp/abs2/out4/ablation.tsv" ] && [ $(grep -c "(earlier table)" "$tmp/abs2/out4/ablation.md") -eq $(awk -F"\t" "NR > 1 && \$4 ~ /^-?[0-9]/" results/ablation-stage2/ablation.tsv | wc -l) ] && [ $(grep -c "(earlier table)" "$tmp/abs2/out4/ablation.md") -ge 10 ]'
 check "default-model.sh: DENSE=1 with TIED=1 refused" '! DENSE=1 TIED=1 bash recipes/default-model.sh > /dev/null 2>&1'
 check "default-model.sh: TIED other than 0 or 1 refused" '! TIED=yes bash recipes/default-model.sh > "$tmp/tiedyes.log" 2>&1 && grep -q "TIED is 0 or 1" "$tmp/tiedyes.log"'
 check "ablate: bad config refused" 'printf "a/b --dense\n" > "$tmp/runs3.txt"; ! bash ./ablate.sh "$tmp/runs3.txt" "$tmp/ab5" "${common[@]}" > /dev/null 2>&1'

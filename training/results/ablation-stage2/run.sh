@@ -24,7 +24,11 @@ DENSE_STAGE1=${DENSE_STAGE1:-$root/training/runs/default-model-dense/stage1.safe
 TIED_STAGE1=${TIED_STAGE1:-$root/training/runs/default-model/stage1.safetensors.done.state}
 OUT=${OUT:-$root/training/runs/ablation-stage2}
 THREADS=${THREADS:-2}
-for f in "$UNTIED_STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1" "$DATA/train-colour.tsv"; do
+# the stage-1 states are only branched from: --no-train needs none of them
+# (a table rebuilt from committed rows names states long gone)
+need=("$DATA/train-colour.tsv")
+[[ " $* " == *" --no-train "* ]] || need+=("$UNTIED_STAGE1" "$DENSE_STAGE1" "$TIED_STAGE1")
+for f in "${need[@]}"; do
 	[ -r "$f" ] || { echo "run.sh: no $f: run training/recipes/default-model.sh with STAGE1_ONLY=1 (plain, TIED=0 and DENSE=1) first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
