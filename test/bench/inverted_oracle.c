@@ -304,24 +304,32 @@ cmp_ranked(const void *a, const void *b)
 }
 
 #define NSIZES 4
+static const int sizes[NSIZES] = {1024, 256, 64, 16};
 
-/*
- * The bytes of a piece of c postings in a range of R documents, as the index
- * stores it: a bitmap and bfloat16 weights from R / 16 postings on (64 of
- * 1,024), else uint16 offsets and weights.
- */
-static long
-piece_bytes(int R, int c)
-{
-	if (c == 0)
-		return 0;
-	return c >= R / 16 ? R / 8 + 2L * c : 4L * c;
-}
 #define NB 12					/* range-at-a-time figures per size */
 
 /* the sweep's seeds: ranges taken by bound before the rest in order (SEEDS) */
 static long sweep_seed = 8;
-static const int sizes[NSIZES] = {1024, 256, 64, 16};
+
+/*
+ * A piece of c postings in a range of R documents, as the index stores it:
+ * a bitmap and bfloat16 weights from R / 16 postings on (64 of 1,024), else
+ * uint16 offsets and weights.  The part a lookup searches (the bitmap or the
+ * offsets), and the whole.
+ */
+static long
+piece_index_bytes(int R, int c)
+{
+	if (c == 0)
+		return 0;
+	return c >= R / 16 ? R / 8 : 2L * c;
+}
+
+static long
+piece_bytes(int R, int c)
+{
+	return piece_index_bytes(R, c) + 2L * c;
+}
 
 /* the scan's checkpoints, as shares of the postings (CHECKPOINTS="0.3,0.55") */
 static double cps[32] = {0.30, 0.55};
@@ -390,6 +398,7 @@ typedef struct
 	long		total;			/* the query terms' postings */
 	const float *rmax;			/* [range][rank]: the term's largest weight there */
 	const int  *cnt;			/* [range][rank]: the term's postings there */
+	const double *bound;		/* [range]: sum of q * the range maxima */
 	long		bytes;			/* set by a walk: the bytes of the pieces it read */
 	const float *maxnorm;		/* [range]: the largest |d| */
 	const double *qrest;		/* [rank]: |q| of the terms from that rank on */
@@ -429,12 +438,8 @@ walk(Walk *w, int ideal, float theta)
 	w->bytes = 0;
 	for (long g = 0; g < w->nr; g++)
 	{
-		double		b = 0;
-
-		for (int r = 0; r < q->n; r++)
-			b += (double) q->w[w->ord[r].id] * w->rmax[g * q->n + r];
-		w->rest[g] = b;
-		w->alive[g] = !ideal || b >= theta;
+		w->rest[g] = w->bound[g];
+		w->alive[g] = !ideal || w->bound[g] >= theta;
 	}
 	for (int r = 0; r < q->n; r++)
 	{
@@ -550,63 +555,49 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 	const Vec  *q = w->q;
 	int			n = q->n,
 				hn = 0;
-	Ranked   *ro = xmalloc(sizeof(Ranked) * w->nr);
+	Ranked	   *ro = xmalloc(sizeof(Ranked) * w->nr);
+	long	   *order = xmalloc(sizeof(long) * w->nr);
+	long		norder = 0;
 	double	   *suf = xmalloc(sizeof(double) * (n + 1));
 	float	   *heap = xmalloc(sizeof(float) * w->k);
 	long	   *pos = xmalloc(sizeof(long) * n),
-			   *end = xmalloc(sizeof(long) * n);
+			   *end = xmalloc(sizeof(long) * n),
+			   *line = xmalloc(sizeof(long) * n);	/* the weight line a lookup last read */
 	float		theta = 0;
 	unsigned char *seen = calloc(w->nr, 1),
 			   *used = xmalloc(n);
 
 	if (!seen)
 		die("out of memory");
-	long	   *line = xmalloc(sizeof(long) * n);	/* the weight line a lookup last read */
-
 	*read = *lookups = *visited = *pieces = 0;
 	w->bytes = 0;
+	/* the visiting order: by bound, or the seeds by bound and then the rest in order */
 	for (long g = 0; g < w->nr; g++)
-	{
-		double		b = 0;
-
-		for (int r = 0; r < n; r++)
-			b += (double) q->w[w->ord[r].id] * w->rmax[g * n + r];
-		ro[g] = (Ranked) {g, b};
-	}
+		ro[g] = (Ranked) {g, w->bound[g]};
 	qsort(ro, w->nr, sizeof(Ranked), cmp_ranked);
-	for (long i = 0; i < (seed < 0 ? w->nr : seed + w->nr); i++)
+	for (long i = 0; i < w->nr && (seed < 0 || i < seed); i++)
 	{
-		long		g,
+		order[norder++] = ro[i].id;
+		seen[ro[i].id] = 1;
+	}
+	for (long g = 0; g < w->nr && seed >= 0; g++)
+		if (!seen[g])
+			order[norder++] = g;
+	for (long i = 0; i < norder; i++)
+	{
+		long		g = order[i],
 					lo,
 					hi;
-		double		bar = hn == w->k ? theta * (1 - 1e-6) : -1,
-					ub;
+		double		bar = hn == w->k ? theta * (1 - 1e-6) : -1;
 		int			s;
 
-		if (seed < 0 || i < seed)
+		if (w->bound[g] < bar)
 		{
-			if (i >= w->nr)
+			/* by bound, no range after this one can reach the bar either */
+			if (seed < 0)
 				break;
-			g = ro[i].id;
-			ub = ro[i].key;
-			if (ub < bar && seed < 0)
-				break;
-			if (ub < bar)
-				continue;
+			continue;
 		}
-		else
-		{
-			/* the sweep in document order, after the seeds */
-			g = i - seed;
-			if (seen[g])
-				continue;
-			ub = 0;
-			for (int r = 0; r < n; r++)
-				ub += (double) q->w[w->ord[r].id] * w->rmax[g * n + r];
-			if (ub < bar)
-				continue;
-		}
-		seen[g] = 1;
 		lo = g * w->R;
 		hi = lo + w->R < w->ndocs ? lo + w->R : w->ndocs;
 		(*visited)++;
@@ -659,7 +650,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 					used[r] = 1;
 					(*pieces)++;
 					/* a bitmap, or the offsets, to find documents in */
-					w->bytes += c >= w->R / 16 ? w->R / 8 : 2L * c;
+					w->bytes += piece_index_bytes(w->R, c);
 				}
 				j = first_at(w->p, d, (uint32_t) doc);
 				if (j < end[r] && w->p->doc[j] == (uint32_t) doc)
@@ -684,6 +675,7 @@ range_at_a_time(Walk *w, float theta_true, long seed, long *read, long *lookups,
 	if (hn < w->k || fabsf(theta - theta_true) > 1e-5f * theta_true)
 		die("range at a time ended with a bar other than theta: a bug here");
 	free(ro);
+	free(order);
 	free(suf);
 	free(heap);
 	free(pos);
@@ -726,7 +718,9 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 		long		nr = (ndocs + R - 1) / R;
 		float	   *rmax = calloc((size_t) nr * q->n, sizeof(float));	/* [range][rank] */
 		int		   *cnt = calloc((size_t) nr * q->n, sizeof(int));
-		long		allbytes = 0;
+		double	   *bound = xmalloc(sizeof(double) * nr);
+		long		allbytes = 0,
+					allpieces = 0;
 		double	   *rest = xmalloc(sizeof(double) * nr);
 		float	   *best = calloc(nr, sizeof(float));
 		unsigned char *alive = xmalloc(nr);
@@ -767,7 +761,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 
 			for (int r = 0; r < q->n; r++)
 				b += (double) q->w[ord[r].id] * rmax[g * q->n + r];
-			rest[g] = b;
+			bound[g] = b;
 			alive[g] = b >= theta;
 		}
 		/* static: every posting of a range whose bound reaches theta */
@@ -779,7 +773,7 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 				stat += alive[p->doc[i] / R];
 		}
 		w = (Walk) {.p = p, .q = q, .ord = ord, .ndocs = ndocs, .R = R, .nr = nr, .k = k, .total = total,
-.rmax = rmax, .cnt = cnt, .maxnorm = maxnorm, .qrest = qrest, .acc = acc, .best = best, .tmp = top,
+			.rmax = rmax, .cnt = cnt, .bound = bound, .maxnorm = maxnorm, .qrest = qrest, .acc = acc, .best = best, .tmp = top,
 			.alive = alive, .rest = rest};
 		/* the ideal walk (a check after every term), then the scan's own way */
 		read = walk(&w, 1, theta);
@@ -788,7 +782,10 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			long		rd = walk(&w, 0, theta);
 
 			for (long x = 0; x < nr * q->n; x++)
+			{
 				allbytes += piece_bytes(R, cnt[x]);
+				allpieces += cnt[x] > 0;
+			}
 			bmp[s * NB + 9] = allbytes ? (double) w.bytes / allbytes : 0;
 
 			real_frac[s] = total ? (double) rd / total : 0;
@@ -817,16 +814,10 @@ oracle(const Post *p, long ndocs, const Vec *q, int k, float *acc,
 			bmp[s * NB + 11] = allbytes ? (double) w.bytes / allbytes : 0;
 		}
 		/* all the query terms' pieces, for comparison */
-		{
-			long		pc = 0;
-
-			for (long g = 0; g < nr; g++)
-				for (int r = 0; r < q->n; r++)
-					pc += rmax[g * q->n + r] > 0;
-			bmp[s * NB + 8] = (double) pc;
-		}
+		bmp[s * NB + 8] = (double) allpieces;
 		free(rmax);
 		free(cnt);
+		free(bound);
 		free(rest);
 		free(best);
 		free(alive);
