@@ -1,0 +1,189 @@
+/*
+ * inverted_kernels.c - the scan's bitmap kernels side by side, outside
+ * PostgreSQL: nanoseconds to add one 1,024-document bitmap piece into its
+ * range's accumulators, by the piece's number of postings, for the kernels
+ * of src/inverted/scan_kernels.c (included whole: its static kernels are
+ * what is measured) and, as the baseline, the AVX-512 kernel it had before
+ * (an expanding load per 16 documents, kept here only for this
+ * comparison).  Built and run by inverted_kernels.sh.
+ *
+ * Pieces are added round robin into 32 ranges (a block of the walk:
+ * 128 kB of accumulators, as in the scan); the best of 5 rounds counts.
+ * Every kernel's sums are checked against the portable kernel's.
+ */
+#include "../../src/inverted/scan_kernels.c"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* the GUC the kernels' choice reads (handler.c in the extension) */
+int			inv_simd = INV_SIMD_AVX512;
+
+#define NPIECES 4096
+#define NRANGES 32
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The AVX-512 kernel until commit de5ad23: the baseline. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2")))
+static bool
+add_bitmap_expand(float4 *base, const char *p, uint32 count, float4 q, bool check)
+{
+	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
+	__m512		vq = _mm512_set1_ps(q);
+	int			g;
+
+	(void) count;
+	(void) check;
+	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
+	{
+		uint16		m;
+		__m512		w,
+					a;
+
+		memcpy(&m, p + 2 * g, sizeof(m));
+		w = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(
+									_mm256_maskz_expandloadu_epi16((__mmask16) m, ws)), 16));
+		ws += __builtin_popcount(m);
+		a = _mm512_loadu_ps(base + 16 * g);
+		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
+	}
+	return true;
+}
+#endif
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* xorshift: the same pieces on every run */
+static uint64 rng = 88172645463325252ULL;
+
+static uint32
+next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32) (rng >> 11);
+}
+
+/* npieces bitmap pieces of count postings each, each with slack behind it */
+static char **
+make_pieces(uint32 count)
+{
+	char	  **pieces = malloc(sizeof(char *) * NPIECES);
+
+	for (int k = 0; k < NPIECES; k++)
+	{
+		char	   *p = calloc(1, INV_BITMAP_BYTES + 2 * INV_RANGE_DOCS);
+		uint8		used[INV_RANGE_DOCS] = {0};
+		uint32		n = 0,
+					i = 0;
+
+		while (n < count)
+		{
+			uint32		d = next_rand() % INV_RANGE_DOCS;
+
+			if (!used[d])
+			{
+				used[d] = 1;
+				n++;
+			}
+		}
+		for (uint32 d = 0; d < INV_RANGE_DOCS; d++)
+			if (used[d])
+			{
+				/* bfloat16 weights in [0.5, 1) */
+				uint16		h = (uint16) (0x3f00 + next_rand() % 128);
+
+				p[d / 8] |= (char) (1 << (d % 8));
+				memcpy(p + INV_BITMAP_BYTES + 2 * i++, &h, sizeof(h));
+			}
+		pieces[k] = p;
+	}
+	return pieces;
+}
+
+/* ns per piece, best of 5 rounds of 10 passes; the sums into sums */
+static double
+time_kernel(InvBitmapAddFn fn, char **pieces, uint32 count, float4 *acc, float4 *sums)
+{
+	double		best = 1e30;
+
+	for (int round = 0; round < 5; round++)
+	{
+		double		t0;
+
+		memset(acc, 0, sizeof(float4) * NRANGES * INV_RANGE_DOCS);
+		t0 = now();
+		for (int pass = 0; pass < 10; pass++)
+			for (int k = 0; k < NPIECES; k++)
+				/* q = 0.5: every product exact, so fused and separate adds agree */
+				if (!fn(acc + (size_t) (k % NRANGES) * INV_RANGE_DOCS, pieces[k], count, 0.5f, false))
+				{
+					fprintf(stderr, "inverted_kernels: a kernel refused a good piece\n");
+					exit(1);
+				}
+		best = Min(best, (now() - t0) / (10.0 * NPIECES) * 1e9);
+	}
+	memcpy(sums, acc, sizeof(float4) * NRANGES * INV_RANGE_DOCS);
+	return best;
+}
+
+int
+main(void)
+{
+	static const uint32 counts[] = {64, 96, 128, 192, 256, 384, 512, 768, 1024};
+	float4	   *acc = aligned_alloc(64, sizeof(float4) * NRANGES * INV_RANGE_DOCS);
+	float4	   *ref = malloc(sizeof(float4) * NRANGES * INV_RANGE_DOCS);
+	float4	   *got = malloc(sizeof(float4) * NRANGES * INV_RANGE_DOCS);
+	bool		have512;
+
+	inv_choose_kernels();
+	have512 = inv_add_bitmap == inv_add_bitmap_avx512;
+	printf("postings\tportable ns\tavx2 ns\texpand ns (before)\tavx512 ns (now)\tnow / before\n");
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+	{
+		char	  **pieces = make_pieces(counts[c]);
+		double		t_plain,
+					t_avx2 = 0,
+					t_expand = 0,
+					t_512 = 0;
+
+		t_plain = time_kernel(inv_add_bitmap_plain, pieces, counts[c], acc, ref);
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (__builtin_cpu_supports("avx2"))
+		{
+			t_avx2 = time_kernel(inv_add_bitmap_avx2, pieces, counts[c], acc, got);
+			if (memcmp(ref, got, sizeof(float4) * NRANGES * INV_RANGE_DOCS) != 0)
+			{
+				fprintf(stderr, "inverted_kernels: avx2 sums differ from the portable kernel's\n");
+				return 1;
+			}
+		}
+		if (have512 && __builtin_cpu_supports("avx512vbmi2"))
+			t_expand = time_kernel(add_bitmap_expand, pieces, counts[c], acc, got);
+		if (have512)
+		{
+			t_512 = time_kernel(inv_add_bitmap_avx512, pieces, counts[c], acc, got);
+			if (memcmp(ref, got, sizeof(float4) * NRANGES * INV_RANGE_DOCS) != 0)
+			{
+				fprintf(stderr, "inverted_kernels: avx512 sums differ from the portable kernel's\n");
+				return 1;
+			}
+		}
+#endif
+		printf("%u\t%.1f\t%.1f\t%.1f\t%.1f\t%.3f\n", counts[c], t_plain, t_avx2, t_expand, t_512,
+			   t_expand > 0 ? t_512 / t_expand : 0.0);
+		for (int k = 0; k < NPIECES; k++)
+			free(pieces[k]);
+		free(pieces);
+	}
+	return 0;
+}
