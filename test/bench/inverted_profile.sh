@@ -17,6 +17,14 @@
 #        two values of a setting ("name=value") side by side on the first N
 #        KIND queries' top-10: per query A, B, B, A, each run twice and the
 #        second timed, so that drifting load falls on both; mean and p50
+#   bash test/bench/inverted_profile.sh once
+#        p50 of every query's top-10 run once (text and image interleaved
+#        by id), after an untimed pass: the CPU caches hold little of a
+#        query's pages, as when a server answers varied queries
+#   bash test/bench/inverted_profile.sh hugepages [ROUNDS]
+#        `once` with huge_pages off and on, the server restarted for each,
+#        their order alternating by round (default 2); reserves the kernel's
+#        huge pages for the run (vm.nr_hugepages) and gives them back
 #   bash test/bench/inverted_profile.sh perf KIND [SECONDS]
 #        perf record of one backend running the KIND queries; the top symbols
 #   bash test/bench/inverted_profile.sh stop | drop     stop it | delete it
@@ -43,7 +51,43 @@ start() {
 		-c listen_addresses='' -c shared_buffers=${SHARED_BUFFERS:-7GB} -c max_wal_size=8GB \
 		-c maintenance_work_mem=1GB -c fsync=off -c wal_level=minimal -c max_wal_senders=0 \
 		-c max_parallel_workers_per_gather=0 -c max_parallel_maintenance_workers=2 -c autovacuum=off \
-		-c log_line_prefix='%m [%p] '" start >/dev/null
+		-c huge_pages=${HUGE_PAGES:-try} -c log_line_prefix='%m [%p] '" start >/dev/null
+}
+
+stop() {
+	[ -f "$D/data/postmaster.pid" ] || return 0
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -m fast stop >/dev/null
+}
+
+# every query once, in id order (text and image interleaved), the first pass
+# untimed; LABEL: p50 per kind
+once_pass() {
+	cat > "$D/once.sql" <<SQL
+SET enable_seqscan = off;
+CREATE TEMP TABLE tm (pass int, kind text, ms float8);
+DO \$\$ DECLARE r record; t0 timestamptz; BEGIN
+FOR p IN 1..2 LOOP
+  FOR r IN SELECT kind, emb FROM queries ORDER BY id, kind LOOP
+    t0 := clock_timestamp();
+    PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT 10;
+    INSERT INTO tm VALUES (p, r.kind, extract(epoch FROM clock_timestamp() - t0) * 1000);
+  END LOOP;
+END LOOP; END \$\$;
+SELECT '$1 ' || kind || ' top-10 p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+  || ' ms, p90 ' || round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+  FROM tm WHERE pass = 2 GROUP BY kind ORDER BY kind DESC;
+SQL
+	chown postgres: "$D/once.sql"
+	P -At -f "$D/once.sql"
+}
+
+# SHARED_BUFFERS in MB (accepts kB, MB, GB, TB suffixes)
+shared_mb() {
+	local v=${SHARED_BUFFERS:-7GB}
+	case $v in
+	*TB) echo $(( ${v%TB} * 1024 * 1024 )) ;; *GB) echo $(( ${v%GB} * 1024 )) ;;
+	*MB) echo "${v%MB}" ;; *kB) echo $(( ${v%kB} / 1024 )) ;; *) echo $(( v * 8 / 1024 )) ;;
+	esac
 }
 
 # the queries' loop: each query twice, the second timed (or, with perf, all of them)
@@ -121,6 +165,29 @@ compare)
 	chown postgres: "$D/compare.sql"
 	P -At -f "$D/compare.sql"
 	;;
+once)
+	start
+	once_pass "huge_pages=${HUGE_PAGES:-try}"
+	;;
+hugepages)
+	rounds=${2:-2}
+	old=$(cat /proc/sys/vm/nr_hugepages)
+	# the pool and PostgreSQL's other shared memory, in 2 MB pages
+	want=$(( $(shared_mb) / 2 + 128 ))
+	trap 'stop; echo "$old" > /proc/sys/vm/nr_hugepages' EXIT
+	stop
+	echo "$want" > /proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge "$want" ] ||
+		{ echo "inverted_profile.sh: the kernel gave $(cat /proc/sys/vm/nr_hugepages) of $want huge pages" >&2; exit 1; }
+	for ((r = 1; r <= rounds; r++)); do
+		if ((r % 2)); then order="off on"; else order="on off"; fi
+		for hp in $order; do
+			stop
+			HUGE_PAGES=$hp start
+			once_pass "round $r huge_pages=$hp"
+		done
+	done
+	;;
 perf)
 	start
 	{ echo "SELECT pg_backend_pid() AS pid \\gset"; echo "\\setenv BPID :pid"; echo "\\! echo \$BPID > $D/pid"
@@ -135,7 +202,7 @@ perf)
 	perf report -i "$D/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%'
 	;;
 stop)
-	runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -m fast stop >/dev/null
+	stop
 	;;
 drop)
 	[ -f "$D/data/postmaster.pid" ] && runuser -u postgres -- "$BIN/pg_ctl" -D "$D/data" -m fast stop >/dev/null
