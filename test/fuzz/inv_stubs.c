@@ -52,3 +52,22 @@ STUB(table_slot_create)
 STUB(smgrextend)
 STUB(smgropen)
 STUB(smgrsetowner)
+
+/*
+ * The scan's helper thread (scan_helper.c) is never available here, so the
+ * walk stays on one thread and never enters its PG_TRY.
+ */
+int			inv_helper_lag;
+void	   *PG_exception_stack;
+void	   *error_context_stack;
+_Bool		inv_helper_available(void);
+_Bool
+inv_helper_available(void)
+{
+	return 0;
+}
+STUB(inv_helper_pending)
+STUB(inv_helper_posted_count)
+STUB(inv_helper_run)
+STUB(inv_helper_wait)
+STUB(pg_re_throw)
