@@ -92,7 +92,7 @@ test/unit/bin/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/u
 # The scan's kernels, included whole: PostgreSQL's headers and libpgport,
 # no server (an explicit rule wins over the pattern above).
 PG_PORT_LIB = $(firstword $(wildcard $(shell $(PG_CONFIG) --libdir)/libpgport.a $(shell $(PG_CONFIG) --pkglibdir)/libpgport.a))
-test/unit/bin/test_inverted_kernels: test/unit/test_inverted_kernels.c src/inverted/scan_kernels.c src/inverted/scan.h src/inverted/inverted.h test/unit/unit.h
+test/unit/bin/test_inverted_kernels: test/unit/test_inverted_kernels.c test/unit/inverted_pieces.h src/inverted/scan_kernels.c src/inverted/scan.h src/inverted/inverted.h test/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Wno-attributes -Isrc -Isrc/inverted -isystem $(shell $(PG_CONFIG) --includedir-server) -o $@ $< $(PG_PORT_LIB) -lm
 

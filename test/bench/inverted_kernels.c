@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../unit/inverted_pieces.h"
+
 /* the GUC the kernels' choice reads (handler.c in the extension) */
 int			inv_simd = INV_SIMD_AVX512;
 
@@ -61,18 +63,6 @@ now(void)
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* xorshift: the same pieces on every run */
-static uint64 rng = 88172645463325252ULL;
-
-static uint32
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32) (rng >> 11);
-}
-
 /* npieces bitmap pieces of count postings each, each with slack behind it */
 static char **
 make_pieces(uint32 count)
@@ -82,29 +72,8 @@ make_pieces(uint32 count)
 	for (int k = 0; k < NPIECES; k++)
 	{
 		char	   *p = calloc(1, INV_BITMAP_BYTES + 2 * INV_RANGE_DOCS);
-		uint8		used[INV_RANGE_DOCS] = {0};
-		uint32		n = 0,
-					i = 0;
 
-		while (n < count)
-		{
-			uint32		d = next_rand() % INV_RANGE_DOCS;
-
-			if (!used[d])
-			{
-				used[d] = 1;
-				n++;
-			}
-		}
-		for (uint32 d = 0; d < INV_RANGE_DOCS; d++)
-			if (used[d])
-			{
-				/* bfloat16 weights in [0.5, 1) */
-				uint16		h = (uint16) (0x3f00 + next_rand() % 128);
-
-				p[d / 8] |= (char) (1 << (d % 8));
-				memcpy(p + INV_BITMAP_BYTES + 2 * i++, &h, sizeof(h));
-			}
+		piece_fill(p, count, 0, false);
 		pieces[k] = p;
 	}
 	return pieces;

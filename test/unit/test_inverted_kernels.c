@@ -14,20 +14,10 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "inverted_pieces.h"
 
 /* the setting the kernels' choice reads (handler.c in the extension) */
 int			inv_simd = INV_SIMD_AVX512;
-
-static uint64 rng = 0x9E3779B97F4A7C15ULL;
-
-static uint32
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32) (rng >> 11);
-}
 
 /*
  * A region whose usable part ends where an inaccessible page begins: a
@@ -59,42 +49,6 @@ add_reference(float4 *base, const char *p, float4 q)
 		}
 }
 
-/*
- * Fill a piece of count postings at p: spread at random, or (layout 1) the
- * first count documents, or (2) the last count.
- */
-static void
-make_piece(char *p, uint32 count, int layout)
-{
-	uint8		used[INV_RANGE_DOCS] = {0};
-	uint32		n = 0,
-				i = 0;
-
-	memset(p, 0, INV_BITMAP_BYTES);
-	if (layout == 1 || layout == 2)
-		for (n = 0; n < count; n++)
-			used[layout == 1 ? n : INV_RANGE_DOCS - 1 - n] = 1;
-	while (n < count)
-	{
-		uint32		d = next_rand() % INV_RANGE_DOCS;
-
-		if (!used[d])
-		{
-			used[d] = 1;
-			n++;
-		}
-	}
-	for (uint32 d = 0; d < INV_RANGE_DOCS; d++)
-		if (used[d])
-		{
-			/* bfloat16 in [0.5, 2) of either sign: q * w exact for q a power of 2 */
-			uint16		h = (uint16) (0x3f00 + next_rand() % 256) | (next_rand() % 2 ? 0x8000 : 0);
-
-			p[d / 8] |= (char) (1 << (d % 8));
-			memcpy(p + INV_BITMAP_BYTES + 2 * i++, &h, sizeof(h));
-		}
-}
-
 static const char *const simd_names[] = {"portable", "avx2", "avx512"};
 
 static void
@@ -118,9 +72,9 @@ test_bitmaps(int simd)
 				char	   *p = piece_at_guard(nbytes);
 				float4		q = (rep % 2) ? 0.25f : -2.0f;
 
-				make_piece(p, count, layout);
+				piece_fill(p, count, layout, true);
 				for (int d = 0; d < INV_RANGE_DOCS; d++)
-					want[d] = got[d] = (float4) ((int) (next_rand() % 2001) - 1000) / 64.0f;
+					want[d] = got[d] = (float4) ((int) (piece_rand() % 2001) - 1000) / 64.0f;
 				add_reference(want, p, q);
 				/* both with and without the count check */
 				if (!inv_add_bitmap(got, p, count, q, rep % 2 == 0))
@@ -156,7 +110,7 @@ test_range_max(int simd)
 		float4		m;
 
 		for (int d = 0; d < INV_RANGE_DOCS; d++)
-			a[d] = (float4) ((int) (next_rand() % 100001) - 90000) / 7.0f;
+			a[d] = (float4) ((int) (piece_rand() % 100001) - 90000) / 7.0f;
 		/* the maximum anywhere, once at either end */
 		if (rep % 3 == 1)
 			a[0] = 1e6f;
