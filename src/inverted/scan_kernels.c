@@ -94,9 +94,10 @@ inv_init_prefix8(void)
  * AVX-512: sixteen documents at a time.  The group's next 16 weights are
  * moved into the lanes of its set bits by a permutation whose indexes come
  * from inv_prefix8, not by an expanding load: on the AMD EPYC of the
- * development machine the expand took 264 ns a piece at any density, the
- * permutation 83-103 (doc/inverted-design.md, "Bitmap pieces without expand").
- * Groups whose 16 weights could pass the piece's end load only theirs.
+ * development machine the expand took about 200 ns a piece at any density,
+ * the permutation 100-125 (test/bench/inverted_kernels.sh; doc/inverted-
+ * design.md, "Bitmap pieces without an expanding load").  Groups whose 16
+ * weights could pass the piece's end load only theirs.
  */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static bool
