@@ -67,6 +67,68 @@ inv_add_bitmap_plain(float4 *base, const char *p, uint32 count, float4 q, bool c
 #include <immintrin.h>
 
 /*
+ * AVX-512: sixteen documents at a time.  The group's next 16 weights are
+ * moved into the lanes of its set bits by a permutation, not by an
+ * expanding load: on the AMD EPYC of the development machine the expand
+ * took about 200 ns a piece at any density, the permutation 100-125
+ * (test/bench/inverted_kernels.sh; doc/inverted-design.md, "Bitmap pieces
+ * without an expanding load").  Lane i of a group with mask m takes weight
+ * popcount(m & ((1 << i) - 1)): with AVX512_VPOPCNTDQ those indexes are
+ * counted in one instruction, else looked up per byte in inv_prefix8.
+ *
+ * The groups whose 16 weights could pass the piece's end (fewer than 16
+ * postings from them on: found from the end before the loop, so that the
+ * loop itself has no test) load only theirs.  The piece's bitmap is read
+ * as 16-bit groups, little-endian like the bits of its bytes.
+ */
+#define INV_BITMAP_AVX512_GROUP(LANES, LOAD) \
+	do { \
+		uint32		m = bm[2 * g] | ((uint32) bm[2 * g + 1] << 8); \
+		uint32		k = (uint32) __builtin_popcount(m); \
+		__m256i		h = LOAD; \
+		float4	   *b = base + 16 * g; \
+		/* a bfloat16 is the top half of a float */ \
+		__m512		w = _mm512_maskz_permutexvar_ps((__mmask16) m, LANES(m), \
+													_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))); \
+		\
+		ws += k; \
+		_mm512_storeu_ps(b, _mm512_fmadd_ps(vq, w, _mm512_loadu_ps(b))); \
+	} while (0)
+
+#define INV_BITMAP_AVX512_BODY(LANES) \
+	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES); \
+	const uint8 *bm = (const uint8 *) p; \
+	__m512		vq = _mm512_set1_ps(q); \
+	uint32		suffix = 0; \
+	int			g, \
+				safe; \
+	\
+	if (check) \
+	{ \
+		uint32		n = 0; \
+		\
+		for (g = 0; g < INV_BITMAP_BYTES / 8; g++) \
+		{ \
+			uint64		m8; \
+			\
+			memcpy(&m8, p + 8 * g, sizeof(m8)); \
+			n += (uint32) __builtin_popcountll(m8); \
+		} \
+		if (n != count) \
+			return false; \
+	} \
+	/* groups before safe have at least 16 postings from them on */ \
+	for (safe = INV_RANGE_DOCS / 16; safe > 0 && suffix < 16; safe--) \
+		suffix += (uint32) __builtin_popcount(bm[2 * safe - 2] | (bm[2 * safe - 1] << 8)); \
+	if (suffix >= 16) \
+		safe++; \
+	for (g = 0; g < safe; g++) \
+		INV_BITMAP_AVX512_GROUP(LANES, _mm256_loadu_si256((const __m256i *) ws)); \
+	for (; g < INV_RANGE_DOCS / 16; g++) \
+		INV_BITMAP_AVX512_GROUP(LANES, _mm256_maskz_loadu_epi16((__mmask16) ((1u << k) - 1), ws)); \
+	return true
+
+/*
  * For each byte m of a bitmap, the lane each of its 8 documents takes its
  * weight from: the number of set bits below it (8 bytes, one per bit).
  */
@@ -90,68 +152,43 @@ inv_init_prefix8(void)
 	}
 }
 
-/*
- * AVX-512: sixteen documents at a time.  The group's next 16 weights are
- * moved into the lanes of its set bits by a permutation whose indexes come
- * from inv_prefix8, not by an expanding load: on the AMD EPYC of the
- * development machine the expand took about 200 ns a piece at any density,
- * the permutation 100-125 (test/bench/inverted_kernels.sh; doc/inverted-
- * design.md, "Bitmap pieces without an expanding load").  Groups whose 16
- * weights could pass the piece's end load only theirs.
- */
+/* the lane indexes of a group with mask m, from inv_prefix8 */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static inline __m512i
+inv_lanes_table(uint32 m)
+{
+	uint32		lo = m & 0xff,
+				hi = m >> 8;
+
+	/* the high byte's lanes come after the low byte's weights */
+	return _mm512_cvtepu8_epi32(_mm_set_epi64x((long long) (inv_prefix8[hi] +
+															UINT64CONST(0x0101010101010101) * (uint64) __builtin_popcount(lo)),
+											   (long long) inv_prefix8[lo]));
+}
+
+/* the same, counted: lane i keeps the bits of m below i */
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static inline __m512i
+inv_lanes_count(uint32 m)
+{
+	const __m512i below = _mm512_set_epi32(0x7FFF, 0x3FFF, 0x1FFF, 0xFFF, 0x7FF, 0x3FF, 0x1FF, 0xFF,
+										   0x7F, 0x3F, 0x1F, 0xF, 0x7, 0x3, 0x1, 0x0);
+
+	return _mm512_popcnt_epi32(_mm512_and_si512(_mm512_set1_epi32((int) m), below));
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static bool
 inv_add_bitmap_avx512(float4 *base, const char *p, uint32 count, float4 q, bool check)
 {
-	const uint16 *ws = (const uint16 *) (p + INV_BITMAP_BYTES);
-	const uint16 *end = ws + count;
-	__m512		vq = _mm512_set1_ps(q);
-	uint32		n = 0;
-	int			g;
+	INV_BITMAP_AVX512_BODY(inv_lanes_table);
+}
 
-	if (check)
-	{
-		for (g = 0; g < INV_BITMAP_BYTES / 8; g++)
-		{
-			uint64		m8;
-
-			memcpy(&m8, p + 8 * g, sizeof(m8));
-			n += (uint32) __builtin_popcountll(m8);
-		}
-		if (n != count)
-			return false;
-	}
-	for (g = 0; g < INV_RANGE_DOCS / 16; g++)
-	{
-		uint16		m;
-		uint32		lo,
-					hi,
-					k;
-		__m128i		idx8;
-		__m256i		h;
-		__m512		w,
-					a;
-
-		memcpy(&m, p + 2 * g, sizeof(m));	/* little-endian: docs 16g.. */
-		lo = m & 0xff;
-		hi = m >> 8;
-		k = (uint32) __builtin_popcount(m);
-		/* the high byte's lanes come after the low byte's weights */
-		idx8 = _mm_set_epi64x((long long) (inv_prefix8[hi] +
-										   UINT64CONST(0x0101010101010101) * (uint64) __builtin_popcount(lo)),
-							  (long long) inv_prefix8[lo]);
-		if (ws + 16 <= end)
-			h = _mm256_loadu_si256((const __m256i *) ws);
-		else
-			h = _mm256_maskz_loadu_epi16((__mmask16) ((1u << k) - 1), ws);
-		/* a bfloat16 is the top half of a float */
-		w = _mm512_maskz_permutexvar_ps((__mmask16) m, _mm512_cvtepu8_epi32(idx8),
-										_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
-		ws += k;
-		a = _mm512_loadu_ps(base + 16 * g);
-		_mm512_storeu_ps(base + 16 * g, _mm512_fmadd_ps(vq, w, a));
-	}
-	return true;
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+static bool
+inv_add_bitmap_avx512_count(float4 *base, const char *p, uint32 count, float4 q, bool check)
+{
+	INV_BITMAP_AVX512_BODY(inv_lanes_count);
 }
 
 /*
@@ -313,17 +350,19 @@ inv_choose_kernels(void)
 {
 	static int	have_avx2 = -1,
 				have_max = -1,
-				have_bw = -1;
+				have_bw = -1,
+				have_count = -1;
 
 	if (have_max < 0)
 	{
-		have_avx2 = have_max = have_bw = 0;
+		have_avx2 = have_max = have_bw = have_count = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 		__builtin_cpu_init();
 		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 		have_max = __builtin_cpu_supports("avx512f") ? 1 : 0;
 		have_bw = have_max && __builtin_cpu_supports("avx512bw") &&
 			__builtin_cpu_supports("avx512vl");
+		have_count = have_bw && __builtin_cpu_supports("avx512vpopcntdq");
 		if (have_bw)
 			inv_init_prefix8();
 		if (have_avx2)
@@ -341,6 +380,6 @@ inv_choose_kernels(void)
 	if (inv_simd >= INV_SIMD_AVX512 && have_max)
 		inv_range_max_fn = inv_range_max_avx512;
 	if (inv_simd >= INV_SIMD_AVX512 && have_bw)
-		inv_add_bitmap = inv_add_bitmap_avx512;
+		inv_add_bitmap = have_count ? inv_add_bitmap_avx512_count : inv_add_bitmap_avx512;
 #endif
 }

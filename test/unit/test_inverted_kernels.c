@@ -1,7 +1,8 @@
 /*
  * test_inverted_kernels.c - the inverted scan's kernels (src/inverted/
  * scan_kernels.c, included whole, with PostgreSQL's headers but no server):
- * every width the CPU has (portable, AVX2, AVX-512) adds a bitmap piece
+ * every width the CPU has (portable, AVX2, AVX-512 with its lane indexes
+ * looked up or counted) adds a bitmap piece
  * exactly as a plain loop over its set bits does, for every density from
  * an empty piece to a full one; refuses a piece whose bitmap does not hold
  * its count when asked to check; never reads past the piece's last weight
@@ -52,7 +53,7 @@ add_reference(float4 *base, const char *p, float4 q)
 static const char *const simd_names[] = {"portable", "avx2", "avx512"};
 
 static void
-test_bitmaps(int simd)
+test_bitmaps(const char *name)
 {
 	static const uint32 counts[] = {0, 1, 2, 15, 16, 17, 31, 63, 64, 65, 100, 127, 128, 255,
 	256, 300, 511, 512, 700, 1000, 1008, 1009, 1023, 1024};
@@ -93,10 +94,10 @@ test_bitmaps(int simd)
 				}
 			}
 	CHECK(mismatches == 0, "%s: %d of %d bitmap pieces added differently from the plain loop",
-		  simd_names[simd], mismatches, pieces);
-	CHECK(refused == 0, "%s: %d good pieces refused", simd_names[simd], refused);
+		  name, mismatches, pieces);
+	CHECK(refused == 0, "%s: %d good pieces refused", name, refused);
 	CHECK(accepted_bad == 0, "%s: %d pieces with a wrong count accepted under check",
-		  simd_names[simd], accepted_bad);
+		  name, accepted_bad);
 }
 
 static void
@@ -156,8 +157,16 @@ main(void)
 			unit_skip(why);
 			continue;
 		}
-		test_bitmaps(simd);
+		test_bitmaps(simd_names[simd]);
 		test_range_max(simd);
+#if defined(__x86_64__) && defined(__GNUC__)
+		/* where AVX-512 counts its lane indexes, the table's kernel too */
+		if (simd == INV_SIMD_AVX512 && inv_add_bitmap == inv_add_bitmap_avx512_count)
+		{
+			inv_add_bitmap = inv_add_bitmap_avx512;
+			test_bitmaps("avx512 (lane table)");
+		}
+#endif
 	}
 	return unit_done("test_inverted_kernels");
 }
