@@ -100,12 +100,6 @@ typedef struct InvCursor
 /* the most a bitmap kernel can read from a piece's start: a full bitmap's weights */
 #define INV_PIECE_READ_MAX	(INV_BITMAP_BYTES + INV_RANGE_DOCS * sizeof(uint16))
 
-/*
- * Pieces ahead of the one being added whose lines are prefetched: 2 beat
- * 1 and 4 (doc/inverted-design.md, "Prefetching the term's next pieces").
- */
-#define INV_PREFETCH_AHEAD	2
-
 /* whether range r of the block starting at r0 is the helper's */
 static inline bool
 inv_helper_owns(uint32 mask, uint32 r0, uint32 r)
@@ -285,19 +279,6 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x,
 	 * that could leave the page (a copy has room for it).
 	 */
 	check = p != piece && (off - c->lo) + INV_PIECE_READ_MAX > BLCKSZ - INV_PAGE_DATA_OFFSET;
-	/*
-	 * A later piece of the term, while this one is added: its lines are
-	 * often touched first here, and the hardware does not follow a stream
-	 * across 4 kB pages.  Only what lies in the locked page.
-	 */
-	if (x + INV_PREFETCH_AHEAD < term->e.ndesc && c->page != NULL)
-	{
-		uint64		nx = term->pos[x + INV_PREFETCH_AHEAD];
-		uint64		ne = Min(term->pos[x + INV_PREFETCH_AHEAD + 1], c->lo + INV_PAGE_PAYLOAD);
-
-		for (; nx < ne; nx += 64)
-			__builtin_prefetch(c->page + (nx - c->lo));
-	}
 	if (l != NULL && inv_helper_owns(mask, r0, desc->range))
 	{
 		InvPieceJob *j = &l->jobs[l->n++];
