@@ -259,8 +259,25 @@ inv_add_piece(InvSegScan *ss, InvCursor *c, const InvTerm *term, uint32 x,
 			(off % INV_PAGE_PAYLOAD + nbytes > INV_PAGE_PAYLOAD ||
 			 inv_reader_blkno(&c->r, (BlockNumber) (off / INV_PAGE_PAYLOAD)) != c->r.cur))
 			inv_cursor_hand_over(c, l);
-		p = inv_peek(&c->r, off, nbytes);
-		if (p != NULL)
+		if (c->page != NULL && off >= c->lo && off < c->lo + INV_PAGE_PAYLOAD)
+		{
+			/*
+			 * A piece from the locked page into the next: its head copied
+			 * from this page, the rest from the next, which stays locked
+			 * for the pieces after it.
+			 */
+			uint32		n1 = (uint32) (c->lo + INV_PAGE_PAYLOAD - off);
+			const char *next;
+
+			memcpy(piece, c->page + (off - c->lo), n1);
+			next = inv_peek(&c->r, c->lo + INV_PAGE_PAYLOAD, nbytes - n1);
+			Assert(next != NULL);
+			memcpy(piece + n1, next, nbytes - n1);
+			c->lo += INV_PAGE_PAYLOAD;
+			c->page = next;
+			p = piece;
+		}
+		else if ((p = inv_peek(&c->r, off, nbytes)) != NULL)
 		{
 			c->lo = off - off % INV_PAGE_PAYLOAD;
 			c->page = p - (off - c->lo);
