@@ -30,40 +30,9 @@
 static inline bool
 inv_apply_piece(float4 *base, uint16 format, uint32 c, const char *p, float4 q, bool check)
 {
-	const char *offs = p;
-	const char *ws = p + sizeof(InvOffset) * c;
-	uint32		i;
-
 	if (format == INV_PIECE_BITMAP)
 		return inv_add_bitmap(base, p, c, q, check);
-
-	/*
-	 * Four postings at a time, all loaded before any accumulator is
-	 * written: the loads would otherwise have to wait for the stores they
-	 * might alias.  A piece's documents are distinct.  The mask keeps a
-	 * corrupt offset inside the range's accumulators.
-	 */
-	for (i = 0; i + 4 <= c; i += 4)
-	{
-		uint16		h[4];
-		InvOffset	o[4];
-
-		memcpy(o, offs + sizeof(InvOffset) * i, sizeof(o));
-		memcpy(h, ws + sizeof(uint16) * i, sizeof(h));
-		base[o[0] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[0]);
-		base[o[1] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[1]);
-		base[o[2] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[2]);
-		base[o[3] & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h[3]);
-	}
-	for (; i < c; i++)
-	{
-		uint16		h1;
-		InvOffset	o1;
-
-		memcpy(&o1, offs + sizeof(InvOffset) * i, sizeof(o1));
-		memcpy(&h1, ws + sizeof(uint16) * i, sizeof(h1));
-		base[o1 & (INV_RANGE_DOCS - 1)] += q * inv_bf16_decode(h1);
-	}
+	inv_add_offsets(base, p, c, q);
 	return true;
 }
 

@@ -29,6 +29,13 @@
 #        `once` with huge_pages off and on, the server restarted for each,
 #        their order alternating by round (default 2); reserves the kernel's
 #        huge pages for the run (vm.nr_hugepages) and gives them back
+#   bash test/bench/inverted_profile.sh rare [DF] [ROUNDS]
+#        what the rare terms cost: each text and image query split into its
+#        terms of document frequency >= DF (kind KIND-common) and < DF
+#        (KIND-rare; DF default 40000, 40 postings a range on average,
+#        below the bitmap format's 64), frequencies counted on every 20th
+#        document; their share of the postings, then `time` of the whole
+#        queries and of each part, ROUNDS times (default 3) in turn
 #   bash test/bench/inverted_profile.sh perf KIND [SECONDS]
 #        perf record of one backend running the KIND queries; the top symbols
 #   bash test/bench/inverted_profile.sh stop | drop     stop it | delete it
@@ -140,6 +147,36 @@ setup)
 	;;
 install)
 	install_build
+	;;
+rare)
+	start
+	df=${2:-40000}
+	rounds=${3:-3}
+	case $df$rounds in *[!0-9]*) echo "usage: $0 rare [DF] [ROUNDS]" >&2; exit 2 ;; esac
+	cat > "$D/rare.sql" <<SQL
+CREATE TABLE IF NOT EXISTS dfreq AS
+  SELECT e.dim, count(*) * 20 AS df FROM docs d, svec_entries(d.emb) e WHERE d.id % 20 = 0 GROUP BY e.dim;
+DELETE FROM queries WHERE kind LIKE '%-common' OR kind LIKE '%-rare';
+CREATE TEMP TABLE qt AS
+  SELECT q.kind, q.id, e.dim, e.weight, coalesce(f.df, 0) AS df
+  FROM queries q, svec_entries(q.emb) e LEFT JOIN dfreq f USING (dim) WHERE q.kind IN ('text', 'image');
+INSERT INTO queries
+  SELECT kind || CASE WHEN df >= $df THEN '-common' ELSE '-rare' END, id,
+         svec(array_agg(dim ORDER BY dim), array_agg(weight ORDER BY dim), 16384)
+  FROM qt GROUP BY 1, 2;
+SELECT kind || ': ' || round(avg(nt), 1) || ' terms, ' || round(avg(nr), 1) || ' with df < $df, holding '
+       || round((100 * avg(rp / p))::numeric, 2) || ' % of ' || round(avg(p)::numeric) || ' postings (sampled)'
+  FROM (SELECT kind, id, count(*) AS nt, count(*) FILTER (WHERE df < $df) AS nr, sum(df)::float8 AS p,
+               coalesce(sum(df) FILTER (WHERE df < $df), 0)::float8 AS rp
+        FROM qt GROUP BY kind, id) s GROUP BY kind ORDER BY kind DESC;
+SQL
+	chown postgres: "$D/rare.sql"
+	P -At -f "$D/rare.sql"
+	for ((r = 1; r <= rounds; r++)); do
+		for k in text text-common text-rare image image-common image-rare; do
+			echo "round $r: $("$0" time "$k")"
+		done
+	done
 	;;
 time)
 	start

@@ -7,7 +7,8 @@
  * an empty piece to a full one; refuses a piece whose bitmap does not hold
  * its count when asked to check; never reads past the piece's last weight
  * (each piece ends at a page that faults when touched); and takes the
- * same range maximum.
+ * same range maximum.  The offset-list kernel (scan.h) adds a piece of
+ * every count as the plain loop does and never reads past it.
  */
 #include "../../src/inverted/scan_kernels.c"
 
@@ -100,6 +101,51 @@ test_bitmaps(const char *name)
 		  name, accepted_bad);
 }
 
+/*
+ * Offset-list pieces of every count a segment writes (and more): each
+ * ends at the guard page, so a read past it faults; the sums equal one q * w per posting, as the plain loop
+ * adds them; no other accumulator moves.
+ */
+static void
+test_offsets(void)
+{
+	char		bm[INV_BITMAP_BYTES + 2 * INV_RANGE_DOCS];
+	float4		want[INV_RANGE_DOCS],
+				got[INV_RANGE_DOCS];
+	int			mismatches = 0,
+				pieces = 0;
+
+	for (uint32 count = 0; count <= 130; count++)
+		for (int layout = 0; layout < 3; layout++)
+		{
+			size_t		nbytes = 4 * (size_t) count;
+			char	   *p = piece_at_guard(nbytes);
+			float4		q = (count % 2) ? 0.25f : -2.0f;
+			uint32		n = 0;
+
+			/* a bitmap piece's documents and weights, as offsets then weights */
+			piece_fill(bm, count, layout, true);
+			for (uint32 d = 0; d < INV_RANGE_DOCS; d++)
+				if (bm[d / 8] & (1 << (d % 8)))
+				{
+					InvOffset	o = (InvOffset) d;
+
+					memcpy(p + sizeof(InvOffset) * n, &o, sizeof(o));
+					memcpy(p + sizeof(InvOffset) * count + 2 * n, bm + INV_BITMAP_BYTES + 2 * n, 2);
+					n++;
+				}
+			for (int d = 0; d < INV_RANGE_DOCS; d++)
+				want[d] = got[d] = (float4) ((int) (piece_rand() % 2001) - 1000) / 64.0f;
+			add_reference(want, bm, q);
+			inv_add_offsets(got, p, count, q);
+			if (n != count || memcmp(want, got, sizeof(want)) != 0)
+				mismatches++;
+			pieces++;
+		}
+	CHECK(mismatches == 0, "%d of %d offset-list pieces added differently from the plain loop",
+		  mismatches, pieces);
+}
+
 static void
 test_range_max(int simd)
 {
@@ -142,6 +188,7 @@ main(void)
 		fprintf(stderr, "page size %zu too small for a piece\n", guard_page);
 		return 1;
 	}
+	test_offsets();
 	for (int simd = INV_SIMD_NONE; simd <= INV_SIMD_AVX512; simd++)
 	{
 		InvBitmapAddFn before = inv_add_bitmap;
