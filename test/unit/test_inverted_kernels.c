@@ -103,8 +103,9 @@ test_bitmaps(const char *name)
 
 /*
  * Offset-list pieces of every count a segment writes (and more): each
- * ends at the guard page, so a read past it faults; the sums equal one q * w per posting, as the plain loop
- * adds them; no other accumulator moves.
+ * ends at the guard page, so a read past it faults; the sums equal one
+ * q * w per posting, as the plain loop adds them; no other accumulator
+ * moves.
  */
 static void
 test_offsets(void)
