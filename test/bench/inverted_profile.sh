@@ -36,6 +36,11 @@
 #        below the bitmap format's 64), frequencies counted on every 20th
 #        document; their share of the postings, then `time` of the whole
 #        queries and of each part, ROUNDS times (default 3) in turn
+#   bash test/bench/inverted_profile.sh approx KIND [N...]
+#        the approximate setting: for each N (default 8 16 24 32 48 64),
+#        sparseclip.inverted_query_terms = N against the exact top-10 of the
+#        100 KIND queries: recall@10 and warm p50 (each query twice, the
+#        second timed), with the exact p50 first
 #   bash test/bench/inverted_profile.sh perf KIND [SECONDS]
 #        perf record of one backend running the KIND queries; the top symbols
 #   bash test/bench/inverted_profile.sh stop | drop     stop it | delete it
@@ -177,6 +182,38 @@ SQL
 			echo "round $r: $("$0" time "$k")"
 		done
 	done
+	;;
+approx)
+	start
+	[ $# -ge 2 ] || { echo "usage: $0 approx KIND [N...]" >&2; exit 2; }
+	kind=$2
+	shift 2
+	ns=("$@")
+	[ ${#ns[@]} -gt 0 ] || ns=(8 16 24 32 48 64)
+	for n in "${ns[@]}"; do
+		case $n in ''|*[!0-9]*) echo "usage: $0 approx KIND [N...]" >&2; exit 2 ;; esac
+	done
+	list=$(IFS=,; echo "${ns[*]}")
+	{ echo "SET enable_seqscan = off;"
+	  echo "CREATE TEMP TABLE tm (n int, ms float8, hits int);"
+	  echo "DO \$\$ DECLARE r record; t0 timestamptz; ex int[]; ap int[]; n int; ms float8; BEGIN"
+	  echo "FOR r IN SELECT emb FROM queries WHERE kind = '$kind' ORDER BY id LOOP"
+	  echo "  PERFORM set_config('sparseclip.inverted_query_terms', '0', false);"
+	  echo "  ex := ARRAY(SELECT id FROM docs ORDER BY emb <#> r.emb LIMIT 10);"
+	  echo "  FOREACH n IN ARRAY ARRAY[0, $list] LOOP"
+	  echo "    PERFORM set_config('sparseclip.inverted_query_terms', n::text, false);"
+	  echo "    PERFORM emb <#> r.emb FROM docs ORDER BY emb <#> r.emb LIMIT 10;"
+	  echo "    t0 := clock_timestamp();"
+	  echo "    ap := ARRAY(SELECT id FROM docs ORDER BY emb <#> r.emb LIMIT 10);"
+	  echo "    ms := extract(epoch FROM clock_timestamp() - t0) * 1000;"
+	  echo "    INSERT INTO tm SELECT n, ms, (SELECT count(*) FROM unnest(ap) a WHERE a = ANY (ex));"
+	  echo "  END LOOP;"
+	  echo "END LOOP; END \$\$;"
+	  echo "SELECT '$kind query_terms ' || CASE WHEN n = 0 THEN 'exact' ELSE n::text END || ': recall@10 '"
+	  echo "  || round(avg(hits) / 10.0, 3) || ', p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)"
+	  echo "  || ' ms' FROM tm GROUP BY n ORDER BY n;"; } > "$D/approx.sql"
+	chown postgres: "$D/approx.sql"
+	P -At -f "$D/approx.sql"
 	;;
 time)
 	start
