@@ -35,7 +35,9 @@
 #        (KIND-rare; DF default 40000, 40 postings a range on average,
 #        below the bitmap format's 64), frequencies counted on every 20th
 #        document; their share of the postings, then `time` of the whole
-#        queries and of each part, ROUNDS times (default 3) in turn
+#        queries and of each part, ROUNDS times (default 3) in turn.  The
+#        frequencies are counted once, into the table dfreq: after a new
+#        `setup` with other rows, DROP TABLE dfreq first
 #   bash test/bench/inverted_profile.sh approx KIND [N...]
 #        the approximate setting: for each N (default 8 16 24 32 48 64),
 #        sparseclip.inverted_query_terms = N against the exact top-10 of the
