@@ -29,6 +29,14 @@
 # must equal the sequential scan's: the distances of every query both ran
 # are compared and the count printed; a mismatch fails the run.
 #
+# Two more sets of columns, on the same index: `inverted-t2`, the exact
+# scan with its helper thread (sparseclip.inverted_scan_threads = 2, off by
+# default: it takes a second core), whose answers must equal `inverted`'s;
+# and `approxN` for each N in APPROX (default "4 8 12 24 48"; empty: none),
+# the approximate setting sparseclip.inverted_query_terms = N, with its
+# recall@10, so that HNSW and the index can be compared at equal recall in
+# one cluster.
+#
 # QUIET, when set, prefixes the measuring phase only (for instance
 # QUIET=/tmp/quiet2.sh, which pauses other work on the machine meanwhile).
 # HNSW_MWM (default 4GB) is maintenance_work_mem for the HNSW build, so that
@@ -44,6 +52,7 @@ NQ=${NQ:-100}
 if [ "$N" -le 200000 ]; then NQ_SEQ=${NQ_SEQ:-$NQ}; else NQ_SEQ=${NQ_SEQ:-10}; fi
 ROUNDS=${ROUNDS:-2}
 EFS=(${EFS:-40 100 200})
+APPROX=(${APPROX-4 8 12 24 48})
 HNSW_MWM=${HNSW_MWM:-4GB}
 HNSW_BUILD_LIMIT=${HNSW_BUILD_LIMIT:-3600}
 QUIET=${QUIET:-}
@@ -133,7 +142,8 @@ plan_uses() {			# SETUP QUERY PATTERN
 }
 plan_uses "$SEQ_SET" "$Q_SVEC" "Seq Scan on bench"
 plan_uses "$IDX_SET" "$Q_SVEC" "Index Scan using bench_inv"
-methods=(seq inverted)
+methods=(seq inverted inverted-t2)
+for a in "${APPROX[@]}"; do methods+=("approx$a"); done
 [ "$have_hnsw" = 1 ] && { plan_uses "$IDX_SET" "$Q_SPARSE" "Index Scan using bench_hnsw"; for e in "${EFS[@]}"; do methods+=("hnsw$e"); done; }
 
 plan_line() {			# METHOD KIND PASSES
@@ -141,6 +151,8 @@ plan_line() {			# METHOD KIND PASSES
 	case $m in
 		seq) printf 'seq\t%s\t%s\t%s\t%s\n' "$n" "$SEQ_SET" "$Q_SVEC" "$BENCH_TMP/qs-$k.tsv" ;;
 		inverted) printf 'inverted\t%s\t%s\t%s\t%s\n' "$n" "$IDX_SET" "$Q_SVEC" "$BENCH_TMP/q-$k.tsv" ;;
+		inverted-t2) printf 'inverted-t2\t%s\t%s; SET sparseclip.inverted_scan_threads = 2\t%s\t%s\n' "$n" "$IDX_SET" "$Q_SVEC" "$BENCH_TMP/q-$k.tsv" ;;
+		approx*) printf '%s\t%s\t%s; SET sparseclip.inverted_query_terms = %s\t%s\t%s\n' "$m" "$n" "$IDX_SET" "${m#approx}" "$Q_SVEC" "$BENCH_TMP/q-$k.tsv" ;;
 		hnsw*) printf '%s\t%s\t%s; SET hnsw.ef_search = %s\t%s\t%s\n' "$m" "$n" "$IDX_SET" "${m#hnsw}" "$Q_SPARSE" "$BENCH_TMP/q-$k.tsv" ;;
 	esac
 }
@@ -166,6 +178,12 @@ check=$(awk -F '\t' '$1 == "seq" { s[$3 FS $4] = $7 } $1 == "inverted" { v[$3 FS
 read -r eq neq <<< "$check"
 echo "# inverted = sequential scan: $eq of $neq queries equal"
 [ "$eq" = "$neq" ] && [ "$neq" -gt 0 ] || { echo "inverted index answers differ from the sequential scan" >&2; exit 1; }
+# the helper thread changes how the work is split, never the answer
+check=$(awk -F '\t' '$1 == "inverted" { s[$3 FS $4] = $7 } $1 == "inverted-t2" { v[$3 FS $4] = $7 }
+	END { n = 0; m = 0; for (x in s) { n++; if (v[x] == s[x]) m++ } print m, n }' "$BENCH_TMP/times.tsv")
+read -r eq neq <<< "$check"
+echo "# inverted with its helper thread = without: $eq of $neq queries equal"
+[ "$eq" = "$neq" ] && [ "$neq" -gt 0 ] || { echo "the helper thread changed an answer" >&2; exit 1; }
 
 stat() {				# METHOD KIND -> "p50 p95 n recall"
 	local pct rec
@@ -186,8 +204,8 @@ for k in text image; do
 	for m in "${methods[@]}"; do
 		read -r p50 p95 n rec <<< "$(stat "$m" "$k")"
 		b=-; mb=-
-		case $m in inverted) b=$inv_build; mb=$inv_mb ;; hnsw*) b=$hnsw_build; mb=$hnsw_mb ;; esac
-		[ "$m" = seq ] && rec=1.000
+		case $m in inverted* | approx*) b=$inv_build; mb=$inv_mb ;; hnsw*) b=$hnsw_build; mb=$hnsw_mb ;; esac
+		case $m in seq | inverted*) rec=1.000 ;; esac
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$k" "$m" "$p50" "$p95" "$n" "$rec" "$b" "$mb" "$vver" >> "$tsv"
 	done
 done
@@ -201,7 +219,7 @@ for k in text image; do
 	printf '%-8s %-6s' "$N" "$k"
 	for m in "${methods[@]}"; do
 		awk -F '\t' -v k="$k" -v m="$m" '$2 == k && $3 == m {
-			printf " | %-24s", sprintf("%s / %s ms%s", $4, $5, (m ~ /^hnsw/ ? sprintf(" (%.3f)", $7) : "")) }' "$tsv"
+			printf " | %-24s", sprintf("%s / %s ms%s", $4, $5, (m ~ /^(hnsw|approx)/ ? sprintf(" (%.3f)", $7) : "")) }' "$tsv"
 	done
 	echo
 done
@@ -212,6 +230,16 @@ if [ "$have_hnsw" = 1 ] && [[ " ${methods[*]} " == *" hnsw40 "* ]]; then
 	awk -F '\t' '$3 == "inverted" { inv[$2] = $4 } $3 == "hnsw40" { h[$2] = $4 }
 		END { printf "# inverted / hnsw ef_search 40 p50: text %.2fx (goal at 1M: <= 0.6x), image %.2fx (goal at 1M: <= 1x)\n",
 			  inv["text"] / h["text"], inv["image"] / h["image"] }' "$tsv"
+	awk -F '\t' '$3 == "inverted-t2" { inv[$2] = $4 } $3 == "hnsw40" { h[$2] = $4 }
+		END { printf "# inverted with its helper thread / hnsw ef_search 40 p50: text %.2fx, image %.2fx\n",
+			  inv["text"] / h["text"], inv["image"] / h["image"] }' "$tsv"
+	# at equal recall: the fastest approxN whose recall reaches each ef_search's
+	awk -F '\t' '$3 ~ /^hnsw/ { hp[$2 FS $3] = $4; hr[$2 FS $3] = $7 } $3 ~ /^approx/ { ap[$2 FS $3] = $4; ar[$2 FS $3] = $7 }
+		END { for (h in hp) { split(h, x, FS); best = ""
+				for (a in ap) { split(a, y, FS); if (y[1] == x[1] && ar[a] >= hr[h] && (best == "" || ap[a] < ap[best])) best = a }
+				if (best == "") printf "# %s %s: recall %.3f in %s ms; no approxN reaches that recall\n", x[1], x[2], hr[h], hp[h]
+				else { split(best, y, FS); printf "# %s %s: recall %.3f in %s ms; %s: %.3f in %s ms (%.2fx)\n",
+					x[1], x[2], hr[h], hp[h], y[2], ar[best], ap[best], ap[best] / hp[h] } } }' "$tsv" | sort
 fi
 echo "# wrote $tsv"
 
