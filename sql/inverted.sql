@@ -91,6 +91,22 @@ EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <-> '{1:1}/300' LIMIT 5;
 SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 6, 300, 12, 0.0);
 SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 30, 0.6);
 
+-- queries of rare dimensions: most documents score 0 (or less), and the
+-- scan offers the positive scores first, the rest only when they can enter
+-- a batch (LIMIT 100 and no LIMIT reach them); pruning on, then off
+CREATE VIEW inv_rare_sweep AS
+SELECT left(inv_compare('docs', op, q, lim, f), 60) AS result, count(*)
+FROM unnest(ARRAY['{290:1}/300', '{299:0.5}/300', '{280:0.7,295:0.2}/300',
+				  '{290:-1}/300', '{285:1,1:-0.01}/300']::svec[]) q,
+	 unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, 100, NULL]) lim,
+	 unnest(ARRAY['true', 'cat = 3']) f
+GROUP BY 1 ORDER BY 1;
+SELECT * FROM inv_rare_sweep;
+SET sparseclip.inverted_prune = off;
+SELECT * FROM inv_rare_sweep;
+RESET sparseclip.inverted_prune;
+DROP VIEW inv_rare_sweep;
+
 -- NULL and zero vectors come last; a NULL query orders nothing but returns all
 SET enable_seqscan = off;
 SELECT count(*) AS n, count(*) FILTER (WHERE emb IS NULL) AS nulls
