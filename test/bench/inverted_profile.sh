@@ -38,6 +38,10 @@
 #        queries and of each part, ROUNDS times (default 3) in turn.  The
 #        frequencies are counted once, into the table dfreq: after a new
 #        `setup` with other rows, DROP TABLE dfreq first
+#   bash test/bench/inverted_profile.sh single [N]
+#        one-term queries (weight 0.9), one dimension from each of N
+#        (default 8) bands of document frequency (dfreq, as for `rare`):
+#        each query's top-10, p50 of 20 runs after one untimed
 #   bash test/bench/inverted_profile.sh approx KIND [N...]
 #        the approximate setting: for each N (default 8 16 24 32 48 64),
 #        sparseclip.inverted_query_terms = N against the exact top-10 of the
@@ -124,6 +128,10 @@ END LOOP; END \$\$;
 SQL
 }
 
+# document frequencies, counted on every 20th document, once
+DFREQ_SQL="CREATE TABLE IF NOT EXISTS dfreq AS
+  SELECT e.dim, count(*) * 20 AS df FROM docs d, svec_entries(d.emb) e WHERE d.id % 20 = 0 GROUP BY e.dim;"
+
 cmd=${1:-}
 case $cmd in
 setup)
@@ -161,8 +169,7 @@ rare)
 	rounds=${3:-3}
 	case $df$rounds in *[!0-9]*) echo "usage: $0 rare [DF] [ROUNDS]" >&2; exit 2 ;; esac
 	cat > "$D/rare.sql" <<SQL
-CREATE TABLE IF NOT EXISTS dfreq AS
-  SELECT e.dim, count(*) * 20 AS df FROM docs d, svec_entries(d.emb) e WHERE d.id % 20 = 0 GROUP BY e.dim;
+$DFREQ_SQL
 DELETE FROM queries WHERE kind LIKE '%-common' OR kind LIKE '%-rare';
 CREATE TEMP TABLE qt AS
   SELECT q.kind, q.id, e.dim, e.weight, coalesce(f.df, 0) AS df
@@ -184,6 +191,39 @@ SQL
 			echo "round $r: $("$0" time "$k")"
 		done
 	done
+	;;
+single)
+	start
+	n=${2:-8}
+	case $n in '' | *[!0-9]*) echo "usage: $0 single [N]" >&2; exit 2 ;; esac
+	cat > "$D/single.sql" <<SQL
+$DFREQ_SQL
+SET enable_seqscan = off;
+DO \$\$
+DECLARE r record; q svec; t0 timestamptz; ms float8[];
+BEGIN
+FOR r IN SELECT dim, df FROM (SELECT dim, df, ntile($n) OVER (ORDER BY df, dim) AS band,
+                                     row_number() OVER (ORDER BY df, dim) AS rn FROM dfreq) s
+         WHERE rn IN (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY rn) FROM
+                        (SELECT rn, band FROM (SELECT ntile($n) OVER (ORDER BY df, dim) AS band,
+                                                      row_number() OVER (ORDER BY df, dim) AS rn FROM dfreq) x) y
+                      GROUP BY band)
+         ORDER BY df LOOP
+  q := ('{' || r.dim || ':0.9}/16384')::svec;
+  PERFORM id FROM docs ORDER BY emb <#> q LIMIT 10;
+  ms := '{}';
+  FOR i IN 1..20 LOOP
+    t0 := clock_timestamp();
+    PERFORM id FROM docs ORDER BY emb <#> q LIMIT 10;
+    ms := ms || extract(epoch FROM clock_timestamp() - t0) * 1000;
+  END LOOP;
+  RAISE NOTICE 'dim %, df % (sampled): top-10 p50 % ms', r.dim, r.df,
+    round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ms) x)::numeric, 3);
+END LOOP;
+END \$\$;
+SQL
+	chown postgres: "$D/single.sql"
+	P -f "$D/single.sql" 2>&1 | grep -v 'already exists, skipping' | sed 's/^.*NOTICE: *//'
 	;;
 approx)
 	start
