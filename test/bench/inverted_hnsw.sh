@@ -243,22 +243,4 @@ if [ "$have_hnsw" = 1 ] && [[ " ${methods[*]} " == *" hnsw40 "* ]]; then
 fi
 echo "# wrote $tsv"
 
-if command -v gnuplot >/dev/null; then
-	png="$OUT/inverted-hnsw-$N.png"
-	for m in "${methods[@]}"; do
-		awk -F '\t' -v m="$m" '$3 == m { v = v "\t" $4 } END { print m v }' "$tsv"
-	done > "$BENCH_TMP/plot.dat"
-	gnuplot <<GP
-set terminal pngcairo size 800,480
-set output '$png'
-set title 'top-10 by <#>, $N rows: p50 latency from the client (ms, log scale)'
-set style data histogram
-set style histogram cluster gap 1
-set style fill solid 0.8 border -1
-set logscale y
-set ylabel 'ms'
-set key top right
-plot '$BENCH_TMP/plot.dat' using 2:xtic(1) title 'text-like', '' using 3 title 'image-like'
-GP
-	echo "# wrote $png"
-fi
+bash "$ROOT/test/bench/inverted_hnsw_plot.sh" "$tsv" "$OUT/inverted-hnsw-$N.png"
