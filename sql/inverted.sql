@@ -94,18 +94,17 @@ SELECT * FROM inv_sweep('docs', ARRAY['<#>', '<=>'], 4, 300, 30, 0.6);
 -- queries of rare dimensions: most documents score 0 (or less), and the
 -- scan offers the positive scores first, the rest only when they can enter
 -- a batch (LIMIT 100 and no LIMIT reach them); pruning on, then off
-CREATE VIEW inv_rare_sweep AS
-SELECT left(inv_compare('docs', op, q, lim, f), 60) AS result, count(*)
-FROM unnest(ARRAY['{290:1}/300', '{299:0.5}/300', '{280:0.7,295:0.2}/300',
-				  '{290:-1}/300', '{285:1,1:-0.01}/300']::svec[]) q,
-	 unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[1, 10, 100, NULL]) lim,
-	 unnest(ARRAY['true', 'cat = 3']) f
-GROUP BY 1 ORDER BY 1;
-SELECT * FROM inv_rare_sweep;
+CREATE FUNCTION inv_rare_sweep(tab text, qs svec[])
+RETURNS TABLE (result text, n bigint) LANGUAGE sql AS $$
+	SELECT left(inv_compare(tab, op, q, lim, f), 60), count(*)
+	FROM unnest(qs) q, unnest(ARRAY['<#>', '<=>']) op,
+		 unnest(ARRAY[1, 10, 100, NULL]) lim, unnest(ARRAY['true', 'cat = 3']) f
+	GROUP BY 1 ORDER BY 1
+$$;
+SELECT * FROM inv_rare_sweep('docs', '{"{290:1}/300", "{299:0.5}/300", "{280:0.7,295:0.2}/300", "{290:-1}/300", "{285:1,1:-0.01}/300"}');
 SET sparseclip.inverted_prune = off;
-SELECT * FROM inv_rare_sweep;
+SELECT * FROM inv_rare_sweep('docs', '{"{290:1}/300", "{299:0.5}/300", "{280:0.7,295:0.2}/300", "{290:-1}/300", "{285:1,1:-0.01}/300"}');
 RESET sparseclip.inverted_prune;
-DROP VIEW inv_rare_sweep;
 
 -- NULL and zero vectors come last; a NULL query orders nothing but returns all
 SET enable_seqscan = off;
@@ -239,6 +238,9 @@ INSERT INTO pos SELECT i, i % 7, inv_rand(1500, 30, 0.0) FROM generate_series(30
 RESET sparseclip.inverted_pending_limit;
 SELECT inverted_check('pos_ip'), inverted_check('pos_cos');
 SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 3, 1500, 12, 0.0);
+-- rare dimensions over several segments and the pending list: every
+-- segment's positive scores are offered before any segment's zeros
+SELECT * FROM inv_rare_sweep('pos', '{"{1490:1}/1500", "{1495:0.5,1480:0.5}/1500", "{1499:1,1:-0.01}/1500"}');
 SET sparseclip.inverted_prune = off;
 SELECT * FROM inv_sweep('pos', ARRAY['<#>', '<=>'], 2, 1500, 12, 0.0);
 RESET sparseclip.inverted_prune;
@@ -400,4 +402,4 @@ RESET ROLE;
 DROP ROLE inv_stranger;
 
 DROP TABLE docs, empty_docs, big, pos;
-DROP FUNCTION inv_sweep, inv_compare, inv_rand;
+DROP FUNCTION inv_rare_sweep, inv_sweep, inv_compare, inv_rand;

@@ -349,6 +349,41 @@ inv_complete_needed(InvScanOpaque *so, InvSegScan *ss)
 	pfree(cand);
 }
 
+/* Can the pass over the scores skip documents by their float scores? */
+static inline bool
+inv_can_filter(const InvScanOpaque *so)
+{
+	return !so->qnull && !(so->cosine && so->qnorm2 == 0) && !so->overflow &&
+		(!so->cosine || !so->have_last || so->last.cls == KEY_NUM);
+}
+
+/* One pass of inv_offer_docs over the complete ranges of a segment. */
+static void
+inv_offer_complete(InvScanOpaque *so, InvSegScan *ss, int pass)
+{
+	uint32		nr = ss->hdr.nranges;
+	uint32		nd = ss->hdr.ndocs;
+	uint32		r = 0;
+
+	if (ss->walked == NULL || ss->nincomplete == 0)
+	{
+		inv_offer_docs(so, ss, 0, nd, pass);
+		return;
+	}
+	while (r < nr)
+	{
+		uint32		r1;
+
+		for (; r < nr && ss->walked[r] != INV_RANGE_COMPLETE; r++)
+			;
+		for (r1 = r; r1 < nr && ss->walked[r1] == INV_RANGE_COMPLETE; r1++)
+			;
+		if (r < r1)
+			inv_offer_docs(so, ss, r << INV_RANGE_SHIFT, Min(r1 << INV_RANGE_SHIFT, nd), pass);
+		r = r1;
+	}
+}
+
 /*
  * The next batch: the batchsize smallest keys after the last one returned.
  * A scan over the float scores rejects most documents before their doc-table
@@ -360,7 +395,6 @@ inv_next_batch(InvScanOpaque *so)
 {
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);
 	int			s;
-	int			pass;
 	uint32		i;
 
 	if (so->heap == NULL || so->hcap < so->batchsize)
@@ -379,8 +413,7 @@ inv_next_batch(InvScanOpaque *so)
 		bool		filter = !so->qnull && !(so->cosine && so->qnorm2 == 0);
 		double		slack = so->err * so->qnorm * ss->hdr.maxnorm + so->abserr;
 
-		if (filter && !so->overflow &&
-			(!so->cosine || !so->have_last || so->last.cls == KEY_NUM))
+		if (inv_can_filter(so))
 		{
 			/*
 			 * Inner product, finite scores: the key lies in
@@ -388,32 +421,12 @@ inv_next_batch(InvScanOpaque *so)
 			 * amin <= a <= amax.  A tight loop skips the rest.  Cosine,
 			 * scaled scores: the same over a = acc / |d| (until the rows
 			 * left are NaN or NULL ones).  Ranges a pruned walk left
-			 * incomplete wait for the second pass below.
+			 * incomplete wait for the completions below.  The scores
+			 * below FLT_MIN of every segment come after the others of
+			 * all segments: a small segment with few positive scores
+			 * would otherwise offer all its zeros.
 			 */
-			for (pass = 0; pass < 2; pass++)
-			{
-				uint32		nr = ss->hdr.nranges;
-				uint32		r = 0;
-
-				if (ss->walked == NULL || ss->nincomplete == 0)
-				{
-					inv_offer_docs(so, ss, 0, nd, pass);
-					continue;
-				}
-				while (r < nr)
-				{
-					uint32		r1;
-
-					for (; r < nr && ss->walked[r] != INV_RANGE_COMPLETE; r++)
-						;
-					for (r1 = r; r1 < nr && ss->walked[r1] == INV_RANGE_COMPLETE; r1++)
-						;
-					if (r < r1)
-						inv_offer_docs(so, ss, r << INV_RANGE_SHIFT,
-									   Min(r1 << INV_RANGE_SHIFT, nd), pass);
-					r = r1;
-				}
-			}
+			inv_offer_complete(so, ss, 0);
 			continue;
 		}
 
@@ -443,6 +456,9 @@ inv_next_batch(InvScanOpaque *so)
 			inv_offer_segment_doc(so, ss, i);
 		}
 	}
+	if (inv_can_filter(so))
+		for (s = 0; s < so->nseg; s++)
+			inv_offer_complete(so, &so->segs[s], 1);
 	for (i = 0; i < so->npend; i++)
 		inv_offer(so, &so->pend[i]);
 
