@@ -106,6 +106,31 @@ SET sparseclip.inverted_prune = off;
 SELECT * FROM inv_rare_sweep('docs', '{"{290:1}/300", "{299:0.5}/300", "{280:0.7,295:0.2}/300", "{290:-1}/300", "{285:1,1:-0.01}/300"}');
 RESET sparseclip.inverted_prune;
 
+-- a query that fewer rows than its LIMIT share a dimension with: the rows
+-- that share none get their exact distance as key (0; cosine 1), so the
+-- executor returns them without first fetching every row of the table
+CREATE TABLE few (id int, cat int, emb svec);
+INSERT INTO few SELECT i, i % 7, svec(ARRAY[1 + i % 50], ARRAY[1]::real[], 300)
+FROM generate_series(1, 3000) i;
+INSERT INTO few VALUES (3001, 0, '{300:0.5}/300'), (3002, 0, '{1:1,300:0.7}/300'),
+	(3003, 0, '{299:1,300:0.1}/300'), (3004, 0, '{}/300'), (3005, 0, NULL);
+CREATE INDEX few_ip ON few USING inverted (emb svec_ip_ops);
+CREATE INDEX few_cos ON few USING inverted (emb svec_cosine_ops);
+SELECT op, lim, inv_compare('few', op, '{300:1}/300', lim, 'true')
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 3010]) lim ORDER BY 1, 2;
+-- (the counters include earlier statements' fetches not yet reported)
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SELECT pg_stat_get_xact_tuples_fetched('few_ip'::regclass) +
+	pg_stat_get_xact_tuples_fetched('few_cos'::regclass) AS fetched_before \gset
+SELECT count(*) FROM (SELECT id FROM few ORDER BY emb <#> '{300:1}/300' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM few ORDER BY emb <=> '{300:1}/300' LIMIT 10) s;
+SELECT pg_stat_get_xact_tuples_fetched('few_ip'::regclass) +
+	pg_stat_get_xact_tuples_fetched('few_cos'::regclass) - :fetched_before
+	BETWEEN 20 AND 100 AS few_rows_fetched;
+COMMIT;
+DROP TABLE few;
+
 -- NULL and zero vectors come last; a NULL query orders nothing but returns all
 SET enable_seqscan = off;
 SELECT count(*) AS n, count(*) FILTER (WHERE emb IS NULL) AS nulls

@@ -283,6 +283,7 @@ extern void inv_prepare_segment(InvScanOpaque *so, Relation index, InvSegScan *s
 /* scan_walk.c */
 extern void inv_walk_terms(InvSegScan *ss, int from, int to, const bool *sel, float4 *mr);
 extern void inv_complete_range(InvSegScan *ss, uint32 r);
+extern bool inv_doc_without_terms(InvSegScan *ss, uint32 d);
 
 /* scan_prune.c */
 extern int	inv_range_bound_cmp(const void *a, const void *b);

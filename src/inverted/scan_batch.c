@@ -126,6 +126,11 @@ inv_offer_segment_doc(InvScanOpaque *so, InvSegScan *ss, uint32 d)
 	}
 	else if (isnan(a) || isinf(a))
 		k.dist = -get_float8_infinity();
+	else if (a == 0 && so->exact && inv_doc_without_terms(ss, d))
+	{
+		/* no shared dimension: the operator's own result, exactly */
+		k.dist = so->cosine ? 1.0 : 0.0;
+	}
 	else if (so->cosine)
 	{
 		/* scores of w / |d|: as an inner product with a unit vector */

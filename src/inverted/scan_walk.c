@@ -711,6 +711,53 @@ inv_find_piece(const InvTerm *term, uint32 r)
 	return -1;
 }
 
+/*
+ * Whether no query term has a posting for document d: its score is then
+ * exactly 0, not only within the float error of 0, and its key can be its
+ * distance.  A key below the distance makes the executor fetch further rows
+ * before it returns the row, so a query that fewer than LIMIT rows share any
+ * dimension with would otherwise have fetched every row of the table.
+ */
+bool
+inv_doc_without_terms(InvSegScan *ss, uint32 d)
+{
+	uint32		r = d >> INV_RANGE_SHIFT;
+	uint32		in = d & (INV_RANGE_DOCS - 1);
+	int			t;
+
+	for (t = 0; t < ss->nterms; t++)
+	{
+		const InvTerm *term = &ss->terms[t];
+		int64		x = inv_find_piece(term, r);
+		const InvRangeDesc *desc;
+
+		if (x < 0)
+			continue;
+		desc = &term->descs[x];
+		if (desc->format == INV_PIECE_BITMAP)
+		{
+			uint8		byte;
+
+			inv_read(&ss->r, term->pos[x] + (in >> 3), &byte, 1);
+			if (byte & (1 << (in & 7)))
+				return false;
+		}
+		else
+		{
+			InvOffset	offs[INV_BITMAP_MIN_COUNT];
+			uint32		i;
+
+			/* descriptors were checked: an offsets piece holds fewer */
+			Assert(desc->count < INV_BITMAP_MIN_COUNT);
+			inv_read(&ss->r, term->pos[x], offs, sizeof(InvOffset) * desc->count);
+			for (i = 0; i < desc->count; i++)
+				if (offs[i] == in)
+					return false;
+		}
+	}
+	return true;
+}
+
 /* Add the terms range r skipped so far; it is complete afterwards. */
 void
 inv_complete_range(InvSegScan *ss, uint32 r)
