@@ -116,8 +116,11 @@ INSERT INTO few VALUES (3001, 0, '{300:0.5}/300'), (3002, 0, '{1:1,300:0.7}/300'
 	(3003, 0, '{299:1,300:0.1}/300'), (3004, 0, '{}/300'), (3005, 0, NULL);
 CREATE INDEX few_ip ON few USING inverted (emb svec_ip_ops);
 CREATE INDEX few_cos ON few USING inverted (emb svec_cosine_ops);
+-- and in the pending list
+INSERT INTO few SELECT i, i % 7, svec(ARRAY[1 + i % 50], ARRAY[1]::real[], 300)
+FROM generate_series(3006, 3305) i;
 SELECT op, lim, inv_compare('few', op, '{300:1}/300', lim, 'true')
-FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 3010]) lim ORDER BY 1, 2;
+FROM unnest(ARRAY['<#>', '<=>']) op, unnest(ARRAY[10, 3310]) lim ORDER BY 1, 2;
 -- (the counters include earlier statements' fetches not yet reported)
 BEGIN;
 SET LOCAL enable_seqscan = off;

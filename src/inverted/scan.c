@@ -60,7 +60,8 @@ inv_distance(bool cosine, double dot, double qnorm2, double dnorm2)
 }
 
 static void
-inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double dot, double dnorm2)
+inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double dot, double dnorm2,
+			 bool shared)
 {
 	k->tid = *tid;
 	if ((flags & INV_DOC_NULL) || so->qnull)
@@ -74,9 +75,12 @@ inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double
 
 	/*
 	 * The sum above is the operator's, term for term; the margin keeps the
-	 * key a lower bound should the operator ever sum in another order.
+	 * key a lower bound should the operator ever sum in another order.  A
+	 * document that shares no dimension with the query needs none: its key
+	 * is its distance, so the executor returns it without fetching further
+	 * rows first (see inv_doc_without_terms).
 	 */
-	if (k->cls == KEY_NUM)
+	if (k->cls == KEY_NUM && shared)
 	{
 		double		margin = (so->query->nnz + 8) * 2.3e-16;
 
@@ -86,9 +90,12 @@ inv_make_key(InvScanOpaque *so, InvKey *k, ItemPointer tid, uint16 flags, double
 
 /* ---------------------------------------------------------------- prepare */
 
-/* Exact dot product of the query with a pending document, as svec_dot sums it. */
+/*
+ * Exact dot product of the query with a pending document, as svec_dot sums
+ * it; *shared says whether they share a dimension.
+ */
 static double
-inv_dot_sorted(const SVec *q, int32 nnz, const int32 *ind, const float4 *val)
+inv_dot_sorted(const SVec *q, int32 nnz, const int32 *ind, const float4 *val, bool *shared)
 {
 	const float4 *qv = SVEC_VALUES(q);
 	int32		i = 0,
@@ -99,6 +106,7 @@ inv_dot_sorted(const SVec *q, int32 nnz, const int32 *ind, const float4 *val)
 	{
 		if (q->indices[i] == ind[j])
 		{
+			*shared = true;
 			s += (double) qv[i] * (double) val[j];
 			i++;
 			j++;
@@ -165,20 +173,21 @@ inv_prepare(IndexScanDesc scan)
 	while (inv_pend_next(&pr, &rec, &ind, &val))
 	{
 		double		dot = 0;
+		bool		shared = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!(rec.flags & INV_DOC_NULL) && !so->qnull)
 		{
 			if (rec.dim != so->query->dim)
 				svec_check_same_dims(so->query, svec_alloc(rec.dim, 0));
-			dot = inv_dot_sorted(so->query, rec.nnz, ind, val);
+			dot = inv_dot_sorted(so->query, rec.nnz, ind, val, &shared);
 		}
 		if (so->npend == cap)
 		{
 			cap *= 2;
 			so->pend = repalloc_huge(so->pend, sizeof(InvKey) * cap);
 		}
-		inv_make_key(so, &so->pend[so->npend++], &rec.tid, rec.flags, dot, rec.norm2);
+		inv_make_key(so, &so->pend[so->npend++], &rec.tid, rec.flags, dot, rec.norm2, shared);
 		if (ind)
 			pfree(ind);
 		if (val)
