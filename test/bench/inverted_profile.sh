@@ -42,6 +42,12 @@
 #        one-term queries (weight 0.9), one dimension from each of N
 #        (default 8) bands of document frequency (dfreq, as for `rare`):
 #        each query's top-10, p50 of 20 runs after one untimed
+#   bash test/bench/inverted_profile.sh unshared [DIM]
+#        a query that fewer rows than its LIMIT share a dimension with: the
+#        table unshared is docs with dimension DIM (default 5386) left in 5
+#        rows only (made once, with its index); ORDER BY <#> '{DIM:1}' LIMIT
+#        10 by the index and by a sequential scan, one warm run, then three
+#        timed runs each
 #   bash test/bench/inverted_profile.sh approx KIND [N...]
 #        the approximate setting: for each N (default 8 16 24 32 48 64),
 #        sparseclip.inverted_query_terms = N against the exact top-10 of the
@@ -224,6 +230,42 @@ END \$\$;
 SQL
 	chown postgres: "$D/single.sql"
 	P -f "$D/single.sql" 2>&1 | grep -v 'already exists, skipping' | sed 's/^.*NOTICE: *//'
+	;;
+unshared)
+	start
+	dim=${2:-5386}
+	case $dim in '' | *[!0-9]*) echo "usage: $0 unshared [DIM]" >&2; exit 2 ;; esac
+	cat > "$D/unshared.sql" <<SQL
+DO \$\$ BEGIN
+IF to_regclass('unshared') IS NULL THEN
+  CREATE TABLE unshared AS
+    SELECT id, (SELECT svec(array_agg(e.dim ORDER BY e.dim), array_agg(e.weight ORDER BY e.dim), 16384)
+                FROM svec_entries(d.emb) e WHERE e.dim <> $dim) AS emb
+    FROM docs d;
+  INSERT INTO unshared SELECT -i, ('{$dim:' || (0.1 * i) || '}/16384')::svec FROM generate_series(1, 5) i;
+  CREATE INDEX unshared_ip ON unshared USING inverted (emb svec_ip_ops);
+  ANALYZE unshared;
+END IF;
+END \$\$;
+DO \$\$
+DECLARE t0 timestamptz; q svec := '{$dim:1}/16384'; ms float8[]; m text;
+BEGIN
+FOREACH m IN ARRAY ARRAY['index', 'sequential scan'] LOOP
+  PERFORM set_config('enable_seqscan', (m <> 'index')::text, true);
+  PERFORM set_config('enable_indexscan', (m = 'index')::text, true);
+  PERFORM id FROM unshared ORDER BY emb <#> q LIMIT 10;
+  ms := '{}';
+  FOR i IN 1..3 LOOP
+    t0 := clock_timestamp();
+    PERFORM id FROM unshared ORDER BY emb <#> q LIMIT 10;
+    ms := ms || round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1)::float8;
+  END LOOP;
+  RAISE NOTICE '%: LIMIT 10 on a dimension 5 rows hold, ms %', m, ms;
+END LOOP;
+END \$\$;
+SQL
+	chown postgres: "$D/unshared.sql"
+	P -f "$D/unshared.sql" 2>&1 | sed 's/^.*NOTICE: *//'
 	;;
 approx)
 	start
