@@ -208,13 +208,11 @@ SET enable_seqscan = off;
 DO \$\$
 DECLARE r record; q svec; t0 timestamptz; ms float8[];
 BEGIN
-FOR r IN SELECT dim, df FROM (SELECT dim, df, ntile($n) OVER (ORDER BY df, dim) AS band,
-                                     row_number() OVER (ORDER BY df, dim) AS rn FROM dfreq) s
-         WHERE rn IN (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY rn) FROM
-                        (SELECT rn, band FROM (SELECT ntile($n) OVER (ORDER BY df, dim) AS band,
-                                                      row_number() OVER (ORDER BY df, dim) AS rn FROM dfreq) x) y
-                      GROUP BY band)
-         ORDER BY df LOOP
+-- the middle dimension of each band
+FOR r IN SELECT dim, df FROM (SELECT dim, df, row_number() OVER (PARTITION BY band ORDER BY df, dim) AS k,
+                                     count(*) OVER (PARTITION BY band) AS nb
+                              FROM (SELECT dim, df, ntile($n) OVER (ORDER BY df, dim) AS band FROM dfreq) a) b
+         WHERE k = (nb + 1) / 2 ORDER BY df LOOP
   q := ('{' || r.dim || ':0.9}/16384')::svec;
   PERFORM id FROM docs ORDER BY emb <#> q LIMIT 10;
   ms := '{}';
